@@ -1,0 +1,45 @@
+"""Legs, compression zones, sole zones and manual-guidance areas (DESIGN.md, program format v1)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Leg = Literal["left", "right"]
+LEGS: tuple[Leg, ...] = ("left", "right")
+
+#: Compression zones, distal to proximal. A thigh cell presses hamstrings and quadriceps alike.
+COMPRESSION_ZONES: tuple[str, ...] = ("foot", "ankle", "calf", "knee", "thigh")
+
+#: Zones of the sole reached by rollers; each carries a traditional reflexology link (grade D).
+SOLE_ZONES: tuple[str, ...] = (
+    "sole.toes",
+    "sole.ball",
+    "sole.arch",
+    "sole.heel",
+    "sole.inner_edge",
+    "sole.outer_edge",
+)
+
+#: Areas a guide step may name: every zone plus the areas reached only by hand.
+MANUAL_AREAS: tuple[str, ...] = ("thigh.front", "thigh.back", "calf.back", "shin")
+GUIDE_AREAS: tuple[str, ...] = COMPRESSION_ZONES + SOLE_ZONES + MANUAL_AREAS + ("leg", "whole_body")
+
+#: The traditional reflexology map of ../shared/reference/reflexology.md, shown as tradition only.
+REFLEXOLOGY_MAP: dict[str, str] = {
+    "sole.toes": "head, sinuses, neck (big toe: head)",
+    "sole.ball": "chest, lungs, heart area",
+    "sole.arch": "digestive organs (stomach, intestines)",
+    "sole.heel": "pelvis, lower back, sciatic area",
+    "sole.inner_edge": "spine",
+    "sole.outer_edge": "shoulder, hip, knee, limbs",
+}
+
+
+def distal_rank(zone: str) -> int:
+    """Position of a compression zone from the foot upward (foot = 0)."""
+    return COMPRESSION_ZONES.index(zone)
+
+
+def is_foot_zone(zone: str) -> bool:
+    """The foot has its own, higher pressure limit (hospital foot pumps use 130 mmHg)."""
+    return zone == "foot"

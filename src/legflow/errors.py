@@ -1,0 +1,55 @@
+"""The exception tree. The CLI turns each into one clear line and an exit code.
+
+LegflowError
+ ├── ProgramError        a program file is malformed or refused (carries Problems)
+ ├── ProfileError        an unknown device profile or user profile
+ ├── ScreeningError      screening answers are malformed, or screening blocks the user
+ └── DeviceError         the massager cannot be reached or misbehaves
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in a program file, printed as ``FILE:LINE: field.path: message``."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class LegflowError(Exception):
+    """Base of every error legflow expects and reports to the user."""
+
+    exit_code = 1
+
+
+class ProgramError(LegflowError):
+    """A program could not be loaded or is refused; ``problems`` lists every reason."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ProfileError(LegflowError):
+    """An unknown device profile, program name or user profile."""
+
+
+class ScreeningError(LegflowError):
+    """Screening answers are malformed, or screening blocks this user."""
+
+    exit_code = 3
+
+
+class DeviceError(LegflowError):
+    """The massager cannot be reached or reports something we cannot handle."""
