@@ -89,8 +89,9 @@ def _roller_findings(phase, at: Path, profile: DeviceProfile, limits: Limits) ->
         found.append(
             ((*where, "zones"), f"device '{profile.name}' rollers do not reach {', '.join(missing)}")
         )
-    if "foot" in limits.blocked_zones:
-        found.append(((*where, "zones"), f"the foot is blocked ({limits.reason('blocked_zones')})"))
+    blocked = [z for z in rollers.zones if z in limits.blocked_zones or "foot" in limits.blocked_zones]
+    if blocked:
+        found.append(((*where, "zones"), f"{', '.join(blocked)} blocked ({limits.reason('blocked_zones')})"))
     if rollers.depth == "deep":
         if not limits.deep_rollers_allowed:
             found.append(
