@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
-import tomli_w
+import tomlkit
 from pydantic import BaseModel, ValidationError
 
 from legflow.errors import Problem, ProgramError
@@ -185,4 +185,8 @@ def load_program(path: str | FsPath) -> Program:
 
 def dump_program(program: Program) -> str:
     """The program as TOML text that `parse_program` reads back to an equal program."""
-    return tomli_w.dumps(program.model_dump(by_alias=True, exclude_none=True))
+    data = program.model_dump(by_alias=True, exclude_none=True)
+    for phase in data["phase"]:
+        if not phase["guide"]:
+            del phase["guide"]  # an empty array would sit oddly between the phase's tables
+    return tomlkit.dumps(data)

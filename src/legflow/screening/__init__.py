@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import tomli_w
+import tomlkit
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -118,7 +118,8 @@ def parse_answers(data: dict, source: str) -> Answers:
         where = ".".join(str(p) for p in first["loc"]) or "answers"
         known = f" (zones: {', '.join(COMPRESSION_ZONES)})" if "zones" in where else ""
         count = f" and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
-        raise ScreeningError(f"{source}: {where}: {first['msg'].lower()}{known}{count}") from None
+        what = "answer missing" if first["type"] == "missing" else first["msg"].lower()
+        raise ScreeningError(f"{source}: {where}: {what}{known}{count}") from None
 
 
 def load_answers_file(path: str | Path) -> Answers:
@@ -137,7 +138,7 @@ def save_answers(answers: Answers, user: str = DEFAULT_USER) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"screened_at": datetime.now(UTC).isoformat(timespec="seconds"), **answers.model_dump()}
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(record), encoding="utf-8")
+    tmp.write_text(tomlkit.dumps(record), encoding="utf-8")
     tmp.replace(path)
     return path
 

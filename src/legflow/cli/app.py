@@ -1,0 +1,188 @@
+"""The `legflow` command line (a contract: see DESIGN.md). Expected errors print one clear line
+and exit non-zero; no traceback reaches a user."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.prompt import Confirm, IntPrompt, Prompt
+from rich.table import Table
+
+from legflow.anatomy import COMPRESSION_ZONES
+from legflow.cli.render import library_table, program_view
+from legflow.device.profile import DEFAULT_PROFILE, load_profile
+from legflow.errors import LegflowError, ProgramError
+from legflow.plan import check_source
+from legflow.programs.compose import compose
+from legflow.programs.library import builtin_names, builtin_source, resolve
+from legflow.programs.loader import dump_program, load_source, validate_text
+from legflow.safety.limits import Limits
+from legflow.screening import (
+    DEFAULT_USER,
+    QUESTIONS,
+    Answers,
+    decide,
+    load_answers_file,
+    parse_answers,
+    save_answers,
+    user_limits,
+)
+
+app = typer.Typer(
+    help="Open software for electric leg massagers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", help="Device profile (reference, home-foot-calf, ...).")
+]
+UserOpt = Annotated[str, typer.Option("--user", help="Whose screening limits apply.")]
+AnswersOpt = Annotated[
+    Path | None, typer.Option("--answers", help="Apply screening answers from a TOML file instead.")
+]
+
+
+def _limits(user: str, answers: Path | None) -> Limits:
+    if answers is not None:
+        return decide(load_answers_file(answers))[0]
+    return user_limits(user)
+
+
+@app.command()
+def programs() -> None:
+    """Table of the built-in programs: goal, zones, time, evidence grade."""
+    console.print(library_table({name: builtin_source(name).program for name in builtin_names()}))
+
+
+@app.command()
+def show(program: Annotated[str, typer.Argument(help="Built-in name or program file.")]) -> None:
+    """One program: phases, a per-cell timeline, evidence with grades and sources, dose beside dose."""
+    source = resolve(program)
+    console.print(program_view(source.program, source.filename))
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Program files to check.")],
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    user: UserOpt = DEFAULT_USER,
+    answers: AnswersOpt = None,
+) -> None:
+    """Validate program files for a device and the limits: exit 0, or exit 2 with
+    one line per problem, FILE:LINE: field.path: message."""
+    device = load_profile(profile)
+    limits = _limits(user, answers)
+    problems = []
+    for path in files:
+        try:
+            check_source(load_source(path), device, limits)
+            err.print(f"{path}: ok", highlight=False)
+        except ProgramError as exc:
+            problems += exc.problems
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise typer.Exit(2)
+
+
+@app.command(name="compose")
+def compose_command(
+    goal: Annotated[str, typer.Option(help="circulation, recovery, lymph, pain, pre_sport, stress, ...")],
+    zones: Annotated[str, typer.Option(help="Comma-separated zones, e.g. calf,thigh or sole.arch.")],
+    intensity: Annotated[int, typer.Option(help="1 (gentle) .. 5 (firm), inside the limits.")] = 3,
+    minutes: Annotated[float, typer.Option(help="Length of the program.")] = 20.0,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    user: UserOpt = DEFAULT_USER,
+) -> None:
+    """Write a valid program for a goal, zones and intensity, ready to edit."""
+    device, limits = load_profile(profile), user_limits(user)
+    program = compose(
+        goal, [z.strip() for z in zones.split(",") if z.strip()], intensity, minutes, device, limits
+    )
+    text = dump_program(program)
+    name = str(output) if output else "<composed>"
+    check_source(validate_text(text, name), device, limits)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output} ({program.duration_s / 60:g} min); check it with: legflow check {output}")
+
+
+def _ask(question) -> object:
+    if question.kind == "age":
+        return IntPrompt.ask(question.ask, console=err)
+    yes = Confirm.ask(question.ask, console=err, default=False)
+    if question.kind != "zones":
+        return yes
+    if not yes:
+        return []
+    picked = Prompt.ask(f"Which zones? ({', '.join(COMPRESSION_ZONES)}, comma-separated)", console=err)
+    return [z.strip() for z in picked.split(",") if z.strip()]
+
+
+@app.command()
+def screen(
+    answers: Annotated[
+        Path | None, typer.Option("--answers", help="Answers as TOML, for scripted use.")
+    ] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", help="Store under this user profile name.")
+    ] = DEFAULT_USER,
+) -> None:
+    """Health screening: questions → block / limit / warn decisions, stored with your profile."""
+    if answers is not None:
+        given: Answers = load_answers_file(answers)
+    else:
+        if not sys.stdin.isatty() and not os.environ.get("LEGFLOW_PROMPTS"):
+            raise LegflowError("screening needs answers: run it in a terminal, or pass --answers FILE.toml")
+        given = parse_answers({q.id: _ask(q) for q in QUESTIONS}, "answers")
+    limits, decisions = decide(given)
+    path = save_answers(given, profile)
+    table = Table(title=f"Screening for '{profile}'", title_justify="left")
+    table.add_column("decision")
+    table.add_column("why and what changes")
+    style = {"block": "bold red", "block_zone": "red", "limit": "yellow", "warn": "cyan"}
+    for d in decisions:
+        table.add_row(f"[{style[d.action]}]{d.action.replace('_', ' ')}[/]", d.text)
+    if decisions:
+        console.print(table)
+    if limits.blocks:
+        console.print("[bold red]No session can start for this profile.[/]")
+        if given.dvt_signs:
+            console.print("[bold red]Seek medical care now: these can be signs of a deep vein thrombosis.[/]")
+    elif not decisions:
+        console.print("Nothing in your answers limits a session; the default limits apply.")
+    err.print(f"saved to {path}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected errors into one line and an exit code."""
+    try:
+        app()
+    except ProgramError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except LegflowError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last guard: a bug must still not show a traceback to a user
+        if os.environ.get("LEGFLOW_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (set LEGFLOW_DEBUG=1 for details)", markup=False
+        )
+        sys.exit(70)

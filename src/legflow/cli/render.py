@@ -1,0 +1,143 @@
+"""Rich renderings of programs: the library table, one program's phases, timeline and evidence."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from legflow.engine.timeline import cycle_s, phase_zone_pressures
+from legflow.evidence import GRADE_MEANING, Benefit
+from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
+from legflow.programs.model import Phase, Program
+
+BARS = " ▁▂▃▄▅▆▇█"
+GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red"}
+
+
+def grade_text(grade: str) -> Text:
+    return Text(f"grade {grade}", style=GRADE_STYLE.get(grade, ""))
+
+
+def benefit_text(b: Benefit) -> Text:
+    """A benefit as its grade allows: grade D only as "traditionally used for"."""
+    text = Text()
+    text.append(f"[{b.grade}] ", style=GRADE_STYLE[b.grade])
+    text.append(b.describe())
+    return text
+
+
+def zones_summary(program: Program) -> str:
+    zones = program.compression_zones() + program.sole_zones()
+    if zones:
+        return ", ".join(zones)
+    areas = {step.area for p in program.phases for step in p.guide}
+    return "guide: " + ", ".join(sorted(areas)) if areas else "-"
+
+
+def evidence_summary(program: Program) -> Text:
+    items = program_benefits(program)
+    if not items:
+        return Text("-")
+    first = items[0]
+    text = Text(f"{first.grade}", style=GRADE_STYLE[first.grade])
+    text.append(f" {first.method}")
+    if len(items) > 1:
+        text.append(f" (+{len(items) - 1})", style="dim")
+    return text
+
+
+def library_table(programs: dict[str, Program]) -> Table:
+    table = Table(title="Built-in programs", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("goal")
+    table.add_column("zones")
+    table.add_column("min", justify="right")
+    table.add_column("evidence")
+    for name, program in programs.items():
+        table.add_row(
+            name,
+            program.program.goal,
+            zones_summary(program),
+            f"{program.duration_s / 60:g}",
+            evidence_summary(program),
+        )
+    table.caption = "Evidence grades: " + "; ".join(f"{g}: {m}" for g, m in GRADE_MEANING.items())
+    return table
+
+
+def sparkline(values: list[float], top: float) -> str:
+    if top <= 0:
+        return " " * len(values)
+    return "".join(BARS[min(len(BARS) - 1, round(v / top * (len(BARS) - 1)))] for v in values)
+
+
+def phase_timeline(phase: Phase, width: int = 56) -> RenderableType | None:
+    """One compression cycle of a phase, one sparkline per zone (the whole phase for 'hold')."""
+    c = phase.compression
+    if c is None or not phase.squeezes:
+        return None
+    span = phase.duration_s if c.pattern == "hold" else min(cycle_s(c), phase.duration_s)
+    times = [span * (i + 0.5) / width for i in range(width)]
+    samples = [phase_zone_pressures(phase, t)[0] for t in times]
+    top = max(c.zone_pressures().values())
+    table = Table.grid(padding=(0, 1))
+    for zone in reversed(c.zones):  # proximal on top, as on a standing leg
+        peak = c.zone_pressures()[zone]
+        line = sparkline([s[zone] for s in samples], top)
+        table.add_row(Text(f"{zone:>6}", style="dim"), Text(line, "cyan"), Text(f"{peak:g} mmHg"))
+    what = "the whole phase" if c.pattern == "hold" else "one cycle"
+    table.add_row("", Text(f"0 s{'':>{width - 12}}{span:g} s", style="dim"), Text(what, style="dim"))
+    return table
+
+
+def phase_panel(index: int, phase: Phase) -> Panel:
+    lines: list[RenderableType] = []
+    c = phase.compression
+    if c is not None and c.pattern != "off":
+        timing = (f"inflate {c.inflate_s:g} s, delay {c.delay_s:g} s, hold {c.hold_s:g} s, "
+                  f"release {c.release_s:g} s, rest {c.rest_s:g} s")  # fmt: skip
+        lines.append(Text(f"compression: {c.pattern}, {', '.join(c.zones)}; {timing}"))
+    if phase.rollers:
+        r = phase.rollers
+        lines.append(Text(f"rollers: {', '.join(r.zones)} ({r.speed}, {r.depth})"))
+    if phase.vibration and phase.vibration.level:
+        lines.append(Text(f"vibration: level {phase.vibration.level}"))
+    if phase.heat:
+        lines.append(Text(f"heat: {phase.heat.target_C:g} °C"))
+    timeline = phase_timeline(phase)
+    if timeline is not None:
+        lines.append(timeline)
+    for step in phase.guide:
+        lines.append(
+            Text.assemble((f"at {step.at_s:g} s ", "dim"), (f"[{step.area}] ", "magenta"), step.text)
+        )
+    title = f"phase {index + 1}: {phase.name} — {phase.duration_min:g} min"
+    return Panel(Group(*lines) if lines else Text("rest", style="dim"), title=title, title_align="left")
+
+
+def program_view(program: Program, label: str) -> Group:
+    info = program.program
+    facts = (f"goal {info.goal} · legs {info.legs} · {program.duration_s / 60:g} min · "
+             f"peak {max_pressure_mmHg(program):g} mmHg")  # fmt: skip
+    header = Text.assemble((info.name, "bold"), f"  ({label})\n", facts)
+    if info.summary:
+        header.append(f"\n{info.summary}")
+    parts: list[RenderableType] = [header]
+    parts += [phase_panel(i, p) for i, p in enumerate(program.phases)]
+    evidence = Table(title="Evidence", title_justify="left", show_lines=True)
+    evidence.add_column("benefit")
+    evidence.add_column("dose the evidence used")
+    evidence.add_column("this program's dose")
+    evidence.add_column("sources")
+    for item in compare(program):
+        mark = {True: ("✓ ", "green"), False: ("≠ ", "yellow"), None: ("- ", "dim")}[item.matches]
+        evidence.add_row(
+            benefit_text(item.benefit),
+            item.benefit.dose or "-",
+            Text.assemble(mark, (info.dose + "\n" if info.dose else "", ""), (item.verdict, "dim")),
+            Text("\n".join(item.benefit.sources), style="dim"),
+        )
+    parts.append(evidence)
+    return Group(*parts)

@@ -1,0 +1,120 @@
+"""The timeline: a program as a function of time → per-cell setpoints and actuator targets.
+
+Compression patterns, for zones z_0..z_n-1 (distal first), inflate I, delay D, hold H, release R,
+rest S; zone i starts inflating at a_i = i·(I + D) and ramps linearly to its pressure in I:
+- sequential: every zone stays full until the whole limb has been held H, then all release in R;
+- wave: each zone holds H after its own inflation, then releases in R (a travelling wave);
+- pulse: all zones together: inflate I, hold H, release R;
+- hold: all zones inflate in I and stay full until R before the phase ends;
+then S of rest, deflated, while the veins refill. ``alternate`` legs take turns by cycle.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from legflow.programs.model import Compression, GuideStep, Phase, Program
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What every actuator should do at one instant."""
+
+    phase_index: int
+    phase_name: str
+    phase_left_s: float
+    #: Pressure setpoint per ``LEG.ZONE`` (``left.calf``); zones not squeezed are absent.
+    pressures_mmHg: dict[str, float]
+    rollers: tuple[tuple[str, ...], str, str] | None  # zones, speed, depth
+    vibration_level: int
+    heat_C: float | None
+    guide: GuideStep | None
+
+
+def _ramp(t: float, start: float, length: float) -> float:
+    """0 before start, 1 after start + length, linear between."""
+    if t <= start:
+        return 0.0
+    return 1.0 if t >= start + length else (t - start) / length
+
+
+def cycle_s(c: Compression) -> float:
+    """Length of one compression cycle, rest included."""
+    n = len(c.zones)
+    if c.pattern in ("pulse",):
+        return c.inflate_s + c.hold_s + c.release_s + c.rest_s
+    last_start = (n - 1) * (c.inflate_s + c.delay_s)
+    return last_start + c.inflate_s + c.hold_s + c.release_s + c.rest_s
+
+
+def zone_fraction(c: Compression, index: int, t_cycle: float) -> float:
+    """How full zone ``index`` should be (0..1) at ``t_cycle`` seconds into a cycle."""
+    inflate, release = c.inflate_s, c.release_s
+    if c.pattern == "pulse":
+        start, release_at = 0.0, inflate + c.hold_s
+    elif c.pattern == "sequential":
+        start = index * (inflate + c.delay_s)
+        release_at = (len(c.zones) - 1) * (inflate + c.delay_s) + inflate + c.hold_s
+    else:  # wave
+        start = index * (inflate + c.delay_s)
+        release_at = start + inflate + c.hold_s
+    return _ramp(t_cycle, start, inflate) * (1.0 - _ramp(t_cycle, release_at, release))
+
+
+def phase_zone_pressures(phase: Phase, t: float) -> tuple[dict[str, float], int]:
+    """Zone setpoints ``t`` seconds into a phase, and the index of the cycle that runs then."""
+    c = phase.compression
+    if c is None or not phase.squeezes:
+        return {}, 0
+    targets = c.zone_pressures()
+    if c.pattern == "hold":
+        fraction = _ramp(t, 0.0, c.inflate_s) * (1.0 - _ramp(t, phase.duration_s - c.release_s, c.release_s))
+        return {z: p * fraction for z, p in targets.items()}, 0
+    period = cycle_s(c)
+    cycle, t_cycle = divmod(t, period)
+    return {z: p * zone_fraction(c, i, t_cycle) for i, (z, p) in enumerate(targets.items())}, int(cycle)
+
+
+class Timeline:
+    """A program laid out in time; `at(t)` is pure, so real and virtual clocks share it."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.starts_s: list[float] = []
+        total = 0.0
+        for phase in program.phases:
+            self.starts_s.append(total)
+            total += phase.duration_s
+        self.duration_s = total
+
+    def phase_at(self, t: float) -> int:
+        return max(0, bisect.bisect_right(self.starts_s, t) - 1)
+
+    def legs_at(self, cycle: int) -> tuple[str, ...]:
+        mode = self.program.program.legs
+        if mode == "alternate":
+            return ("left",) if cycle % 2 == 0 else ("right",)
+        return ("left", "right") if mode == "both" else (mode,)
+
+    def at(self, t: float) -> Targets:
+        index = self.phase_at(min(t, self.duration_s))
+        phase = self.program.phases[index]
+        t_in = min(max(0.0, t - self.starts_s[index]), phase.duration_s)
+        zones, cycle = phase_zone_pressures(phase, t_in)
+        pressures = {f"{leg}.{z}": p for leg in self.legs_at(cycle) for z, p in zones.items()}
+        guide = None
+        for step in phase.guide:
+            if step.at_s <= t_in and (guide is None or step.at_s >= guide.at_s):
+                guide = step
+        r = phase.rollers
+        return Targets(
+            phase_index=index,
+            phase_name=phase.name,
+            phase_left_s=phase.duration_s - t_in,
+            pressures_mmHg=pressures,
+            rollers=(tuple(r.zones), r.speed, r.depth) if r else None,
+            vibration_level=phase.vibration.level if phase.vibration else 0,
+            heat_C=phase.heat.target_C if phase.heat else None,
+            guide=guide,
+        )

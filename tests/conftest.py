@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+SHARED = HERE.parent.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own user data directory: no test sees a real user's profile."""
+    home = tmp_path / "legflow-home"
+    monkeypatch.setenv("LEGFLOW_HOME", str(home))
+    return home

@@ -1,0 +1,168 @@
+"""Screening: one test per row of the safety table (../shared/reference/safety.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from legflow.errors import ProfileError, ScreeningError
+from legflow.safety.limits import DEFAULT_LIMITS, Limits
+from legflow.screening import (
+    QUESTIONS,
+    Answers,
+    decide,
+    load_answers_file,
+    parse_answers,
+    save_answers,
+    stored_answers,
+    user_limits,
+)
+
+HEALTHY = {
+    "dvt_signs": False, "heart_failure": False, "severe_arterial_disease": False, "skin_problem_zones": [],
+    "injury_zones": [], "arterial_disease": False, "anticoagulants": False, "diabetes": False,
+    "neuropathy": False, "pregnancy": False, "varicose_veins": False, "age": 40, "active_cancer": False,
+    "leg_implant_or_vein_surgery": False,
+}  # fmt: skip
+
+
+def screened(**changes) -> tuple[Limits, list[str]]:
+    limits, decisions = decide(Answers(**{**HEALTHY, **changes}))
+    return limits, [d.action for d in decisions]
+
+
+def test_healthy_adult_keeps_the_defaults():
+    limits, actions = screened()
+    assert limits == DEFAULT_LIMITS and actions == []
+
+
+def test_suspected_dvt_blocks_and_says_seek_care():
+    limits, actions = screened(dvt_signs=True)
+    assert actions == ["block"]
+    assert limits.blocks and "Seek medical care now" in limits.blocks[0]
+
+
+def test_acute_heart_failure_blocks():
+    limits, actions = screened(heart_failure=True)
+    assert actions == ["block"] and limits.blocks
+
+
+def test_severe_arterial_disease_blocks():
+    limits, actions = screened(severe_arterial_disease=True)
+    assert actions == ["block"] and limits.blocks
+
+
+def test_skin_infection_blocks_the_zone():
+    limits, actions = screened(skin_problem_zones=["calf"])
+    assert actions == ["block_zone"] and limits.blocked_zones == {"calf"} and not limits.blocks
+
+
+def test_recent_fracture_blocks_the_zone():
+    limits, actions = screened(injury_zones=["foot", "ankle"])
+    assert actions == ["block_zone"] and limits.blocked_zones == {"foot", "ankle"}
+
+
+def test_arterial_disease_abi_0_6_to_0_9_limits_to_40_and_warns():
+    limits, actions = screened(arterial_disease=True)
+    assert actions == ["limit"]
+    assert limits.leg_pressure_mmHg == 40 and limits.foot_pressure_mmHg == 40 and limits.warnings
+
+
+def test_anticoagulants_refuse_vibration_and_deep_rollers_and_limit_to_40():
+    limits, actions = screened(anticoagulants=True)
+    assert actions == ["limit"]
+    assert not limits.vibration_allowed and not limits.deep_rollers_allowed
+    assert limits.leg_pressure_mmHg == 40 and limits.foot_pressure_mmHg == 40
+
+
+def test_diabetes_limits_heat_to_40_and_the_foot_to_40():
+    limits, _ = screened(diabetes=True)
+    assert limits.heat_C == 40 and limits.foot_pressure_mmHg == 40
+
+
+def test_neuropathy_turns_heat_off_and_limits_the_foot():
+    limits, _ = screened(neuropathy=True)
+    assert limits.heat_C is None and limits.foot_pressure_mmHg == 40
+
+
+def test_pregnancy_warns_limits_to_40_and_blocks_heel_reflexology():
+    limits, actions = screened(pregnancy=True)
+    assert actions == ["warn"] and limits.warnings
+    assert limits.leg_pressure_mmHg == 40 and "sole.heel" in limits.blocked_zones
+
+
+def test_varicose_veins_refuse_deep_rollers_and_deep_pressure():
+    limits, _ = screened(varicose_veins=True)
+    assert not limits.deep_rollers_allowed and limits.leg_pressure_mmHg == 40
+
+
+@pytest.mark.parametrize("age, limited", [(17, True), (18, False), (70, False)])
+def test_under_18_no_heat_and_40_mmHg(age, limited):
+    limits, _ = screened(age=age)
+    assert (limits.heat_C is None) is limited
+    assert (limits.leg_pressure_mmHg == 40) is limited
+
+
+def test_active_cancer_warns_only():
+    limits, actions = screened(active_cancer=True)
+    assert actions == ["warn"] and limits.warnings
+    assert dataclasses.replace(limits, warnings=(), reasons={}) == DEFAULT_LIMITS
+
+
+def test_implant_or_vein_surgery_warns_only():
+    limits, actions = screened(leg_implant_or_vein_surgery=True)
+    assert actions == ["warn"] and limits.warnings and limits.leg_pressure_mmHg == 100
+
+
+def _any_answer(kind: str) -> st.SearchStrategy:
+    if kind == "age":
+        return st.integers(0, 120)
+    if kind == "zones":
+        return st.lists(st.sampled_from(["foot", "ankle", "calf", "knee", "thigh"]), unique=True)
+    return st.booleans()
+
+
+@given(st.fixed_dictionaries({q.id: _any_answer(q.kind) for q in QUESTIONS}))
+def test_no_answer_ever_loosens_a_default(answers):
+    limits, _ = decide(Answers(**answers))
+    d = DEFAULT_LIMITS
+    assert limits.leg_pressure_mmHg <= d.leg_pressure_mmHg
+    assert limits.foot_pressure_mmHg <= d.foot_pressure_mmHg
+    assert limits.session_min <= d.session_min
+    assert limits.heat_C is None or limits.heat_C <= d.heat_C
+    assert limits.vibration_allowed <= d.vibration_allowed
+    assert limits.deep_rollers_allowed <= d.deep_rollers_allowed
+
+
+def test_tighten_ignores_a_loosening_request():
+    loose = DEFAULT_LIMITS.tighten("test", leg_pressure_mmHg=500, vibration_allowed=True, heat_C=60)
+    assert loose == DEFAULT_LIMITS
+
+
+def test_answers_are_stored_and_read_back_per_profile():
+    answers = Answers(**{**HEALTHY, "anticoagulants": True})
+    path = save_answers(answers, "alice")
+    assert path.exists() and stored_answers("alice") == answers
+    assert user_limits("alice").leg_pressure_mmHg == 40
+    assert user_limits().leg_pressure_mmHg == 100  # the default user was never screened
+
+
+def test_unknown_profile_and_bad_names_are_clear_errors():
+    with pytest.raises(ProfileError, match="no screening profile named 'bob'"):
+        stored_answers("bob")
+    with pytest.raises(ProfileError, match="letters, digits"):
+        stored_answers("../etc")
+
+
+def test_malformed_answers_name_the_field(tmp_path):
+    with pytest.raises(ScreeningError, match="age"):
+        parse_answers({**HEALTHY, "age": "forty"}, "answers.toml")
+    with pytest.raises(ScreeningError, match="heart_failure: answer missing"):
+        parse_answers({"dvt_signs": False}, "answers.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("dvt_signs = ")
+    with pytest.raises(ScreeningError, match="not a valid TOML"):
+        load_answers_file(bad)
