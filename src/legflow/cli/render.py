@@ -7,6 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from legflow.anatomy import COMPRESSION_ZONES
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.evidence import GRADE_MEANING, Benefit
 from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
@@ -29,11 +30,21 @@ def benefit_text(b: Benefit) -> Text:
 
 
 def zones_summary(program: Program) -> str:
-    zones = program.compression_zones() + program.sole_zones()
-    if zones:
-        return ", ".join(zones)
+    """Zones in a few words: a run of neighbouring compression zones as a span, sole zones counted."""
+    parts: list[str] = []
+    squeeze = program.compression_zones()
+    ranks = [COMPRESSION_ZONES.index(z) for z in squeeze]
+    if len(squeeze) > 2 and ranks == list(range(ranks[0], ranks[-1] + 1)):
+        parts.append(f"{squeeze[0]}–{squeeze[-1]}")
+    else:
+        parts += squeeze
+    soles = program.sole_zones()
+    if soles:
+        parts.append(f"sole ×{len(soles)}" if len(soles) > 2 else ", ".join(soles))
+    if parts:
+        return ", ".join(parts)
     areas = {step.area for p in program.phases for step in p.guide}
-    return "guide: " + ", ".join(sorted(areas)) if areas else "-"
+    return "by hand: " + ", ".join(sorted(areas)) if areas else "-"
 
 
 def evidence_summary(program: Program) -> Text:
@@ -50,7 +61,7 @@ def evidence_summary(program: Program) -> Text:
 
 def library_table(programs: dict[str, Program]) -> Table:
     table = Table(title="Built-in programs", title_justify="left")
-    table.add_column("name", style="bold")
+    table.add_column("name", style="bold", no_wrap=True)
     table.add_column("goal")
     table.add_column("zones")
     table.add_column("min", justify="right")
@@ -119,8 +130,9 @@ def phase_panel(index: int, phase: Phase) -> Panel:
 
 def program_view(program: Program, label: str) -> Group:
     info = program.program
-    facts = (f"goal {info.goal} · legs {info.legs} · {program.duration_s / 60:g} min · "
-             f"peak {max_pressure_mmHg(program):g} mmHg")  # fmt: skip
+    peak = max_pressure_mmHg(program)
+    squeeze = f"peak {peak:g} mmHg" if peak else "no compression"
+    facts = f"goal {info.goal} · legs {info.legs} · {program.duration_s / 60:g} min · {squeeze}"
     header = Text.assemble((info.name, "bold"), f"  ({label})\n", facts)
     if info.summary:
         header.append(f"\n{info.summary}")
