@@ -14,11 +14,11 @@ ROOT = Path(legflow.__file__).parent
 #: package → packages it must never import
 FORBIDDEN = {
     "safety": {"engine", "cli", "web", "store", "plan"},
-    "programs": {"engine", "cli", "web", "store", "device", "plan"},
+    "programs": {"engine", "cli", "web", "store", "plan"},
     "evidence": {"programs", "engine", "cli", "device", "safety", "screening"},
     "screening": {"engine", "cli", "device", "plan"},
     "engine": {"cli", "web"},
-    "device": {"engine", "cli", "web", "safety"},
+    "device": {"engine", "cli", "web", "safety", "programs"},
     "anatomy": {"programs", "engine", "cli", "device", "safety", "screening", "evidence"},
 }
 

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 Leg = Literal["left", "right"]
+CompressionZone = Literal["foot", "ankle", "calf", "knee", "thigh"]
+SoleZone = Literal["sole.toes", "sole.ball", "sole.arch", "sole.heel", "sole.inner_edge", "sole.outer_edge"]
+ManualArea = Literal["thigh.front", "thigh.back", "calf.back", "shin", "leg", "whole_body"]
+GuideArea = Literal[CompressionZone, SoleZone, ManualArea]
 LEGS: tuple[Leg, ...] = ("left", "right")
 
 #: Compression zones, distal to proximal. A thigh cell presses hamstrings and quadriceps alike.
-COMPRESSION_ZONES: tuple[str, ...] = ("foot", "ankle", "calf", "knee", "thigh")
+COMPRESSION_ZONES: tuple[str, ...] = get_args(CompressionZone)
 
 #: Zones of the sole reached by rollers; each carries a traditional reflexology link (grade D).
-SOLE_ZONES: tuple[str, ...] = (
-    "sole.toes",
-    "sole.ball",
-    "sole.arch",
-    "sole.heel",
-    "sole.inner_edge",
-    "sole.outer_edge",
-)
+SOLE_ZONES: tuple[str, ...] = get_args(SoleZone)
 
 #: Areas a guide step may name: every zone plus the areas reached only by hand.
-MANUAL_AREAS: tuple[str, ...] = ("thigh.front", "thigh.back", "calf.back", "shin")
-GUIDE_AREAS: tuple[str, ...] = COMPRESSION_ZONES + SOLE_ZONES + MANUAL_AREAS + ("leg", "whole_body")
+GUIDE_AREAS: tuple[str, ...] = COMPRESSION_ZONES + SOLE_ZONES + get_args(ManualArea)
 
 #: The traditional reflexology map of ../shared/reference/reflexology.md, shown as tradition only.
 REFLEXOLOGY_MAP: dict[str, str] = {

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from legflow.anatomy import CompressionZone, SoleZone
 from legflow.errors import ProfileError
-from legflow.programs.model import CompressionZone, SoleZone
 
 TwinSegment = Literal["foot", "calf", "thigh"]
 DEFAULT_PROFILE = "reference"

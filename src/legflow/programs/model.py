@@ -10,33 +10,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from legflow.anatomy import CompressionZone, GuideArea, SoleZone
+
 Goal = Literal[
     "circulation", "recovery", "lymph", "pain", "pre_sport", "stress", "immune", "reflexology", "custom"
 ]
 GOALS: tuple[str, ...] = Goal.__args__  # type: ignore[attr-defined]
 LegsMode = Literal["both", "left", "right", "alternate"]
 Pattern = Literal["sequential", "wave", "pulse", "hold", "off"]
-CompressionZone = Literal["foot", "ankle", "calf", "knee", "thigh"]
-SoleZone = Literal["sole.toes", "sole.ball", "sole.arch", "sole.heel", "sole.inner_edge", "sole.outer_edge"]
-GuideArea = Literal[
-    "foot",
-    "ankle",
-    "calf",
-    "knee",
-    "thigh",
-    "sole.toes",
-    "sole.ball",
-    "sole.arch",
-    "sole.heel",
-    "sole.inner_edge",
-    "sole.outer_edge",
-    "thigh.front",
-    "thigh.back",
-    "calf.back",
-    "shin",
-    "leg",
-    "whole_body",
-]
 
 #: The schema range of pressures; a device allows far less (see legflow.safety.limits).
 SCHEMA_MAX_PRESSURE_mmHg = 300.0

@@ -16,9 +16,8 @@ import tomlkit
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from legflow.anatomy import COMPRESSION_ZONES
+from legflow.anatomy import COMPRESSION_ZONES, CompressionZone
 from legflow.errors import ProfileError, ScreeningError
-from legflow.programs.model import CompressionZone
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.screening.questions import QUESTIONS, ADULT_AGE_years, Question
 
