@@ -144,7 +144,7 @@ def screen(
     if answers is not None:
         given: Answers = load_answers_file(answers)
     else:
-        if not sys.stdin.isatty() and not os.environ.get("LEGFLOW_PROMPTS"):
+        if not sys.stdin.isatty():
             raise LegflowError("screening needs answers: run it in a terminal, or pass --answers FILE.toml")
         given = parse_answers({q.id: _ask(q) for q in QUESTIONS}, "answers")
     limits, decisions = decide(given)
