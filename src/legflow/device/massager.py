@@ -1,0 +1,110 @@
+"""The `Massager` interface: the seam between the engine and any massager (simulated, serial,
+test double), like a CAN library's bus.
+
+Arrays in `Commands` and `Sensors` run over the device's legs (``profile.legs``) or its cells
+(``profile.cell_names()``: every cell of the first leg, then every cell of the next).
+
+Hardware is designed fail-safe: inlet valves are normally closed, exhaust valves normally open,
+and a master relay powers the pump, valves, heater and motors. `safe_state()` opens that relay,
+so the safe state holds even if a driver is stuck (a shorted heater switch, a welded valve driver).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from legflow.device.profile import DeviceProfile
+
+#: A device that hears no command (each carries the heartbeat) for this long vents and stops.
+HEARTBEAT_TIMEOUT_s = 0.5
+
+
+@dataclass
+class Commands:
+    """What the engine asks of the actuators for one tick."""
+
+    pump_on: np.ndarray  # bool per leg (one pump and manifold per leg)
+    inlet_open: np.ndarray  # bool per cell: manifold → cell
+    exhaust_open: np.ndarray  # bool per cell: cell → air
+    heater_power: np.ndarray  # 0..1 per leg (pulse-width duty of the heater pad)
+    roller_speed: np.ndarray  # 0..1 per leg (0 = off)
+    vibration_level: np.ndarray  # 0..5 per leg
+    heartbeat: int = 0
+
+    @classmethod
+    def idle(cls, n_legs: int, n_cells: int) -> Commands:
+        """Everything off, every cell vented: what the safe state looks like as commands."""
+        return cls(
+            pump_on=np.zeros(n_legs, bool),
+            inlet_open=np.zeros(n_cells, bool),
+            exhaust_open=np.ones(n_cells, bool),
+            heater_power=np.zeros(n_legs),
+            roller_speed=np.zeros(n_legs),
+            vibration_level=np.zeros(n_legs, np.int64),
+        )
+
+    def copy(self) -> Commands:
+        return Commands(
+            self.pump_on.copy(),
+            self.inlet_open.copy(),
+            self.exhaust_open.copy(),
+            self.heater_power.copy(),
+            self.roller_speed.copy(),
+            self.vibration_level.copy(),
+            self.heartbeat,
+        )
+
+
+@dataclass
+class Sensors:
+    """One sample of every sensor, as the device reports it (noise, lag, offset and all)."""
+
+    t_s: float  # device time of the sample
+    seq: int  # sample counter: it stops advancing when the link is lost
+    pressure_mmHg: np.ndarray  # per cell, gauge pressure
+    manifold_mmHg: np.ndarray  # per leg, gauge pressure in the manifold after the pump
+    skin_temp_C: np.ndarray  # per leg, at the heater pad against the skin
+    pump_current_A: np.ndarray  # per leg
+    roller_current_A: np.ndarray  # per leg
+    vibration_current_A: np.ndarray  # per leg
+    relay_open: bool = False  # the device reports its master relay open (its own safe state)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Massager(ABC):
+    """One massager. Use it as a context manager: leaving the block puts it in the safe state."""
+
+    profile: DeviceProfile
+
+    @property
+    def n_legs(self) -> int:
+        return len(self.profile.legs)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.profile.cells) * self.n_legs
+
+    @abstractmethod
+    def read(self) -> Sensors:
+        """The latest sample of every sensor."""
+
+    @abstractmethod
+    def apply(self, commands: Commands) -> None:
+        """Send the actuator commands (this is also the heartbeat)."""
+
+    @abstractmethod
+    def safe_state(self) -> None:
+        """Open the master relay: pump off, exhausts open, heater and motors off."""
+
+    def close(self) -> None:
+        """Release the connection; the default puts the device in the safe state."""
+        self.safe_state()
+
+    def __enter__(self) -> Massager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
