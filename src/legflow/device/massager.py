@@ -99,6 +99,10 @@ class Massager(ABC):
     def safe_state(self) -> None:
         """Open the master relay: pump off, exhausts open, heater and motors off."""
 
+    @abstractmethod
+    def reset(self) -> None:
+        """Close the master relay again: only a user's reset leaves the safe state."""
+
     def close(self) -> None:
         """Release the connection; the default puts the device in the safe state."""
         self.safe_state()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+import numpy as np
+
 from legflow.programs.model import Compression, GuideStep, Phase, Program
 
 
@@ -32,11 +34,9 @@ class Targets:
     guide: GuideStep | None
 
 
-def _ramp(t: float, start: float, length: float) -> float:
-    """0 before start, 1 after start + length, linear between."""
-    if t <= start:
-        return 0.0
-    return 1.0 if t >= start + length else (t - start) / length
+def _ramp(t, start, length):
+    """0 before start, 1 after start + length, linear between (numbers or numpy arrays)."""
+    return np.clip((t - start) / length, 0.0, 1.0)
 
 
 def cycle_s(c: Compression) -> float:
@@ -48,7 +48,7 @@ def cycle_s(c: Compression) -> float:
     return last_start + c.inflate_s + c.hold_s + c.release_s + c.rest_s
 
 
-def zone_fraction(c: Compression, index: int, t_cycle: float) -> float:
+def zone_fraction(c: Compression, index: int, t_cycle):
     """How full zone ``index`` should be (0..1) at ``t_cycle`` seconds into a cycle."""
     inflate, release = c.inflate_s, c.release_s
     if c.pattern == "pulse":
@@ -62,18 +62,19 @@ def zone_fraction(c: Compression, index: int, t_cycle: float) -> float:
     return _ramp(t_cycle, start, inflate) * (1.0 - _ramp(t_cycle, release_at, release))
 
 
-def phase_zone_pressures(phase: Phase, t: float) -> tuple[dict[str, float], int]:
-    """Zone setpoints ``t`` seconds into a phase, and the index of the cycle that runs then."""
+def phase_zone_pressures(phase: Phase, t):
+    """Zone setpoints ``t`` seconds into a phase (a number or an array of times), and the index
+    of the cycle that runs then."""
     c = phase.compression
     if c is None or not phase.squeezes:
-        return {}, 0
+        return {}, np.zeros_like(t, dtype=np.int64)
     targets = c.zone_pressures()
     if c.pattern == "hold":
         fraction = _ramp(t, 0.0, c.inflate_s) * (1.0 - _ramp(t, phase.duration_s - c.release_s, c.release_s))
-        return {z: p * fraction for z, p in targets.items()}, 0
-    period = cycle_s(c)
-    cycle, t_cycle = divmod(t, period)
-    return {z: p * zone_fraction(c, i, t_cycle) for i, (z, p) in enumerate(targets.items())}, int(cycle)
+        return {z: p * fraction for z, p in targets.items()}, np.zeros_like(t, dtype=np.int64)
+    cycle, t_cycle = np.divmod(t, cycle_s(c))
+    zones = {z: p * zone_fraction(c, i, t_cycle) for i, (z, p) in enumerate(targets.items())}
+    return zones, cycle.astype(np.int64)
 
 
 class Timeline:
@@ -102,7 +103,7 @@ class Timeline:
         phase = self.program.phases[index]
         t_in = min(max(0.0, t - self.starts_s[index]), phase.duration_s)
         zones, cycle = phase_zone_pressures(phase, t_in)
-        pressures = {f"{leg}.{z}": p for leg in self.legs_at(cycle) for z, p in zones.items()}
+        pressures = {f"{leg}.{z}": float(p) for leg in self.legs_at(int(cycle)) for z, p in zones.items()}
         guide = None
         for step in phase.guide:
             if step.at_s <= t_in and (guide is None or step.at_s >= guide.at_s):
@@ -118,3 +119,26 @@ class Timeline:
             heat_C=phase.heat.target_C if phase.heat else None,
             guide=guide,
         )
+
+    def setpoint_table(self, cell_legs: list[str], cell_zones: list[str], dt_s: float) -> np.ndarray:
+        """Pressure setpoints of every cell at every tick: ``[tick, cell]`` for ticks ``k·dt_s``.
+
+        Cells that share a zone (two calf cells of a sleeve) follow that zone together.
+        """
+        times = np.arange(int(np.ceil(self.duration_s / dt_s)) + 1) * dt_s
+        table = np.zeros((times.size, len(cell_zones)))
+        phase_of_tick = np.searchsorted(self.starts_s, times, side="right") - 1
+        for index, phase in enumerate(self.program.phases):
+            ticks = np.nonzero(phase_of_tick == index)[0]
+            t_in = np.minimum(times[ticks] - self.starts_s[index], phase.duration_s)
+            zones, cycle = phase_zone_pressures(phase, t_in)
+            mode = self.program.program.legs
+            for k, (leg, zone) in enumerate(zip(cell_legs, cell_zones, strict=True)):
+                if zone not in zones:
+                    continue
+                if mode == "alternate":
+                    active = (cycle % 2 == 0) if leg == "left" else (cycle % 2 == 1)
+                else:
+                    active = np.full(ticks.size, mode in ("both", leg))
+                table[ticks, k] = zones[zone] * active
+        return table

@@ -6,18 +6,17 @@ can loosen the default limits: every decision goes through `Limits.tighten`.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import tomlkit
-from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from legflow.anatomy import COMPRESSION_ZONES, CompressionZone
 from legflow.errors import ProfileError, ScreeningError
+from legflow.paths import data_dir
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.screening.questions import QUESTIONS, ADULT_AGE_years, Question
 
@@ -96,11 +95,6 @@ def _describe_limits(changes: dict[str, object]) -> str:
         "blocked_zones": lambda v: f"no {', '.join(v)}",
     }
     return ", ".join(words[k](v) for k, v in changes.items() if k in words)
-
-
-def data_dir() -> Path:
-    """The user's data directory; ``LEGFLOW_HOME`` overrides it (tests, portable installs)."""
-    return Path(os.environ.get("LEGFLOW_HOME") or user_data_dir("legflow", appauthor=False))
 
 
 def _profile_path(user: str) -> Path:

@@ -1,0 +1,268 @@
+"""The session runner: one loop, on a real or a virtual clock, from program to summary.
+
+Each tick (50 Hz by default): read the sensors through the supervisor, look up every cell's
+setpoint in the timeline, let the controllers decide pump, valves and heater, hand the commands to
+the supervisor (which clamps them or holds the safe state), and record a sample each second.
+The engine never sees the raw massager.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from legflow.clock import Clock
+from legflow.device.faults import FaultSpec
+from legflow.device.massager import Commands
+from legflow.engine.controller import HeaterController, PressureController
+from legflow.engine.timeline import Timeline
+from legflow.programs.model import Program
+from legflow.safety.supervisor import Supervisor, Trip
+from legflow.store import History
+
+ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
+TICK_HZ = 50
+
+
+@dataclass
+class LiveState:
+    """What a display shows; refreshed while the session runs."""
+
+    t_s: float
+    duration_s: float
+    phase: str
+    phase_left_s: float
+    cells: list[str]
+    pressure_mmHg: np.ndarray
+    setpoint_mmHg: np.ndarray
+    skin_temp_C: np.ndarray
+    heat_target_C: float | None
+    rollers: str | None
+    vibration_level: int
+    guide: str | None
+    paused: bool
+    trip: Trip | None
+
+
+class SessionControl:
+    """Requests from outside the loop (keys, signals, the web API); safe from any thread."""
+
+    def __init__(self, supervisor: Supervisor):
+        self._supervisor = supervisor
+        self._lock = threading.Lock()
+        self.paused = False
+        self.stop_requested = False
+
+    def pause(self) -> None:
+        with self._lock:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self.paused = False
+
+    def stop(self) -> None:
+        """A graceful stop: vent and end the session."""
+        with self._lock:
+            self.stop_requested = True
+
+    def emergency_stop(self) -> None:
+        """The safe state at once, from this thread, without waiting for the loop."""
+        self._supervisor.emergency_stop()
+
+
+@dataclass
+class Session:
+    program: Program
+    program_label: str
+    supervisor: Supervisor
+    clock: Clock
+    history: History | None = None
+    injected: Sequence[FaultSpec] = ()
+    tick_hz: float = TICK_HZ
+    #: Lateness of each tick against its schedule, when a benchmark asks for it.
+    lateness_log: list[float] | None = None
+    control: SessionControl = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.control = SessionControl(self.supervisor)
+        profile = self.supervisor.profile
+        self.cells = profile.cell_names()
+        self.timeline = Timeline(self.program)
+        legs = [name.split(".")[0] for name in self.cells]
+        zones = [c.zone for c in profile.cells] * len(profile.legs)
+        self.dt_s = 1.0 / self.tick_hz
+        self.table = self.timeline.setpoint_table(legs, zones, self.dt_s)
+        self.phase_of_tick = np.searchsorted(self.timeline.starts_s, np.arange(len(self.table)) * self.dt_s,
+                                             side="right") - 1  # fmt: skip
+        self.pressure_ctl = PressureController(len(self.cells), self.supervisor.cell_leg, len(profile.legs))
+        self.heater_ctl = HeaterController()
+        self.max_pressure = np.zeros(len(self.cells))
+        self.max_skin_C = -np.inf
+        self.status = "running"
+        self.t_s = 0.0
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2) -> dict:
+        sup, clock = self.supervisor, self.clock
+        commands = Commands.idle(sup.n_legs, sup.n_cells)
+        session_id = (
+            self.history.start(self.program_label, sup.profile.name, self.cells) if self.history else None
+        )
+        next_tick = clock.now()
+        tick = 0
+        phase_index = -1
+        guide_shown: set[tuple[int, int]] = set()
+        last_sample_s = -1.0
+        last_update = -np.inf
+        n_ticks = len(self.table)
+        sensors = sup.read()
+        paused_now = False
+        try:
+            while tick < n_ticks:
+                clock.sleep_until(next_tick)
+                if self.lateness_log is not None:
+                    self.lateness_log.append(clock.now() - next_tick)
+                next_tick = max(next_tick + self.dt_s, clock.now())
+                sensors = sup.read()
+                self._track(sensors)
+                if sup.latched:
+                    break
+                if self.control.stop_requested:
+                    sup.stop("stop", "stopped by the user")
+                    break
+                if self.control.paused != paused_now:
+                    paused_now = self.control.paused
+                    self._event(session_id, "pause" if paused_now else "resume", "")
+                    self.pressure_ctl.vent_all()
+                self.t_s = tick * self.dt_s
+                index = int(self.phase_of_tick[tick])
+                phase = self.program.phases[index]
+                if index != phase_index:
+                    phase_index = index
+                    self._event(session_id, "phase", phase.name)
+                t_in = self.t_s - self.timeline.starts_s[index]
+                for j, step in enumerate(phase.guide):
+                    if step.at_s <= t_in and (index, j) not in guide_shown:
+                        guide_shown.add((index, j))
+                        self._event(session_id, "guide", f"[{step.area}] {step.text}")
+                setpoint = np.zeros(len(self.cells)) if paused_now else self.table[tick]
+                self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands)
+                heat = None if paused_now or phase.heat is None else phase.heat.target_C
+                commands.heater_power = self.heater_ctl.power(
+                    heat, sensors.skin_temp_C, commands.heater_power
+                )
+                rollers = phase.rollers if not paused_now else None
+                commands.roller_speed[:] = ROLLER_SPEED[rollers.speed] if rollers else 0.0
+                commands.vibration_level[:] = (
+                    phase.vibration.level if phase.vibration and not paused_now else 0
+                )
+                commands.heartbeat += 1
+                sup.apply(commands)
+                if self.t_s - last_sample_s >= 1.0 and self.history is not None:
+                    last_sample_s = self.t_s
+                    self.history.add_sample(
+                        session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C
+                    )
+                    self.history.commit(session_id, self.t_s)
+                if on_update is not None and clock.now() - last_update >= update_every_s:
+                    last_update = clock.now()
+                    on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
+                if not paused_now:
+                    tick += 1
+        finally:
+            self._finish(sensors, commands, session_id, tick >= n_ticks)
+        if on_update is not None:
+            on_update(self._live(sensors, np.zeros(len(self.cells)), self.program.phases[-1], 0.0, False))
+        return self.summary
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _track(self, sensors) -> None:
+        np.maximum(self.max_pressure, sensors.pressure_mmHg, out=self.max_pressure)
+        self.max_skin_C = max(self.max_skin_C, float(np.max(sensors.skin_temp_C)))
+
+    def _event(self, session_id: int | None, kind: str, detail: str) -> None:
+        if self.history is not None and session_id is not None:
+            self.history.add_event(session_id, self.t_s, kind, detail)
+
+    def _finish(self, sensors, commands: Commands, session_id: int | None, completed: bool) -> None:
+        sup = self.supervisor
+        trip = sup.trip
+        if completed and trip is None:
+            self.status = "completed"
+            vent = Commands.idle(sup.n_legs, sup.n_cells)
+            vent.heartbeat = commands.heartbeat + 1
+            sup.apply(vent)
+        else:
+            self.status = "fault" if trip is not None and trip.is_fault else "stopped"
+            if trip is None:  # the loop ended for another reason (an exception): be safe
+                sup.stop("stop", "session ended early")
+        for t in sup.trips:
+            self._event(
+                session_id, "fault" if t.is_fault else "stop", f"{t.detector} {t.where or ''}: {t.message}"
+            )
+        self.summary = self._summary()
+        if self.history is not None and session_id is not None:
+            self._event(session_id, "end", self.status)
+            self.history.commit(session_id, self.t_s)
+            self.history.finish(session_id, self.summary)
+            self.summary["id"] = session_id
+
+    def _summary(self) -> dict[str, Any]:
+        """The session summary, contract v1 (DESIGN.md)."""
+        cells = {
+            name: {"max_pressure_mmHg": round(float(p), 1)}
+            for name, p in zip(self.cells, self.max_pressure, strict=True)
+        }
+        return {
+            "program": self.program_label,
+            "status": self.status,
+            "duration_s": round(self.t_s, 2),
+            "cells": cells,
+            "max_skin_temp_C": round(self.max_skin_C, 2) if np.isfinite(self.max_skin_C) else None,
+            "faults": self._faults(),
+        }  # fmt: skip
+
+    def _faults(self) -> list[dict[str, Any]]:
+        """Each detected fault, matched to the injected fault that caused it where there is one,
+        then each injected fault that was never detected (it came after the end, or was missed)."""
+        faults: list[dict[str, Any]] = []
+        unmatched = sorted(self.injected, key=lambda f: f.at_s)
+        for trip in (t for t in self.supervisor.trips if t.is_fault):
+            cause = next((f for f in reversed(unmatched) if f.at_s <= trip.detected_s), None)
+            if cause is not None:
+                unmatched.remove(cause)
+            faults.append({
+                "kind": cause.kind if cause else trip.detector,
+                "cell": (cause.where if cause and cause.where else trip.where),
+                "at_s": round(cause.at_s if cause else trip.detected_s, 3),
+                "detected_s": round(trip.detected_s, 3),
+                "safe_at_s": round(trip.safe_at_s, 3),
+                "detector": trip.detector,
+                "message": trip.message,
+            })  # fmt: skip
+        for f in unmatched:
+            missed = {"detected_s": None, "safe_at_s": None, "detector": None,
+                      "message": "not detected before the session ended"}  # fmt: skip
+            faults.append({"kind": f.kind, "cell": f.where, "at_s": f.at_s, **missed})
+        return faults
+
+    def _live(self, sensors, setpoint, phase, t_in: float, paused: bool) -> LiveState:
+        guide = None
+        for step in phase.guide:
+            if step.at_s <= t_in:
+                guide = f"[{step.area}] {step.text}"
+        r = phase.rollers
+        return LiveState(
+            t_s=self.t_s, duration_s=self.timeline.duration_s, phase=phase.name,
+            phase_left_s=max(0.0, phase.duration_s - t_in), cells=self.cells,
+            pressure_mmHg=sensors.pressure_mmHg.copy(), setpoint_mmHg=np.asarray(setpoint).copy(),
+            skin_temp_C=sensors.skin_temp_C.copy(), heat_target_C=phase.heat.target_C if phase.heat else None,
+            rollers=f"{', '.join(r.zones)} ({r.speed})" if r else None,
+            vibration_level=phase.vibration.level if phase.vibration else 0,
+            guide=guide, paused=paused, trip=self.supervisor.trip,
+        )  # fmt: skip

@@ -1,0 +1,177 @@
+"""Fault detectors of the safety supervisor: raw sensors + the commands in force → a fault.
+
+They read only what the massager reports and what was commanded; nothing a program says.
+Thresholds follow ../shared/reference/safety.md and the trusted systems it lists:
+- over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once;
+- no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg;
+- decay while holding: valves closed yet the pressure falls faster than 0.6 mmHg/s (weighted over
+  the last ~10 s of closed time, so frequent top-ups cannot hide it);
+- frozen sensor: a bit-identical reading for 0.5 s while a valve moves gas;
+- implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
+- heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; still warming after
+  20 s switched off; or not warming by 1 °C in 60 s at full power.
+The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+OVER_SUSTAINED_mmHg = 10.0
+OVER_SUSTAINED_s = 0.5
+OVER_AT_ONCE_mmHg = 25.0
+NO_RISE_WINDOW_s = 2.0
+NO_RISE_MIN_mmHg = 4.0
+NO_RISE_MEMORY_s = 3.0
+DECAY_MAX_mmHg_per_s = 0.6
+DECAY_MIN_CLOSED_s = 2.0
+DECAY_MEMORY_s = 10.0
+DECAY_MIN_PRESSURE_mmHg = 10.0
+FROZEN_s = 0.5
+VENTED_ZERO_s = 2.0
+VENTED_ZERO_TOLERANCE_mmHg = 10.0
+SENSOR_RANGE_mmHg = (-20.0, 450.0)
+HEATER_OFF_RISE_WINDOW_s = 20.0
+HEATER_OFF_RISE_MAX_C = 0.5
+HEATER_ON_RISE_WINDOW_s = 60.0
+HEATER_ON_RISE_MIN_C = 1.0
+HEATER_OVER_LIMIT_C = 0.5
+LINK_TIMEOUT_s = 0.2
+
+#: Detector names by code, as reported in events and session summaries.
+CELL_DETECTORS = {
+    1: "over_pressure",
+    2: "no_pressure_rise",
+    3: "pressure_decay",
+    4: "frozen_sensor",
+    5: "implausible_sensor",
+}
+
+
+class CellState:
+    """Per-cell memory of the detectors, as arrays the kernel updates in place."""
+
+    def __init__(self, n_cells: int):
+        self.over_since = np.full(n_cells, -1.0)
+        self.inflate_s = np.zeros(n_cells)
+        self.inflate_rise = np.zeros(n_cells)
+        self.closed_s = np.zeros(n_cells)
+        self.closed_drop = np.zeros(n_cells)
+        self.same_s = np.zeros(n_cells)
+        self.vented_s = np.zeros(n_cells)
+        self.previous = np.full(n_cells, np.nan)
+
+
+@njit(cache=True)
+def check_cells(
+    t, dt, reading, inlet, exhaust, pumping, limit,
+    over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous,
+):  # fmt: skip
+    """Update the detectors with one sample; return (fault code, cell) or (0, -1).
+
+    ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
+    ``pumping``: whether the pump of the cell's leg was commanded on; ``limit``: per-cell limit.
+    """
+    fault, where = 0, -1
+    keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
+    keep_closed = math.exp(-dt / DECAY_MEMORY_s)
+    low, high = SENSOR_RANGE_mmHg
+    for c in range(reading.shape[0]):
+        p = reading[c]
+        code = 0
+        if not math.isfinite(p) or p < low or p > high:
+            code = 5
+        elif p > limit[c] + OVER_AT_ONCE_mmHg:
+            code = 1
+        elif p > limit[c] + OVER_SUSTAINED_mmHg:
+            if over_since[c] < 0:
+                over_since[c] = t
+            elif t - over_since[c] >= OVER_SUSTAINED_s:
+                code = 1
+        else:
+            over_since[c] = -1.0
+        change = 0.0 if math.isnan(previous[c]) else p - previous[c]
+        filling = inlet[c] and pumping[c] and not exhaust[c]
+        # no rise while inflating: rise accumulated over recent inflating time
+        inflate_s[c] *= keep_inflate
+        inflate_rise[c] *= keep_inflate
+        if filling:
+            inflate_s[c] += dt
+            inflate_rise[c] += change
+            if inflate_s[c] >= NO_RISE_WINDOW_s and inflate_rise[c] < NO_RISE_MIN_mmHg and code == 0:
+                code = 2
+        # decay while holding: drop accumulated over recent closed time
+        closed_s[c] *= keep_closed
+        closed_drop[c] *= keep_closed
+        if not inlet[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
+            closed_s[c] += dt
+            closed_drop[c] -= change
+            rate = closed_drop[c] / max(closed_s[c], 1e-9)
+            if closed_s[c] >= DECAY_MIN_CLOSED_s and rate > DECAY_MAX_mmHg_per_s and code == 0:
+                code = 3
+        # frozen: bit-identical while gas moves
+        moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
+        if moving and change == 0.0:
+            same_s[c] += dt
+            if same_s[c] >= FROZEN_s and code == 0:
+                code = 4
+        else:
+            same_s[c] = 0.0
+        # vented to air for a while: the reading must be near zero
+        if exhaust[c] and not inlet[c]:
+            vented_s[c] += dt
+            if vented_s[c] >= VENTED_ZERO_s and abs(p) > VENTED_ZERO_TOLERANCE_mmHg and code == 0:
+                code = 5
+        else:
+            vented_s[c] = 0.0
+        previous[c] = p
+        if code != 0 and fault == 0:
+            fault, where = code, c
+    return fault, where
+
+
+class HeaterState:
+    """Per-leg memory of the heater detectors."""
+
+    def __init__(self, n_legs: int):
+        self.off_since = np.full(n_legs, -1.0)
+        self.temp_when_off = np.zeros(n_legs)
+        self.full_since = np.full(n_legs, -1.0)
+        self.temp_when_full = np.zeros(n_legs)
+
+
+def check_heaters(
+    t: float, temp_C: np.ndarray, power: np.ndarray, limit_C: float, state: HeaterState
+) -> tuple[str, int, str] | None:
+    """Return (detector, leg, message) for the first heater fault, or None."""
+    for leg, temp in enumerate(temp_C):
+        if not math.isfinite(temp):
+            return "implausible_sensor", leg, "skin temperature sensor reads nonsense"
+        if temp > limit_C + HEATER_OVER_LIMIT_C:
+            return "over_temperature", leg, f"skin {temp:.1f} °C is over the {limit_C:g} °C limit"
+        if power[leg] <= 0.0:
+            if state.off_since[leg] < 0:
+                state.off_since[leg], state.temp_when_off[leg] = t, temp
+            elif t - state.off_since[leg] >= HEATER_OFF_RISE_WINDOW_s:
+                if temp - state.temp_when_off[leg] > HEATER_OFF_RISE_MAX_C:
+                    return "thermal_runaway", leg, "the pad keeps warming with its heater switched off"
+                state.off_since[leg], state.temp_when_off[leg] = t, temp
+        else:
+            state.off_since[leg] = -1.0
+        if power[leg] >= 1.0 and temp < limit_C - 4.0:
+            if state.full_since[leg] < 0:
+                state.full_since[leg], state.temp_when_full[leg] = t, temp
+            elif t - state.full_since[leg] >= HEATER_ON_RISE_WINDOW_s:
+                if temp - state.temp_when_full[leg] < HEATER_ON_RISE_MIN_C:
+                    return (
+                        "heater_fault",
+                        leg,
+                        "full heater power but the pad does not warm (sensor off the pad?)",
+                    )
+                state.full_since[leg], state.temp_when_full[leg] = t, temp
+        else:
+            state.full_since[leg] = -1.0
+    return None

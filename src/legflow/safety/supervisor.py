@@ -1,0 +1,201 @@
+"""The safety supervisor: wraps the massager so that no program, bug or API call gets past it.
+
+The engine is only ever handed a `Supervisor`. Each sample goes through the fault detectors first;
+each command is clamped to the limits before it reaches the actuators. On a fault, a time limit
+or an emergency stop it latches the safe state (pump off, every exhaust open, heater and motors off,
+by opening the massager's master relay) and holds it until the user resets.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from legflow.clock import Clock
+from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.safety.detectors import (
+    CELL_DETECTORS,
+    CellState,
+    HeaterState,
+    LINK_TIMEOUT_s,
+    check_cells,
+    check_heaters,
+)
+from legflow.safety.limits import Limits
+
+
+@dataclass
+class Trip:
+    """Why the safe state was entered, and when (session seconds)."""
+
+    detector: str  # over_pressure, no_pressure_rise, ..., emergency_stop, time_limit
+    where: str | None  # a cell or a leg
+    message: str
+    detected_s: float
+    safe_at_s: float
+
+    @property
+    def is_fault(self) -> bool:
+        return self.detector not in ("emergency_stop", "stop", "time_limit")
+
+
+class Supervisor(Massager):
+    """A massager behind the limits. Thread-safe: an emergency stop may come from any thread."""
+
+    def __init__(self, massager: Massager, limits: Limits, clock: Clock):
+        self._massager = massager
+        self.profile = massager.profile
+        self.limits = limits
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.start_s = clock.now()
+        self.trip: Trip | None = None
+        self.trips: list[Trip] = []
+        self.cell_names = self.profile.cell_names()
+        n_legs, n_cells = self.n_legs, self.n_cells
+        cells = list(self.profile.cells) * n_legs
+        self.cell_leg = np.repeat(np.arange(n_legs), len(self.profile.cells))
+        self.cell_limit_mmHg = np.array([self._cell_limit(c.zone, c.max_pressure_mmHg) for c in cells])
+        self._cells = CellState(n_cells)
+        self._heaters = HeaterState(n_legs)
+        self._commands = Commands.idle(n_legs, n_cells)  # the commands in force
+        self._last_seq = -1
+        self._last_fresh_s = clock.now()
+        self._last_sample_s: float | None = None
+        self._last_heartbeat_s = clock.now()
+        self._heater_on_s = np.zeros(n_legs)
+        self._skin_C = np.full(n_legs, np.nan)
+
+    def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
+        if zone in self.limits.blocked_zones:
+            return 0.0
+        limit, _ = self.limits.pressure_limit_mmHg(zone)
+        return min(limit, rating_mmHg)
+
+    @property
+    def _heat_limit_C(self) -> float:
+        """The skin temperature the heater must never pass (when heat is refused, the default)."""
+        limits = [x for x in (self.limits.heat_C, self.profile.heater_max_C) if x is not None]
+        return min(limits, default=42.0)
+
+    @property
+    def session_s(self) -> float:
+        return self._clock.now() - self.start_s
+
+    @property
+    def latched(self) -> bool:
+        return self.trip is not None
+
+    # -- the Massager interface -------------------------------------------------------------
+    def read(self) -> Sensors:
+        with self._lock:
+            sensors = self._massager.read()
+            now = self._clock.now()
+            if sensors.seq != self._last_seq:
+                self._last_seq, self._last_fresh_s = sensors.seq, now
+            elif now - self._last_fresh_s > LINK_TIMEOUT_s and not self.latched:
+                # the device stops itself HEARTBEAT_TIMEOUT_s after the last command it heard
+                self._latch("link_lost", None, "no sensor data from the massager", now,
+                            safe_at=self._last_heartbeat_s + HEARTBEAT_TIMEOUT_s)  # fmt: skip
+                return sensors
+            if not self.latched:
+                self._detect(sensors, now)
+            return sensors
+
+    def apply(self, commands: Commands) -> None:
+        with self._lock:
+            if self.latched:
+                safe = Commands.idle(self.n_legs, self.n_cells)
+                safe.heartbeat = commands.heartbeat
+                self._massager.apply(safe)
+            else:
+                self._commands = self._clamp(commands)
+                self._massager.apply(self._commands)
+            self._last_heartbeat_s = self._clock.now()
+
+    def safe_state(self) -> None:
+        """A graceful stop: latched like any other trip."""
+        self.stop("stop", "stopped by the user")
+
+    def reset(self) -> None:
+        """The user's reset: leave the safe state (the trip history stays)."""
+        with self._lock:
+            self._massager.reset()
+            self.trip = None
+            self._cells = CellState(self.n_cells)
+            self._heaters = HeaterState(self.n_legs)
+
+    def close(self) -> None:
+        with self._lock:
+            self._massager.close()
+
+    # -- stops -------------------------------------------------------------------------------
+    def emergency_stop(self) -> None:
+        """From any state and any thread: the safe state now, not at the next tick."""
+        self.stop("emergency_stop", "emergency stop")
+
+    def stop(self, detector: str, message: str) -> None:
+        with self._lock:
+            if not self.latched:
+                self._latch(detector, None, message, self._clock.now())
+
+    def _latch(
+        self, detector: str, where: str | None, message: str, now: float, safe_at: float | None = None
+    ):
+        self._massager.safe_state()
+        self._commands = Commands.idle(self.n_legs, self.n_cells)
+        reached = self._clock.now() if safe_at is None else safe_at
+        self.trip = Trip(detector, where, message, now - self.start_s, reached - self.start_s)
+        self.trips.append(self.trip)
+
+    # -- detection and clamping --------------------------------------------------------------
+    def _detect(self, sensors: Sensors, now: float) -> None:
+        dt = 0.0 if self._last_sample_s is None else max(0.0, sensors.t_s - self._last_sample_s)
+        self._last_sample_s = sensors.t_s
+        c = self._commands
+        pumping = c.pump_on[self.cell_leg] & ~sensors.relay_open
+        code, cell = check_cells(
+            sensors.t_s, dt, sensors.pressure_mmHg, c.inlet_open, c.exhaust_open, pumping,
+            self.cell_limit_mmHg, *vars(self._cells).values(),
+        )  # fmt: skip
+        if code:
+            name = CELL_DETECTORS[code]
+            reading = sensors.pressure_mmHg[cell]
+            self._latch(name, self.cell_names[cell], f"{name.replace('_', ' ')} at {reading:.1f} mmHg", now)
+            return
+        self._skin_C = sensors.skin_temp_C
+        found = check_heaters(
+            sensors.t_s, sensors.skin_temp_C, c.heater_power, self._heat_limit_C, self._heaters
+        )
+        if found:
+            name, leg, message = found
+            self._latch(name, self.profile.legs[leg], message, now)
+            return
+        self._heater_on_s += dt * (c.heater_power > 0)
+        if self.session_s > self.limits.session_min * 60:
+            self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
+
+    def _clamp(self, wanted: Commands) -> Commands:
+        """The commands made safe: no gas into a cell at or over its limit (or blocked), no heat
+        past its limits or its auto-off, no vibration or rollers the limits refuse."""
+        c = wanted.copy()
+        reading = self._cells.previous
+        over = ~(reading < self.cell_limit_mmHg)  # NaN (no reading yet) counts as over
+        c.inlet_open &= ~over
+        c.exhaust_open |= reading > self.cell_limit_mmHg + 5.0
+        leg_filling = np.zeros(self.n_legs, bool)
+        np.logical_or.at(leg_filling, self.cell_leg, c.inlet_open)
+        c.pump_on &= leg_filling
+        heat_ok = self.limits.heat_C is not None and self.profile.heater_max_C is not None
+        auto_off = self._heater_on_s >= self.limits.heat_on_min * 60
+        too_warm = ~(self._skin_C < self._heat_limit_C)  # NaN (no reading yet) counts as too warm
+        c.heater_power = np.where(heat_ok & ~auto_off & ~too_warm, np.clip(c.heater_power, 0.0, 1.0), 0.0)
+        if not self.limits.vibration_allowed:
+            c.vibration_level[:] = 0
+        c.vibration_level = np.clip(c.vibration_level, 0, self.profile.vibration_max_level)
+        if not self.limits.rollers_allowed or self.profile.rollers is None:
+            c.roller_speed[:] = 0.0
+        c.roller_speed = np.clip(c.roller_speed, 0.0, 1.0)
+        return c
