@@ -23,11 +23,11 @@ from numba import njit
 OVER_SUSTAINED_mmHg = 10.0
 OVER_SUSTAINED_s = 0.5
 OVER_AT_ONCE_mmHg = 25.0
-NO_RISE_WINDOW_s = 2.0
+NO_RISE_WINDOW_s = 1.6  # of recent inflating time (5 s memory): about 2 s of continuous pumping
 NO_RISE_MIN_mmHg = 4.0
-NO_RISE_MEMORY_s = 3.0
+NO_RISE_MEMORY_s = 5.0
 DECAY_MAX_mmHg_per_s = 0.6
-DECAY_MIN_CLOSED_s = 2.0
+DECAY_MIN_CLOSED_s = 2.0  # of recent closed time (10 s memory): 2.2 s when continuous
 DECAY_MEMORY_s = 10.0
 DECAY_MIN_PRESSURE_mmHg = 10.0
 FROZEN_s = 0.5

@@ -1,0 +1,280 @@
+"""The safety supervisor on its own, against a scripted massager: every detector, every clamp,
+the latch, emergency stop from another thread, and a property that no command gets past it."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fakes import ScriptedMassager
+from legflow.clock import VirtualClock
+from legflow.device.massager import Commands
+from legflow.device.profile import load_profile
+from legflow.safety.limits import DEFAULT_LIMITS, Limits
+from legflow.safety.supervisor import Supervisor
+
+TICK = 0.02
+
+
+def rig(limits: Limits = DEFAULT_LIMITS, profile: str = "reference"):
+    clock = VirtualClock()
+    fake = ScriptedMassager(load_profile(profile), clock)
+    return clock, fake, Supervisor(fake, limits, clock)
+
+
+def commands(sup: Supervisor, **changes) -> Commands:
+    c = Commands.idle(sup.n_legs, sup.n_cells)
+    c.exhaust_open[:] = False
+    for name, value in changes.items():
+        getattr(c, name)[:] = value
+    return c
+
+
+def run(clock, sup, seconds: float, cmd: Commands | None = None, each=None) -> None:
+    """Tick the supervisor like the engine does: read, then apply."""
+    for _ in range(round(seconds / TICK)):
+        clock.advance(TICK)
+        if each:
+            each()
+        sup.read()
+        if cmd is not None:
+            sup.apply(cmd)
+
+
+def test_quiet_device_never_trips():
+    clock, fake, sup = rig()
+    fake.pressure[:] = 40.0
+    rng = np.random.default_rng(1)
+    run(
+        clock,
+        sup,
+        30,
+        commands(sup),
+        each=lambda: fake.pressure.__iadd__(rng.normal(0, 0.2, fake.n_cells) * 0),
+    )
+    assert not sup.latched
+
+
+def test_over_pressure_at_once_trips_on_the_first_sample():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = 100 + 26
+    run(clock, sup, TICK)
+    assert sup.trip.detector == "over_pressure" and sup.trip.where == "left.calf"
+    assert fake.relay_open and sup.trip.safe_at_s == pytest.approx(TICK)
+
+
+def test_over_pressure_sustained_trips_after_half_a_second():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("right.calf")
+    fake.pressure[calf] = 100 + 12
+    run(clock, sup, 0.4)
+    assert not sup.latched
+    run(clock, sup, 0.2)
+    assert sup.trip.detector == "over_pressure" and sup.trip.detected_s == pytest.approx(0.5, abs=TICK * 1.5)
+
+
+def test_the_foot_has_its_own_higher_limit():
+    clock, fake, sup = rig()
+    fake.pressure[sup.cell_names.index("left.foot")] = 125
+    run(clock, sup, 1.0, commands(sup))
+    assert not sup.latched
+
+
+def test_no_rise_while_inflating():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    cmd = commands(sup)
+    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    fake.pressure[calf] = 5.0
+    rng = np.random.default_rng(0)
+    run(clock, sup, 2.5, cmd, each=lambda: fake.pressure.__setitem__(calf, 5.0 + rng.normal(0, 0.3)))
+    assert sup.trip.detector == "no_pressure_rise" and sup.trip.where == "left.calf"
+    assert 1.8 <= sup.trip.detected_s <= 2.2
+
+
+def test_a_normal_fill_does_not_trip():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    cmd = commands(sup)
+    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    run(clock, sup, 2.5, cmd, each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 0.6))
+    assert not sup.latched
+
+
+@pytest.mark.parametrize("drop_per_s, trips", [(1.5, True), (0.2, False)])
+def test_decay_while_holding(drop_per_s, trips):
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = 50.0
+    run(
+        clock,
+        sup,
+        6,
+        commands(sup),
+        each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - drop_per_s * TICK),
+    )
+    assert (sup.trip is not None and sup.trip.detector == "pressure_decay") is trips
+
+
+def test_decay_hidden_by_top_ups_is_still_caught():
+    """A controller topping up every second cannot hide a leak: closed time is accumulated."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = 50.0
+    for _ in range(8):
+        run(
+            clock,
+            sup,
+            1.0,
+            commands(sup),
+            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 1.2 * TICK),
+        )
+        top_up = commands(sup)
+        top_up.inlet_open[calf], top_up.pump_on[0] = True, True
+        run(
+            clock,
+            sup,
+            0.1,
+            top_up,
+            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 12 * TICK),
+        )
+    assert sup.trip is not None and sup.trip.detector == "pressure_decay"
+
+
+def test_frozen_sensor_while_filling():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    cmd = commands(sup)
+    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    fake.pressure[calf] = 33.3
+    run(clock, sup, 0.7, cmd)
+    assert sup.trip.detector == "frozen_sensor"
+
+
+@pytest.mark.parametrize("value", [np.nan, -50.0, 900.0])
+def test_implausible_reading(value):
+    clock, fake, sup = rig()
+    fake.pressure[3] = value
+    run(clock, sup, TICK)
+    assert sup.trip.detector in ("implausible_sensor", "over_pressure")
+
+
+def test_a_vented_cell_must_read_near_zero():
+    clock, fake, sup = rig()
+    fake.pressure[2] = -14.0  # a drifted sensor
+    cmd = Commands.idle(sup.n_legs, sup.n_cells)  # all vented
+    run(clock, sup, 2.5, cmd)
+    assert sup.trip.detector == "implausible_sensor" and sup.trip.where == sup.cell_names[2]
+
+
+def test_heater_over_temperature_and_runaway():
+    clock, fake, sup = rig()
+    fake.skin[1] = 43.0
+    run(clock, sup, TICK)
+    assert sup.trip.detector == "over_temperature" and sup.trip.where == "right"
+    clock, fake, sup = rig()
+    fake.skin[0] = 37.0
+    run(clock, sup, 25, commands(sup), each=lambda: fake.skin.__setitem__(0, fake.skin[0] + 0.05 * TICK))
+    assert sup.trip.detector == "thermal_runaway" and sup.trip.where == "left"
+
+
+def test_heater_that_never_warms_is_a_fault():
+    clock, _, sup = rig()
+    run(clock, sup, 65, commands(sup, heater_power=1.0))
+    assert sup.trip.detector == "heater_fault"
+
+
+def test_link_loss_trips_and_the_device_is_safe_half_a_second_after_its_last_command():
+    clock, fake, sup = rig()
+    run(clock, sup, 1.0, commands(sup))
+    fake.link_up = False
+    run(clock, sup, 0.3, commands(sup))
+    assert sup.trip.detector == "link_lost"
+    assert sup.trip.detected_s == pytest.approx(1.22, abs=0.03)
+    # an upper bound: the device vents 0.5 s after the last command it heard, sent at the latest
+    # just before detection
+    assert 1.5 <= sup.trip.safe_at_s <= sup.trip.detected_s + 0.5
+
+
+def test_clamps_gas_into_a_full_or_blocked_cell_and_refused_actuators():
+    limits = DEFAULT_LIMITS.tighten("test", blocked_zones=["thigh"], vibration_allowed=False, heat_C=None)
+    clock, fake, sup = rig(limits)
+    calf, thigh = sup.cell_names.index("left.calf"), sup.cell_names.index("left.thigh")
+    fake.pressure[calf] = 100.0
+    run(clock, sup, TICK)
+    sup.apply(
+        commands(sup, inlet_open=True, pump_on=True, vibration_level=4, heater_power=1.0, roller_speed=3.0)
+    )
+    sent = fake.applied[-1]
+    assert not sent.inlet_open[calf] and not sent.inlet_open[thigh]
+    assert sent.inlet_open[sup.cell_names.index("left.foot")]
+    assert (
+        (sent.vibration_level == 0).all()
+        and (sent.heater_power == 0).all()
+        and (sent.roller_speed <= 1).all()
+    )
+
+
+def test_heater_off_at_the_limit_and_after_thirty_minutes():
+    clock, fake, sup = rig()
+    fake.skin[:] = [42.0, 36.0]
+    run(clock, sup, TICK)
+    sup.apply(commands(sup, heater_power=1.0))
+    assert list(fake.applied[-1].heater_power) == [0.0, 1.0]
+    fake.skin[:] = 38.0
+    cool = commands(sup, heater_power=0.5)
+    run(clock, sup, 30 * 60 + 1, cool)
+    assert not sup.latched and (fake.applied[-1].heater_power == 0).all()
+
+
+def test_the_time_limit_stops_the_session():
+    clock, fake, sup = rig(DEFAULT_LIMITS.tighten("test", session_min=1.0))
+    run(clock, sup, 61, commands(sup))
+    assert sup.trip.detector == "time_limit" and not sup.trip.is_fault and fake.relay_open
+
+
+def test_emergency_stop_from_another_thread_latches_at_once_until_reset():
+    _, fake, sup = rig()
+    worker = threading.Thread(target=sup.emergency_stop)
+    worker.start()
+    worker.join()
+    assert fake.relay_open and sup.trip.detector == "emergency_stop"
+    sup.apply(commands(sup, inlet_open=True, pump_on=True, heater_power=1.0))
+    sent = fake.applied[-1]
+    assert not sent.pump_on.any() and sent.exhaust_open.all() and not sent.heater_power.any()
+    sup.reset()
+    assert not fake.relay_open and not sup.latched
+    sup.read()  # gas is allowed only into cells with a fresh reading under their limit
+    sup.apply(commands(sup, pump_on=True, inlet_open=True))
+    assert fake.applied[-1].pump_on.any()
+
+
+@settings(max_examples=300)
+@given(
+    readings=st.lists(st.floats(-10, 200, allow_nan=False), min_size=10, max_size=10),
+    skin=st.lists(st.floats(20, 50), min_size=2, max_size=2),
+    inlet=st.lists(st.booleans(), min_size=10, max_size=10),
+    heater=st.lists(st.floats(0, 5), min_size=2, max_size=2),
+)
+def test_no_command_opens_gas_past_a_limit_or_heats_past_one(readings, skin, inlet, heater):
+    clock, fake, sup = rig(DEFAULT_LIMITS.tighten("test", leg_pressure_mmHg=40, heat_C=40))
+    fake.pressure[:] = readings
+    fake.skin[:] = skin
+    clock.advance(TICK)
+    sup.read()
+    c = commands(sup, pump_on=True, heater_power=0.0)
+    c.inlet_open[:] = inlet
+    c.heater_power[:] = heater
+    sup.apply(c)
+    sent = fake.applied[-1]
+    if sup.latched:
+        assert not sent.inlet_open.any() and not sent.heater_power.any() and not sent.pump_on.any()
+    else:
+        assert not (sent.inlet_open & (np.array(readings) >= sup.cell_limit_mmHg)).any()
+        assert not (sent.heater_power[np.array(skin) >= 40] > 0).any()
+        assert (sent.heater_power <= 1).all()
