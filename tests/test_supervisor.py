@@ -89,7 +89,7 @@ def test_no_rise_while_inflating():
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     cmd = commands(sup)
-    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    cmd.inlet_open[calf], cmd.pump_duty[0] = True, True
     fake.pressure[calf] = 5.0
     rng = np.random.default_rng(0)
     run(clock, sup, 2.5, cmd, each=lambda: fake.pressure.__setitem__(calf, 5.0 + rng.normal(0, 0.3)))
@@ -101,7 +101,7 @@ def test_a_normal_fill_does_not_trip():
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     cmd = commands(sup)
-    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    cmd.inlet_open[calf], cmd.pump_duty[0] = True, True
     run(clock, sup, 2.5, cmd, each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 0.6))
     assert not sup.latched
 
@@ -135,7 +135,7 @@ def test_decay_hidden_by_top_ups_is_still_caught():
             each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 1.2 * TICK),
         )
         top_up = commands(sup)
-        top_up.inlet_open[calf], top_up.pump_on[0] = True, True
+        top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
         run(
             clock,
             sup,
@@ -150,7 +150,7 @@ def test_frozen_sensor_while_filling():
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     cmd = commands(sup)
-    cmd.inlet_open[calf], cmd.pump_on[0] = True, True
+    cmd.inlet_open[calf], cmd.pump_duty[0] = True, True
     fake.pressure[calf] = 33.3
     run(clock, sup, 0.7, cmd)
     assert sup.trip.detector == "frozen_sensor"
@@ -208,7 +208,7 @@ def test_clamps_gas_into_a_full_or_blocked_cell_and_refused_actuators():
     fake.pressure[calf] = 100.0
     run(clock, sup, TICK)
     sup.apply(
-        commands(sup, inlet_open=True, pump_on=True, vibration_level=4, heater_power=1.0, roller_speed=3.0)
+        commands(sup, inlet_open=True, pump_duty=True, vibration_level=4, heater_power=1.0, roller_speed=3.0)
     )
     sent = fake.applied[-1]
     assert not sent.inlet_open[calf] and not sent.inlet_open[thigh]
@@ -244,14 +244,14 @@ def test_emergency_stop_from_another_thread_latches_at_once_until_reset():
     worker.start()
     worker.join()
     assert fake.relay_open and sup.trip.detector == "emergency_stop"
-    sup.apply(commands(sup, inlet_open=True, pump_on=True, heater_power=1.0))
+    sup.apply(commands(sup, inlet_open=True, pump_duty=True, heater_power=1.0))
     sent = fake.applied[-1]
-    assert not sent.pump_on.any() and sent.exhaust_open.all() and not sent.heater_power.any()
+    assert not sent.pump_duty.any() and sent.exhaust_open.all() and not sent.heater_power.any()
     sup.reset()
     assert not fake.relay_open and not sup.latched
     sup.read()  # gas is allowed only into cells with a fresh reading under their limit
-    sup.apply(commands(sup, pump_on=True, inlet_open=True))
-    assert fake.applied[-1].pump_on.any()
+    sup.apply(commands(sup, pump_duty=True, inlet_open=True))
+    assert fake.applied[-1].pump_duty.any()
 
 
 @settings(max_examples=300)
@@ -267,13 +267,13 @@ def test_no_command_opens_gas_past_a_limit_or_heats_past_one(readings, skin, inl
     fake.skin[:] = skin
     clock.advance(TICK)
     sup.read()
-    c = commands(sup, pump_on=True, heater_power=0.0)
+    c = commands(sup, pump_duty=True, heater_power=0.0)
     c.inlet_open[:] = inlet
     c.heater_power[:] = heater
     sup.apply(c)
     sent = fake.applied[-1]
     if sup.latched:
-        assert not sent.inlet_open.any() and not sent.heater_power.any() and not sent.pump_on.any()
+        assert not sent.inlet_open.any() and not sent.heater_power.any() and not sent.pump_duty.any()
     else:
         assert not (sent.inlet_open & (np.array(readings) >= sup.cell_limit_mmHg)).any()
         assert not (sent.heater_power[np.array(skin) >= 40] > 0).any()

@@ -3,6 +3,7 @@ and exit non-zero; no traceback reaches a user."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -164,6 +165,82 @@ def screen(
     elif not decisions:
         console.print("Nothing in your answers limits a session; the default limits apply.")
     err.print(f"saved to {path}")
+
+
+@app.command()
+def run(
+    program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Run on a virtual clock, as fast as the CPU allows.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
+    inject: Annotated[
+        list[str] | None, typer.Option("--inject", help="Inject a fault: KIND[:CELL]@SECONDS (repeatable).")
+    ] = None,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    user: UserOpt = DEFAULT_USER,
+    answers: AnswersOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated sensors' noise.")] = 0,
+) -> None:
+    """Run a session on the simulated massager with live progress; Ctrl-C stops and vents,
+    twice is an emergency stop. Exit 0 when it completed or was stopped, 4 on a fault."""
+    from legflow.cli.sessions import run_session
+
+    summary = run_session(
+        program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
+        limits=_limits(user, answers), seed=seed, console=err if json_out else console,
+    )  # fmt: skip
+    if json_out:
+        print(json.dumps(summary, indent=2))
+    if summary["status"] == "fault":
+        raise typer.Exit(4)
+
+
+history_app = typer.Typer(help="Stored sessions.", no_args_is_help=False, invoke_without_command=True)
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback()
+def history(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the sessions as JSON.")] = False,
+) -> None:
+    """Stored sessions: a table, or JSON."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from legflow.cli.sessions import history_table
+    from legflow.store import default_history
+
+    rows = default_history().sessions()
+    if json_out:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        console.print(history_table(rows))
+
+
+@history_app.command("show")
+def history_show(session_id: Annotated[int, typer.Argument(help="Session number.")]) -> None:
+    """One session: its summary, events and a plot of the cell pressures."""
+    from legflow.cli.sessions import show_session
+
+    show_session(session_id, console)
+
+
+@history_app.command("export")
+def history_export(
+    session_id: Annotated[int, typer.Argument(help="Session number.")],
+    csv_out: Annotated[bool, typer.Option("--csv", help="Per-second samples as CSV.")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
+) -> None:
+    """Export a session: per-second samples as CSV (--csv), or the summary and events as JSON."""
+    from legflow.cli.sessions import export_session
+
+    text = export_session(session_id, csv_out)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
 
 
 def main() -> None:

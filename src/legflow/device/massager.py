@@ -26,7 +26,7 @@ HEARTBEAT_TIMEOUT_s = 0.5
 class Commands:
     """What the engine asks of the actuators for one tick."""
 
-    pump_on: np.ndarray  # bool per leg (one pump and manifold per leg)
+    pump_duty: np.ndarray  # 0..1 per leg: pulse-width duty of the pump motor (one pump and manifold per leg)
     inlet_open: np.ndarray  # bool per cell: manifold → cell
     exhaust_open: np.ndarray  # bool per cell: cell → air
     heater_power: np.ndarray  # 0..1 per leg (pulse-width duty of the heater pad)
@@ -38,7 +38,7 @@ class Commands:
     def idle(cls, n_legs: int, n_cells: int) -> Commands:
         """Everything off, every cell vented: what the safe state looks like as commands."""
         return cls(
-            pump_on=np.zeros(n_legs, bool),
+            pump_duty=np.zeros(n_legs),
             inlet_open=np.zeros(n_cells, bool),
             exhaust_open=np.ones(n_cells, bool),
             heater_power=np.zeros(n_legs),
@@ -48,7 +48,7 @@ class Commands:
 
     def copy(self) -> Commands:
         return Commands(
-            self.pump_on.copy(),
+            self.pump_duty.copy(),
             self.inlet_open.copy(),
             self.exhaust_open.copy(),
             self.heater_power.copy(),

@@ -1,10 +1,17 @@
-"""Per-cell pressure control for on/off valves (bang-bang with hysteresis and look-ahead).
+"""Per-cell pressure control for on/off valves and a PWM pump (bang-bang with look-ahead).
 
-Budget massagers have one pump and solenoid valves, not proportional valves, so the controller
-decides each tick, per cell, between filling (inlet open, pump on), venting (exhaust open) and
-holding (both closed). It stops filling when the *predicted* pressure (reading + rate × look-ahead,
-the look-ahead covering sensor lag and valve switching) reaches the setpoint, which keeps the
-overshoot small, and only acts again when the reading leaves a band around the setpoint.
+Budget massagers have solenoid valves, not proportional ones, so each tick the controller puts
+every cell in one of three states: filling (inlet open, pump running), venting (exhaust open) or
+holding (both closed). Three things keep the overshoot small:
+- it stops filling when the *predicted* pressure (reading + rate × look-ahead, covering sensor lag,
+  valve stroke and pump spin-down) reaches the setpoint;
+- the pump's duty falls as the cell nears its setpoint, so a strong pump does not overshoot a
+  small cell;
+- a fill ends in steps: the pump stops while the inlet stays open for its spin-down, so the gas it
+  still delivers goes into the cell, not into the closed manifold where it would burst into the
+  next cell to open.
+Cells of one leg share the manifold: only cells close in pressure to the emptiest one that wants gas
+fill together, or a full cell would empty itself into the manifold and its neighbour.
 """
 
 from __future__ import annotations
@@ -16,40 +23,94 @@ from numba import njit
 
 from legflow.device.massager import Commands
 
-#: Tolerance band around the setpoint before a holding cell acts again.
-HOLD_BAND_mmHg = 1.5
+CLOSED, FILLING, FINISHING = 0, 1, 2
+#: Ticks a finishing fill keeps its inlet open with the pump off: the pump's spin-down (~50 ms).
+FINISH_TICKS = 3
 #: Below this setpoint a cell is vented rather than held.
 VENT_BELOW_mmHg = 1.0
+DUTY_STEP = 0.05  # per tick, while a filling cell rises slower than asked
 
 
 @dataclass(frozen=True)
 class ControllerSettings:
-    lookahead_s: float = 0.05  # sensor lag (~20 ms) + valve switching (~15 ms) + half a tick
-    rate_smoothing: float = 0.6  # weight of the previous rate estimate (derivative filter)
-    band_mmHg: float = HOLD_BAND_mmHg
+    lookahead_s: float = 0.06  # sensor lag + valve stroke + pump spin-down, about half of each
+    rate_smoothing: float = 0.6  # weight of the previous rate estimate (a derivative filter)
+    band_mmHg: float = 1.5  # a holding cell acts again only outside ± this band
+    rising_band_mmHg: float = 4.0  # above a rising setpoint, wait for it rather than vent
+    track_s: float = 0.3  # a filling cell aims to close its gap to the setpoint in this time
+    min_duty: float = 0.2  # the pump never runs slower than this while filling
+    initial_gain_mmHg_per_s: float = 100.0  # rise rate at full duty, before it is learned
+    gain_learning: float = 0.2  # weight of each new observation of a cell's gain
+    manifold_spread_mmHg: float = 10.0  # cells fill together only within this of the emptiest
 
 
 @njit(cache=True)
-def _decide(setpoint, reading, previous, rate, inlet, exhaust, dt, lookahead, smoothing, band):
-    """Update ``inlet``/``exhaust`` in place for one tick."""
+def _decide(
+    setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty,
+    dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+):  # fmt: skip
+    """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
+
+    The duty asks for the rise rate the cell needs (the setpoint's own rate plus the gap closed in
+    ``track`` seconds) divided by the cell's gain: the rise per second at full duty, learned while
+    it fills, since a 120 mL ankle cell fills several times faster than a 700 mL thigh cell.
+    """
     for c in range(setpoint.shape[0]):
         sp, p = setpoint[c], reading[c]
         if dt > 0.0 and np.isfinite(previous[c]):
-            rate[c] = smoothing * rate[c] + (1.0 - smoothing) * (p - previous[c]) / dt
+            observed = (p - previous[c]) / dt
+            rate[c] = smoothing * rate[c] + (1.0 - smoothing) * observed
+            if inlet[c] == FILLING and duty[c] >= 0.5 and observed > 0.0:
+                gain[c] += learning * (observed / duty[c] - gain[c])
         previous[c] = p
         predicted = p + rate[c] * lookahead
+        sp_rate = max(0.0, sp - last_setpoint[c]) / dt if dt > 0.0 else 0.0
+        last_setpoint[c] = sp
         if sp < VENT_BELOW_mmHg:
-            inlet[c], exhaust[c] = False, True
-        elif inlet[c]:
+            inlet[c], exhaust[c] = CLOSED, True
+        elif inlet[c] >= FINISHING:
+            inlet[c] = CLOSED if inlet[c] >= FINISHING + FINISH_TICKS - 1 else inlet[c] + 1
+        elif inlet[c] == FILLING:
             if predicted >= sp:
-                inlet[c] = False
+                inlet[c] = FINISHING
         elif exhaust[c]:
             if predicted <= sp:
                 exhaust[c] = False
         elif p < sp - band:
-            inlet[c] = True
-        elif p > sp + band:
+            inlet[c] = FILLING
+        elif p > sp + (rising_band if sp_rate > 0.0 else band):
             exhaust[c] = True
+        if inlet[c] == FILLING:
+            needed = sp_rate + max(0.0, sp - predicted) / track
+            # a pump at low duty may not beat the pressure it pushes against: while the cell
+            # rises slower than asked, the floor of the duty climbs
+            if rate[c] < 0.3 * needed:
+                floor[c] = min(1.0, floor[c] + DUTY_STEP)
+            duty[c] = min(1.0, max(floor[c], needed / gain[c]))
+        else:
+            duty[c] = 0.0
+            floor[c] = min_duty
+
+
+@njit(cache=True)
+def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
+    """One manifold per leg: hold back fills that would disturb another cell of the same leg.
+
+    While a cell finishes its fill (inlet open, pump spinning down) nothing else fills on that leg,
+    or it would get the next cell's gas; and only cells close in pressure to the emptiest one fill
+    together, or the fuller one would empty itself into the manifold.
+    """
+    lowest = np.full(n_legs, np.inf)
+    finishing = np.zeros(n_legs, np.bool_)
+    for c in range(reading.shape[0]):
+        if inlet[c] >= FINISHING:
+            finishing[cell_leg[c]] = True
+        elif inlet[c] == FILLING and reading[c] < lowest[cell_leg[c]]:
+            lowest[cell_leg[c]] = reading[c]
+    for c in range(reading.shape[0]):
+        if inlet[c] == FILLING and (finishing[cell_leg[c]] or reading[c] > lowest[cell_leg[c]] + spread):
+            inlet[c] = CLOSED
+            duty[c] = 0.0
 
 
 class PressureController:
@@ -63,27 +124,39 @@ class PressureController:
         self.n_legs = n_legs
         self.previous = np.full(n_cells, np.nan)
         self.rate = np.zeros(n_cells)
-        self.inlet = np.zeros(n_cells, bool)
+        self.inlet = np.zeros(n_cells, np.int64)  # CLOSED, FILLING, or FINISHING + ticks since
         self.exhaust = np.ones(n_cells, bool)
+        self.duty = np.zeros(n_cells)
+        self.last_setpoint = np.zeros(n_cells)
+        self.gain = np.full(n_cells, self.settings.initial_gain_mmHg_per_s)
+        self.floor = np.full(n_cells, self.settings.min_duty)
 
     def update(self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands) -> None:
         """Write the valve and pump commands for this tick into ``out``."""
         s = self.settings
-        _decide(setpoint_mmHg, reading_mmHg, self.previous, self.rate, self.inlet, self.exhaust,
-                dt_s, s.lookahead_s, s.rate_smoothing, s.band_mmHg)  # fmt: skip
-        out.inlet_open[:] = self.inlet
+        _decide(
+            setpoint_mmHg, self.last_setpoint, reading_mmHg, self.previous, self.rate, self.gain, self.floor,
+            self.inlet,
+            self.exhaust, self.duty, dt_s, s.lookahead_s, s.rate_smoothing, s.band_mmHg, s.rising_band_mmHg,
+            s.track_s, s.min_duty, s.gain_learning,
+        )  # fmt: skip
+        _share_manifold(
+            reading_mmHg, self.inlet, self.duty, self.cell_leg, self.n_legs, s.manifold_spread_mmHg
+        )
+        out.inlet_open[:] = self.inlet != CLOSED
         out.exhaust_open[:] = self.exhaust
-        out.pump_on[:] = np.bincount(self.cell_leg, weights=self.inlet, minlength=self.n_legs) > 0
+        out.pump_duty[:] = 0.0
+        np.maximum.at(out.pump_duty, self.cell_leg, self.duty)
 
     def vent_all(self) -> None:
-        """Forget the filling state, so the next update starts from vented cells (after a pause)."""
-        self.inlet[:] = False
+        """Forget every fill, so the next update starts from vented cells (after a pause)."""
+        self.inlet[:] = CLOSED
         self.exhaust[:] = True
 
 
 @dataclass
 class HeaterController:
-    """On/off heater control with a small hysteresis (pads are slow; PWM full or nothing)."""
+    """On/off heater control with a small hysteresis (a pad is slow: full power or none)."""
 
     hysteresis_C: float = 0.3
 

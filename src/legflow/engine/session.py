@@ -108,6 +108,8 @@ class Session:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2) -> dict:
+        """Run to the end (or a stop or fault); ``on_update`` gets the live state every
+        ``update_every_s`` of session time. Returns the session summary."""
         sup, clock = self.supervisor, self.clock
         commands = Commands.idle(sup.n_legs, sup.n_cells)
         session_id = (
@@ -118,7 +120,7 @@ class Session:
         phase_index = -1
         guide_shown: set[tuple[int, int]] = set()
         last_sample_s = -1.0
-        last_update = -np.inf
+        update_every = max(1, round(update_every_s * self.tick_hz))
         n_ticks = len(self.table)
         sensors = sup.read()
         paused_now = False
@@ -169,15 +171,15 @@ class Session:
                         session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C
                     )
                     self.history.commit(session_id, self.t_s)
-                if on_update is not None and clock.now() - last_update >= update_every_s:
-                    last_update = clock.now()
+                if on_update is not None and tick % update_every == 0:
                     on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
                 if not paused_now:
                     tick += 1
         finally:
             self._finish(sensors, commands, session_id, tick >= n_ticks)
+        self.last_state = self._live(sensors, np.zeros(len(self.cells)), self.program.phases[-1], 0.0, False)
         if on_update is not None:
-            on_update(self._live(sensors, np.zeros(len(self.cells)), self.program.phases[-1], 0.0, False))
+            on_update(self.last_state)
         return self.summary
 
     # -- bookkeeping -------------------------------------------------------------------------

@@ -4,12 +4,13 @@ They read only what the massager reports and what was commanded; nothing a progr
 Thresholds follow ../shared/reference/safety.md and the trusted systems it lists:
 - over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once;
 - no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg;
-- decay while holding: valves closed yet the pressure falls faster than 0.6 mmHg/s (weighted over
-  the last ~10 s of closed time, so frequent top-ups cannot hide it);
+- decay while holding: valves closed yet the filtered pressure falls faster than 0.8 mmHg/s
+  (weighted over the last ~15 s of closed time, so frequent top-ups cannot hide it);
 - frozen sensor: a bit-identical reading for 0.5 s while a valve moves gas;
 - implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
 - heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; still warming after
-  20 s switched off; or not warming by 1 °C in 60 s at full power.
+  20 s switched off; or not warming by 0.5 °C in 60 s at full power (a pad is slower than a
+  printer nozzle: Klipper asks 2 °C in 20 s of those).
 The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
 """
 
@@ -26,10 +27,12 @@ OVER_AT_ONCE_mmHg = 25.0
 NO_RISE_WINDOW_s = 1.6  # of recent inflating time (5 s memory): about 2 s of continuous pumping
 NO_RISE_MIN_mmHg = 4.0
 NO_RISE_MEMORY_s = 5.0
-DECAY_MAX_mmHg_per_s = 0.6
-DECAY_MIN_CLOSED_s = 2.0  # of recent closed time (10 s memory): 2.2 s when continuous
-DECAY_MEMORY_s = 10.0
+DECAY_MAX_mmHg_per_s = 0.8
+DECAY_MIN_CLOSED_s = 2.5  # of recent closed time (15 s memory): 2.7 s when continuous
+DECAY_MEMORY_s = 15.0
+SMOOTHING_s = 0.1  # the decay check follows a filtered reading, so sensor noise does not add up
 DECAY_MIN_PRESSURE_mmHg = 10.0
+SETTLE_s = 0.2  # after a valve closes, sensor lag and valve travel still move the reading
 FROZEN_s = 0.5
 VENTED_ZERO_s = 2.0
 VENTED_ZERO_TOLERANCE_mmHg = 10.0
@@ -37,7 +40,7 @@ SENSOR_RANGE_mmHg = (-20.0, 450.0)
 HEATER_OFF_RISE_WINDOW_s = 20.0
 HEATER_OFF_RISE_MAX_C = 0.5
 HEATER_ON_RISE_WINDOW_s = 60.0
-HEATER_ON_RISE_MIN_C = 1.0
+HEATER_ON_RISE_MIN_C = 0.5
 HEATER_OVER_LIMIT_C = 0.5
 LINK_TIMEOUT_s = 0.2
 
@@ -63,12 +66,14 @@ class CellState:
         self.same_s = np.zeros(n_cells)
         self.vented_s = np.zeros(n_cells)
         self.previous = np.full(n_cells, np.nan)
+        self.still_s = np.zeros(n_cells)  # how long both valves have been closed
+        self.smooth = np.full(n_cells, np.nan)  # filtered reading for the decay check
 
 
 @njit(cache=True)
 def check_cells(
     t, dt, reading, inlet, exhaust, pumping, limit,
-    over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous,
+    over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous, still_s, smooth,
 ):  # fmt: skip
     """Update the detectors with one sample; return (fault code, cell) or (0, -1).
 
@@ -78,6 +83,7 @@ def check_cells(
     fault, where = 0, -1
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
     keep_closed = math.exp(-dt / DECAY_MEMORY_s)
+    follow = dt / (SMOOTHING_s + dt)
     low, high = SENSOR_RANGE_mmHg
     for c in range(reading.shape[0]):
         p = reading[c]
@@ -106,12 +112,17 @@ def check_cells(
         # decay while holding: drop accumulated over recent closed time
         closed_s[c] *= keep_closed
         closed_drop[c] *= keep_closed
-        if not inlet[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
+        still_s[c] = still_s[c] + dt if not inlet[c] and not exhaust[c] else 0.0
+        if still_s[c] > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg and math.isfinite(smooth[c]):
+            smoothed = smooth[c] + follow * (p - smooth[c])
             closed_s[c] += dt
-            closed_drop[c] -= change
+            closed_drop[c] += smooth[c] - smoothed
+            smooth[c] = smoothed
             rate = closed_drop[c] / max(closed_s[c], 1e-9)
             if closed_s[c] >= DECAY_MIN_CLOSED_s and rate > DECAY_MAX_mmHg_per_s and code == 0:
                 code = 3
+        else:
+            smooth[c] = p  # the filter starts afresh once the valves have settled
         # frozen: bit-identical while gas moves
         moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
         if moving and change == 0.0:

@@ -155,7 +155,7 @@ class Supervisor(Massager):
         dt = 0.0 if self._last_sample_s is None else max(0.0, sensors.t_s - self._last_sample_s)
         self._last_sample_s = sensors.t_s
         c = self._commands
-        pumping = c.pump_on[self.cell_leg] & ~sensors.relay_open
+        pumping = (c.pump_duty[self.cell_leg] > 0) & ~sensors.relay_open
         code, cell = check_cells(
             sensors.t_s, dt, sensors.pressure_mmHg, c.inlet_open, c.exhaust_open, pumping,
             self.cell_limit_mmHg, *vars(self._cells).values(),
@@ -187,7 +187,7 @@ class Supervisor(Massager):
         c.exhaust_open |= reading > self.cell_limit_mmHg + 5.0
         leg_filling = np.zeros(self.n_legs, bool)
         np.logical_or.at(leg_filling, self.cell_leg, c.inlet_open)
-        c.pump_on &= leg_filling
+        c.pump_duty = np.where(leg_filling, np.clip(c.pump_duty, 0.0, 1.0), 0.0)
         heat_ok = self.limits.heat_C is not None and self.profile.heater_max_C is not None
         auto_off = self._heater_on_s >= self.limits.heat_on_min * 60
         too_warm = ~(self._skin_C < self._heat_limit_C)  # NaN (no reading yet) counts as too warm

@@ -1,0 +1,96 @@
+"""The live session display: pressure bars per cell, a picture of the legs, phase and time left,
+heat, rollers, vibration and the current guide step."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from legflow.engine.session import LiveState
+
+BAR_mmHg = 130.0  # full scale of the bars: the highest limit (foot)
+ZONE_ORDER = ("thigh", "knee", "calf", "ankle", "foot")  # drawn top to bottom
+
+
+def pressure_style(p: float) -> str:
+    if p < 5:
+        return "grey37"
+    if p < 40:
+        return "green"
+    if p < 70:
+        return "yellow"
+    return "red"
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(max(0.0, seconds)), 60)
+    return f"{m:d}:{s:02d}"
+
+
+def pressure_bars(state: LiveState, width: int = 30) -> Table:
+    table = Table.grid(padding=(0, 1))
+    for name, p, sp in zip(state.cells, state.pressure_mmHg, state.setpoint_mmHg, strict=True):
+        filled = round(min(max(p, 0.0), BAR_mmHg) / BAR_mmHg * width)
+        mark = round(min(sp, BAR_mmHg) / BAR_mmHg * width)
+        bar = Text()
+        for i in range(width):
+            if i == mark and sp >= 1:
+                bar.append("│", "bold white")
+            else:
+                bar.append("█" if i < filled else "·", pressure_style(p) if i < filled else "grey23")
+        table.add_row(Text(f"{name:<14}"), bar, Text(f"{p:5.1f} mmHg", pressure_style(p)),
+                      Text(f"→ {sp:4.0f}", "dim"))  # fmt: skip
+    return table
+
+
+def leg_picture(state: LiveState) -> Table:
+    """Both legs from thigh to foot; each cell a block coloured by its pressure."""
+    by_cell = dict(zip(state.cells, state.pressure_mmHg, strict=True))
+    legs = sorted({c.split(".")[0] for c in state.cells}, key=lambda leg: leg != "left")
+    table = Table.grid(padding=(0, 2))
+    for _ in legs:
+        table.add_column(justify="center")
+    for zone in ZONE_ORDER:
+        row = []
+        for leg in legs:
+            cells = [
+                p
+                for name, p in by_cell.items()
+                if name.startswith(f"{leg}.") and name.split(".")[1].startswith(zone)
+            ]
+            if not cells:
+                row.append(Text("  ┃┃  ", "grey30"))
+            else:
+                p = max(cells)
+                shape = "▟████▙" if zone == "foot" else " ████ "
+                row.append(Text(shape, pressure_style(p)))
+        table.add_row(*row)
+    table.add_row(*[Text(leg, "dim") for leg in legs])
+    return table
+
+
+def render(state: LiveState, program: str) -> Panel:
+    status = "PAUSED" if state.paused else "running"
+    if state.trip is not None:
+        status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
+    header = Text.assemble(
+        (program, "bold"), f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}",
+        f"   session {_clock(state.t_s)} / {_clock(state.duration_s)}   ",
+        (status, "bold red" if state.trip else "bold green"),
+    )  # fmt: skip
+    skin = ", ".join(f"{t:.1f}" for t in state.skin_temp_C if np.isfinite(t))
+    target = f" → {state.heat_target_C:g} °C" if state.heat_target_C else " (off)"
+    extras = Text.assemble(
+        ("heat ", "dim"), f"{skin} °C{target}   ", ("rollers ", "dim"), f"{state.rollers or 'off'}   ",
+        ("vibration ", "dim"), f"{state.vibration_level or 'off'}",
+    )  # fmt: skip
+    body = Table.grid(padding=(0, 3))
+    body.add_row(pressure_bars(state), leg_picture(state))
+    parts = [header, body, extras]
+    if state.guide:
+        parts.append(Text.assemble(("now: ", "bold magenta"), state.guide))
+    parts.append(Text("Ctrl-C: stop and vent · twice: emergency stop", "dim"))
+    return Panel(Group(*parts), title="legflow session", title_align="left")

@@ -1,0 +1,156 @@
+"""Running sessions from the command line, and showing the stored ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+from typing import Any
+
+import numpy as np
+import plotext
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from legflow.cli.live import render
+from legflow.clock import RealClock, VirtualClock
+from legflow.device.faults import FaultSpec
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.session import LiveState, Session
+from legflow.errors import LegflowError
+from legflow.plan import check_source
+from legflow.programs.library import resolve
+from legflow.safety.limits import Limits
+from legflow.safety.supervisor import Supervisor
+from legflow.store import SessionRow, default_history
+
+
+def _check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]) -> None:
+    for spec in specs:
+        if spec.where and spec.where not in cells and spec.where not in legs:
+            raise LegflowError(f"fault {spec}: no cell or leg '{spec.where}' (cells: {', '.join(cells)})")
+
+
+def run_session(
+    name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
+    console: Console,
+) -> dict[str, Any]:  # fmt: skip
+    """Check the program for this device and user, then run it with a live display."""
+    source = resolve(name)
+    device = load_profile(profile)
+    check_source(source, device, limits)
+    faults = [FaultSpec.parse(text) for text in inject]
+    _check_faults(faults, device.cell_names(), device.legs)
+    for warning in limits.warnings:
+        console.print(f"[yellow]screening:[/] {warning}")
+    clock = VirtualClock() if fast else RealClock()
+    massager = SimulatedMassager(device, clock, faults=faults, seed=seed)
+    supervisor = Supervisor(massager, limits, clock)
+    history = default_history()
+    label = name.removesuffix(".toml").split("/")[-1]
+    session = Session(source.program, label, supervisor, clock, history=history, injected=faults)
+
+    presses = 0
+
+    def on_interrupt(signum, frame) -> None:  # first Ctrl-C: stop and vent; second: emergency stop
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            session.control.stop()
+        else:
+            session.control.emergency_stop()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with massager:
+            if quiet:
+                return session.run()
+            wall = RealClock()
+            shown = [-1.0]
+            with Live(console=console, auto_refresh=False, transient=False) as live:
+
+                def update(state: LiveState) -> None:
+                    if wall.now() - shown[0] >= 0.1 or state.trip is not None:
+                        shown[0] = wall.now()
+                        live.update(render(state, source.program.name), refresh=True)
+
+                summary = session.run(on_update=update, update_every_s=0.1)
+                live.update(render(session.last_state, source.program.name), refresh=True)
+            _print_outcome(summary, console)
+            return summary
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        history.close()
+
+
+def _print_outcome(summary: dict[str, Any], console: Console) -> None:
+    style = {"completed": "bold green", "stopped": "bold yellow", "fault": "bold red"}[summary["status"]]
+    sid = summary.get("id", "-")
+    console.print(f"[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
+                  f"(session {sid}; see: legflow history show {sid})")  # fmt: skip
+    for fault in summary["faults"]:
+        if fault["detected_s"] is None:
+            console.print(f"  injected {fault['kind']} at {fault['at_s']:g} s: {fault['message']}")
+        else:
+            console.print(
+                f"  [red]{fault['kind']}[/] {fault['cell'] or ''} at {fault['at_s']:g} s: detected at "
+                f"{fault['detected_s']:.2f} s ({fault['detector']}), safe state at {fault['safe_at_s']:.2f} s"
+            )
+
+
+def history_table(rows: list[SessionRow]) -> Table:
+    table = Table(title="Sessions", title_justify="left")
+    for column in ("id", "started (UTC)", "program", "device", "status", "minutes", "faults"):
+        table.add_column(column, justify="right" if column in ("id", "minutes") else "left")
+    for row in rows:
+        faults = len(row.summary["faults"]) if row.summary else 0
+        status = {"fault": "red", "stopped": "yellow", "completed": "green"}.get(row.status, "magenta")
+        started = row.started_at.replace("T", " ").removesuffix("+00:00")
+        table.add_row(str(row.id), started, row.program, row.profile, Text(row.status, status),
+                      f"{row.duration_s / 60:.1f}", str(faults))  # fmt: skip
+    return table
+
+
+def show_session(session_id: int, console: Console) -> None:
+    history = default_history()
+    row = history.session(session_id)
+    samples = history.samples(session_id)
+    console.print(history_table([row]))
+    if row.summary:
+        console.print_json(json.dumps(row.summary))
+    for event in history.events(session_id):
+        if event["kind"] in ("fault", "stop", "pause", "resume", "phase", "end"):
+            console.print(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}")
+    if not samples:
+        console.print("no samples stored")
+        return
+    t = [s["t_s"] for s in samples]
+    pressures = np.array([s["pressure_mmHg"] for s in samples])
+    plotext.clear_figure()
+    plotext.plot_size(min(console.width, 120), 20)
+    plotext.theme("clear")
+    for k, name in enumerate(row.cells):
+        if pressures[:, k].max() >= 1.0:
+            plotext.plot(t, pressures[:, k].tolist(), label=name)
+    plotext.title("cell pressure, mmHg (one sample per second)")
+    plotext.xlabel("s")
+    console.print(Text.from_ansi(plotext.build()))
+
+
+def export_session(session_id: int, as_csv: bool) -> str:
+    history = default_history()
+    row = history.session(session_id)
+    if not as_csv:
+        return json.dumps({"session": row.__dict__, "events": history.events(session_id)}, indent=2) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    legs = sorted({c.split(".")[0] for c in row.cells}, key=lambda leg: leg != "left")
+    writer.writerow(["t_s", *[f"{c}_mmHg" for c in row.cells], *[f"{c}_setpoint_mmHg" for c in row.cells],
+                     *[f"{leg}_skin_C" for leg in legs]])  # fmt: skip
+    for s in history.samples(session_id):
+        writer.writerow([s["t_s"], *s["pressure_mmHg"], *s["setpoint_mmHg"], *s["skin_temp_C"]])
+    return out.getvalue()

@@ -1,0 +1,406 @@
+"""The numba kernel of the simulated massager: every leg's pneumatics, heater, motors and sensors.
+
+Sketch of one leg (every leg is the same and independent)::
+
+    air ─► PUMP ─► manifold (V_m) ─┬─► inlet valve i (NC) ─► cell i ─┬─► exhaust valve i (NO) ─► air
+                    │  back-leak   ├─► ...                           └─► seam leak (and a `leak` hole)
+                    └──► air       └─► ...
+
+Gas is tracked as its volume at atmospheric pressure, ``N = (P_atm + p) V(p) / P_atm`` (isothermal
+ideal gas), so every flow is a "standard" volumetric flow and gas is conserved exactly.
+
+- Pump: ``Q = Q_free (w - p_m / p_shut)``, clamped at 0 (its reed valves stop back-flow); ``w`` is
+  the motor speed 0..1, first order towards 1 when powered.
+- Orifice (valve, leak, hole): ``Q = Cd A sqrt(2 Δp / ρ) sqrt(P_up / P_atm)``, regularised to
+  ``Q = Cd A sqrt(2/ρ) Δp / (Δp² + p_lin²)^¼`` so that it is linear (laminar) near Δp = 0.
+  Valve opening moves linearly between 0 and 1 over the switching time.
+- Cell gas volume: ``V(p) = V_res + V_conf (1 - exp(-p / p_conf)) + C_t p - ΔV_limb``, linear below
+  p = 0, floored smoothly (softplus) at the tube dead volume.
+- Step: per leg, the orifice flows and the cell capacitances ``dN/dp`` are linearised at the start
+  of the substep and the star network (manifold + its cells) is solved by backward Euler exactly
+  (eliminate the cells, one scalar equation for the manifold): unconditionally stable however stiff
+  the valves are. The gas amounts are then updated with those flows (conservative) and each cell
+  pressure is recovered from its gas amount by Newton's method.
+- Heater: pad and skin layer, two thermal masses (pad → skin → core, pad → room), explicit Euler
+  (stable while the substep is far below C/G ~ 100 s).
+- Motors: DC motor ``I = (V - k w)/R``, ``J dw/dt = k I - b w - load``, semi-implicit; a load above
+  the stall torque keeps it stalled at ``I = V/R``.
+- Sensors: first-order lag in the kernel; offset, Gaussian noise, range clip and quantisation at
+  sampling. The noise comes from a per-device xorshift64* generator (seeded, reproducible).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# --- cell state columns -----------------------------------------------------------------------------
+CX_N = 0  # gas amount, m³ at atmospheric pressure
+CX_P = 1  # gauge pressure, Pa
+CX_IN = 2  # inlet valve opening 0..1
+CX_EX = 3  # exhaust valve opening 0..1
+CX_SENS = 4  # sensor element after its lag, Pa
+CX_OFF = 5  # sensor offset, Pa (drifts under `sensor_drift`)
+CX_CAP = 6  # capacitance dN/dp at the last pressure, m³/Pa (for the next linearised step)
+NCX = 7
+# --- cell parameter columns (physical constants, fault changes and the latched commands) -----------
+CP_VFLOOR = 0  # m³
+CP_VRES = 1  # m³
+CP_VCONF = 2  # m³
+CP_PCONF = 3  # Pa
+CP_CT = 4  # m³/Pa
+CP_DVLIMB = 5  # m³ taken from the gas by the limb under the cell
+CP_KIN = 6  # Cd·A of the inlet path, m²
+CP_KEX = 7  # Cd·A of the exhaust path, m²
+CP_KLEAK = 8  # Cd·A of leaks, m²
+CP_INMODE = 9  # inlet valve: 0 works, 1 stuck closed, 2 stuck open
+CP_DRIFT = 10  # sensor offset drift, Pa/s
+CP_STUCK = 11  # 1: the sensor output is frozen
+CP_CMD_IN = 12  # latched command: inlet open (1/0)
+CP_CMD_EX = 13  # latched command: exhaust open (1/0)
+CP_SOFT = 14  # softplus width of the volume floor, m³
+NCP = 15
+# --- leg state columns ------------------------------------------------------------------------------
+LX_N = 0  # manifold gas, m³ at atmospheric pressure
+LX_P = 1  # manifold gauge pressure, Pa
+LX_W = 2  # pump speed 0..1
+LX_TPAD = 3  # °C
+LX_TSKIN = 4  # °C, tissue layer under the pad
+LX_WR = 5  # roller motor speed, rad/s
+LX_WV = 6  # vibration motor speed, rad/s
+LX_SENS = 7  # manifold sensor element, Pa
+LX_TSENS = 8  # thermistor element, °C
+LX_IP = 9  # pump current, A
+LX_IR = 10  # roller current, A
+LX_IV = 11  # vibration current, A
+NLX = 12
+# --- leg parameter columns --------------------------------------------------------------------------
+LP_PUMPOK = 0  # 1 pump works, 0 `pump_failure`
+LP_RUNAWAY = 1  # 1: heater switch shorted (full power while the relay is closed)
+LP_RLOAD = 2  # roller load at the motor shaft, N·m
+LP_VLOAD = 3  # vibration load, N·m
+LP_OFFM = 4  # manifold sensor offset, Pa
+LP_OFFT = 5  # thermistor offset, °C
+LP_HEATW = 6  # installed heater power, W (0: no heater)
+LP_HASR = 7  # 1: has a roller motor
+LP_HASV = 8  # 1: has a vibration motor
+LP_CMD_PUMP = 9  # latched duty 0..1
+LP_CMD_HEAT = 10  # latched duty 0..1
+LP_CMD_ROLL = 11  # latched speed 0..1
+LP_CMD_VIB = 12  # latched level as a fraction 0..1
+NLP = 13
+# --- global constants (SI) ----------------------------------------------------------------------------
+G_PATM = 0
+G_RHO = 1
+G_PLIN = 2
+G_QFREE = 3  # m³/s
+G_PSHUT = 4  # Pa
+G_TPUMP = 5  # s
+G_VM = 6  # m³
+G_KML = 7  # m²
+G_TSW = 8  # s
+G_IPF = 9  # A
+G_IPS = 10  # A
+G_CPAD = 11
+G_CSKIN = 12
+G_GPS = 13
+G_GPA = 14
+G_GSC = 15
+G_TAMB = 16
+G_TCORE = 17
+G_VSUP = 18
+G_RR = 19
+G_RK = 20
+G_RB = 21
+G_RJ = 22
+G_VR = 23
+G_VK = 24
+G_VB = 25
+G_VJ = 26
+G_PNOISE = 27  # Pa
+G_PLAG = 28  # s
+G_PLSB = 29  # Pa
+G_PMIN = 30  # Pa
+G_PMAX = 31  # Pa
+G_TNOISE = 32
+G_TLAG = 33
+G_TLSB = 34
+G_INOISE = 35
+G_ILSB = 36
+NG = 37
+
+#: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration.
+OUT_BLOCKS = ("pressure_mmHg", "manifold_mmHg", "skin_temp_C", "pump_current_A", "roller_current_A",
+              "vibration_current_A")  # fmt: skip
+_MMHG_Pa = 133.322
+
+
+@njit(cache=True)
+def _uniform(rng):
+    """xorshift64* in (0, 1]."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    r = (x * np.uint64(2685821657736338717)) >> np.uint64(11)
+    return (r + 1.0) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _normal(rng):
+    """Standard normal by Box-Muller."""
+    u1 = _uniform(rng)
+    u2 = _uniform(rng)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(cache=True)
+def gas_volume(cp, i, p):
+    """Gas volume V (m³) of cell i at gauge pressure p (Pa), and dV/dp."""
+    vres = cp[i, CP_VRES]
+    vconf = cp[i, CP_VCONF]
+    pconf = cp[i, CP_PCONF]
+    ct = cp[i, CP_CT]
+    if p >= 0.0:
+        e = np.exp(-p / pconf)
+        vs = vres + vconf * (1.0 - e) + ct * p
+        dvs = vconf / pconf * e + ct
+    else:
+        dvs = vconf / pconf + ct
+        vs = vres + dvs * p
+    w = cp[i, CP_SOFT]
+    u = (vs - cp[i, CP_DVLIMB] - cp[i, CP_VFLOOR]) / w
+    if u > 15.0:  # far above the floor: softplus(u) = u to 3e-7 relative
+        return cp[i, CP_VFLOOR] + u * w, dvs
+    eu = np.exp(u)
+    return cp[i, CP_VFLOOR] + w * np.log1p(eu), dvs * eu / (1.0 + eu)
+
+
+@njit(cache=True)
+def gas_amount(cp, i, p, patm):
+    """Gas of cell i at gauge pressure p, m³ at atmospheric pressure, and its capacitance dN/dp."""
+    v, dv = gas_volume(cp, i, p)
+    return (patm + p) * v / patm, (v + (patm + p) * dv) / patm
+
+
+@njit(cache=True)
+def cell_pressure(cp, i, n, guess, patm):
+    """Gauge pressure of cell i holding gas n, and the capacitance dN/dp there.
+
+    N(p) is strictly increasing, so Newton's method from `guess` is safeguarded by a bracket that
+    every evaluation narrows (bisection whenever a Newton step leaves it)."""
+    lo = -0.95 * patm
+    hi = np.inf
+    p = min(max(guess, lo), 100.0 * patm)
+    cap = 1e-12
+    for _ in range(60):
+        v, dv = gas_volume(cp, i, p)
+        f = (patm + p) * v - n * patm
+        fp = v + (patm + p) * dv
+        cap = fp / patm
+        if f > 0.0:
+            hi = p
+        else:
+            lo = p
+        step = f / fp
+        if abs(step) < 1e-3:
+            return p - step, cap
+        p_new = p - step
+        if p_new < lo or p_new > hi:
+            p_new = 0.5 * (lo + hi) if hi < np.inf else p + 2.0 * (p - lo) + patm
+        p = p_new
+    return p, cap
+
+
+@njit(cache=True)
+def resolve_pressures(cx, cp, g):
+    """Recompute every cell pressure from its gas after a change of its volume law."""
+    for i in range(cx.shape[0]):
+        cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P], g[G_PATM])
+
+
+@njit(cache=True)
+def _orifice(k, p_from, p_to, g):
+    """Standard flow p_from → p_to through Cd·A = k, and its slope d Q / d(p_from - p_to)."""
+    if k <= 0.0:
+        return 0.0, 0.0
+    dp = p_from - p_to
+    plin = g[G_PLIN]
+    s2 = dp * dp + plin * plin
+    s = np.sqrt(np.sqrt(s2))
+    p_up = p_from if dp >= 0.0 else p_to
+    c = k * np.sqrt(2.0 / g[G_RHO]) * np.sqrt(max(g[G_PATM] + p_up, 1.0) / g[G_PATM])
+    return c * dp / s, c * (0.5 * dp * dp + plin * plin) / (s2 * s)
+
+
+@njit(cache=True)
+def _motor(w, volts, load, r, k, b, j, h):
+    """One semi-implicit step of a DC motor; returns the new speed and the current."""
+    if volts <= 0.0:  # unpowered: the driver is off, no current; friction and load stop it
+        w_new = (w - h / j * load) / (1.0 + h / j * b)
+        return max(w_new, 0.0), 0.0
+    w_new = (w + h / j * (k * volts / r - load)) / (1.0 + h / j * (b + k * k / r))
+    w_new = max(w_new, 0.0)  # a load above the stall torque holds it still
+    return w_new, (volts - k * w_new) / r
+
+
+@njit(cache=True)
+def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch):
+    n_legs = lx.shape[0]
+    n_per = cx.shape[0] // n_legs
+    patm = g[G_PATM]
+    stroke = h / g[G_TSW]
+    a_pump = 1.0 - np.exp(-h / g[G_TPUMP])
+    a_p = 1.0 - np.exp(-h / g[G_PLAG])
+    a_t = 1.0 - np.exp(-h / g[G_TLAG])
+    for leg in range(n_legs):
+        first = leg * n_per
+        # valves follow their targets over the switching time (unpowered: inlet closed, exhaust open)
+        for i in range(first, first + n_per):
+            mode = cp[i, CP_INMODE]
+            if mode == 2.0:
+                target = 1.0
+            elif mode == 1.0:
+                target = 0.0
+            else:
+                target = 1.0 if (relay_closed and cp[i, CP_CMD_IN] > 0.5) else 0.0
+            x = cx[i, CX_IN]
+            cx[i, CX_IN] = min(target, x + stroke) if target > x else max(target, x - stroke)
+            target = 1.0 if (not relay_closed or cp[i, CP_CMD_EX] > 0.5) else 0.0
+            x = cx[i, CX_EX]
+            cx[i, CX_EX] = min(target, x + stroke) if target > x else max(target, x - stroke)
+        # pump motor
+        powered = relay_closed and lp[leg, LP_PUMPOK] > 0.5
+        lx[leg, LX_W] += ((lp[leg, LP_CMD_PUMP] if powered else 0.0) - lx[leg, LX_W]) * a_pump
+        w = lx[leg, LX_W]
+        # pneumatics: linearised backward Euler on the star network manifold + cells
+        pm = lx[leg, LX_P]
+        q_free = g[G_QFREE] * lp[leg, LP_PUMPOK]
+        qp = q_free * (w - pm / g[G_PSHUT])
+        gp = -q_free / g[G_PSHUT]
+        if qp <= 0.0:
+            qp = 0.0
+            gp = 0.0
+        qml, gml = _orifice(g[G_KML], pm, 0.0, g)
+        lhs = g[G_VM] / patm / h - gp + gml
+        rhs = qp - qml
+        for j in range(n_per):
+            i = first + j
+            p = cx[i, CX_P]
+            fin, gin = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
+            fex, gex = _orifice(cx[i, CX_EX] * cp[i, CP_KEX], p, 0.0, g)
+            fl, gl = _orifice(cp[i, CP_KLEAK], p, 0.0, g)
+            d = cx[i, CX_CAP] / h + gin + gex + gl
+            r = fin - fex - fl
+            scratch[j, 0] = fin
+            scratch[j, 1] = gin
+            scratch[j, 2] = fex + fl
+            scratch[j, 3] = gex + gl
+            scratch[j, 4] = d
+            scratch[j, 5] = r
+            lhs += gin * (1.0 - gin / d)
+            rhs += -fin + gin * r / d
+        dm = rhs / lhs
+        q_in_total = 0.0
+        for j in range(n_per):
+            i = first + j
+            fin = scratch[j, 0]
+            gin = scratch[j, 1]
+            di = (scratch[j, 5] + gin * dm) / scratch[j, 4]
+            q_in = fin + gin * (dm - di)
+            q_out = scratch[j, 2] + scratch[j, 3] * di
+            q_in_total += q_in
+            cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
+            cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
+            cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
+            cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
+        qp_new = max(qp + gp * dm, 0.0)
+        lx[leg, LX_N] = max(lx[leg, LX_N] + h * (qp_new - q_in_total - (qml + gml * dm)), 1e-12)
+        lx[leg, LX_P] = lx[leg, LX_N] * patm / g[G_VM] - patm
+        lx[leg, LX_SENS] += (lx[leg, LX_P] - lx[leg, LX_SENS]) * a_p
+        ratio = min(max(lx[leg, LX_P] / g[G_PSHUT], 0.0), 1.0)
+        lx[leg, LX_IP] = w * (g[G_IPF] + (g[G_IPS] - g[G_IPF]) * ratio) if powered else 0.0
+        # heater pad against the skin (a shorted switch heats fully until the relay opens)
+        duty = 1.0 if lp[leg, LP_RUNAWAY] > 0.5 else lp[leg, LP_CMD_HEAT]
+        heat_w = lp[leg, LP_HEATW] * duty if relay_closed else 0.0
+        tpad = lx[leg, LX_TPAD]
+        tskin = lx[leg, LX_TSKIN]
+        q_ps = g[G_GPS] * (tpad - tskin)
+        lx[leg, LX_TPAD] = tpad + h / g[G_CPAD] * (heat_w - q_ps - g[G_GPA] * (tpad - g[G_TAMB]))
+        lx[leg, LX_TSKIN] = tskin + h / g[G_CSKIN] * (q_ps - g[G_GSC] * (tskin - g[G_TCORE]))
+        surface = 0.5 * (lx[leg, LX_TPAD] + lx[leg, LX_TSKIN])
+        lx[leg, LX_TSENS] += (surface - lx[leg, LX_TSENS]) * a_t
+        # motors
+        on = 1.0 if relay_closed else 0.0
+        volts = g[G_VSUP] * on * lp[leg, LP_HASR] * lp[leg, LP_CMD_ROLL]
+        wr, ir = _motor(lx[leg, LX_WR], volts, lp[leg, LP_RLOAD], g[G_RR], g[G_RK], g[G_RB], g[G_RJ], h)
+        lx[leg, LX_WR] = wr
+        lx[leg, LX_IR] = ir
+        volts = g[G_VSUP] * on * lp[leg, LP_HASV] * lp[leg, LP_CMD_VIB]
+        wv, iv = _motor(lx[leg, LX_WV], volts, lp[leg, LP_VLOAD], g[G_VR], g[G_VK], g[G_VB], g[G_VJ], h)
+        lx[leg, LX_WV] = wv
+        lx[leg, LX_IV] = iv
+
+
+@njit(cache=True)
+def _adc(value, noise_sd, lsb, lo, hi, rng):
+    v = value + noise_sd * _normal(rng)
+    v = min(max(v, lo), hi)
+    return np.floor(v / lsb + 0.5) * lsb
+
+
+@njit(cache=True)
+def _sample(cx, cp, lx, lp, g, rng, out):
+    nc = cx.shape[0]
+    nl = lx.shape[0]
+    for i in range(nc):
+        if cp[i, CP_STUCK] < 0.5:  # a stuck sensor keeps its last output
+            v = _adc(cx[i, CX_SENS] + cx[i, CX_OFF], g[G_PNOISE], g[G_PLSB], g[G_PMIN], g[G_PMAX], rng)
+            out[i] = v / _MMHG_Pa
+    for leg in range(nl):
+        v = _adc(lx[leg, LX_SENS] + lp[leg, LP_OFFM], g[G_PNOISE], g[G_PLSB], g[G_PMIN], g[G_PMAX], rng)
+        out[nc + leg] = v / _MMHG_Pa
+        out[nc + nl + leg] = _adc(
+            lx[leg, LX_TSENS] + lp[leg, LP_OFFT], g[G_TNOISE], g[G_TLSB], -20.0, 120.0, rng
+        )
+        for k in range(3):
+            out[nc + (2 + k) * nl + leg] = _adc(lx[leg, LX_IP + k], g[G_INOISE], g[G_ILSB], 0.0, 20.0, rng)
+
+
+@njit(cache=True)
+def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out):
+    """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample."""
+    span = t1 - t0
+    if span > 0.0:
+        n = int(np.ceil(span / dt - 1e-9))
+        n = max(n, 1)
+        scratch = np.empty((cx.shape[0] // lx.shape[0], 6))
+        for s in range(n):
+            h = dt if s < n - 1 else span - dt * (n - 1)
+            if h > 0.0:
+                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch)
+    if sample:
+        _sample(cx, cp, lx, lp, g, rng, out)
+
+
+@njit(cache=True)
+def _clamp(x, hi):
+    """x limited to 0..hi; NaN (a broken command) counts as 0."""
+    x = float(x)
+    if not x > 0.0:
+        return 0.0
+    return min(x, hi)
+
+
+@njit(cache=True)
+def latch(cp, lp, inlet_open, exhaust_open, pump_duty, heater_power, roller_speed, vibration_level, vib_max):
+    """Copy one tick's commands into the parameter arrays, clamped to what the hardware can do."""
+    for i in range(cp.shape[0]):
+        cp[i, CP_CMD_IN] = 1.0 if inlet_open[i] else 0.0
+        cp[i, CP_CMD_EX] = 1.0 if exhaust_open[i] else 0.0
+    for leg in range(lp.shape[0]):
+        lp[leg, LP_CMD_PUMP] = _clamp(pump_duty[leg], 1.0)
+        lp[leg, LP_CMD_HEAT] = _clamp(heater_power[leg], 1.0)
+        lp[leg, LP_CMD_ROLL] = _clamp(roller_speed[leg], 1.0)
+        lp[leg, LP_CMD_VIB] = _clamp(vibration_level[leg], vib_max) / 5.0

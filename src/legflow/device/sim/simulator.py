@@ -1,0 +1,399 @@
+"""`SimulatedMassager`: a full `Massager` backend whose sensors come from physics (see `physics`).
+
+What it models: per leg a diaphragm pump, manifold, per cell an inlet (normally closed) and exhaust
+(normally open) solenoid valve with orifice flow and a stroke time, an isothermal gas cell whose
+volume follows the bladder and the limb under it, leaks, pressure sensors (lag, offset, noise,
+quantisation), a heater pad on the skin, roller and vibration DC motors, the master relay and the
+device-side heartbeat failsafe. Faults (`FaultSpec`) change that physics at their time.
+
+What it does not model: gas temperature changes (isothermal), tube dynamics between valve block and
+cell (except a kink), cross-talk between cells through the limb, pump pulsation, a heater pad lifting
+off the skin when the garment comes off, motor inductance and gearbox backlash.
+
+Times: `Sensors.t_s` and `failsafe_at_s` are clock times; `FaultSpec.at_s` counts from creation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from legflow.clock import Clock
+from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
+from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.device.profile import DeviceProfile
+from legflow.device.sim import physics as ph
+from legflow.device.sim.parameters import (
+    AIR_DENSITY_kg_per_m3,
+    ATMOSPHERE_Pa,
+    MMHG_Pa,
+    SimParameters,
+    orifice_area_m2,
+)
+from legflow.errors import DeviceError
+
+_mL = 1e-6  # m³
+
+
+class SimulatedMassager(Massager):
+    """A simulated massager for `profile`, on `clock`, with `faults` injected; `seed` fixes noise."""
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        clock: Clock,
+        faults: Sequence[FaultSpec] = (),
+        seed: int = 0,
+        *,
+        params: SimParameters | None = None,
+    ):
+        self.profile = profile
+        self.params = params or SimParameters()
+        self._clock = clock
+        self.created_at_s = clock.now()
+        self._t = self.created_at_s
+        nl, nc = self.n_legs, self.n_cells
+        if nl == 0 or nc == 0:
+            raise DeviceError(f"profile '{profile.name}' has no cells to simulate")
+        self._names = profile.cell_names()
+        self._leg_of_cell = np.repeat(np.arange(nl), len(profile.cells))
+        self._g = _globals(self.params)
+        self._cp = _cell_params(profile, self.params)
+        self._lp = np.zeros((nl, ph.NLP))
+        rng = np.random.default_rng(seed)
+        self._rng = np.array([rng.integers(1, 2**63, dtype=np.int64)], dtype=np.uint64)
+        p = self.params
+        self._lp[:, ph.LP_PUMPOK] = 1.0
+        self._lp[:, ph.LP_RLOAD] = p.roller_load_N_m
+        self._lp[:, ph.LP_VLOAD] = p.vibration_load_N_m
+        self._lp[:, ph.LP_OFFM] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nl) * MMHG_Pa
+        self._lp[:, ph.LP_OFFT] = rng.normal(0.0, p.temp_offset_sd_C, nl)
+        self._lp[:, ph.LP_HEATW] = p.heater_power_W if profile.heater_max_C is not None else 0.0
+        self._lp[:, ph.LP_HASR] = 1.0 if profile.rollers is not None else 0.0
+        self._lp[:, ph.LP_HASV] = 1.0 if profile.vibration_max_level > 0 else 0.0
+        self._cx = np.zeros((nc, ph.NCX))
+        self._cx[:, ph.CX_EX] = 1.0  # unpowered: exhausts open
+        self._cx[:, ph.CX_OFF] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nc) * MMHG_Pa
+        for i in range(nc):
+            self._cx[i, ph.CX_N], self._cx[i, ph.CX_CAP] = ph.gas_amount(self._cp, i, 0.0, ATMOSPHERE_Pa)
+        self._lx = np.zeros((nl, ph.NLX))
+        self._lx[:, ph.LX_N] = p.manifold_volume_mL * _mL
+        tpad, tskin = _thermal_rest(p)
+        self._lx[:, ph.LX_TPAD] = tpad
+        self._lx[:, ph.LX_TSKIN] = tskin
+        self._lx[:, ph.LX_TSENS] = 0.5 * (tpad + tskin)
+        self._out = np.zeros(nc + 5 * nl)
+        self._cmd = Commands.idle(nl, nc)
+        self._latch(self._cmd)
+        self._relay_open = False
+        self._armed = False  # the heartbeat watchdog arms with the first command
+        self._last_heartbeat_s = self.created_at_s
+        self.failsafe_at_s: float | None = None
+        self._link_lost = False
+        self._garment_off = np.zeros(nc, bool)
+        self._limb_change_m3 = np.zeros(nc)
+        self._faults = sorted(
+            ((self.created_at_s + f.at_s, f.kind, self._where(f)) for f in faults), key=lambda e: e[0]
+        )
+        self.applied_faults: list[tuple[float, FaultSpec]] = []
+        self._seq = 0
+        self._kernel(self._t, True)
+        self._last = (self._t, self._seq, self._out.copy(), self._relay_open, nl)
+        self._advance(self._t, sample=False)  # faults at 0 s
+
+    # --- the Massager interface ------------------------------------------------------------------
+    def read(self) -> Sensors:
+        now = self._clock.now()
+        if self._link_lost:  # the physics goes on; the host hears nothing new
+            self._advance(now, sample=False)
+            return _sensors(*self._last)
+        self._advance(now, sample=True)
+        self._seq += 1
+        self._last = (self._t, self._seq, self._out.copy(), self._relay_open, self.n_legs)
+        return _sensors(*self._last)
+
+    def apply(self, commands: Commands) -> None:
+        self._advance(self._clock.now(), sample=False)
+        if self._link_lost:
+            return
+        self._latch(commands)
+        self._last_heartbeat_s = self._t
+        self._armed = True
+
+    def safe_state(self) -> None:
+        """Open the master relay now: nothing downstream of it is powered (valves fall to their
+        unpowered positions over their stroke time). The latched commands are cleared. Over a lost
+        link the request never arrives: the device's own heartbeat failsafe opens the relay."""
+        self._advance(self._clock.now(), sample=False)
+        if not self._link_lost:
+            self._open_relay()
+
+    def reset(self) -> None:
+        """A user reset: close the relay again, with idle commands; the watchdog re-arms with the
+        next command. A shorted heater switch heats again once the relay closes."""
+        self._advance(self._clock.now(), sample=False)
+        if self._link_lost:
+            return
+        self._relay_open = False
+        self._armed = False
+
+    # --- true state (not sensed), for tests and the twin -----------------------------------------
+    @property
+    def relay_open(self) -> bool:
+        self._sync()
+        return self._relay_open
+
+    @property
+    def time_s(self) -> float:
+        """The time the physics has reached (clock time)."""
+        return self._t
+
+    @property
+    def true_pressure_mmHg(self) -> np.ndarray:
+        self._sync()
+        return self._cx[:, ph.CX_P] / MMHG_Pa
+
+    @property
+    def true_manifold_mmHg(self) -> np.ndarray:
+        self._sync()
+        return self._lx[:, ph.LX_P] / MMHG_Pa
+
+    @property
+    def true_pump_flow_L_per_min(self) -> np.ndarray:
+        """Each pump's delivery now, at atmospheric pressure (its linear pressure–flow curve)."""
+        self._sync()
+        p = self.params
+        speed = self._lx[:, ph.LX_W] * self._lp[:, ph.LP_PUMPOK]
+        ratio = self._lx[:, ph.LX_P] / (p.pump_shutoff_mmHg * MMHG_Pa)
+        return p.pump_free_flow_L_per_min * np.maximum(speed - ratio, 0.0)
+
+    @property
+    def true_cell_volume_mL(self) -> np.ndarray:
+        """Gas volume of every cell now."""
+        self._sync()
+        return (
+            np.array([ph.gas_volume(self._cp, i, self._cx[i, ph.CX_P])[0] for i in range(self.n_cells)]) / _mL
+        )
+
+    @property
+    def true_skin_temp_C(self) -> np.ndarray:
+        """Skin surface under the pad (the contact between pad and skin), per leg."""
+        self._sync()
+        return 0.5 * (self._lx[:, ph.LX_TPAD] + self._lx[:, ph.LX_TSKIN])
+
+    @property
+    def true_pad_temp_C(self) -> np.ndarray:
+        self._sync()
+        return self._lx[:, ph.LX_TPAD].copy()
+
+    @property
+    def true_valve_opening(self) -> tuple[np.ndarray, np.ndarray]:
+        """(inlet, exhaust) opening 0..1 per cell."""
+        self._sync()
+        return self._cx[:, ph.CX_IN].copy(), self._cx[:, ph.CX_EX].copy()
+
+    @property
+    def heater_power_W(self) -> np.ndarray:
+        """Electrical power into each heater pad now."""
+        self._sync()
+        duty = np.where(self._lp[:, ph.LP_RUNAWAY] > 0.5, 1.0, self._lp[:, ph.LP_CMD_HEAT])
+        return np.zeros(self.n_legs) if self._relay_open else self._lp[:, ph.LP_HEATW] * duty
+
+    # --- hooks -----------------------------------------------------------------------------------
+    def set_limb_volume_change_mL(self, change_mL: np.ndarray | Sequence[float]) -> None:
+        """The limb under each cell grew (positive) or emptied (negative) by this much since the start:
+        it takes (or gives back) that volume from the cell's gas. A twin calls this."""
+        change = np.asarray(change_mL, float)
+        if change.shape != (self.n_cells,):
+            raise ValueError(f"need one volume change per cell ({self.n_cells}), got shape {change.shape}")
+        self._advance(self._clock.now(), sample=False)
+        self._limb_change_m3 = change * _mL
+        self._cp[:, ph.CP_DVLIMB] = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        ph.resolve_pressures(self._cx, self._cp, self._g)
+
+    def set_roller_load_N_m(self, load_N_m: np.ndarray | Sequence[float]) -> None:
+        """Load torque on each leg's roller motor shaft (a foot pressing down; a jam stalls it)."""
+        self._advance(self._clock.now(), sample=False)
+        self._lp[:, ph.LP_RLOAD] = np.asarray(load_N_m, float)
+
+    def set_vibration_load_N_m(self, load_N_m: np.ndarray | Sequence[float]) -> None:
+        self._advance(self._clock.now(), sample=False)
+        self._lp[:, ph.LP_VLOAD] = np.asarray(load_N_m, float)
+
+    # --- internals -------------------------------------------------------------------------------
+    def _sync(self) -> None:
+        self._advance(self._clock.now(), sample=False)
+
+    def _kernel(self, t1: float, sample: bool) -> None:
+        ph.advance(
+            self._t, t1, self.params.substep_s, not self._relay_open, sample,
+            self._cx, self._cp, self._lx, self._lp, self._g, self._rng, self._out,
+        )  # fmt: skip
+        self._t = max(self._t, t1)
+
+    def _advance(self, t: float, sample: bool) -> None:
+        """Integrate to t, stopping at each fault and at the heartbeat deadline on the way."""
+        while True:
+            deadline = self._last_heartbeat_s + HEARTBEAT_TIMEOUT_s
+            if not self._armed or self._relay_open:
+                deadline = math.inf
+            t_fault = self._faults[0][0] if self._faults else math.inf
+            t_event = min(deadline, t_fault)
+            if t_event > t:
+                break
+            self._kernel(max(t_event, self._t), False)
+            if t_fault <= deadline:
+                self._inject(*self._faults.pop(0))
+            else:
+                self.failsafe_at_s = deadline
+                self._open_relay()
+        if t > self._t or sample:
+            self._kernel(t, sample)
+
+    def _open_relay(self) -> None:
+        self._relay_open = True
+        self._latch(Commands.idle(self.n_legs, self.n_cells))
+
+    def _latch(self, c: Commands) -> None:
+        ph.latch(
+            self._cp, self._lp, c.inlet_open, c.exhaust_open, c.pump_duty, c.heater_power, c.roller_speed,
+            c.vibration_level, float(self.profile.vibration_max_level),
+        )  # fmt: skip
+
+    def _where(self, f: FaultSpec) -> int:
+        """The cell (cell faults) or leg (pump, heater, garment) index a fault names."""
+        if f.kind not in FAULT_KINDS:
+            raise DeviceError(f"unknown fault kind '{f.kind}'")
+        legs = list(self.profile.legs)
+        if f.kind == "link_loss":
+            return -1
+        if f.kind in CELL_FAULTS:
+            if f.where is None or f.where in legs:
+                leg = legs.index(f.where) if f.where else 0
+                zones = [c.zone for c in self.profile.cells]
+                j = zones.index("calf") if "calf" in zones else 0
+                return leg * len(zones) + j
+            if f.where in self._names:
+                return self._names.index(f.where)
+            raise DeviceError(f"fault '{f}': no cell '{f.where}' (cells: {', '.join(self._names)})")
+        where = (f.where or legs[0]).split(".")[0]
+        if where not in legs:
+            raise DeviceError(f"fault '{f}': no leg '{where}' (legs: {', '.join(legs)})")
+        return legs.index(where)
+
+    def _inject(self, t_s: float, kind: str, k: int) -> None:
+        """Make the physical change of one fault (cell index or leg index k)."""
+        p, cp, lp = self.params, self._cp, self._lp
+        if kind == "leak":
+            cp[k, ph.CP_KLEAK] += orifice_area_m2(p.fault_leak_diameter_mm, p.orifice_discharge_coefficient)
+        elif kind == "valve_stuck_closed":
+            cp[k, ph.CP_INMODE] = 1.0
+        elif kind == "valve_stuck_open":
+            cp[k, ph.CP_INMODE] = 2.0
+        elif kind == "sensor_stuck":
+            cp[k, ph.CP_STUCK] = 1.0
+        elif kind == "sensor_drift":
+            cp[k, ph.CP_DRIFT] = p.fault_drift_mmHg_per_s * MMHG_Pa
+        elif kind == "kinked_tube":  # the kink is an orifice in series with both valves
+            f = p.fault_kink_area_fraction
+            cp[k, [ph.CP_KIN, ph.CP_KEX]] *= f / math.sqrt(1.0 + f * f)
+        elif kind == "pump_failure":
+            lp[k, ph.LP_PUMPOK] = 0.0
+        elif kind == "heater_runaway":
+            lp[k, ph.LP_RUNAWAY] = 1.0
+        elif kind == "garment_off":
+            cells = self._leg_of_cell == k
+            self._garment_off |= cells
+            cp[cells, ph.CP_VCONF] *= p.garment_off_conform_factor
+            cp[cells, ph.CP_PCONF] *= p.garment_off_conform_pressure_factor
+            cp[cells, ph.CP_CT] *= p.garment_off_tissue_factor
+            cp[cells, ph.CP_DVLIMB] = 0.0
+            ph.resolve_pressures(self._cx, cp, self._g)
+        elif kind == "link_loss":
+            self._link_lost = True
+        where = "" if k < 0 else self._names[k] if kind in CELL_FAULTS else self.profile.legs[k]
+        self.applied_faults.append((t_s, FaultSpec(kind, t_s - self.created_at_s, where or None)))
+
+
+def _sensors(t_s: float, seq: int, buf: np.ndarray, relay_open: bool, n_legs: int) -> Sensors:
+    """A `Sensors` with its own arrays, cut from a sample buffer (layout: `physics.OUT_BLOCKS`)."""
+    o = buf.copy()
+    nl = n_legs
+    nc = len(o) - 5 * nl
+    return Sensors(
+        t_s, seq, o[:nc], o[nc : nc + nl], o[nc + nl : nc + 2 * nl], o[nc + 2 * nl : nc + 3 * nl],
+        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl :], relay_open,
+    )  # fmt: skip
+
+
+def _globals(p: SimParameters) -> np.ndarray:
+    g = np.zeros(ph.NG)
+    g[ph.G_PATM] = ATMOSPHERE_Pa
+    g[ph.G_RHO] = AIR_DENSITY_kg_per_m3
+    g[ph.G_PLIN] = p.orifice_linear_below_mmHg * MMHG_Pa
+    g[ph.G_QFREE] = p.pump_free_flow_L_per_min * 1e-3 / 60.0
+    g[ph.G_PSHUT] = p.pump_shutoff_mmHg * MMHG_Pa
+    g[ph.G_TPUMP] = p.pump_spinup_s
+    g[ph.G_VM] = p.manifold_volume_mL * _mL
+    g[ph.G_KML] = orifice_area_m2(p.manifold_leak_diameter_mm, p.orifice_discharge_coefficient)
+    g[ph.G_TSW] = p.valve_switching_s
+    g[ph.G_IPF] = p.pump_free_current_A
+    g[ph.G_IPS] = p.pump_shutoff_current_A
+    g[ph.G_CPAD] = p.pad_heat_capacity_J_per_K
+    g[ph.G_CSKIN] = p.skin_heat_capacity_J_per_K
+    g[ph.G_GPS] = p.pad_to_skin_W_per_K
+    g[ph.G_GPA] = p.pad_to_ambient_W_per_K
+    g[ph.G_GSC] = p.skin_to_core_W_per_K
+    g[ph.G_TAMB] = p.ambient_C
+    g[ph.G_TCORE] = p.core_C
+    g[ph.G_VSUP] = p.motor_supply_V
+    g[ph.G_RR] = p.roller_resistance_ohm
+    g[ph.G_RK] = p.roller_k_V_s_per_rad
+    g[ph.G_RB] = p.roller_friction_N_m_s_per_rad
+    g[ph.G_RJ] = p.roller_inertia_kg_m2
+    g[ph.G_VR] = p.vibration_resistance_ohm
+    g[ph.G_VK] = p.vibration_k_V_s_per_rad
+    g[ph.G_VB] = p.vibration_friction_N_m_s_per_rad
+    g[ph.G_VJ] = p.vibration_inertia_kg_m2
+    g[ph.G_PNOISE] = p.pressure_noise_sd_mmHg * MMHG_Pa
+    g[ph.G_PLAG] = p.pressure_lag_s
+    g[ph.G_PLSB] = p.pressure_lsb_mmHg * MMHG_Pa
+    g[ph.G_PMIN] = p.pressure_range_mmHg[0] * MMHG_Pa
+    g[ph.G_PMAX] = p.pressure_range_mmHg[1] * MMHG_Pa
+    g[ph.G_TNOISE] = p.temp_noise_sd_C
+    g[ph.G_TLAG] = p.temp_lag_s
+    g[ph.G_TLSB] = p.temp_lsb_C
+    g[ph.G_INOISE] = p.current_noise_sd_A
+    g[ph.G_ILSB] = p.current_lsb_A
+    return g
+
+
+def _cell_params(profile: DeviceProfile, p: SimParameters) -> np.ndarray:
+    vols = np.array([c.volume_mL for _ in profile.legs for c in profile.cells]) * _mL
+    cp = np.zeros((len(vols), ph.NCP))
+    cp[:, ph.CP_VFLOOR] = p.cell_dead_volume_mL * _mL
+    cp[:, ph.CP_SOFT] = 0.25 * p.cell_dead_volume_mL * _mL
+    cp[:, ph.CP_VRES] = p.cell_residual_fraction * vols
+    cp[:, ph.CP_VCONF] = p.cell_conform_fraction * vols
+    cp[:, ph.CP_PCONF] = p.cell_conform_pressure_mmHg * MMHG_Pa
+    cp[:, ph.CP_CT] = p.cell_tissue_fraction_per_mmHg * vols / MMHG_Pa
+    cd = p.orifice_discharge_coefficient
+    cp[:, ph.CP_KIN] = orifice_area_m2(p.inlet_orifice_diameter_mm, cd)
+    cp[:, ph.CP_KEX] = orifice_area_m2(p.exhaust_orifice_diameter_mm, cd)
+    cp[:, ph.CP_KLEAK] = orifice_area_m2(p.cell_leak_diameter_mm, cd)
+    return cp
+
+
+def _thermal_rest(p: SimParameters) -> tuple[float, float]:
+    """Pad and skin temperatures at rest with the heater off (steady state of the two nodes)."""
+    a = np.array(
+        [
+            [p.pad_to_skin_W_per_K + p.pad_to_ambient_W_per_K, -p.pad_to_skin_W_per_K],
+            [-p.pad_to_skin_W_per_K, p.pad_to_skin_W_per_K + p.skin_to_core_W_per_K],
+        ]
+    )
+    b = np.array([p.pad_to_ambient_W_per_K * p.ambient_C, p.skin_to_core_W_per_K * p.core_C])
+    tpad, tskin = np.linalg.solve(a, b)
+    return float(tpad), float(tskin)
