@@ -73,13 +73,13 @@ def leg_picture(state: LiveState) -> Table:
 
 
 def render(state: LiveState, program: str) -> Panel:
-    status = "PAUSED" if state.paused else "running"
-    if state.trip is not None:
+    status = "PAUSED" if state.paused else state.status
+    if state.trip is not None and state.trip.is_fault:
         status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
     header = Text.assemble(
         (program, "bold"), f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}",
         f"   session {_clock(state.t_s)} / {_clock(state.duration_s)}   ",
-        (status, "bold red" if state.trip else "bold green"),
+        (status, "bold red" if state.trip is not None and state.trip.is_fault else "bold green"),
     )  # fmt: skip
     skin = ", ".join(f"{t:.1f}" for t in state.skin_temp_C if np.isfinite(t))
     target = f" → {state.heat_target_C:g} °C" if state.heat_target_C else " (off)"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import signal
 from typing import Any
 
 import numpy as np
-import plotext
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from legflow.cli.live import render
+from legflow.cli.render import sparkline
 from legflow.clock import RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
 from legflow.device.profile import load_profile
@@ -90,7 +91,7 @@ def run_session(
 def _print_outcome(summary: dict[str, Any], console: Console) -> None:
     style = {"completed": "bold green", "stopped": "bold yellow", "fault": "bold red"}[summary["status"]]
     sid = summary.get("id", "-")
-    console.print(f"[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
+    console.print(f"\n[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
                   f"(session {sid}; see: legflow history show {sid})")  # fmt: skip
     for fault in summary["faults"]:
         if fault["detected_s"] is None:
@@ -128,17 +129,23 @@ def show_session(session_id: int, console: Console) -> None:
     if not samples:
         console.print("no samples stored")
         return
-    t = [s["t_s"] for s in samples]
+    console.print(pressure_plot(row.cells, samples, width=min(console.width - 30, 100)))
+
+
+def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:
+    """Each cell's pressure over the session as a row of bars (the peak of each time slice)."""
     pressures = np.array([s["pressure_mmHg"] for s in samples])
-    plotext.clear_figure()
-    plotext.plot_size(min(console.width, 120), 20)
-    plotext.theme("clear")
-    for k, name in enumerate(row.cells):
-        if pressures[:, k].max() >= 1.0:
-            plotext.plot(t, pressures[:, k].tolist(), label=name)
-    plotext.title("cell pressure, mmHg (one sample per second)")
-    plotext.xlabel("s")
-    console.print(Text.from_ansi(plotext.build()))
+    edges = np.linspace(0, len(samples), width + 1).astype(int)
+    top = max(float(pressures.max()), 1.0)
+    table = Table(title=f"cell pressure over {samples[-1]['t_s']:.0f} s (bar height: peak of each slice)",
+                  title_justify="left", box=None, padding=(0, 1))  # fmt: skip
+    table.add_column("cell")
+    table.add_column("pressure", no_wrap=True)
+    table.add_column("peak", justify="right")
+    for k, name in enumerate(cells):
+        peaks = [float(pressures[a:b, k].max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
+        table.add_row(name, Text(sparkline(peaks, top), "cyan"), f"{max(peaks):.0f} mmHg")
+    return table
 
 
 def export_session(session_id: int, as_csv: bool) -> str:

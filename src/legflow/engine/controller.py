@@ -41,7 +41,7 @@ class ControllerSettings:
     min_duty: float = 0.2  # the pump never runs slower than this while filling
     initial_gain_mmHg_per_s: float = 100.0  # rise rate at full duty, before it is learned
     gain_learning: float = 0.2  # weight of each new observation of a cell's gain
-    manifold_spread_mmHg: float = 10.0  # cells fill together only within this of the emptiest
+    manifold_spread_mmHg: float = 3.0  # cells fill together only within this of the emptiest
 
 
 @njit(cache=True)

@@ -46,6 +46,7 @@ class LiveState:
     guide: str | None
     paused: bool
     trip: Trip | None
+    status: str = "running"  # running | completed | stopped | fault
 
 
 class SessionControl:
@@ -266,5 +267,5 @@ class Session:
             skin_temp_C=sensors.skin_temp_C.copy(), heat_target_C=phase.heat.target_C if phase.heat else None,
             rollers=f"{', '.join(r.zones)} ({r.speed})" if r else None,
             vibration_level=phase.vibration.level if phase.vibration else 0,
-            guide=guide, paused=paused, trip=self.supervisor.trip,
+            guide=guide, paused=paused, trip=self.supervisor.trip, status=self.status,
         )  # fmt: skip

@@ -4,8 +4,10 @@ They read only what the massager reports and what was commanded; nothing a progr
 Thresholds follow ../shared/reference/safety.md and the trusted systems it lists:
 - over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once;
 - no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg;
-- decay while holding: valves closed yet the filtered pressure falls faster than 0.8 mmHg/s
-  (weighted over the last ~15 s of closed time, so frequent top-ups cannot hide it);
+- decay while holding: valves closed after a fill, yet the filtered pressure falls faster than
+  0.8 mmHg/s (weighted over the last ~15 s of holding time, so frequent top-ups cannot hide it);
+  or a held cell whose inlet is open for more than 70 % of the last ~8 s (a hole the controller keeps
+  topping up, like a tourniquet's leak alarm after seconds of pumping);
 - frozen sensor: a bit-identical reading for 0.5 s while a valve moves gas;
 - implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
 - heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; still warming after
@@ -33,6 +35,9 @@ DECAY_MEMORY_s = 15.0
 SMOOTHING_s = 0.1  # the decay check follows a filtered reading, so sensor noise does not add up
 DECAY_MIN_PRESSURE_mmHg = 10.0
 SETTLE_s = 0.2  # after a valve closes, sensor lag and valve travel still move the reading
+DEMAND_MAX = 0.7  # a held cell whose inlet is open most of the time cannot hold its gas
+DEMAND_MEMORY_s = 8.0
+DEMAND_MIN_s = 6.0  # of recent time held after a fill, before the share of refilling is judged
 FROZEN_s = 0.5
 VENTED_ZERO_s = 2.0
 VENTED_ZERO_TOLERANCE_mmHg = 10.0
@@ -68,12 +73,16 @@ class CellState:
         self.previous = np.full(n_cells, np.nan)
         self.still_s = np.zeros(n_cells)  # how long both valves have been closed
         self.smooth = np.full(n_cells, np.nan)  # filtered reading for the decay check
+        self.after_fill = np.zeros(n_cells, np.bool_)  # the last valve to act was the inlet
+        self.held_s = np.zeros(n_cells)  # recent time held with gas after a fill (decayed)
+        self.refilling_s = np.zeros(n_cells)  # ... of which the inlet was open
 
 
 @njit(cache=True)
 def check_cells(
     t, dt, reading, inlet, exhaust, pumping, limit,
     over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous, still_s, smooth,
+    after_fill, held_s, refilling_s,
 ):  # fmt: skip
     """Update the detectors with one sample; return (fault code, cell) or (0, -1).
 
@@ -84,6 +93,7 @@ def check_cells(
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
     keep_closed = math.exp(-dt / DECAY_MEMORY_s)
     follow = dt / (SMOOTHING_s + dt)
+    keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     for c in range(reading.shape[0]):
         p = reading[c]
@@ -113,7 +123,11 @@ def check_cells(
         closed_s[c] *= keep_closed
         closed_drop[c] *= keep_closed
         still_s[c] = still_s[c] + dt if not inlet[c] and not exhaust[c] else 0.0
-        if still_s[c] > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg and math.isfinite(smooth[c]):
+        if inlet[c] or exhaust[c]:
+            after_fill[c] = inlet[c]
+        # a cell held after a fill must keep its pressure; after a vent step it is being released
+        holding = after_fill[c] and still_s[c] > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
+        if holding and math.isfinite(smooth[c]):
             smoothed = smooth[c] + follow * (p - smooth[c])
             closed_s[c] += dt
             closed_drop[c] += smooth[c] - smoothed
@@ -123,6 +137,14 @@ def check_cells(
                 code = 3
         else:
             smooth[c] = p  # the filter starts afresh once the valves have settled
+        held_s[c] *= keep_demand
+        refilling_s[c] *= keep_demand
+        if after_fill[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
+            held_s[c] += dt
+            if inlet[c]:
+                refilling_s[c] += dt
+            if held_s[c] >= DEMAND_MIN_s and refilling_s[c] > DEMAND_MAX * held_s[c] and code == 0:
+                code = 3
         # frozen: bit-identical while gas moves
         moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
         if moving and change == 0.0:
