@@ -111,14 +111,39 @@ def test_decay_while_holding(drop_per_s, trips):
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     fake.pressure[calf] = 50.0
-    run(
-        clock,
-        sup,
-        6,
-        commands(sup),
-        each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - drop_per_s * TICK),
-    )
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.pump_duty[0] = True, 1.0
+    run(clock, sup, TICK, fill)  # the cell was filled, so now it must hold
+    leak = lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - drop_per_s * TICK)  # noqa: E731
+    run(clock, sup, 6, commands(sup), each=leak)
     assert (sup.trip is not None and sup.trip.detector == "pressure_decay") is trips
+
+
+def test_falling_pressure_after_a_vent_step_is_a_release_not_a_leak():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = 50.0
+    vent = commands(sup)
+    vent.exhaust_open[calf] = True
+    run(clock, sup, TICK, vent)
+    leak = lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 1.5 * TICK)  # noqa: E731
+    run(clock, sup, 6, commands(sup), each=leak)
+    assert not sup.latched
+
+
+def test_a_cell_that_needs_gas_most_of_the_time_cannot_hold_it():
+    """A hole the controller keeps topping up: 80 % of the time refilling, the pressure steady."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = 50.0
+    top_up = commands(sup)
+    top_up.inlet_open[calf], top_up.pump_duty[0] = True, 1.0
+    rise = lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 0.5)  # noqa: E731
+    fall = lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 2.0)  # noqa: E731
+    for _ in range(80):
+        run(clock, sup, 8 * TICK, top_up, each=rise)
+        run(clock, sup, 2 * TICK, commands(sup), each=fall)
+    assert sup.trip is not None and sup.trip.detector == "pressure_decay"
 
 
 def test_decay_hidden_by_top_ups_is_still_caught():
