@@ -9,6 +9,9 @@ Thresholds follow ../shared/reference/safety.md and the trusted systems it lists
   or a held cell whose inlet is open for more than 70 % of the last ~8 s (a hole the controller keeps
   topping up, like a tourniquet's leak alarm after seconds of pumping);
 - frozen sensor: a bit-identical reading for 0.5 s while a valve moves gas;
+- garment off: a cell's pressure rises five times less per inflow than it did earlier in the
+  session (inflow through its inlet orifice ∝ √(manifold − cell pressure), both sensed): the
+  bladder balloons freely instead of pressing on a leg (as the Kendall SCD's garment alarms);
 - implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
 - heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; still warming after
   20 s switched off; or not warming by 0.5 °C in 60 s at full power (a pad is slower than a
@@ -49,6 +52,11 @@ HEATER_ON_RISE_MIN_C = 0.5
 HEATER_OVER_LIMIT_C = 0.5
 LINK_TIMEOUT_s = 0.2
 
+GARMENT_MIN_DOSE = 0.3  # of inflow, in √mmHg·s, before a fill's stiffness is judged
+GARMENT_MEMORY_s = 3.0
+GARMENT_MIN_PRESSURE_mmHg = 15.0
+GARMENT_RATIO = 0.2  # a cell that stiffens 5 times less per pumped gas than it did: nothing to press on
+
 #: Detector names by code, as reported in events and session summaries.
 CELL_DETECTORS = {
     1: "over_pressure",
@@ -56,6 +64,7 @@ CELL_DETECTORS = {
     3: "pressure_decay",
     4: "frozen_sensor",
     5: "implausible_sensor",
+    6: "garment_off",
 }
 
 
@@ -74,26 +83,31 @@ class CellState:
         self.still_s = np.zeros(n_cells)  # how long both valves have been closed
         self.smooth = np.full(n_cells, np.nan)  # filtered reading for the decay check
         self.after_fill = np.zeros(n_cells, np.bool_)  # the last valve to act was the inlet
+        self.dose = np.zeros(n_cells)  # recent inflow into the cell, ∫√(manifold − cell) dt (decayed)
+        self.dose_rise = np.zeros(n_cells)  # ... and the rise they gave
+        self.stiffness = np.zeros(n_cells)  # rise per duty-second learned on earlier fills; 0: not yet
         self.held_s = np.zeros(n_cells)  # recent time held with gas after a fill (decayed)
         self.refilling_s = np.zeros(n_cells)  # ... of which the inlet was open
 
 
 @njit(cache=True)
 def check_cells(
-    t, dt, reading, inlet, exhaust, pumping, limit,
+    t, dt, reading, manifold, inlet, exhaust, pumping, limit,
     over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous, still_s, smooth,
-    after_fill, held_s, refilling_s,
+    after_fill, dose, dose_rise, stiffness, held_s, refilling_s,
 ):  # fmt: skip
     """Update the detectors with one sample; return (fault code, cell) or (0, -1).
 
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
-    ``pumping``: whether the pump of the cell's leg was commanded on; ``limit``: per-cell limit.
+    ``manifold``: the manifold pressure of the cell's leg; ``pumping``: whether its pump ran;
+    ``limit``: per-cell limit.
     """
     fault, where = 0, -1
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
     keep_closed = math.exp(-dt / DECAY_MEMORY_s)
     follow = dt / (SMOOTHING_s + dt)
     keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
+    keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     for c in range(reading.shape[0]):
         p = reading[c]
@@ -137,6 +151,23 @@ def check_cells(
                 code = 3
         else:
             smooth[c] = p  # the filter starts afresh once the valves have settled
+        # garment off: far less rise per pumped gas than this cell showed before
+        dose[c] *= keep_dose
+        dose_rise[c] *= keep_dose
+        # below the minimum the slack bladder takes up gas; a falling reading is a backflow into a
+        # manifold that has not caught up yet, not a measure of the cell
+        if filling and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
+            dose[c] += math.sqrt(max(0.0, manifold[c] - p)) * dt
+            dose_rise[c] += change
+            if dose[c] >= GARMENT_MIN_DOSE:
+                now = dose_rise[c] / dose[c]
+                if stiffness[c] <= 0.0:
+                    stiffness[c] = now
+                elif now < GARMENT_RATIO * stiffness[c]:
+                    if code == 0:
+                        code = 6
+                elif now < 2.0 * stiffness[c]:
+                    stiffness[c] += 0.05 * (now - stiffness[c])
         held_s[c] *= keep_demand
         refilling_s[c] *= keep_demand
         if after_fill[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:

@@ -157,7 +157,8 @@ class Supervisor(Massager):
         c = self._commands
         pumping = (c.pump_duty[self.cell_leg] > 0) & ~sensors.relay_open
         code, cell = check_cells(
-            sensors.t_s, dt, sensors.pressure_mmHg, c.inlet_open, c.exhaust_open, pumping,
+            sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg[self.cell_leg], c.inlet_open,
+            c.exhaust_open, pumping,
             self.cell_limit_mmHg, *vars(self._cells).values(),
         )  # fmt: skip
         if code:

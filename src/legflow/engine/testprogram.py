@@ -1,0 +1,28 @@
+"""A program that exercises everything a device profile has: used to check every profile
+against every fault (tests, the soak command) and by `legflow run --profile` demos."""
+
+from __future__ import annotations
+
+from legflow.anatomy import COMPRESSION_ZONES
+from legflow.device.profile import DeviceProfile
+from legflow.programs.model import Program
+
+
+def exercise_program(profile: DeviceProfile, minutes: float = 4.0, pressure_mmHg: float = 60.0) -> Program:
+    """Sequential squeezes over every zone of the device, with its rollers, vibration and heat."""
+    zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
+    phase: dict = {
+        "name": "exercise",
+        "duration_min": minutes,
+        "compression": {"pattern": "sequential", "zones": zones, "pressure_mmHg": pressure_mmHg,
+                        "inflate_s": 3.0, "delay_s": 0.5, "hold_s": 10.0, "release_s": 3.0, "rest_s": 10.0},
+    }  # fmt: skip
+    if profile.rollers is not None:
+        phase["rollers"] = {"zones": list(profile.rollers.zones), "speed": "medium"}
+    if profile.vibration_max_level:
+        phase["vibration"] = {"level": min(2, profile.vibration_max_level)}
+    if profile.heater_max_C is not None:
+        phase["heat"] = {"target_C": 39.0}
+    return Program.model_validate(
+        {"program": {"name": f"exercise {profile.name}", "goal": "custom", "legs": "both"}, "phase": [phase]}
+    )
