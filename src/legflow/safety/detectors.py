@@ -14,7 +14,7 @@ Thresholds follow ../shared/reference/safety.md and the trusted systems it lists
   bladder balloons freely instead of pressing on a leg (as the Kendall SCD's garment alarms);
 - implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
 - heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; still warming after
-  20 s switched off; or not warming by 0.5 °C in 60 s at full power (a pad is slower than a
+  60 s switched off (by 0.3 °C); or not warming by 0.5 °C in 60 s at full power (a pad is slower than a
   printer nozzle: Klipper asks 2 °C in 20 s of those).
 The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
 """
@@ -45,8 +45,8 @@ FROZEN_s = 0.5
 VENTED_ZERO_s = 2.0
 VENTED_ZERO_TOLERANCE_mmHg = 10.0
 SENSOR_RANGE_mmHg = (-20.0, 450.0)
-HEATER_OFF_RISE_WINDOW_s = 20.0
-HEATER_OFF_RISE_MAX_C = 0.5
+HEATER_OFF_RISE_WINDOW_s = 60.0
+HEATER_OFF_RISE_MAX_C = 0.3
 HEATER_ON_RISE_WINDOW_s = 60.0
 HEATER_ON_RISE_MIN_C = 0.5
 HEATER_OVER_LIMIT_C = 0.5
