@@ -204,7 +204,7 @@ def test_heater_over_temperature_and_runaway():
     assert sup.trip.detector == "over_temperature" and sup.trip.where == "right"
     clock, fake, sup = rig()
     fake.skin[0] = 37.0
-    run(clock, sup, 25, commands(sup), each=lambda: fake.skin.__setitem__(0, fake.skin[0] + 0.05 * TICK))
+    run(clock, sup, 65, commands(sup), each=lambda: fake.skin.__setitem__(0, fake.skin[0] + 0.01 * TICK))
     assert sup.trip.detector == "thermal_runaway" and sup.trip.where == "left"
 
 
