@@ -162,6 +162,6 @@ class HeaterController:
 
     def power(self, target_C: float | None, skin_C: np.ndarray, current: np.ndarray) -> np.ndarray:
         if target_C is None:
-            return np.zeros_like(skin_C)
+            return current if not current.any() else np.zeros_like(skin_C)
         on = np.where(skin_C < target_C - self.hysteresis_C, 1.0, current)
         return np.where(skin_C >= target_C, 0.0, on)

@@ -186,7 +186,7 @@ class Session:
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:
         np.maximum(self.max_pressure, sensors.pressure_mmHg, out=self.max_pressure)
-        self.max_skin_C = max(self.max_skin_C, float(np.max(sensors.skin_temp_C)))
+        self.max_skin_C = max(self.max_skin_C, sensors.skin_temp_C.max())
 
     def _event(self, session_id: int | None, kind: str, detail: str) -> None:
         if self.history is not None and session_id is not None:

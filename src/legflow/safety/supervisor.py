@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from legflow.clock import Clock
 from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
@@ -58,8 +59,7 @@ class Supervisor(Massager):
         cells = list(self.profile.cells) * n_legs
         self.cell_leg = np.repeat(np.arange(n_legs), len(self.profile.cells))
         self.cell_limit_mmHg = np.array([self._cell_limit(c.zone, c.max_pressure_mmHg) for c in cells])
-        self._cells = CellState(n_cells)
-        self._heaters = HeaterState(n_legs)
+        self._set_detectors()
         self._commands = Commands.idle(n_legs, n_cells)  # the commands in force
         self._last_seq = -1
         self._last_fresh_s = clock.now()
@@ -67,12 +67,19 @@ class Supervisor(Massager):
         self._last_heartbeat_s = clock.now()
         self._heater_on_s = np.zeros(n_legs)
         self._skin_C = np.full(n_legs, np.nan)
+        self._clamped = Commands.idle(n_legs, n_cells)  # reused: the massager copies what it is sent
 
     def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
         if zone in self.limits.blocked_zones:
             return 0.0
         limit, _ = self.limits.pressure_limit_mmHg(zone)
         return min(limit, rating_mmHg)
+
+    def _set_detectors(self) -> None:
+        """Fresh detector memory (at the start, and after a user's reset)."""
+        self._cells = CellState(self.n_cells)
+        self._cell_arrays = tuple(vars(self._cells).values())
+        self._heaters = HeaterState(self.n_legs)
 
     @property
     def _heat_limit_C(self) -> float:
@@ -124,8 +131,7 @@ class Supervisor(Massager):
         with self._lock:
             self._massager.reset()
             self.trip = None
-            self._cells = CellState(self.n_cells)
-            self._heaters = HeaterState(self.n_legs)
+            self._set_detectors()
 
     def close(self) -> None:
         with self._lock:
@@ -159,7 +165,7 @@ class Supervisor(Massager):
         code, cell = check_cells(
             sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg[self.cell_leg], c.inlet_open,
             c.exhaust_open, pumping,
-            self.cell_limit_mmHg, *vars(self._cells).values(),
+            self.cell_limit_mmHg, *self._cell_arrays,
         )  # fmt: skip
         if code:
             name = CELL_DETECTORS[code]
@@ -181,22 +187,41 @@ class Supervisor(Massager):
     def _clamp(self, wanted: Commands) -> Commands:
         """The commands made safe: no gas into a cell at or over its limit (or blocked), no heat
         past its limits or its auto-off, no vibration or rollers the limits refuse."""
-        c = wanted.copy()
-        reading = self._cells.previous
-        over = ~(reading < self.cell_limit_mmHg)  # NaN (no reading yet) counts as over
-        c.inlet_open &= ~over
-        c.exhaust_open |= reading > self.cell_limit_mmHg + 5.0
-        leg_filling = np.zeros(self.n_legs, bool)
-        np.logical_or.at(leg_filling, self.cell_leg, c.inlet_open)
-        c.pump_duty = np.where(leg_filling, np.clip(c.pump_duty, 0.0, 1.0), 0.0)
+        c = self._clamped
         heat_ok = self.limits.heat_C is not None and self.profile.heater_max_C is not None
         auto_off = self._heater_on_s >= self.limits.heat_on_min * 60
-        too_warm = ~(self._skin_C < self._heat_limit_C)  # NaN (no reading yet) counts as too warm
-        c.heater_power = np.where(heat_ok & ~auto_off & ~too_warm, np.clip(c.heater_power, 0.0, 1.0), 0.0)
-        if not self.limits.vibration_allowed:
-            c.vibration_level[:] = 0
-        c.vibration_level = np.clip(c.vibration_level, 0, self.profile.vibration_max_level)
-        if not self.limits.rollers_allowed or self.profile.rollers is None:
-            c.roller_speed[:] = 0.0
-        c.roller_speed = np.clip(c.roller_speed, 0.0, 1.0)
+        rollers_ok = self.limits.rollers_allowed and self.profile.rollers is not None
+        vibration_max = self.profile.vibration_max_level if self.limits.vibration_allowed else 0
+        clamp_commands(
+            wanted.pump_duty, wanted.inlet_open, wanted.exhaust_open, wanted.heater_power,
+            wanted.roller_speed, wanted.vibration_level, self._cells.previous, self.cell_limit_mmHg,
+            self.cell_leg, self._skin_C,
+            self._heat_limit_C, heat_ok, auto_off, rollers_ok, vibration_max,
+            c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,
+        )  # fmt: skip
+        c.heartbeat = wanted.heartbeat
         return c
+
+
+@njit(cache=True)
+def clamp_commands(
+    duty, inlet, exhaust, heat, rollers, vibration, reading, limit, cell_leg, skin_C,
+    heat_limit_C, heat_ok, auto_off, rollers_ok, vibration_max,
+    out_duty, out_inlet, out_exhaust, out_heat, out_rollers, out_vibration,
+):  # fmt: skip
+    """Copy the wanted commands into ``out_*``, made safe. A missing (NaN) reading counts as over
+    the limit, so no gas goes into a cell before its sensor has spoken."""
+    for leg in range(duty.shape[0]):
+        out_duty[leg] = 0.0
+    for c in range(inlet.shape[0]):
+        full = not (reading[c] < limit[c])
+        out_inlet[c] = inlet[c] and not full
+        out_exhaust[c] = exhaust[c] or reading[c] > limit[c] + 5.0
+        if out_inlet[c]:
+            leg = cell_leg[c]
+            out_duty[leg] = min(1.0, max(0.0, duty[leg]))
+    for leg in range(duty.shape[0]):
+        warm = not (skin_C[leg] < heat_limit_C)
+        out_heat[leg] = min(1.0, max(0.0, heat[leg])) if heat_ok and not auto_off[leg] and not warm else 0.0
+        out_rollers[leg] = min(1.0, max(0.0, rollers[leg])) if rollers_ok else 0.0
+        out_vibration[leg] = min(max(vibration[leg], 0), vibration_max)

@@ -1,0 +1,1 @@
+"""Benchmarks of legflow (run each as ``python -m benchmarks.NAME``); not part of the package."""
