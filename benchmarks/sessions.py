@@ -108,15 +108,16 @@ def _where(key: tuple[str, int, str]) -> str:
     return f"{'/'.join(parts)}:{line}({func})"
 
 
-def _cum(stats: dict, file_end: str, funcs: tuple[str, ...], own: bool = False) -> float:
+def _cum(stats: dict, file_end: str, funcs: tuple[str, ...] | None = None, own: bool = False) -> float:
+    """Cumulative (or own) seconds of the functions ``funcs`` (all when None) of one file."""
     return sum(v[2] if own else v[3] for (f, _, fn), v in stats.items()
-               if f.replace(os.sep, "/").endswith(file_end) and fn in funcs)  # fmt: skip
+               if f.replace(os.sep, "/").endswith(file_end) and (funcs is None or fn in funcs))  # fmt: skip
 
 
 def profile_run(program: Program, profile: DeviceProfile, seed: int, top: int) -> str:
     """cProfile of one fast run without history: the wall-time split and the top functions.
-    (cProfile charges a few µs per Python call, so Python-heavy parts look bigger than they are;
-    a numba kernel is one opaque call whose time is its caller's own time.)"""
+    (cProfile charges ~1 µs per Python call, so Python-heavy parts look bigger than they are; a
+    numba dispatcher shows as one call whose own time is the compiled code plus argument unboxing.)"""
     session = _session(program, profile, VirtualClock(), seed, None)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -125,17 +126,19 @@ def profile_run(program: Program, profile: DeviceProfile, seed: int, top: int) -
     st = pstats.Stats(profiler)
     stats = st.stats  # type: ignore[attr-defined]
     total = _cum(stats, "legflow/engine/session.py", ("run",))
-    kernel = _cum(stats, "legflow/device/sim/simulator.py", ("_kernel",), own=True)
+    kernel = _cum(stats, "legflow/device/sim/physics.py", own=True)  # the numba kernels
     sim = _cum(stats, "legflow/device/sim/simulator.py", ("read", "apply"))
     sup_all = _cum(stats, "legflow/safety/supervisor.py", ("read", "apply"))
     detect = _cum(stats, "legflow/safety/supervisor.py", ("_detect",))
+    cells = _cum(stats, "legflow/safety/detectors.py", ("check_cells",))
     clamp = _cum(stats, "legflow/safety/supervisor.py", ("_clamp",))
     ctl = _cum(stats, "legflow/engine/controller.py", ("update", "power"))
     track = _cum(stats, "legflow/engine/session.py", ("_track",))
     rows = [
-        ("sim physics: numba kernel (`SimulatedMassager._kernel` own time)", kernel),
-        ("sim physics: Python around it (`_advance`, `_sensors`, `_latch`, copies)", sim - kernel),
-        ("supervisor: detectors (`Supervisor._detect`: `check_cells`, `check_heaters`)", detect),
+        ("sim physics: numba kernels (`physics.advance`, `physics.latch`)", kernel),
+        ("sim physics: Python around them (`_advance`, `_kernel`, `_sensors`, copies)", sim - kernel),
+        ("supervisor: `check_cells` (numba)", cells),
+        ("supervisor: rest of `_detect` (`check_heaters` in Python, fancy indexing, …)", detect - cells),
         ("supervisor: clamp (`Supervisor._clamp`: `Commands.copy`, `np.logical_or.at`, …)", clamp),
         ("supervisor: rest (lock, `read`/`apply` bookkeeping)", sup_all - sim - detect - clamp),
         ("controller (`PressureController.update`, `HeaterController.power`)", ctl),
@@ -180,6 +183,23 @@ def real_time_run(program: Program, profile: DeviceProfile, seed: int, seconds: 
     return RealTimeRun(np.array(session.lateness_log), wall, cpu, session.t_s)
 
 
+def bare_clock_lateness(seconds: float, hz: float = 50.0) -> np.ndarray:
+    """The same schedule as `Session.run` with no work per tick: what the OS and `RealClock` alone
+    give (sleep wake-up latency), to tell machine jitter from loop cost."""
+    clock, dt = RealClock(), 1.0 / hz
+    lateness, next_tick = [], clock.now()
+    for _ in range(round(seconds * hz)):
+        clock.sleep_until(next_tick)
+        lateness.append(clock.now() - next_tick)
+        next_tick = max(next_tick + dt, clock.now())
+    return np.array(lateness)
+
+
+def _percentiles_ms(lateness_s: np.ndarray) -> tuple[float, float, float]:
+    p50, p99, worst = (float(np.percentile(1e3 * lateness_s, q)) for q in (50, 99, 100))
+    return p50, p99, worst
+
+
 # -- report --------------------------------------------------------------------------------------
 def _x(v: float) -> str:
     return f"{v:,.0f}×"
@@ -208,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     fast = {h: fast_runs(program, profile, args.seed, args.runs, h) for h in (False, True)}
     rt = real_time_run(circulation, profile, args.seed, rt_seconds)
     late_ms = 1e3 * rt.lateness_s
-    p50, p99, worst = (float(np.percentile(late_ms, q)) for q in (50, 99, 100))
+    p50, p99, worst = _percentiles_ms(rt.lateness_s)
+    bare_s = min(rt_seconds, 20.0)
+    bare = bare_clock_lateness(bare_s)
     cpu_pct = 100.0 * rt.cpu_s / rt.wall_s
 
     print("# legflow session benchmarks\n")
@@ -233,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
           f"({late_ms.size} ticks, {over} over {JITTER_P99_GOAL_ms:g} ms) | {p50:.3f} / {p99:.3f} / "
           f"{worst:.3f} ms | p99 ≤ {JITTER_P99_GOAL_ms:g} ms | "
           f"{_met(p99 <= JITTER_P99_GOAL_ms)} |")  # fmt: skip
+    b50, b99, bmax = _percentiles_ms(bare)
+    print(f"| for comparison, bare `RealClock.sleep_until` at 50 Hz for {bare_s:.0f} s, no work: lateness "
+          f"p50 / p99 / max | {b50:.3f} / {b99:.3f} / {bmax:.3f} ms | (machine baseline) | – |")  # fmt: skip
     print(f"| real time: CPU share of one core (process CPU {rt.cpu_s:.2f} s / wall {rt.wall_s:.2f} s) | "
           f"{cpu_pct:.1f} % | ≤ {CPU_GOAL_pct:g} % | {_met(cpu_pct <= CPU_GOAL_pct)} |")  # fmt: skip
     print()

@@ -98,10 +98,6 @@ def test_no_program_and_no_fault_breaks_a_limit(case, kind, at_fraction, seed):
     assert worst["skin_C"] <= DEFAULT_LIMITS.heat_C
     assert summary["duration_s"] <= min(program.duration_s, DEFAULT_LIMITS.session_min * 60) + 0.05
     if summary["status"] == "fault":
-        clock.advance(1.0)  # the device keeps its own watch after the host gives up
+        clock.advance(HEARTBEAT_TIMEOUT_s + 0.1)  # the device keeps its own watch after the host gives up
         sim.read()
-        assert sim.relay_open or (
-            sim.failsafe_at_s is not None
-            and sim.failsafe_at_s - sim.created_at_s
-            <= summary["faults"][0]["detected_s"] + HEARTBEAT_TIMEOUT_s
-        )
+        assert float(sim.true_pump_flow_L_per_min.max()) == 0.0 and float(sim.heater_power_W.max()) == 0.0
