@@ -72,16 +72,19 @@ def fast_run(program: Program, profile: DeviceProfile, seed: int, history: Histo
                    summary["status"])  # fmt: skip
 
 
-def fast_runs(program, profile, seed, runs: int, with_history: bool) -> list[FastRun]:
-    results = []
+def fast_runs(program, profile, seed, runs: int) -> dict[bool, list[FastRun]]:
+    """``runs`` sessions without and with a History, interleaved so that a machine busy with
+    something else for a while slows both alike."""
+    results: dict[bool, list[FastRun]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
-        history = History(Path(tmp) / "history.sqlite") if with_history else None
+        history = History(Path(tmp) / "history.sqlite")
         try:
             for _ in range(runs):
-                results.append(fast_run(program, profile, seed, history))
+                for with_history in (False, True):
+                    run = fast_run(program, profile, seed, history if with_history else None)
+                    results[with_history].append(run)
         finally:
-            if history is not None:
-                history.close()
+            history.close()
     return results
 
 
@@ -89,8 +92,7 @@ def warm(profile: DeviceProfile, seed: int) -> None:
     """Compile (or load) every numba kernel and touch SQLite, so no measured run pays for it."""
     warm_up()
     short = compose("recovery", list(profile.zones), 3, 1, profile, DEFAULT_LIMITS)
-    fast_runs(short, profile, seed, 1, with_history=False)
-    fast_runs(short, profile, seed, 1, with_history=True)
+    fast_runs(short, profile, seed, 1)
 
 
 # -- profile -------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def _met(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Session loop benchmarks (--fast speed, real-time jitter).")
     parser.add_argument("--quick", action="store_true", help="a 5-min fast program and 10 s of real time")
     parser.add_argument("--runs", type=int, default=5, help="fast runs per mode (median of them)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the simulated massager")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     warm(profile, args.seed)
 
-    fast = {h: fast_runs(program, profile, args.seed, args.runs, h) for h in (False, True)}
+    fast = fast_runs(program, profile, args.seed, args.runs)
     rt = real_time_run(circulation, profile, args.seed, rt_seconds)
     late_ms = 1e3 * rt.lateness_s
     p50, p99, worst = _percentiles_ms(rt.lateness_s)
@@ -236,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     print("# legflow session benchmarks\n")
     print(f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs "
           f"({platform.processor() or 'processor n/a'})")  # fmt: skip
+    print(f"- load average at the end (1/5/15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"- Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"- device profile {profile.name!r}, simulator seed {args.seed}, limits DEFAULT_LIMITS\n")
     print("| measure | result | goal | met |")

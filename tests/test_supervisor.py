@@ -71,10 +71,11 @@ def test_over_pressure_at_once_trips_on_the_first_sample():
 def test_over_pressure_sustained_trips_after_half_a_second():
     clock, fake, sup = rig()
     calf = sup.cell_names.index("right.calf")
-    fake.pressure[calf] = 100 + 12
-    run(clock, sup, 0.4)
+    rng = np.random.default_rng(3)
+    noisy = lambda: fake.pressure.__setitem__(calf, 100 + 12 + rng.normal(0, 0.3))  # noqa: E731
+    run(clock, sup, 0.4, commands(sup), each=noisy)
     assert not sup.latched
-    run(clock, sup, 0.2)
+    run(clock, sup, 0.2, commands(sup), each=noisy)
     assert sup.trip.detector == "over_pressure" and sup.trip.detected_s == pytest.approx(0.5, abs=TICK * 1.5)
 
 
@@ -204,7 +205,7 @@ def test_heater_over_temperature_and_runaway():
     assert sup.trip.detector == "over_temperature" and sup.trip.where == "right"
     clock, fake, sup = rig()
     fake.skin[0] = 37.0
-    run(clock, sup, 65, commands(sup), each=lambda: fake.skin.__setitem__(0, fake.skin[0] + 0.01 * TICK))
+    run(clock, sup, 65, commands(sup), each=lambda: fake.skin.__setitem__(0, fake.skin[0] + 0.03 * TICK))
     assert sup.trip.detector == "thermal_runaway" and sup.trip.where == "left"
 
 

@@ -122,6 +122,7 @@ class Session:
         guide_shown: set[tuple[int, int]] = set()
         last_sample_s = -1.0
         update_every = max(1, round(update_every_s * self.tick_hz))
+        loops = 0  # ticks of the loop, paused ones included
         n_ticks = len(self.table)
         sensors = sup.read()
         paused_now = False
@@ -172,7 +173,8 @@ class Session:
                         session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C
                     )
                     self.history.commit(session_id, self.t_s)
-                if on_update is not None and tick % update_every == 0:
+                loops += 1
+                if on_update is not None and loops % update_every == 0:
                     on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
                 if not paused_now:
                     tick += 1

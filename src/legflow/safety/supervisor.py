@@ -78,7 +78,7 @@ class Supervisor(Massager):
     def _set_detectors(self) -> None:
         """Fresh detector memory (at the start, and after a user's reset)."""
         self._cells = CellState(self.n_cells)
-        self._cell_arrays = tuple(vars(self._cells).values())
+        self._cell_arrays = self._cells.arrays()
         self._heaters = HeaterState(self.n_legs)
 
     @property

@@ -1,0 +1,154 @@
+"""The session engine: one code path on a virtual clock; pause, resume, stop, emergency stop; the
+controller's tracking; legs modes; guide steps and events; the summary contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from legflow.clock import VirtualClock
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.session import Session
+from legflow.engine.testprogram import exercise_program
+from legflow.programs.library import builtin_source
+from legflow.programs.model import Program
+from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
+from legflow.store import History
+
+
+def make_session(program: Program, profile: str = "reference", history: History | None = None):
+    clock = VirtualClock()
+    sim = SimulatedMassager(load_profile(profile), clock)
+    sup = Supervisor(sim, DEFAULT_LIMITS, clock)
+    return Session(program, "test", sup, clock, history=history), sim
+
+
+def test_summary_follows_the_contract(tmp_path):
+    session, _ = make_session(builtin_source("pre-sport").program, history=History(tmp_path / "h.sqlite"))
+    summary = session.run()
+    assert set(summary) >= {"program", "status", "duration_s", "cells", "max_skin_temp_C", "faults"}
+    assert summary["status"] == "completed" and summary["duration_s"] == pytest.approx(300, abs=0.05)
+    assert set(summary["cells"]) == set(load_profile("reference").cell_names())
+    assert all(set(v) == {"max_pressure_mmHg"} for v in summary["cells"].values())
+    assert max(v["max_pressure_mmHg"] for v in summary["cells"].values()) > 40
+    assert summary["faults"] == [] and isinstance(summary["id"], int)
+
+
+def test_pause_vents_and_freezes_the_program_clock_then_resume_continues():
+    session, sim = make_session(exercise_program(load_profile("reference"), 1.0))
+    seen = {"paused_at": None, "resumed": False, "vented": None}
+
+    def control(state):
+        if seen["paused_at"] is None and state.t_s >= 20:
+            session.control.pause()
+            seen["paused_at"] = session.clock.now()
+        elif (
+            seen["paused_at"] is not None
+            and not seen["resumed"]
+            and session.clock.now() - seen["paused_at"] > 15
+        ):
+            seen["vented"] = float(sim.true_pressure_mmHg.max())
+            assert state.paused and state.t_s == pytest.approx(20, abs=0.3)
+            session.control.resume()
+            seen["resumed"] = True
+
+    summary = session.run(on_update=control, update_every_s=0.1)
+    assert summary["status"] == "completed" and summary["duration_s"] == pytest.approx(60, abs=0.05)
+    assert seen["resumed"] and seen["vented"] < 5.0  # every cell vented while paused
+    assert session.clock.now() >= 75  # wall (virtual) time includes the pause
+
+
+def test_stop_vents_and_ends_as_stopped():
+    session, sim = make_session(exercise_program(load_profile("reference"), 2.0))
+    summary = session.run(on_update=lambda s: s.t_s >= 30 and session.control.stop(), update_every_s=0.1)
+    assert summary["status"] == "stopped" and 30 <= summary["duration_s"] < 31
+    assert summary["faults"] == [] and sim.relay_open
+
+
+def test_emergency_stop_reaches_the_safe_state_within_one_tick():
+    session, sim = make_session(exercise_program(load_profile("reference"), 2.0))
+    when = {}
+
+    def press(state):
+        if state.t_s >= 12 and not when:
+            when["t"] = session.clock.now()
+            session.control.emergency_stop()
+            when["relay"] = sim.relay_open  # at once, before the loop ticks again
+
+    summary = session.run(on_update=press, update_every_s=0.02)
+    assert when["relay"] is True
+    assert summary["status"] == "stopped" and summary["duration_s"] <= 12.0 + 2 * session.dt_s
+
+
+@pytest.mark.parametrize(
+    "legs, active", [("left", {"left"}), ("right", {"right"}), ("both", {"left", "right"})]
+)
+def test_legs_modes(legs, active):
+    data = exercise_program(load_profile("reference"), 0.5).model_dump(by_alias=True)
+    data["program"]["legs"] = legs
+    session, _ = make_session(Program.model_validate(data))
+    summary = session.run()
+    pressed = {cell.split(".")[0] for cell, v in summary["cells"].items() if v["max_pressure_mmHg"] > 20}
+    assert pressed == active
+
+
+def test_alternate_legs_take_turns():
+    data = exercise_program(load_profile("reference"), 1.0).model_dump(by_alias=True)
+    data["program"]["legs"] = "alternate"
+    session, _ = make_session(Program.model_validate(data))
+    seen = []
+    session.run(on_update=lambda s: seen.append((s.t_s, s.pressure_mmHg.copy())), update_every_s=0.5)
+    left = np.array([p[:5].max() for _, p in seen])
+    right = np.array([p[5:].max() for _, p in seen])
+    assert (left > 20).any() and (right > 20).any()
+    assert not ((left > 20) & (right > 20)).any()
+
+
+def test_guide_steps_and_phases_are_recorded_as_events(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    session, _ = make_session(builtin_source("sitting-break").program, history=history)
+    summary = session.run()
+    kinds = [e["kind"] for e in history.events(summary["id"])]
+    assert kinds.count("phase") == len(builtin_source("sitting-break").program.phases)
+    assert "guide" in kinds and kinds[-1] == "end"
+
+
+def test_guide_only_program_runs_with_nothing_inflated():
+    session, _ = make_session(builtin_source("self-massage-calves").program)
+    summary = session.run()
+    assert summary["status"] == "completed"
+    assert max(v["max_pressure_mmHg"] for v in summary["cells"].values()) < 3
+
+
+def test_cells_track_their_setpoints():
+    """Sequential ramps on the reference device: at the end of each inflate ramp most cells are
+    within 3 mmHg of their setpoint and overshoot is bounded (measured on true pressures)."""
+    session, sim = make_session(builtin_source("circulation").program)
+    truth = []
+    read = session.supervisor.read
+
+    def watched():
+        sensors = read()
+        truth.append(sim.true_pressure_mmHg.copy())
+        return sensors
+
+    session.supervisor.read = watched
+    assert session.run()["status"] == "completed"
+    true = np.array(truth[1:])
+    table = session.table[: len(true)]
+    errors, overshoot = [], []
+    for c in range(true.shape[1]):
+        sp = table[:, c]
+        rising = np.diff(sp) > 0
+        for end in np.nonzero(rising[:-1] & ~rising[1:] & (sp[1:-1] > 5))[0] + 1:
+            plateau = end
+            while plateau < len(sp) - 1 and sp[plateau + 1] == sp[end]:
+                plateau += 1
+            errors.append(true[end, c] - sp[end])
+            overshoot.append(true[end : plateau + 1, c].max() - sp[end])
+    errors, overshoot = np.abs(errors), np.array(overshoot)
+    assert len(errors) > 100
+    assert np.mean(errors <= 3.0) >= 0.95
+    assert np.mean(overshoot <= 5.0) >= 0.8 and overshoot.max() <= 20.0
