@@ -252,7 +252,7 @@ def main() -> None:
             print(problem, file=sys.stderr)
         sys.exit(exc.exit_code)
     except LegflowError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

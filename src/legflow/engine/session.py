@@ -25,6 +25,9 @@ from legflow.safety.supervisor import Supervisor, Trip
 from legflow.store import History
 
 ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
+#: A graceful stop vents until every cell reads below this, or for at most STOP_VENT_MAX_s.
+STOPPED_BELOW_mmHg = 3.0
+STOP_VENT_MAX_s = 5.0
 TICK_HZ = 50
 
 
@@ -126,6 +129,7 @@ class Session:
         n_ticks = len(self.table)
         sensors = sup.read()
         paused_now = False
+        stopping_since: float | None = None
         try:
             while tick < n_ticks:
                 clock.sleep_until(next_tick)
@@ -137,9 +141,17 @@ class Session:
                 if sup.latched:
                     break
                 if self.control.stop_requested:
-                    sup.stop("stop", "stopped by the user")
-                    break
-                if self.control.paused != paused_now:
+                    # a graceful stop vents every cell first (a second Ctrl-C meanwhile is an
+                    # emergency stop), then latches the safe state
+                    if stopping_since is None:
+                        stopping_since = clock.now()
+                        paused_now = True
+                        self.pressure_ctl.vent_all()
+                    vented = float(np.max(sensors.pressure_mmHg)) < STOPPED_BELOW_mmHg
+                    if vented or clock.now() - stopping_since >= STOP_VENT_MAX_s:
+                        sup.stop("stop", "stopped by the user")
+                        break
+                elif self.control.paused != paused_now:
                     paused_now = self.control.paused
                     self._event(session_id, "pause" if paused_now else "resume", "")
                     self.pressure_ctl.vent_all()

@@ -68,6 +68,11 @@ class Supervisor(Massager):
         self._heater_on_s = np.zeros(n_legs)
         self._skin_C = np.full(n_legs, np.nan)
         self._clamped = Commands.idle(n_legs, n_cells)  # reused: the massager copies what it is sent
+        #: The skin temperature the heater must never pass (when heat is refused, the default).
+        self._heat_limit_C = min(
+            (x for x in (limits.heat_C, self.profile.heater_max_C) if x is not None), default=42.0
+        )
+        self._session_limit_s = limits.session_min * 60
 
     def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
         if zone in self.limits.blocked_zones:
@@ -80,12 +85,6 @@ class Supervisor(Massager):
         self._cells = CellState(self.n_cells)
         self._cell_arrays = self._cells.arrays()
         self._heaters = HeaterState(self.n_legs)
-
-    @property
-    def _heat_limit_C(self) -> float:
-        """The skin temperature the heater must never pass (when heat is refused, the default)."""
-        limits = [x for x in (self.limits.heat_C, self.profile.heater_max_C) if x is not None]
-        return min(limits, default=42.0)
 
     @property
     def session_s(self) -> float:
@@ -181,7 +180,7 @@ class Supervisor(Massager):
             self._latch(name, self.profile.legs[leg], message, now)
             return
         self._heater_on_s += dt * (c.heater_power > 0)
-        if self.session_s > self.limits.session_min * 60:
+        if now - self.start_s > self._session_limit_s:
             self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
     def _clamp(self, wanted: Commands) -> Commands:

@@ -1,0 +1,116 @@
+"""`legflow run`: the contract's options, refusals with clear errors, and Ctrl-C on a real
+process (once: stop and vent; twice: emergency stop)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import run_cli
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    return lambda *args: run_cli(capsys, monkeypatch, *args)
+
+
+def test_fast_json_prints_the_summary(cli):
+    result = cli("run", "pre-sport", "--fast", "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["status"] == "completed" and summary["duration_s"] == 300.0
+    assert summary["faults"] == [] and summary["program"] == "pre-sport"
+
+
+def test_live_display_shows_cells_legs_and_the_outcome(cli):
+    result = cli("run", "sitting-break", "--fast")
+    assert result.code == 0
+    for text in ("legflow session", "left.calf", "right.thigh", "mmHg", "heat", "completed after 480 s"):
+        assert text in result.out
+
+
+def test_injected_fault_exits_4_with_the_fault_in_the_summary(cli):
+    result = cli("run", "pre-sport", "--fast", "--json", "--inject", "pump_failure:left@30")
+    summary = json.loads(result.out)
+    assert result.code == 4 and summary["status"] == "fault"
+    (fault,) = summary["faults"]
+    assert fault["kind"] == "pump_failure" and fault["cell"] == "left" and fault["at_s"] == 30.0
+    assert 30.0 <= fault["detected_s"] <= fault["safe_at_s"] < 35.0
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("bogus@3", "unknown fault kind"), ("leak@x", "bad fault"), ("leak:left.elbow@3", "no cell or leg")],
+)
+def test_bad_fault_specs_are_one_line_errors(cli, spec, message):
+    result = cli("run", "pre-sport", "--fast", "--inject", spec)
+    assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_program_the_device_refuses_never_starts(cli):
+    result = cli("run", str(HERE / "broken" / "device-calf-150.toml"), "--fast")
+    assert result.code == 2 and "limit of 100 mmHg" in result.err
+    result = cli("run", "recovery", "--fast", "--profile", "home-foot-calf")
+    assert result.code == 2 and "has no thigh cell" in result.err
+
+
+def test_a_blocked_user_cannot_start(cli):
+    assert cli("screen", "--answers", str(HERE / "answers" / "dvt.toml")).code == 0
+    result = cli("run", "pre-sport", "--fast")
+    assert result.code == 2 and "screening blocks sessions" in result.err
+
+
+def test_other_profiles_run_their_programs(cli):
+    result = cli("run", "sitting-break", "--fast", "--json", "--profile", "recovery-boots")
+    assert result.code == 0 and json.loads(result.out)["status"] == "completed"
+
+
+def _start_real_time(home: Path) -> subprocess.Popen:
+    env = {**os.environ, "LEGFLOW_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "legflow", "run", "circulation", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def _wait_for_samples(home: Path, count: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        db = home / "history.sqlite"
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                try:
+                    if con.execute("SELECT COUNT(*) FROM samples").fetchone()[0] >= count:
+                        return
+                except sqlite3.OperationalError:
+                    pass
+        time.sleep(0.1)
+    raise AssertionError("the session never stored samples")
+
+
+@pytest.mark.parametrize(
+    "presses, status, detector", [(1, "stopped", "stop"), (2, "stopped", "emergency_stop")]
+)
+def test_ctrl_c_stops_once_and_emergency_stops_twice(tmp_path, presses, status, detector):
+    proc = _start_real_time(tmp_path)
+    _wait_for_samples(tmp_path, 2, proc)
+    for _ in range(presses):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)  # two presses, not one: signals of one kind do not queue
+    out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert proc.returncode == 0 and summary["status"] == status
+    assert 1.0 <= summary["duration_s"] < 30
+    with sqlite3.connect(tmp_path / "history.sqlite") as con:
+        events = [d for (d,) in con.execute("SELECT detail FROM events WHERE kind = 'stop'")]
+    assert any(e.startswith(detector + " ") for e in events)
