@@ -22,11 +22,17 @@ THIGH = NAMES.index("left.thigh")
 TICK_s = 0.02
 
 
+#: Physics tests pump far past any rating; the device's own over-pressure switch (tested on its own
+#: below) is set out of their way.
+NO_TRIP = {"trip_margin_mmHg": 1000.0}
+
+
 def make(faults: tuple[str, ...] = (), seed: int = 0, **params) -> tuple[SimulatedMassager, VirtualClock]:
     clock = VirtualClock()
     specs = [FaultSpec.parse(f) for f in faults]
-    p = SimParameters(**params) if params else None
-    return SimulatedMassager(PROFILE, clock, specs, seed, params=p), clock
+    return SimulatedMassager(
+        PROFILE, clock, specs, seed, params=SimParameters(**{**NO_TRIP, **params})
+    ), clock
 
 
 def idle(sim: Massager) -> Commands:
@@ -113,7 +119,7 @@ def test_unconditionally_stable_with_a_coarse_substep():
 def test_every_profile_simulates(name):
     profile = load_profile(name)
     clock = VirtualClock()
-    sim = SimulatedMassager(profile, clock)
+    sim = SimulatedMassager(profile, clock, params=SimParameters(**NO_TRIP))
     cmd = Commands.idle(sim.n_legs, sim.n_cells)
     cmd.pump_duty[:] = True
     cmd.inlet_open[:] = True
@@ -433,3 +439,13 @@ def test_fault_link_loss():
     assert sim.failsafe_at_s == pytest.approx(0.95 + HEARTBEAT_TIMEOUT_s)
     run(sim, clock, cmd, 4.0)
     assert sim.true_pressure_mmHg[CALF] < 2.0  # the device vented by itself
+
+
+def test_the_device_vents_itself_above_a_cells_rating():
+    """Firmware keeps its own over-pressure switch, whatever the host commands (or if it is gone)."""
+    clock = VirtualClock()
+    sim = SimulatedMassager(PROFILE, clock)
+    run(sim, clock, inflate(sim, CALF), 3.0)
+    rating = PROFILE.cells_in_zone("calf")[0].max_pressure_mmHg
+    assert sim.relay_open and sim.failsafe_at_s is not None
+    assert sim.true_pressure_mmHg.max() < rating + sim.params.trip_margin_mmHg

@@ -135,6 +135,9 @@ class SimParameters:
     # --- numerics ---------------------------------------------------------------------------------
     #: Fixed substep of the kernel. The pneumatics are integrated by linearised backward Euler
     #: (unconditionally stable); the substep only has to resolve the valve stroke.
+    #: The device's own over-pressure trip above each cell's rating: firmware that vents by itself,
+    #: whatever the host says (as the over-pressure alarms of hospital compression pumps).
+    trip_margin_mmHg: float = 10.0
     substep_s: float = 0.002
 
     def __post_init__(self) -> None:

@@ -369,19 +369,33 @@ def _sample(cx, cp, lx, lp, g, rng, out):
 
 
 @njit(cache=True)
-def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out):
-    """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample."""
+def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_Pa):
+    """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample.
+
+    The device's own over-pressure switch is checked after every substep: a cell above its
+    ``trip_Pa`` opens the relay at once. Returns the time it tripped, or -1.
+    """
+    tripped_at = -1.0
     span = t1 - t0
     if span > 0.0:
         n = int(np.ceil(span / dt - 1e-9))
         n = max(n, 1)
         scratch = np.empty((cx.shape[0] // lx.shape[0], 6))
+        t = t0
         for s in range(n):
             h = dt if s < n - 1 else span - dt * (n - 1)
             if h > 0.0:
                 _substep(h, relay_closed, cx, cp, lx, lp, g, scratch)
+                t += h
+            if relay_closed:
+                for i in range(cx.shape[0]):
+                    if cx[i, CX_P] > trip_Pa[i]:
+                        relay_closed = False
+                        tripped_at = t
+                        break
     if sample:
         _sample(cx, cp, lx, lp, g, rng, out)
+    return tripped_at
 
 
 @njit(cache=True)

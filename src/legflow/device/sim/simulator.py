@@ -61,6 +61,8 @@ class SimulatedMassager(Massager):
         self._leg_of_cell = np.repeat(np.arange(nl), len(profile.cells))
         self._g = _globals(self.params)
         self._cp = _cell_params(profile, self.params)
+        ratings = np.array([c.max_pressure_mmHg for c in profile.cells] * len(profile.legs))
+        self._trip_Pa = (ratings + self.params.trip_margin_mmHg) * MMHG_Pa
         self._lp = np.zeros((nl, ph.NLP))
         rng = np.random.default_rng(seed)
         self._rng = np.array([rng.integers(1, 2**63, dtype=np.int64)], dtype=np.uint64)
@@ -227,10 +229,13 @@ class SimulatedMassager(Massager):
         self._advance(self._clock.now(), sample=False)
 
     def _kernel(self, t1: float, sample: bool) -> None:
-        ph.advance(
+        tripped_at = ph.advance(
             self._t, t1, self.params.substep_s, not self._relay_open, sample,
-            self._cx, self._cp, self._lx, self._lp, self._g, self._rng, self._out,
+            self._cx, self._cp, self._lx, self._lp, self._g, self._rng, self._out, self._trip_Pa,
         )  # fmt: skip
+        if tripped_at >= 0.0:  # the device's own over-pressure switch
+            self.failsafe_at_s = self.failsafe_at_s or tripped_at
+            self._open_relay()
         self._t = max(self._t, t1)
 
     def _advance(self, t: float, sample: bool) -> None:
