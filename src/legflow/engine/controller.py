@@ -113,6 +113,16 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
             duty[c] = 0.0
 
 
+@njit(cache=True)
+def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
+    """The valve commands, and per leg the highest duty any of its cells asks."""
+    out_duty[:] = 0.0
+    for c in range(inlet.shape[0]):
+        out_inlet[c] = inlet[c] != CLOSED
+        out_exhaust[c] = exhaust[c]
+        out_duty[cell_leg[c]] = max(out_duty[cell_leg[c]], duty[c])
+
+
 class PressureController:
     """Turns per-cell setpoints and sensed pressures into pump and valve commands."""
 
@@ -143,10 +153,15 @@ class PressureController:
         _share_manifold(
             reading_mmHg, self.inlet, self.duty, self.cell_leg, self.n_legs, s.manifold_spread_mmHg
         )
-        out.inlet_open[:] = self.inlet != CLOSED
-        out.exhaust_open[:] = self.exhaust
-        out.pump_duty[:] = 0.0
-        np.maximum.at(out.pump_duty, self.cell_leg, self.duty)
+        _write(
+            self.inlet,
+            self.exhaust,
+            self.duty,
+            self.cell_leg,
+            out.inlet_open,
+            out.exhaust_open,
+            out.pump_duty,
+        )
 
     def vent_all(self) -> None:
         """Forget every fill, so the next update starts from vented cells (after a pause)."""

@@ -106,6 +106,8 @@ class Session:
         self.pressure_ctl = PressureController(len(self.cells), self.supervisor.cell_leg, len(profile.legs))
         self.heater_ctl = HeaterController()
         self.max_pressure = np.zeros(len(self.cells))
+        self.vented = np.zeros(len(self.cells))  # the setpoints while paused or stopping
+        self._motors_for: tuple[int, bool] | None = None  # (phase, paused) the motor commands are for
         self.max_skin_C = -np.inf
         self.status = "running"
         self.t_s = 0.0
@@ -166,17 +168,8 @@ class Session:
                     if step.at_s <= t_in and (index, j) not in guide_shown:
                         guide_shown.add((index, j))
                         self._event(session_id, "guide", f"[{step.area}] {step.text}")
-                setpoint = np.zeros(len(self.cells)) if paused_now else self.table[tick]
-                self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands)
-                heat = None if paused_now or phase.heat is None else phase.heat.target_C
-                commands.heater_power = self.heater_ctl.power(
-                    heat, sensors.skin_temp_C, commands.heater_power
-                )
-                rollers = phase.rollers if not paused_now else None
-                commands.roller_speed[:] = ROLLER_SPEED[rollers.speed] if rollers else 0.0
-                commands.vibration_level[:] = (
-                    phase.vibration.level if phase.vibration and not paused_now else 0
-                )
+                setpoint = self.vented if paused_now else self.table[tick]
+                self._actuate(phase, index, paused_now, setpoint, sensors, commands)
                 commands.heartbeat += 1
                 sup.apply(commands)
                 if self.t_s - last_sample_s >= 1.0 and self.history is not None:
@@ -196,6 +189,18 @@ class Session:
         if on_update is not None:
             on_update(self.last_state)
         return self.summary
+
+    def _actuate(self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands) -> None:
+        """This tick's commands: valves and pump from the pressures, heater from the skin
+        temperature; rollers and vibration change only with the phase (or a pause)."""
+        self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands)
+        heat = None if paused or phase.heat is None else phase.heat.target_C
+        commands.heater_power = self.heater_ctl.power(heat, sensors.skin_temp_C, commands.heater_power)
+        if (index, paused) != self._motors_for:
+            self._motors_for = (index, paused)
+            rollers = None if paused else phase.rollers
+            commands.roller_speed[:] = ROLLER_SPEED[rollers.speed] if rollers else 0.0
+            commands.vibration_level[:] = phase.vibration.level if phase.vibration and not paused else 0
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:

@@ -227,33 +227,56 @@ class HeaterState:
         self.temp_when_full = np.zeros(n_legs)
 
 
+HEATER_DETECTORS = {
+    1: ("implausible_sensor", "skin temperature sensor reads nonsense"),
+    2: ("over_temperature", "the skin is over its temperature limit"),
+    3: ("thermal_runaway", "the pad keeps warming with its heater switched off"),
+    4: ("heater_fault", "full heater power but the pad does not warm (sensor off the pad?)"),
+}
+
+
 def check_heaters(
     t: float, temp_C: np.ndarray, power: np.ndarray, limit_C: float, state: HeaterState
 ) -> tuple[str, int, str] | None:
     """Return (detector, leg, message) for the first heater fault, or None."""
-    for leg, temp in enumerate(temp_C):
+    code, leg = _check_heaters(
+        t,
+        temp_C,
+        power,
+        limit_C,
+        state.off_since,
+        state.temp_when_off,
+        state.full_since,
+        state.temp_when_full,
+    )
+    if code == 0:
+        return None
+    name, message = HEATER_DETECTORS[code]
+    return name, leg, message
+
+
+@njit(cache=True)
+def _check_heaters(t, temp_C, power, limit_C, off_since, temp_when_off, full_since, temp_when_full):
+    for leg in range(temp_C.shape[0]):
+        temp = temp_C[leg]
         if not math.isfinite(temp):
-            return "implausible_sensor", leg, "skin temperature sensor reads nonsense"
+            return 1, leg
         if temp > limit_C + HEATER_OVER_LIMIT_C:
-            return "over_temperature", leg, f"skin {temp:.1f} °C is over the {limit_C:g} °C limit"
+            return 2, leg
         if power[leg] <= 0.0:
-            if state.off_since[leg] < 0:
-                state.off_since[leg], state.temp_when_off[leg] = t, temp
-            elif temp - state.temp_when_off[leg] > HEATER_OFF_RISE_MAX_C:
-                return "thermal_runaway", leg, "the pad keeps warming with its heater switched off"
+            if off_since[leg] < 0:
+                off_since[leg], temp_when_off[leg] = t, temp
+            elif temp - temp_when_off[leg] > HEATER_OFF_RISE_MAX_C:
+                return 3, leg
         else:
-            state.off_since[leg] = -1.0
+            off_since[leg] = -1.0
         if power[leg] >= 1.0 and temp < limit_C - 4.0:
-            if state.full_since[leg] < 0:
-                state.full_since[leg], state.temp_when_full[leg] = t, temp
-            elif t - state.full_since[leg] >= HEATER_ON_RISE_WINDOW_s:
-                if temp - state.temp_when_full[leg] < HEATER_ON_RISE_MIN_C:
-                    return (
-                        "heater_fault",
-                        leg,
-                        "full heater power but the pad does not warm (sensor off the pad?)",
-                    )
-                state.full_since[leg], state.temp_when_full[leg] = t, temp
+            if full_since[leg] < 0:
+                full_since[leg], temp_when_full[leg] = t, temp
+            elif t - full_since[leg] >= HEATER_ON_RISE_WINDOW_s:
+                if temp - temp_when_full[leg] < HEATER_ON_RISE_MIN_C:
+                    return 4, leg
+                full_since[leg], temp_when_full[leg] = t, temp
         else:
-            state.full_since[leg] = -1.0
-    return None
+            full_since[leg] = -1.0
+    return 0, -1
