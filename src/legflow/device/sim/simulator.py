@@ -113,7 +113,8 @@ class SimulatedMassager(Massager):
             return _sensors(*self._last)
         self._advance(now, sample=True)
         self._seq += 1
-        self._last = (self._t, self._seq, self._out.copy(), self._relay_open, self.n_legs)
+        # no copy: `_sensors` cuts its own, and after a link loss `_out` is never sampled again
+        self._last = (self._t, self._seq, self._out, self._relay_open, self.n_legs)
         return _sensors(*self._last)
 
     def apply(self, commands: Commands) -> None:
