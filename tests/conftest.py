@@ -3,6 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Compiled kernels (numba) compile on their first call in a fresh checkout: no per-example deadline.
+settings.register_profile("legflow", deadline=None)
+settings.load_profile("legflow")
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared"
