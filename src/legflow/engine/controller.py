@@ -28,6 +28,8 @@ CLOSED, FILLING, FINISHING = 0, 1, 2
 FINISH_TICKS = 3
 #: Below this setpoint a cell is vented rather than held.
 VENT_BELOW_mmHg = 1.0
+TOP_UP_GAP_mmHg = 5.0  # a holding cell this close to its setpoint is topped up gently
+TOP_UP_DUTY = 0.4
 DUTY_STEP = 0.05  # per tick, while a filling cell rises slower than asked
 
 
@@ -87,6 +89,8 @@ def _decide(
             if rate[c] < 0.3 * needed:
                 floor[c] = min(1.0, floor[c] + DUTY_STEP)
             duty[c] = min(1.0, max(floor[c], needed / gain[c]))
+            if sp_rate == 0.0 and sp - p < TOP_UP_GAP_mmHg:
+                duty[c] = min(duty[c], TOP_UP_DUTY)  # a top-up needs a breath of gas, not a burst
         else:
             duty[c] = 0.0
             floor[c] = min_duty
@@ -178,5 +182,16 @@ class HeaterController:
     def power(self, target_C: float | None, skin_C: np.ndarray, current: np.ndarray) -> np.ndarray:
         if target_C is None:
             return current if not current.any() else np.zeros_like(skin_C)
-        on = np.where(skin_C < target_C - self.hysteresis_C, 1.0, current)
-        return np.where(skin_C >= target_C, 0.0, on)
+        return _heater_power(target_C, self.hysteresis_C, skin_C, current)
+
+
+@njit(cache=True)
+def _heater_power(target_C, hysteresis_C, skin_C, current):
+    """Full power below target − hysteresis, off at the target, unchanged in between."""
+    out = current.copy()
+    for leg in range(skin_C.shape[0]):
+        if skin_C[leg] >= target_C:
+            out[leg] = 0.0
+        elif skin_C[leg] < target_C - hysteresis_C:
+            out[leg] = 1.0
+    return out

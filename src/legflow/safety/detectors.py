@@ -56,9 +56,10 @@ HEATER_ON_RISE_MIN_C = 0.5
 HEATER_OVER_LIMIT_C = 0.5
 LINK_TIMEOUT_s = 0.2
 
-GARMENT_MIN_DOSE = 0.3  # of inflow, in √mmHg·s, before a fill's stiffness is judged
+GARMENT_MIN_DOSE = 0.1  # of inflow, in √mmHg·s, before a fill's stiffness is judged
 GARMENT_MEMORY_s = 3.0
 GARMENT_MIN_PRESSURE_mmHg = 15.0
+GARMENT_BANDS_mmHg = (40.0, 70.0)  # stiffness is compared within a pressure band: below 40, 40-70, above
 GARMENT_RATIO = 0.2  # a cell that stiffens 5 times less per pumped gas than it did: nothing to press on
 
 #: Detector names by code, as reported in events and session summaries.
@@ -91,7 +92,8 @@ class CellState:
         self.after_fill = np.zeros(n_cells, np.bool_)  # the last valve to act was the inlet
         self.dose = np.zeros(n_cells)  # recent inflow into the cell, ∫√(manifold − cell) dt (decayed)
         self.dose_rise = np.zeros(n_cells)  # ... and the rise they gave
-        self.stiffness = np.zeros(n_cells)  # rise per duty-second learned on earlier fills; 0: not yet
+        #: rise per inflow learned on earlier fills, per pressure band (a cell stiffens as it fills)
+        self.stiffness = np.zeros((n_cells, len(GARMENT_BANDS_mmHg) + 1))  # 0: not learned yet
         self.held_s = np.zeros(n_cells)  # recent time held with gas after a fill (decayed)
         self.refilling_s = np.zeros(n_cells)  # ... of which the inlet was open
 
@@ -172,13 +174,17 @@ def check_cells(
             dose_rise[c] += change
             if dose[c] >= GARMENT_MIN_DOSE:
                 now = dose_rise[c] / dose[c]
-                if stiffness[c] <= 0.0:
-                    stiffness[c] = now
-                elif now < GARMENT_RATIO * stiffness[c]:
+                band = 0
+                while band < len(GARMENT_BANDS_mmHg) and p >= GARMENT_BANDS_mmHg[band]:
+                    band += 1
+                learned = stiffness[c, band]
+                if learned <= 0.0:
+                    stiffness[c, band] = now
+                elif now < GARMENT_RATIO * learned:
                     if code == 0:
                         code = 6
-                elif now < 2.0 * stiffness[c]:
-                    stiffness[c] += 0.05 * (now - stiffness[c])
+                elif now < 2.0 * learned:
+                    stiffness[c, band] += 0.05 * (now - learned)
         held_s[c] *= keep_demand
         refilling_s[c] *= keep_demand
         if after_fill[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
