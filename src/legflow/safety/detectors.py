@@ -105,15 +105,15 @@ class CellState:
 
 @njit(cache=True)
 def check_cells(
-    t, dt, reading, manifold, inlet, exhaust, pumping, limit,
+    t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_open, cell_leg, limit,
     over_since, inflate_s, inflate_rise, closed_s, closed_drop, same_s, vented_s, previous, still_s, smooth,
     after_fill, dose, dose_rise, stiffness, held_s, refilling_s, gap_s,
 ):  # fmt: skip
     """Update the detectors with one sample; return (fault code, cell) or (0, -1).
 
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
-    ``manifold``: the manifold pressure of the cell's leg; ``pumping``: whether its pump ran;
-    ``limit``: per-cell limit.
+    ``leg_manifold``, ``leg_duty``: each leg's manifold pressure and pump duty, ``cell_leg`` the
+    leg of each cell; ``relay_open``: the device reports its relay open; ``limit``: per-cell limit.
     """
     fault, where = 0, -1
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
@@ -137,7 +137,8 @@ def check_cells(
         else:
             over_since[c] = -1.0
         change = 0.0 if math.isnan(previous[c]) else p - previous[c]
-        filling = inlet[c] and pumping[c] and not exhaust[c]
+        manifold = leg_manifold[cell_leg[c]]
+        filling = inlet[c] and leg_duty[cell_leg[c]] > 0.0 and not relay_open and not exhaust[c]
         # no rise while inflating: rise accumulated over recent inflating time
         inflate_s[c] *= keep_inflate
         inflate_rise[c] *= keep_inflate
@@ -170,7 +171,7 @@ def check_cells(
         # below the minimum the slack bladder takes up gas; a falling reading is a backflow into a
         # manifold that has not caught up yet, not a measure of the cell
         if filling and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
-            dose[c] += math.sqrt(max(0.0, manifold[c] - p)) * dt
+            dose[c] += math.sqrt(max(0.0, manifold - p)) * dt
             dose_rise[c] += change
             if dose[c] >= GARMENT_MIN_DOSE:
                 now = dose_rise[c] / dose[c]
@@ -195,7 +196,7 @@ def check_cells(
                 code = 3
         # the manifold far above a filling cell: its sensor or its tube is wrong
         # (time adds up over interrupted fills: a controller alternating cells must not hide it)
-        if filling and manifold[c] - p > MANIFOLD_GAP_mmHg:
+        if filling and manifold - p > MANIFOLD_GAP_mmHg:
             gap_s[c] += dt
             if gap_s[c] >= MANIFOLD_GAP_s and code == 0:
                 code = 5

@@ -160,11 +160,9 @@ class Supervisor(Massager):
         dt = 0.0 if self._last_sample_s is None else max(0.0, sensors.t_s - self._last_sample_s)
         self._last_sample_s = sensors.t_s
         c = self._commands
-        pumping = (c.pump_duty[self.cell_leg] > 0) & ~sensors.relay_open
         code, cell = check_cells(
-            sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg[self.cell_leg], c.inlet_open,
-            c.exhaust_open, pumping,
-            self.cell_limit_mmHg, *self._cell_arrays,
+            sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg, c.inlet_open, c.exhaust_open,
+            c.pump_duty, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg, *self._cell_arrays,
         )  # fmt: skip
         if code:
             name = CELL_DETECTORS[code]
