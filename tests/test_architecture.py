@@ -19,6 +19,7 @@ FORBIDDEN = {
     "screening": {"engine", "cli", "device", "plan"},
     "engine": {"cli", "web"},
     "device": {"engine", "cli", "web", "safety", "programs"},
+    "twin": {"device", "engine", "cli", "web", "safety", "store", "plan", "programs"},
     "anatomy": {"programs", "engine", "cli", "device", "safety", "screening", "evidence"},
 }
 

@@ -243,6 +243,64 @@ def history_export(
         err.print(f"wrote {output}")
 
 
+TWIN_ROWS = (
+    ("ejected_mL_per_cycle", "blood ejected per cycle, mL"),
+    ("peak_flow_augmentation", "peak outflow / resting outflow"),
+    ("refill_s", "refill to 90 % after release, s"),
+    ("fluid_cleared_mL", "interstitial fluid cleared, mL"),
+    ("lymph_mL_per_h", "lymph flow, mL/h"),
+    ("cycles", "compression cycles (both legs)"),
+)
+twin_app = typer.Typer(help="The leg twin: what a program does to the leg (a model, not clinical evidence).")
+app.add_typer(twin_app, name="twin")
+
+
+@twin_app.command("run")
+def twin_run(
+    program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
+    subject: Annotated[str, typer.Option(help="Parameter set: adult, small_leg, oedema, ...")] = "adult",
+    posture: Annotated[str, typer.Option(help="supine, seated or standing.")] = "supine",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the session summary with its twin block.")
+    ] = False,
+) -> None:
+    """The twin alone under the program's ideal cell pressures (no device limits but the 300 mmHg
+    schema range): blood ejected per cycle, flow augmentation, refill time, fluid cleared."""
+    from legflow.cli.twin import run_twin
+
+    if posture not in ("supine", "seated", "standing"):
+        raise LegflowError(f"unknown posture '{posture}' (one of: supine, seated, standing)")
+    source = resolve(program)
+    twin = run_twin(source.program, subject, posture)
+    label = program.removesuffix(".toml").split("/")[-1]
+    summary = {"program": label, "status": "completed", "duration_s": source.program.duration_s, "twin": twin}
+    if json_out:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"Leg twin: {source.program.name} ({subject}, {posture})", title_justify="left")
+    table.add_column("metric")
+    table.add_column("per leg, mean", justify="right")
+    for key, label_text in TWIN_ROWS:
+        value = twin[key]
+        table.add_row(label_text, "-" if value is None else f"{value:g}")
+    table.caption = (
+        "A model prediction, not clinical evidence: see `legflow twin validate` for where it misses."
+    )
+    console.print(table)
+
+
+@twin_app.command("validate")
+def twin_validate() -> None:
+    """Each published measurement the twin must reproduce: published value, model value, tolerance,
+    pass or miss. Misses are reported, never tuned away."""
+    from legflow.twin.validate import format_table, run_validation
+
+    rows = run_validation()
+    print(format_table(rows))
+    passed = sum(row.passed for row in rows)
+    print(f"{passed} of {len(rows)} cases within their tolerance")
+
+
 def main() -> None:
     """Entry point: run the app, turning expected errors into one line and an exit code."""
     try:

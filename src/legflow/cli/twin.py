@@ -1,0 +1,39 @@
+"""`legflow twin`: the leg twin under a program's ideal cell pressures, and its validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from legflow.anatomy import COMPRESSION_ZONES
+from legflow.engine.timeline import Timeline
+from legflow.programs.model import Program
+from legflow.twin.metrics import program_metrics
+from legflow.twin.protocol import DEFAULT_COVERAGE
+from legflow.twin.solver import simulate
+from legflow.twin.subject import load_subject
+
+TWIN_STEP_s = 0.1  # the cell pressures are held piecewise constant over this step
+LEGS = ("left", "right")
+
+
+def tissue_pressures(program: Program, dt_s: float = TWIN_STEP_s, transmission: float = 0.8) -> np.ndarray:
+    """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
+
+    Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg);
+    tissue pressure = transmission × Σ coverage × cell pressure.
+    """
+    legs = [leg for leg in LEGS for _ in COMPRESSION_ZONES]
+    zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
+    table = Timeline(program).setpoint_table(legs, zones, dt_s)  # [n, 10]
+    coverage = np.array([DEFAULT_COVERAGE[z] for z in COMPRESSION_ZONES])  # [5, 3]
+    per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
+    return transmission * per_leg @ coverage
+
+
+def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> dict[str, Any]:
+    """The twin under the program; returns the session summary's ``twin`` block."""
+    external = tissue_pressures(program)
+    trace = simulate(load_subject(subject), external, TWIN_STEP_s, posture=posture)  # type: ignore[arg-type]
+    return {"subject": subject, "posture": posture, **program_metrics(trace)}

@@ -1,0 +1,339 @@
+"""The leg twin's equations: one leg = three segments (foot, calf, thigh), distal to proximal.
+
+Network (pressures referenced to heart level, so hydrostatic columns cancel in the flows)::
+
+    MAP ─Rmv0─┐        MAP ─Rmv1─┐        MAP ─Rmv2─┐
+              foot veins ─R0+valve─▶ calf veins ─R1+valve─▶ thigh veins ─R2+valve─▶ abdomen (p_abd)
+              │ Starling            │ Starling            │ Starling
+              foot tissue ─▶ lymph  calf tissue ─▶ lymph  thigh tissue ─▶ lymph
+
+State of one leg (``N_STATES`` = 8), units mL:
+    ``y[0:3]``  venous volume of foot, calf, thigh
+    ``y[3:6]``  interstitial fluid excess of foot, calf, thigh (0 = normal hydration)
+    ``y[6]``    cumulative venous outflow to the abdomen (makes the mean outflow exact)
+    ``y[7]``    cumulative lymph flow of the three segments
+
+External (tissue) pressure on each segment, mmHg: ``p_ext[0:3]`` (already × transmission ratio).
+It raises the segment's venous pressure (tube law on p − p_ext), its tissue pressure (Starling,
+lymph), and the pressure that blood from the segment below must overcome to enter it (waterfall).
+
+Not modelled: collapsing-tube resistance (kept constant; physiology.md notes that it nearly cancels
+the nonlinear compliance in outflow curves), oncotic pressure changes, muscle pump, reflexes
+(venoarteriolar), arterial pulsatility, distributed pressure within one segment.
+
+Each block below is a numba function whose docstring gives its equation, units and source; the
+parameters of one leg sit in a flat float64 vector addressed by the named offsets in this module
+(``prm[C + i]`` is the compliance of segment i), built from a :class:`Subject` by :func:`pack`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from numba import njit
+
+from legflow.twin.subject import Subject
+
+Posture = Literal["supine", "seated", "standing"]
+POSTURES: tuple[str, ...] = ("supine", "seated", "standing")
+
+N_SEG = 3
+N_STATES = 8
+VEIN, FLUID, CUM_OUTFLOW, CUM_LYMPH = 0, 3, 6, 7
+
+# Per-segment parameter blocks: offset of segment i is BLOCK + i.
+C, V0, VMAX, R, RMV, RBACK, HYDRO, KF = 0, 3, 6, 9, 12, 15, 18, 21
+TIS_P0, TIS_CLOW, TIS_CHIGH, TIS_KNEE, TIS_WIDTH = 24, 27, 30, 33, 36
+LYMPH0, PLOC_REST, PIF_REST, J_REST, FLUID_REST = 39, 42, 45, 48, 51
+# Whole-leg scalars.
+MAP, PABD, VALVE_K, CAP_RATIO, LYMPH_G_IF, LYMPH_G_EXT, LYMPH_MAX = 54, 55, 56, 57, 58, 59, 60
+N_PARAMS = 61
+
+#: Observables written by :func:`leg_rhs`: outflow, lymph, local venous and interstitial pressures.
+OBS_OUTFLOW, OBS_LYMPH, OBS_PVEIN, OBS_PIF = 0, 1, 2, 5
+N_OBS = 8
+
+#: Rounding of the waterfall's max/min [mmHg] (numerical, assumed).
+WATERFALL_WIDTH = 0.25
+NO_COLLAPSE_mmHg = -1.0e6  # the abdominal veins are never compressed
+
+_HALF_PI = 0.5 * math.pi
+_U_MAX = _HALF_PI * (1.0 - 1e-9)
+
+
+@njit(cache=True)
+def softplus(x: float) -> float:
+    """log(1 + e^x), overflow-safe."""
+    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+
+
+@njit(cache=True)
+def vein_volume_mL(transmural_mmHg: float, c: float, v0: float, vmax: float) -> float:
+    """Venous tube law (Heldt, Shim, Kamm, Mark, J Appl Physiol 2002;92:1239).
+
+    V = V0 + (2·S/π)·atan(π·C·Ptm / (2·S)),  Ptm = p − p_ext  [mmHg], V [mL], C [mL/mmHg]
+    with S = Vmax for Ptm ≥ 0 (Heldt's distension branch) and S = V0 for Ptm < 0. The collapse
+    branch is our choice: same slope C at Ptm = 0 (C¹), and V → 0 as Ptm → −∞ instead of Heldt's
+    linear branch, which would give negative volumes under 50-200 mmHg external pressure.
+    """
+    span = vmax if transmural_mmHg >= 0.0 else v0
+    return v0 + 2.0 * span / math.pi * math.atan(math.pi * c * transmural_mmHg / (2.0 * span))
+
+
+@njit(cache=True)
+def vein_transmural_mmHg(volume_mL: float, c: float, v0: float, vmax: float) -> float:
+    """Inverse tube law: Ptm = (2·S/(π·C))·tan(π·(V − V0)/(2·S)) [mmHg]; S as in :func:`vein_volume_mL`.
+
+    The tangent's argument is clipped just inside ±π/2, so an overshooting trial state gives a huge
+    but finite pressure (the solver rejects such a step) rather than a wrap-around.
+    """
+    span = vmax if volume_mL >= v0 else v0
+    u = min(max(_HALF_PI * (volume_mL - v0) / span, -_U_MAX), _U_MAX)
+    return 2.0 * span / (math.pi * c) * math.tan(u)
+
+
+@njit(cache=True)
+def smooth_max(a: float, b: float, width: float) -> float:
+    """max(a, b) rounded over ``width``: max + w·log(1 + e^(−|a − b|/w)) (exact to e^-20 beyond 20 w)."""
+    return max(a, b) + width * math.log1p(math.exp(-abs(a - b) / width))
+
+
+@njit(cache=True)
+def waterfall_drop_mmHg(p_up: float, p_down: float, p_collapse: float, width: float) -> float:
+    """Driving pressure of flow into a compressed segment: the vascular waterfall (Starling resistor).
+
+    Δp = p_up − max(p_down, min(p_collapse, p_up))   [mmHg], rounded over ``width`` (WATERFALL_WIDTH)
+    Blood from upstream must open the veins under a cell before it can pass them, so flow into a
+    segment under external pressure p_ext is driven by p_up − p_ext once p_ext exceeds the segment's
+    own pressure (Holt 1941; Permutt & Riley, J Appl Physiol 1963;18:924). This is what lets a thigh
+    cuff occlude the calf veins (venous occlusion plethysmography). The squeezed segment's own
+    outflow is not choked: its outlet lies at the cell's edge, where the tissue pressure falls away.
+    Without compression p_collapse is far below p_down and Δp = p_up − p_down; backflow
+    (p_down > p_up) is left as it is. Pressures are referenced to heart level, so
+    p_collapse = p_ext − ρg·depth of the downstream segment.
+    """
+    return p_up - smooth_max(p_down, -smooth_max(-p_collapse, -p_up, width), width)
+
+
+@njit(cache=True)
+def valve_flow_mL_per_s(dp_mmHg: float, r_forward: float, r_backflow: float, steepness: float) -> float:
+    """Vein segment in series with a one-way valve (after svZeroDSolver's ValveTanh).
+
+    Q = Δp·[G_b + (G_f − G_b)·½(1 + tanh(k·Δp))],  G_f = 1/R, G_b = 1/(R + R_back)
+    Δp = p_upstream − p_downstream [mmHg], R, R_back [mmHg·s/mL], k [1/mmHg], Q [mL/s].
+    ValveTanh blends resistances; we blend conductances so that the large backflow resistance
+    does not leak into forward flow at the 1-2 mmHg gradients of resting leg veins.
+    Competent valve: R_back ≫ R; incompetent: R_back ≈ R (reflux meets 2× the forward resistance).
+    """
+    g_f = 1.0 / r_forward
+    g_b = 1.0 / (r_forward + r_backflow)
+    return dp_mmHg * (g_b + (g_f - g_b) * 0.5 * (1.0 + math.tanh(steepness * dp_mmHg)))
+
+
+@njit(cache=True)
+def interstitial_pressure_mmHg(
+    excess_mL: float, p0: float, c_low: float, c_high: float, knee_mL: float, width_mL: float
+) -> float:
+    """Interstitial free-fluid pressure from the fluid excess (shape of Guyton's 1965 P–V curve).
+
+    P = P0 + E_l·V − (E_l − E_h)·w·[sp((V − V_k)/w) − sp(−V_k/w)],  E = 1/C,  sp = softplus
+    Stiff (compliance C_low) while the interstitium is normally hydrated; once the excess V passes
+    the knee V_k, compliance rises steeply to C_high (free fluid, oedema). V, V_k, w [mL]; C [mL/mmHg].
+    """
+    e_low = 1.0 / c_low
+    e_high = 1.0 / c_high
+    bend = softplus((excess_mL - knee_mL) / width_mL) - softplus(-knee_mL / width_mL)
+    return p0 + e_low * excess_mL - (e_low - e_high) * width_mL * bend
+
+
+@njit(cache=True)
+def lymph_flow_mL_per_s(
+    p_if_mmHg: float, p_ext_mmHg: float, j0: float, p0: float, g_if: float, g_ext: float, ratio_max: float
+) -> float:
+    """Lymph outflow rising with interstitial pressure and with external compression.
+
+    r = 1 + g_if·(P_if − P0) + g_ext·p_ext, floored smoothly at 0;  J_L = J0·r_max·tanh(r / r_max)
+    J0 [mL/s] is the flow at normal hydration (r = 1 → J ≈ J0), g [1/mmHg]; saturates at r_max·J0.
+    Baseline from 1.84 mL/h per lower-leg collector (physiology.md); gains are assumptions.
+    """
+    r = 1.0 + g_if * (p_if_mmHg - p0) + g_ext * p_ext_mmHg
+    r = 0.05 * softplus(r / 0.05)
+    return j0 * ratio_max * math.tanh(r / ratio_max)
+
+
+@njit(cache=True)
+def filtration_mL_per_s(
+    kf: float,
+    cap_ratio: float,
+    p_vein_local: float,
+    p_vein_local_rest: float,
+    p_tissue: float,
+    p_tissue_rest: float,
+    j_rest: float,
+) -> float:
+    """Starling filtration from capillaries into the interstitium, as a deviation from rest.
+
+    J_f = K_f·[ΔP_c − ΔP_t] + J_rest,  ΔP_c = κ·(p_v − p_v,rest),  ΔP_t = (P_if + p_ext) − P_if,rest
+    K_f [mL/s/mmHg] from 0.0026 mL/min/100 g/mmHg (physiology.md); κ ≈ 0.8, the classical
+    Pappenheimer–Soto-Rivera share of a venous pressure rise reaching the capillaries. Oncotic
+    pressures are held constant, and at supine rest filtration equals lymph flow (J_rest).
+    """
+    return kf * (cap_ratio * (p_vein_local - p_vein_local_rest) - (p_tissue - p_tissue_rest)) + j_rest
+
+
+@njit(cache=True)
+def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray, obs: np.ndarray) -> None:
+    """dy/dt of one leg, and its observables (``OBS_*``), written into ``dydt`` and ``obs``.
+
+    Per segment i: p_loc = Ptm(V_i) + p_ext,i (local venous pressure), p_i = p_loc − ρg·depth_i,
+    inflow Q_in,i = (MAP − p_i)/Rmv_i − J_f,i;  Q_i = valve flow from segment i to i+1 (abdomen for i=2),
+    driven by the waterfall drop with p_collapse = p_ext,i+1 − ρg·depth_i+1 (none into the abdomen)
+    dV_i/dt = Q_in,i + Q_{i−1} − Q_i;  dF_i/dt = J_f,i − J_L,i;
+    d(cum outflow)/dt = Q_2;  d(cum lymph)/dt = ΣJ_L
+    """
+    lymph_total = 0.0
+    for i in range(N_SEG):
+        p_loc = vein_transmural_mmHg(y[VEIN + i], prm[C + i], prm[V0 + i], prm[VMAX + i]) + p_ext[i]
+        p_if = interstitial_pressure_mmHg(
+            y[FLUID + i],
+            prm[TIS_P0 + i],
+            prm[TIS_CLOW + i],
+            prm[TIS_CHIGH + i],
+            prm[TIS_KNEE + i],
+            prm[TIS_WIDTH + i],
+        )
+        j_f = filtration_mL_per_s(
+            prm[KF + i],
+            prm[CAP_RATIO],
+            p_loc,
+            prm[PLOC_REST + i],
+            p_if + p_ext[i],
+            prm[PIF_REST + i],
+            prm[J_REST + i],
+        )
+        j_l = lymph_flow_mL_per_s(
+            p_if,
+            p_ext[i],
+            prm[LYMPH0 + i],
+            prm[TIS_P0 + i],
+            prm[LYMPH_G_IF],
+            prm[LYMPH_G_EXT],
+            prm[LYMPH_MAX],
+        )
+        dydt[VEIN + i] = (prm[MAP] - (p_loc - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        dydt[FLUID + i] = j_f - j_l
+        lymph_total += j_l
+        obs[OBS_PVEIN + i] = p_loc
+        obs[OBS_PIF + i] = p_if
+    for i in range(N_SEG):
+        p_up = obs[OBS_PVEIN + i] - prm[HYDRO + i]
+        if i + 1 < N_SEG:
+            p_down = obs[OBS_PVEIN + i + 1] - prm[HYDRO + i + 1]
+            p_collapse = p_ext[i + 1] - prm[HYDRO + i + 1]
+        else:
+            p_down, p_collapse = prm[PABD], NO_COLLAPSE_mmHg
+        drop = waterfall_drop_mmHg(p_up, p_down, p_collapse, WATERFALL_WIDTH)
+        q = valve_flow_mL_per_s(drop, prm[R + i], prm[RBACK + i], prm[VALVE_K])
+        dydt[VEIN + i] -= q
+        if i + 1 < N_SEG:
+            dydt[VEIN + i + 1] += q
+        else:
+            dydt[CUM_OUTFLOW] = q
+    dydt[CUM_LYMPH] = lymph_total
+    obs[OBS_OUTFLOW] = dydt[CUM_OUTFLOW]
+    obs[OBS_LYMPH] = lymph_total
+
+
+def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.ndarray]:
+    """The parameter vector (``N_PARAMS``) and resting state (``N_STATES``) of one leg in a posture.
+
+    Rest is supine with no compression: filtration balances lymph in every segment, and the venous
+    pressures solve the steady network (Newton). Referenced pressures, hence flows, do not depend on
+    posture; posture only shifts the transmural pressure, so its resting volumes follow from the tube
+    law. Filtration stays referenced to the supine rest, so standing raises capillary pressure.
+    """
+    if posture not in POSTURES:
+        raise ValueError(f"unknown posture {posture!r}; one of {POSTURES}")
+    circ, tis = subject.circulation, subject.tissue
+    prm = np.zeros(N_PARAMS)
+    per100 = [s.tissue_volume_mL / 100.0 for s in subject.segments]
+    gradient = circ.blood_hydrostatic_gradient_mmHg_per_cm
+    for i, seg in enumerate(subject.segments):
+        prm[C + i] = seg.venous_compliance_mL_per_mmHg
+        prm[V0 + i] = seg.venous_unstressed_volume_mL
+        prm[VMAX + i] = seg.venous_max_distension_volume_mL
+        prm[R + i] = seg.venous_resistance_mmHg_s_per_mL
+        prm[RMV + i] = seg.microvascular_resistance_mmHg_s_per_mL
+        prm[RBACK + i] = seg.valve_backflow_resistance_mmHg_s_per_mL
+        prm[HYDRO + i] = gradient * getattr(seg, f"depth_{posture}_cm")
+        mass_per_100g = per100[i] * tis.tissue_density_g_per_mL
+        prm[KF + i] = tis.filtration_coefficient_mL_per_min_per_100g_per_mmHg * mass_per_100g / 60.0
+        prm[TIS_P0 + i] = tis.interstitial_pressure_at_zero_excess_mmHg
+        prm[TIS_CLOW + i] = tis.interstitial_compliance_low_mL_per_mmHg_per_100mL * per100[i]
+        prm[TIS_CHIGH + i] = tis.interstitial_compliance_high_mL_per_mmHg_per_100mL * per100[i]
+        prm[TIS_KNEE + i] = tis.interstitial_knee_excess_mL_per_100mL * per100[i]
+        prm[TIS_WIDTH + i] = tis.interstitial_knee_width_mL_per_100mL * per100[i]
+        prm[LYMPH0 + i] = tis.lymph_flow_at_zero_excess_mL_per_h_per_100mL * per100[i] / 3600.0
+        prm[FLUID_REST + i] = seg.fluid_excess_at_rest_mL_per_100mL * per100[i]
+    prm[MAP] = circ.mean_arterial_pressure_mmHg
+    prm[PABD] = circ.abdominal_venous_pressure_mmHg
+    prm[VALVE_K] = circ.valve_steepness_per_mmHg
+    prm[CAP_RATIO] = circ.capillary_venous_pressure_ratio
+    prm[LYMPH_G_IF] = tis.lymph_gain_interstitial_per_mmHg
+    prm[LYMPH_G_EXT] = tis.lymph_gain_external_per_mmHg
+    prm[LYMPH_MAX] = tis.lymph_max_ratio
+
+    for i in range(N_SEG):
+        p_if = interstitial_pressure_mmHg(
+            prm[FLUID_REST + i],
+            prm[TIS_P0 + i],
+            prm[TIS_CLOW + i],
+            prm[TIS_CHIGH + i],
+            prm[TIS_KNEE + i],
+            prm[TIS_WIDTH + i],
+        )
+        prm[PIF_REST + i] = p_if
+        prm[J_REST + i] = lymph_flow_mL_per_s(
+            p_if, 0.0, prm[LYMPH0 + i], prm[TIS_P0 + i], prm[LYMPH_G_IF], prm[LYMPH_G_EXT], prm[LYMPH_MAX]
+        )
+    p_rest = _resting_venous_pressures(prm)
+    hydro_supine = gradient * np.array([s.depth_supine_cm for s in subject.segments])
+    y0 = np.zeros(N_STATES)
+    for i in range(N_SEG):
+        prm[PLOC_REST + i] = p_rest[i] + hydro_supine[i]
+        y0[VEIN + i] = vein_volume_mL(p_rest[i] + prm[HYDRO + i], prm[C + i], prm[V0 + i], prm[VMAX + i])
+        y0[FLUID + i] = prm[FLUID_REST + i]
+    return prm, y0
+
+
+def _resting_venous_pressures(prm: np.ndarray) -> np.ndarray:
+    """Newton solve of the resting venous network for the heart-referenced pressures [mmHg]."""
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        q_in = (prm[MAP] - p) / prm[RMV : RMV + N_SEG] - prm[J_REST : J_REST + N_SEG]
+        p_down = np.append(p[1:], prm[PABD])
+        q = np.array(
+            [
+                valve_flow_mL_per_s(p[i] - p_down[i], prm[R + i], prm[RBACK + i], prm[VALVE_K])
+                for i in range(N_SEG)
+            ]
+        )
+        return q_in + np.concatenate(([0.0], q[:-1])) - q  # no compression at rest: no waterfall
+
+    p = prm[PABD] + np.array([3.0, 2.0, 1.0])
+    for _ in range(50):
+        f = residual(p)
+        jac = np.empty((N_SEG, N_SEG))
+        for j in range(N_SEG):
+            dp = np.zeros(N_SEG)
+            dp[j] = 1e-6
+            jac[:, j] = (residual(p + dp) - f) / 1e-6
+        step = np.linalg.solve(jac, -f)
+        p = p + step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    if np.max(np.abs(residual(p))) > 1e-9:
+        raise RuntimeError("resting venous network did not converge")
+    return p

@@ -1,0 +1,82 @@
+"""From cell pressures to tissue pressures on the twin's segments, as a piecewise-constant schedule.
+
+p_ext,seg = τ · Σ_cells coverage[cell][seg] · p_cell,   τ = pressure transmission ratio (≈ 0.8)
+
+``coverage[cell][seg]`` is the fraction of the segment the cell covers (a cell covering the whole
+calf: 1.0 on the calf). The default coverage of a garment's zones (``legflow.anatomy``) is assumed:
+the ankle and knee cells each cover a fifth of the shank, the knee cell also the lowest tenth of the
+thigh, the calf cell the middle three fifths of the shank and the thigh cell the rest of the thigh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from legflow.anatomy import COMPRESSION_ZONES
+
+Coverage = Mapping[str, tuple[float, float, float]]
+
+#: Fraction of foot, calf, thigh covered by each compression zone's cell (assumed, see module doc).
+DEFAULT_COVERAGE: dict[str, tuple[float, float, float]] = {
+    "foot": (1.0, 0.0, 0.0),
+    "ankle": (0.0, 0.2, 0.0),
+    "calf": (0.0, 0.6, 0.0),
+    "knee": (0.0, 0.2, 0.1),
+    "thigh": (0.0, 0.0, 0.9),
+}
+if set(DEFAULT_COVERAGE) != set(COMPRESSION_ZONES):  # pragma: no cover - anatomy changed
+    raise ImportError("DEFAULT_COVERAGE must name every compression zone of legflow.anatomy")
+
+#: One cell per segment, each covering its whole segment (the validation protocols use these).
+WHOLE_SEGMENT_COVERAGE: dict[str, tuple[float, float, float]] = {
+    "foot": (1.0, 0.0, 0.0),
+    "calf": (0.0, 1.0, 0.0),
+    "thigh": (0.0, 0.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Cell pressures [mmHg] held for ``duration_s``; cells not named are at 0."""
+
+    duration_s: float
+    cells_mmHg: Mapping[str, float] = field(default_factory=dict)
+
+
+def segment_pressures(
+    cells_mmHg: Mapping[str, float], transmission_ratio: float = 0.8, coverage: Coverage = DEFAULT_COVERAGE
+) -> np.ndarray:
+    """Tissue pressure on foot, calf, thigh [mmHg] from cell pressures."""
+    out = np.zeros(3)
+    for cell, pressure in cells_mmHg.items():
+        if cell not in coverage:
+            raise ValueError(f"cell {cell!r} has no coverage; known cells: {sorted(coverage)}")
+        if pressure < 0:
+            raise ValueError(f"cell {cell!r}: pressure {pressure} mmHg < 0")
+        out += transmission_ratio * pressure * np.asarray(coverage[cell], dtype=np.float64)
+    return out
+
+
+def schedule(
+    phases: Sequence[Phase],
+    dt_s: float,
+    transmission_ratio: float = 0.8,
+    coverage: Coverage = DEFAULT_COVERAGE,
+    repeat: int = 1,
+) -> np.ndarray:
+    """Tissue pressures [n_steps, 3] for the phases (repeated ``repeat`` times) on a grid of ``dt_s``.
+
+    Phase boundaries are rounded to the grid; a phase shorter than ``dt_s / 2`` disappears.
+    """
+    rows: list[np.ndarray] = []
+    t_end = 0.0
+    for _ in range(repeat):
+        for phase in phases:
+            start = round(t_end / dt_s)
+            t_end += phase.duration_s
+            n = round(t_end / dt_s) - start
+            rows.append(np.tile(segment_pressures(phase.cells_mmHg, transmission_ratio, coverage), (n, 1)))
+    return np.concatenate(rows) if rows else np.zeros((0, 3))

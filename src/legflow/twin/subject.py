@@ -1,0 +1,220 @@
+"""Subjects: cited parameter sets for one leg, loaded from ``parameters/*.toml``.
+
+A parameter file holds, for every leaf, ``{ value = ..., source = "..." }``. A variant names a
+``base`` file and overrides some leaves; it may also give a ``volume_scale`` that scales every
+extensive segment parameter (volumes and compliances × s, resistances ÷ s). A subject is a parameter
+set plus keyword overrides, so a virtual cohort is a list of subjects::
+
+    adult = load_subject("adult")
+    stiff = load_subject("adult", calf__venous_compliance_mL_per_mmHg=3.0)
+    stiff.source("calf.venous_compliance_mL_per_mmHg")  # -> "override"
+
+Overrides name a leaf as ``table__leaf`` or, where the leaf name is unique, as ``leaf``; an unknown
+name raises :class:`TwinParameterError` with the nearest names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from legflow.errors import LegflowError
+
+PARAMETER_DIR = Path(__file__).parent / "parameters"
+SEGMENT_NAMES = ("foot", "calf", "thigh")
+
+
+class TwinParameterError(LegflowError, ValueError):
+    """A parameter file or override is unknown or malformed."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Circulation(_Frozen):
+    """Whole-leg circulation and transmission constants."""
+
+    mean_arterial_pressure_mmHg: float = Field(gt=0)
+    abdominal_venous_pressure_mmHg: float
+    resting_venous_pressure_mmHg: float
+    resting_limb_blood_flow_mL_per_min_per_100mL: float = Field(gt=0)
+    blood_hydrostatic_gradient_mmHg_per_cm: float = Field(gt=0)
+    valve_steepness_per_mmHg: float = Field(gt=0)
+    pressure_transmission_ratio: float = Field(gt=0, le=1)
+    capillary_venous_pressure_ratio: float = Field(gt=0, le=1)
+
+
+class Tissue(_Frozen):
+    """Interstitium and lymph, per 100 mL (≈ 100 g) of tissue."""
+
+    tissue_density_g_per_mL: float = Field(gt=0)
+    filtration_coefficient_mL_per_min_per_100g_per_mmHg: float = Field(ge=0)
+    interstitial_pressure_at_zero_excess_mmHg: float
+    interstitial_compliance_low_mL_per_mmHg_per_100mL: float = Field(gt=0)
+    interstitial_compliance_high_mL_per_mmHg_per_100mL: float = Field(gt=0)
+    interstitial_knee_excess_mL_per_100mL: float = Field(ge=0)
+    interstitial_knee_width_mL_per_100mL: float = Field(gt=0)
+    lymph_flow_at_zero_excess_mL_per_h_per_100mL: float = Field(ge=0)
+    lymph_gain_interstitial_per_mmHg: float = Field(ge=0)
+    lymph_gain_external_per_mmHg: float = Field(ge=0)
+    lymph_max_ratio: float = Field(gt=1)
+
+
+class Segment(_Frozen):
+    """One leg segment (foot, calf or thigh): its veins, valve at its outflow, tissue and depth."""
+
+    tissue_volume_mL: float = Field(gt=0)
+    venous_compliance_mL_per_mmHg: float = Field(gt=0)
+    venous_unstressed_volume_mL: float = Field(gt=0)
+    venous_max_distension_volume_mL: float = Field(gt=0)
+    venous_resistance_mmHg_s_per_mL: float = Field(gt=0)
+    microvascular_resistance_mmHg_s_per_mL: float = Field(gt=0)
+    valve_backflow_resistance_mmHg_s_per_mL: float = Field(ge=0)
+    fluid_excess_at_rest_mL_per_100mL: float
+    depth_supine_cm: float
+    depth_seated_cm: float
+    depth_standing_cm: float
+
+
+#: Segment parameters multiplied by ``volume_scale`` (the rest of the extensive ones are divided).
+EXTENSIVE = (
+    "tissue_volume_mL",
+    "venous_compliance_mL_per_mmHg",
+    "venous_unstressed_volume_mL",
+    "venous_max_distension_volume_mL",
+)
+INVERSE_EXTENSIVE = (
+    "venous_resistance_mmHg_s_per_mL",
+    "microvascular_resistance_mmHg_s_per_mL",
+    "valve_backflow_resistance_mmHg_s_per_mL",
+)
+
+_TABLES: dict[str, type[_Frozen]] = {
+    "circulation": Circulation,
+    "tissue": Tissue,
+    "foot": Segment,
+    "calf": Segment,
+    "thigh": Segment,
+}
+
+
+class Subject(_Frozen):
+    """One leg's parameter set; ``sources`` pairs each ``table.leaf`` with its citation."""
+
+    name: str
+    description: str
+    circulation: Circulation
+    tissue: Tissue
+    foot: Segment
+    calf: Segment
+    thigh: Segment
+    sources: tuple[tuple[str, str], ...]
+
+    @property
+    def segments(self) -> tuple[Segment, Segment, Segment]:
+        """Foot, calf, thigh: distal to proximal, the state order of the model."""
+        return (self.foot, self.calf, self.thigh)
+
+    def source(self, path: str) -> str:
+        """The citation of ``table.leaf``."""
+        found = dict(self.sources).get(path)
+        if found is None:
+            raise TwinParameterError(_unknown(path, [p for p, _ in self.sources]))
+        return found
+
+    def value(self, path: str) -> float:
+        table, leaf = path.split(".")
+        return float(getattr(getattr(self, table), leaf))
+
+
+def available_subjects() -> list[str]:
+    """Names of the parameter files, found by glob."""
+    return sorted(p.stem for p in PARAMETER_DIR.glob("*.toml"))
+
+
+def load_subject(name: str = "adult", **overrides: float) -> Subject:
+    """Load a parameter set by name and apply ``table__leaf=value`` (or unique ``leaf=value``) overrides."""
+    values, sources, meta = _load_flat(name)
+    paths = list(values)
+    for key, value in overrides.items():
+        path = _resolve(key, paths)
+        values[path] = float(value)
+        sources[path] = "override"
+    tables: dict[str, dict[str, float]] = {t: {} for t in _TABLES}
+    for path, value in values.items():
+        table, leaf = path.split(".")
+        tables[table][leaf] = value
+    try:
+        return Subject(
+            name=meta["name"],
+            description=meta["description"],
+            sources=tuple(sorted(sources.items())),
+            **tables,
+        )
+    except ValueError as exc:
+        raise TwinParameterError(f"parameter set {name!r}: {exc}") from exc
+
+
+def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    file = PARAMETER_DIR / f"{name}.toml"
+    if not file.is_file():
+        raise TwinParameterError(_unknown(name, available_subjects(), what="parameter set"))
+    data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+    meta = {"name": data.pop("name", name), "description": data.pop("description", "")}
+    base = data.pop("base", None)
+    scale = data.pop("volume_scale", None)
+    if base is not None:
+        values, sources, _ = _load_flat(base)
+    else:
+        values, sources = {}, {}
+    if scale is not None:
+        s = float(scale["value"])
+        for seg in SEGMENT_NAMES:
+            for leaf in EXTENSIVE + INVERSE_EXTENSIVE:
+                path = f"{seg}.{leaf}"
+                values[path] = values[path] * s if leaf in EXTENSIVE else values[path] / s
+                op = "x" if leaf in EXTENSIVE else "/"
+                sources[path] = f"derived: {base} value {op} volume_scale {s} ({scale['source']})"
+    for table, leaves in data.items():
+        if table not in _TABLES:
+            raise TwinParameterError(f"{file.name}: {_unknown(table, list(_TABLES), what='table')}")
+        for leaf, entry in leaves.items():
+            path = f"{table}.{leaf}"
+            if leaf not in _TABLES[table].model_fields:
+                raise TwinParameterError(f"{file.name}: {_unknown(path, list(_known_paths()))}")
+            if not isinstance(entry, dict) or set(entry) != {"value", "source"}:
+                raise TwinParameterError(f"{file.name}: {path} must be {{ value = ..., source = ... }}")
+            values[path] = float(entry["value"])
+            sources[path] = str(entry["source"])
+    return values, sources, meta
+
+
+def _known_paths() -> list[str]:
+    return [f"{t}.{leaf}" for t, model in _TABLES.items() for leaf in model.model_fields]
+
+
+def _resolve(key: str, paths: list[str]) -> str:
+    if "__" in key:
+        path = key.replace("__", ".", 1)
+        if path in paths:
+            return path
+    else:
+        matches = [p for p in paths if p.split(".")[1] == key]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise TwinParameterError(
+                f"override {key!r} is ambiguous: use one of {[m.replace('.', '__') for m in matches]}"
+            )
+    raise TwinParameterError(_unknown(key, [p.replace(".", "__") for p in paths], what="override"))
+
+
+def _unknown(name: str, known: list[str], what: str = "parameter") -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown {what} {name!r}{hint}"

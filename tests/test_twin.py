@@ -1,0 +1,283 @@
+"""The leg twin: cited parameters, equations, the batched kernel against scipy and analytic cases."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import legflow.twin as twin
+from legflow.twin import TwinParameterError, available_subjects, load_subject
+from legflow.twin import model as m
+from legflow.twin.metrics import cycle_metrics, session_metrics
+from legflow.twin.protocol import DEFAULT_COVERAGE, WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
+from legflow.twin.solver import Trace, observe, rhs, simulate
+from legflow.twin.validate import load_cases, run_validation
+
+VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
+DT = 0.05
+
+
+@pytest.fixture(scope="module")
+def adult():
+    return load_subject("adult")
+
+
+def sequential_protocol(dt: float = DT) -> np.ndarray:
+    """One 60-s cycle: foot cell, ankle and calf cells 1 s later, thigh 1 s later, released at 6 s.
+
+    (Refill of the leg's veins takes ≈ 30-40 s in the model, as the clinical venous refill time of
+    healthy legs, > 20 s; a cycle must be that long for the refill metric to exist.)"""
+    cycle = [
+        Phase(1.0, {"foot": 80.0}),
+        Phase(1.0, {"foot": 80.0, "ankle": 60.0, "calf": 60.0}),
+        Phase(4.0, {"foot": 80.0, "ankle": 60.0, "calf": 60.0, "thigh": 40.0}),
+        Phase(54.0),
+    ]
+    return schedule(cycle, dt)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def test_every_variant_loads_and_every_parameter_is_cited():
+    assert set(VARIANTS) <= set(available_subjects())
+    for name in VARIANTS:
+        subject = load_subject(name)
+        paths = dict(subject.sources)
+        for table in ("circulation", "tissue", "foot", "calf", "thigh"):
+            for leaf in type(getattr(subject, table)).model_fields:
+                source = paths[f"{table}.{leaf}"]
+                assert len(source) > 10, f"{name}: {table}.{leaf} has no real source"
+
+
+def test_derived_segment_values_match_their_stated_derivation(adult):
+    share = np.array([s.tissue_volume_mL for s in adult.segments]) / sum(
+        s.tissue_volume_mL for s in adult.segments
+    )
+    heldt_per_leg = {"venous_compliance_mL_per_mmHg": 27 / 2, "venous_unstressed_volume_mL": 716 / 2}
+    heldt_per_leg["venous_max_distension_volume_mL"] = 1043 / 2
+    for leaf, total in heldt_per_leg.items():
+        values = np.array([getattr(s, leaf) for s in adult.segments])
+        np.testing.assert_allclose(values, total * share, rtol=1e-3, err_msg=leaf)
+    circ = adult.circulation
+    for seg in adult.segments:
+        flow_mL_per_s = circ.resting_limb_blood_flow_mL_per_min_per_100mL * seg.tissue_volume_mL / 100 / 60
+        dp = circ.mean_arterial_pressure_mmHg - circ.resting_venous_pressure_mmHg
+        assert seg.microvascular_resistance_mmHg_s_per_mL == pytest.approx(dp / flow_mL_per_s, rel=1e-3)
+        assert seg.venous_resistance_mmHg_s_per_mL == pytest.approx(
+            3.8 * 7.5 / (0.01 * seg.tissue_volume_mL), rel=1e-3
+        )
+
+
+def test_variants_change_what_they_say(adult):
+    small, insufficient = load_subject("small_leg"), load_subject("venous_insufficiency")
+    assert small.calf.venous_compliance_mL_per_mmHg == pytest.approx(
+        0.7 * adult.calf.venous_compliance_mL_per_mmHg
+    )
+    assert small.calf.venous_resistance_mmHg_s_per_mL == pytest.approx(
+        adult.calf.venous_resistance_mmHg_s_per_mL / 0.7
+    )
+    for seg in insufficient.segments:
+        assert seg.valve_backflow_resistance_mmHg_s_per_mL == pytest.approx(
+            seg.venous_resistance_mmHg_s_per_mL
+        )
+    assert load_subject("oedema").calf.fluid_excess_at_rest_mL_per_100mL > 0
+
+
+def test_overrides_are_recorded_and_typos_get_a_suggestion():
+    subject = load_subject("adult", calf__venous_compliance_mL_per_mmHg=5.0, mean_arterial_pressure_mmHg=100)
+    assert subject.calf.venous_compliance_mL_per_mmHg == 5.0
+    assert subject.source("circulation.mean_arterial_pressure_mmHg") == "override"
+    with pytest.raises(TwinParameterError, match="did you mean calf__venous_compliance_mL_per_mmHg"):
+        load_subject("adult", calf__venous_complience_mL_per_mmHg=5.0)
+    with pytest.raises(TwinParameterError, match="ambiguous"):
+        load_subject("adult", venous_compliance_mL_per_mmHg=5.0)
+    with pytest.raises(TwinParameterError, match="did you mean"):
+        load_subject("adlut")
+    with pytest.raises(Exception, match="frozen"):
+        subject.calf.tissue_volume_mL = 1.0  # type: ignore[misc]
+
+
+def test_twin_imports_only_what_it_may():
+    allowed = {"twin", "anatomy", "errors"}
+    for file in Path(twin.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("legflow."):
+                    assert name.split(".")[1] in allowed, f"{file.name} imports {name}"
+
+
+def test_cell_pressure_reaches_the_segments_at_eighty_percent():
+    assert set(DEFAULT_COVERAGE) == {"foot", "ankle", "calf", "knee", "thigh"}
+    np.testing.assert_allclose(segment_pressures({"calf": 50.0}, 0.8, WHOLE_SEGMENT_COVERAGE), [0, 40, 0])
+    np.testing.assert_allclose(segment_pressures({"calf": 50.0, "ankle": 50.0}), [0, 32, 0])
+    with pytest.raises(ValueError, match="no coverage"):
+        segment_pressures({"shin": 10.0})
+
+
+# ---------------------------------------------------------------- equations
+
+
+def test_numpy_rhs_equals_compiled_rhs():
+    rng = np.random.default_rng(1)
+    dydt, obs = np.empty(m.N_STATES), np.empty(m.N_OBS)
+    for name in VARIANTS:
+        prm, y0 = m.pack(load_subject(name), "seated")
+        for _ in range(20):
+            y = y0 * rng.uniform(0.4, 1.2, m.N_STATES) + np.r_[0, 0, 0, rng.normal(0, 20, 3), 0, 0]
+            ext = rng.uniform(0, 120, 3) * rng.integers(0, 2, 3)
+            m.leg_rhs(y, ext, prm, dydt, obs)
+            np.testing.assert_allclose(rhs(0.0, y, prm, ext), dydt, rtol=1e-9, atol=1e-12)
+
+
+def test_tube_law_inverts():
+    for ptm in (-150.0, -20.0, -1.0, 0.0, 3.0, 40.0, 120.0):
+        v = m.vein_volume_mL(ptm, 3.86, 102.3, 149.0)
+        assert 0 < v < 102.3 + 149.0
+        assert m.vein_transmural_mmHg(v, 3.86, 102.3, 149.0) == pytest.approx(ptm, abs=1e-8)
+
+
+# ---------------------------------------------------------------- solver
+
+
+def scipy_trace(subject, external: np.ndarray, dt: float) -> Trace:
+    """Independent reference: scipy Radau on the NumPy rhs, restarted at every pressure change."""
+    solve_ivp = pytest.importorskip("scipy.integrate").solve_ivp
+    prm, y = m.pack(subject)
+    n = len(external)
+    changes = [0, *(np.flatnonzero(np.any(np.diff(external, axis=0) != 0, axis=1)) + 1), n]
+    states = [y]
+    for a, b in itertools.pairwise(changes):
+        t_eval = np.arange(a + 1, b + 1) * dt
+        sol = solve_ivp(
+            rhs,
+            (a * dt, b * dt),
+            y,
+            method="Radau",
+            t_eval=t_eval,
+            rtol=1e-8,
+            atol=1e-10,
+            args=(prm, external[a]),
+        )
+        assert sol.success, sol.message
+        states.extend(sol.y.T)
+        y = sol.y[:, -1]
+    states_arr = np.array(states)[:, None, :]
+    ext_rec = external[np.minimum(np.arange(n + 1), n - 1)][:, None, :]
+    return Trace(
+        t_s=np.arange(n + 1) * dt,
+        states=states_arr,
+        external_mmHg=ext_rec,
+        observed=observe(states_arr, ext_rec, prm[None, :]),
+        params=prm[None, :],
+        tissue_volume_mL=np.array([[s.tissue_volume_mL for s in subject.segments]]),
+    )
+
+
+def test_compiled_kernel_matches_scipy_radau_within_one_percent(adult):
+    ext = sequential_protocol()
+    ours, ref = simulate(adult, ext, DT), scipy_trace(adult, ext, DT)
+    a, b = cycle_metrics(ours, 60.0), cycle_metrics(ref, 60.0)
+    for field in ("ejected_mL", "peak_outflow_mL_per_s", "peak_outflow_ratio", "refill_time_s"):
+        assert np.all(np.isfinite(getattr(b, field))), field
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=0.01, err_msg=field)
+    sa, sb = session_metrics(ours), session_metrics(ref)
+    np.testing.assert_allclose(sa.lymph_mL_per_h, sb.lymph_mL_per_h, rtol=0.01)
+    np.testing.assert_allclose(sa.fluid_cleared_mL, sb.fluid_cleared_mL, rtol=0.01, atol=1e-3)
+    np.testing.assert_allclose(ours.venous_volume_mL, ref.venous_volume_mL, rtol=0.01)
+
+
+def test_small_calf_step_follows_the_linearised_analytic_solution(adult):
+    """A 0.5 mmHg step on the calf: the trace equals y∞ + V·e^{Λt}·V⁻¹·(y0 − y∞) of the linearised leg."""
+    prm, y0 = m.pack(adult)
+    step = np.array([0.0, 0.5, 0.0])
+    n_dyn, eps = 6, 1e-6
+    f0 = rhs(0.0, y0, prm, np.zeros(3))[:n_dyn]
+    jac = np.empty((n_dyn, n_dyn))
+    for j in range(n_dyn):
+        dy = np.zeros(m.N_STATES)
+        dy[j] = eps
+        jac[:, j] = (rhs(0.0, y0 + dy, prm, np.zeros(3))[:n_dyn] - f0) / eps
+    forcing = rhs(0.0, y0, prm, step)[:n_dyn] - f0
+    shift = -np.linalg.solve(jac, forcing)  # y∞ − y0
+    lam, vec = np.linalg.eig(jac)
+    coef = np.linalg.solve(vec, -shift)
+    trace = simulate(adult, np.tile(step, (400, 1)), DT)
+    t = trace.t_s
+    analytic = shift[1] + np.real(vec[1] @ (coef[:, None] * np.exp(np.outer(lam, t))))
+    calf = trace.states[:, 0, 1] - y0[1]
+    assert calf[-1] < 0.9 * calf[40] < 0  # falls
+    np.testing.assert_allclose(calf, analytic, atol=0.01 * abs(shift[1]))
+
+
+def test_resting_leg_stays_put_and_outflow_equals_inflow(adult):
+    trace = simulate(adult, np.zeros((120, 3)), 1.0)
+    np.testing.assert_allclose(trace.states[:, 0, :6], trace.states[:1, 0, :6].repeat(121, axis=0), atol=1e-8)
+    prm = trace.params[0]
+    p_ref = trace.venous_pressure_mmHg[-1, 0] - prm[m.HYDRO : m.HYDRO + 3]
+    inflow = ((prm[m.MAP] - p_ref) / prm[m.RMV : m.RMV + 3] - prm[m.J_REST : m.J_REST + 3]).sum()
+    assert trace.outflow_mL_per_s[-1, 0] == pytest.approx(inflow, rel=1e-9)
+    assert session_metrics(trace).mean_outflow_mL_per_min[0] == pytest.approx(inflow * 60, rel=1e-9)
+
+
+def test_calf_compression_pushes_blood_to_the_thigh_not_the_foot(adult):
+    squeeze = schedule([Phase(3.0, {"calf": 50.0})], DT, coverage=WHOLE_SEGMENT_COVERAGE)
+    both = simulate([adult, load_subject("venous_insufficiency")], squeeze, DT)
+    grow = both.states[:, :, :3] - both.states[0, :, :3]  # [t, leg, segment]
+    competent, leaky = grow[:, 0], grow[:, 1]
+    assert competent[:, 2].max() > 10.0  # the thigh receives the calf's blood
+    assert competent[:, 0].max() < 0.05 * competent[:, 2].max()  # the foot barely
+    assert leaky[:, 0].max() > 5 * competent[:, 0].max()  # reflux once the valves fail
+
+
+def test_posture_raises_dependent_volumes(adult):
+    volumes = {p: m.pack(adult, p)[1][:3] for p in m.POSTURES}
+    assert np.all(volumes["standing"] > volumes["seated"])
+    assert np.all(volumes["seated"] > volumes["supine"])
+
+
+def test_oedema_clears_more_fluid_under_a_long_50_mmHg_hold():
+    oedema = load_subject("oedema")
+    hold = schedule(
+        [Phase(1800.0, {"foot": 50.0, "calf": 50.0, "thigh": 50.0})], 2.0, coverage=WHOLE_SEGMENT_COVERAGE
+    )
+    ext = np.stack([hold, np.zeros_like(hold)], axis=1)
+    cleared = session_metrics(simulate(oedema, ext, 2.0)).fluid_cleared_mL
+    assert cleared[0] > cleared[1] + 10.0
+    assert abs(cleared[1]) < 1.0  # the oedematous leg is at rest when left alone
+
+
+def test_batch_of_identical_legs_equals_one_leg(adult):
+    ext = sequential_protocol()[:400]
+    one = simulate(adult, ext, DT)
+    many = simulate([adult] * 100, ext, DT)
+    assert np.array_equal(many.states, np.repeat(one.states, 100, axis=1))
+
+
+def test_batch_runs_different_subjects_side_by_side(adult):
+    ext = sequential_protocol()[:200]
+    mixed = simulate([adult, load_subject("large_leg")], ext, DT)
+    alone = simulate(load_subject("large_leg"), ext, DT)
+    assert np.array_equal(mixed.states[:, 1], alone.states[:, 0])
+
+
+# ---------------------------------------------------------------- validation
+
+
+def test_a_validation_row_for_every_published_case():
+    cases = load_cases()
+    rows = run_validation()
+    assert [r.id for r in rows] == [c["id"] for c in cases]
+    shared = Path(__file__).parent.parent.parent / "shared" / "reference" / "validation.toml"
+    if shared.is_file():
+        assert {c["id"] for c in cases} <= {c["id"] for c in tomllib.loads(shared.read_text())["case"]}
+    for row in rows:
+        assert row.model and row.model != "no runner", row
+        assert row.verdict in ("pass", "MISS")
