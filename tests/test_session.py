@@ -11,6 +11,7 @@ from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session
 from legflow.engine.testprogram import exercise_program
+from legflow.engine.tracking import tracking
 from legflow.programs.library import builtin_source
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
@@ -125,30 +126,7 @@ def test_guide_only_program_runs_with_nothing_inflated():
 def test_cells_track_their_setpoints():
     """Sequential ramps on the reference device: at the end of each inflate ramp most cells are
     within 3 mmHg of their setpoint and overshoot is bounded (measured on true pressures)."""
-    session, sim = make_session(builtin_source("circulation").program)
-    truth = []
-    read = session.supervisor.read
-
-    def watched():
-        sensors = read()
-        truth.append(sim.true_pressure_mmHg.copy())
-        return sensors
-
-    session.supervisor.read = watched
-    assert session.run()["status"] == "completed"
-    true = np.array(truth[1:])
-    table = session.table[: len(true)]
-    errors, overshoot = [], []
-    for c in range(true.shape[1]):
-        sp = table[:, c]
-        rising = np.diff(sp) > 0
-        for end in np.nonzero(rising[:-1] & ~rising[1:] & (sp[1:-1] > 5))[0] + 1:
-            plateau = end
-            while plateau < len(sp) - 1 and sp[plateau + 1] == sp[end]:
-                plateau += 1
-            errors.append(true[end, c] - sp[end])
-            overshoot.append(true[end : plateau + 1, c].max() - sp[end])
-    errors, overshoot = np.abs(errors), np.array(overshoot)
-    assert len(errors) > 100
-    assert np.mean(errors <= 3.0) >= 0.95
+    status, errors, overshoot = tracking(builtin_source("circulation").program, "reference")
+    assert status == "completed" and len(errors) > 100
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.95
     assert np.mean(overshoot <= 5.0) >= 0.8 and overshoot.max() <= 20.0
