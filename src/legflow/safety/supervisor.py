@@ -87,10 +87,6 @@ class Supervisor(Massager):
         self._heaters = HeaterState(self.n_legs)
 
     @property
-    def session_s(self) -> float:
-        return self._clock.now() - self.start_s
-
-    @property
     def latched(self) -> bool:
         return self.trip is not None
 

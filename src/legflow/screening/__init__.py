@@ -65,22 +65,25 @@ def decide(answers: Answers, base: Limits = DEFAULT_LIMITS) -> tuple[Limits, lis
     for q in QUESTIONS:
         if not _applies(q, answers):
             continue
-        why = f"screening: {q.id.replace('_', ' ')} — {q.why}"
-        text = q.why
+        name = q.id.replace("_", " ")
+        why = f"screening: {name} — {q.why}"
+        parts = [q.why]
         if q.action == "block":
-            limits = limits.block(f"{q.id.replace('_', ' ')}: {q.why}. {q.advice}")
-            text = f"{q.why}. {q.advice}"
+            limits = limits.block(f"{name}: {q.why}. {q.advice}")
         elif q.action == "block_zone":
             zones = getattr(answers, q.id)
             limits = limits.tighten(why, blocked_zones=zones)
-            text = f"{', '.join(zones)} blocked: {q.why}"
+            parts = [f"{', '.join(zones)} blocked: {q.why}"]
         if q.limits:
             limits = limits.tighten(why, **q.limits)
-            text = f"{q.why}; limits: {_describe_limits(q.limits)}"
-        if q.action == "warn" or (q.advice and q.action == "limit"):
-            limits = limits.warn(f"{q.why}. {q.advice}".strip())
-            if q.action == "warn":
-                text = f"{q.why}. {q.advice}".strip()
+            parts.append(f"limits: {_describe_limits(q.limits)}")
+        if q.advice:
+            parts.append(q.advice)
+            if q.action in ("warn", "limit"):
+                limits = limits.warn(f"{q.why}. {q.advice}")
+        elif q.action == "warn":
+            limits = limits.warn(q.why)
+        text = "; ".join(parts)
         decisions.append(Decision(q, q.action, text))
     return limits, decisions
 
