@@ -34,6 +34,7 @@ FIRST_SAMPLE_TIMEOUT_S = 30.0
 #: Upper bound on the random delay between the first committed sample and the SIGKILL. At several
 #: hundred simulated seconds per wall second this kills anywhere in the first part of the program.
 MAX_KILL_DELAY_S = 1.5
+TWIN_SIGNALS = ("fluid_cleared_mL", "outflow_mL_per_min", "venous_change_mL")  # sorted, as exported
 
 
 @pytest.fixture
@@ -251,6 +252,7 @@ def test_history_export_csv_has_one_row_per_stored_sample(cli, one_session, isol
         *[f"{c}_mmHg" for c in CELLS],
         *[f"{c}_setpoint_mmHg" for c in CELLS],
         *[f"{leg}_skin_C" for leg in LEGS],
+        *[f"{leg}_twin_{key}" for key in TWIN_SIGNALS for leg in LEGS],
     ]
     history = History(_db(isolated_home))
     try:
@@ -263,7 +265,9 @@ def test_history_export_csv_has_one_row_per_stored_sample(cli, one_session, isol
         assert len(values) == len(header)
         assert values[0] == sample["t_s"]
         assert values[1 : 1 + len(CELLS)] == sample["pressure_mmHg"]
-        assert values[1 + 2 * len(CELLS) :] == sample["skin_temp_C"]
+        skin = 1 + 2 * len(CELLS)
+        assert values[skin : skin + len(LEGS)] == sample["skin_temp_C"]
+        assert values[skin + len(LEGS) :] == [v for key in TWIN_SIGNALS for v in sample["twin"][key]]
     assert max(float(v) for row in rows for v in row[1 : 1 + len(CELLS)]) > 20.0  # it did inflate
 
     out = tmp_path / "s1.csv"

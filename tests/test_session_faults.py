@@ -13,7 +13,7 @@ from legflow.device.faults import FAULT_KINDS, FaultSpec
 from legflow.device.massager import HEARTBEAT_TIMEOUT_s
 from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import Session
+from legflow.engine.session import Session, leg_twin
 from legflow.engine.testprogram import exercise_program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
@@ -30,7 +30,8 @@ def run_with_fault(profile_name: str, kind: str, minutes: float = 4.0):
     profile = load_profile(profile_name)
     clock = VirtualClock()
     spec = FaultSpec(kind, 60.0)
-    sim = SimulatedMassager(profile, clock, faults=[spec])
+    twin = leg_twin(profile)  # the leg inside the cells: it empties under them, as a real one does
+    sim = SimulatedMassager(profile, clock, faults=[spec], limb=twin)
     sup = Supervisor(sim, DEFAULT_LIMITS, clock)
     peak = {"pressure": 0.0, "skin_C": 0.0}
     read = sup.read
@@ -42,7 +43,8 @@ def run_with_fault(profile_name: str, kind: str, minutes: float = 4.0):
         return sensors
 
     sup.read = watched_read
-    summary = Session(exercise_program(profile, minutes), "exercise", sup, clock, injected=[spec]).run()
+    program = exercise_program(profile, minutes)
+    summary = Session(program, "exercise", sup, clock, injected=[spec], twin=twin).run()
     clock.advance(1.0)  # time goes on after the session ends; the device keeps its own watch
     sim.read()
     return summary, sim, sup, peak

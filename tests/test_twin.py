@@ -144,6 +144,42 @@ def test_tube_law_inverts():
         assert m.vein_transmural_mmHg(v, 3.86, 102.3, 149.0) == pytest.approx(ptm, abs=1e-8)
 
 
+def test_interstitial_protein_is_conserved_so_oncotic_pressure_rises_as_fluid_leaves():
+    pi0, normal = 10.1, 300.0
+    assert m.interstitial_oncotic_mmHg(0.0, normal, pi0) == pytest.approx(pi0)
+    for excess in (-150.0, -30.0, 0.0, 60.0, 450.0):
+        pi = m.interstitial_oncotic_mmHg(excess, normal, pi0)
+        assert pi * (normal + excess) == pytest.approx(pi0 * normal, rel=1e-9)  # protein mass
+    assert (
+        m.interstitial_oncotic_mmHg(-30.0, normal, pi0) > pi0 > m.interstitial_oncotic_mmHg(60.0, normal, pi0)
+    )
+    assert np.isfinite(m.interstitial_oncotic_mmHg(-2 * normal, normal, pi0))  # floored, never ÷ 0
+
+
+def test_collapsed_veins_drain_the_microcirculation_against_tissue_pressure():
+    assert m.venular_outlet_mmHg(12.0, -2.0, m.WATERFALL_WIDTH) == pytest.approx(12.0)
+    assert m.venular_outlet_mmHg(-40.0, -2.0, m.WATERFALL_WIDTH) == pytest.approx(-2.0)
+    assert m.venular_outlet_mmHg(10.0, 48.0, m.WATERFALL_WIDTH) == pytest.approx(48.0)
+
+
+def test_oncotic_pressure_limits_the_fluid_a_long_hold_returns_to_the_capillaries():
+    """A hold of 40 mmHg tissue pressure for 8 h: without the oncotic brake (σ = 0) the tissue would give
+    up more fluid than it holds; with it the interstitial volume settles well above zero."""
+    hold = schedule(
+        [Phase(8 * 3600.0, {"foot": 50.0, "calf": 50.0, "thigh": 50.0})],
+        60.0,
+        coverage=WHOLE_SEGMENT_COVERAGE,
+    )
+    legs = [load_subject("adult"), load_subject("adult", capillary_protein_reflection_coefficient=0.0)]
+    trace = simulate(legs, hold, 60.0)
+    cleared = session_metrics(trace).fluid_cleared_mL
+    assert 0.0 < cleared[0] < 0.8 * cleared[1]
+    normal = trace.params[0, m.VI_NORMAL : m.VI_NORMAL + 3]
+    remaining = normal + trace.fluid_excess_mL[-1, 0]
+    assert np.all(remaining > 0.2 * normal)
+    assert np.all(trace.interstitial_oncotic_mmHg[-1, 0] > trace.interstitial_oncotic_mmHg[0, 0] + 2.0)
+
+
 # ---------------------------------------------------------------- solver
 
 
@@ -225,6 +261,18 @@ def test_resting_leg_stays_put_and_outflow_equals_inflow(adult):
     inflow = ((prm[m.MAP] - p_ref) / prm[m.RMV : m.RMV + 3] - prm[m.J_REST : m.J_REST + 3]).sum()
     assert trace.outflow_mL_per_s[-1, 0] == pytest.approx(inflow, rel=1e-9)
     assert session_metrics(trace).mean_outflow_mL_per_min[0] == pytest.approx(inflow * 60, rel=1e-9)
+
+
+def test_segment_flows_are_observed_and_the_last_is_the_outflow(adult):
+    trace = simulate(adult, sequential_protocol()[:200], DT)
+    np.testing.assert_array_equal(trace.segment_outflow_mL_per_s[..., 2], trace.outflow_mL_per_s)
+    assert trace.segment_outflow_mL_per_s[..., 1].max() > 3 * trace.segment_outflow_mL_per_s[0, 0, 1]
+    rest = simulate(adult, np.zeros((10, 3)), DT)
+    prm = rest.params[0]
+    rest_inflow = (prm[m.MAP] - (prm[m.PLOC_REST : m.PLOC_REST + 3] - prm[m.HYDRO : m.HYDRO + 3])) / prm[
+        m.RMV : m.RMV + 3
+    ] - prm[m.J_REST : m.J_REST + 3]
+    np.testing.assert_allclose(rest.microvascular_inflow_mL_per_s[-1, 0], rest_inflow, rtol=1e-9)
 
 
 def test_calf_compression_pushes_blood_to_the_thigh_not_the_foot(adult):

@@ -43,6 +43,13 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
+
+def _posture(posture: str) -> str:
+    if posture not in ("supine", "seated", "standing"):
+        raise LegflowError(f"unknown posture '{posture}' (one of: supine, seated, standing)")
+    return posture
+
+
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Device profile (reference, home-foot-calf, ...).")
 ]
@@ -50,6 +57,10 @@ UserOpt = Annotated[str, typer.Option("--user", help="Whose screening limits app
 AnswersOpt = Annotated[
     Path | None, typer.Option("--answers", help="Apply screening answers from a TOML file instead.")
 ]
+SubjectOpt = Annotated[
+    str, typer.Option("--subject", help="Leg twin parameter set: adult, small_leg, oedema, ...")
+]
+PostureOpt = Annotated[str, typer.Option("--posture", help="supine, seated or standing.")]
 
 
 def _limits(user: str, answers: Path | None) -> Limits:
@@ -181,14 +192,21 @@ def run(
     user: UserOpt = DEFAULT_USER,
     answers: AnswersOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated sensors' noise.")] = 0,
+    subject: SubjectOpt = "adult",
+    posture: PostureOpt = "supine",
+    fixed_rest: Annotated[
+        bool, typer.Option("--fixed-rest", help="Ignore the program's [adaptive] table: rest as programmed.")
+    ] = False,
 ) -> None:
-    """Run a session on the simulated massager with live progress; Ctrl-C stops and vents,
-    twice is an emergency stop. Exit 0 when it completed or was stopped, 4 on a fault."""
+    """Run a session on the simulated massager, with the leg twin inside its cells, with live
+    progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
+    stopped, 4 on a fault."""
     from legflow.cli.sessions import run_session
 
     summary = run_session(
         program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
         limits=_limits(user, answers), seed=seed, console=err if json_out else console,
+        subject=subject, posture=_posture(posture), fixed_rest=fixed_rest,
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))
@@ -287,6 +305,23 @@ def twin_run(
         "A model prediction, not clinical evidence: see `legflow twin validate` for where it misses."
     )
     console.print(table)
+
+
+@twin_app.command("plot")
+def twin_plot(
+    program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Write the figure here: .png or .svg.")],
+    subject: Annotated[str, typer.Option(help="Parameter set: adult, small_leg, oedema, ...")] = "adult",
+    posture: Annotated[str, typer.Option(help="supine, seated or standing.")] = "supine",
+    leg: Annotated[str, typer.Option(help="Which leg to draw: left or right.")] = "left",
+) -> None:
+    """A figure of the twin under the program: pressures, venous volumes, outflow, fluid and lymph
+    over one representative compression cycle and over the whole session, with `twin run`'s metrics."""
+    from legflow.cli.twin import plot_twin
+
+    source = resolve(program)
+    plot_twin(source.program, source.program.name, output, subject, posture, leg)
+    err.print(f"wrote {output}", highlight=False)
 
 
 @twin_app.command("validate")

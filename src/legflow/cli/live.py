@@ -90,7 +90,20 @@ def render(state: LiveState, program: str) -> Panel:
     body = Table.grid(padding=(0, 3))
     body.add_row(pressure_bars(state), leg_picture(state))
     parts = [header, body, extras]
+    if state.twin is not None:
+        parts.append(twin_line(state.twin, list(dict.fromkeys(c.split(".")[0] for c in state.cells))))
     if state.guide:
         parts.append(Text.assemble(("now: ", "bold magenta"), state.guide))
     parts.append(Text("Ctrl-C: stop and vent · twice: emergency stop", "dim"))
     return Panel(Group(*parts), title="legflow session", title_align="left")
+
+
+def twin_line(twin: dict[str, list[float]], legs: list[str]) -> Text:
+    """The leg twin's reading, per leg: outflow to the abdomen, venous volume moved, fluid cleared."""
+    per_leg = "   ".join(
+        f"{leg}: {flow:.0f} mL/min, veins {moved:+.0f} mL, fluid cleared {cleared:.1f} mL"
+        for leg, flow, moved, cleared in zip(
+            legs, twin["outflow_mL_per_min"], twin["venous_change_mL"], twin["fluid_cleared_mL"], strict=True
+        )
+    )
+    return Text.assemble(("leg twin (model) ", "dim"), per_leg)

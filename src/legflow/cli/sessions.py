@@ -21,7 +21,7 @@ from legflow.clock import RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import LiveState, Session
+from legflow.engine.session import LiveState, Session, leg_twin
 from legflow.errors import LegflowError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
@@ -38,7 +38,7 @@ def _check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...
 
 def run_session(
     name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
-    console: Console,
+    console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Check the program for this device and user, then run it with a live display."""
     source = resolve(name)
@@ -48,12 +48,16 @@ def run_session(
     _check_faults(faults, device.cell_names(), device.legs)
     for warning in limits.warnings:
         console.print(f"[yellow]screening:[/] {warning}")
+    twin = leg_twin(device, subject, posture)  # type: ignore[arg-type]
     clock = VirtualClock() if fast else RealClock()
-    massager = SimulatedMassager(device, clock, faults=faults, seed=seed)
+    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=twin)
     supervisor = Supervisor(massager, limits, clock)
     history = default_history()
     label = name.removesuffix(".toml").split("/")[-1]
-    session = Session(source.program, label, supervisor, clock, history=history, injected=faults)
+    session = Session(
+        source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
+        adaptive_rest=not fixed_rest,
+    )  # fmt: skip
 
     presses = 0
 
@@ -130,6 +134,8 @@ def show_session(session_id: int, console: Console) -> None:
         console.print("no samples stored")
         return
     console.print(pressure_plot(row.cells, samples, width=min(console.width - 30, 100)))
+    if samples[0]["twin"]:
+        console.print(twin_plot(row.cells, samples, width=min(console.width - 30, 100)))
 
 
 def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:
@@ -156,8 +162,27 @@ def export_session(session_id: int, as_csv: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     legs = sorted({c.split(".")[0] for c in row.cells}, key=lambda leg: leg != "left")
+    samples = history.samples(session_id)
+    twin_keys = sorted(samples[0]["twin"]) if samples and samples[0]["twin"] else []
     writer.writerow(["t_s", *[f"{c}_mmHg" for c in row.cells], *[f"{c}_setpoint_mmHg" for c in row.cells],
-                     *[f"{leg}_skin_C" for leg in legs]])  # fmt: skip
-    for s in history.samples(session_id):
-        writer.writerow([s["t_s"], *s["pressure_mmHg"], *s["setpoint_mmHg"], *s["skin_temp_C"]])
+                     *[f"{leg}_skin_C" for leg in legs],
+                     *[f"{leg}_twin_{key}" for key in twin_keys for leg in legs]])  # fmt: skip
+    for s in samples:
+        twin = [v for key in twin_keys for v in s["twin"][key]] if s["twin"] else []
+        writer.writerow([s["t_s"], *s["pressure_mmHg"], *s["setpoint_mmHg"], *s["skin_temp_C"], *twin])
     return out.getvalue()
+
+
+def twin_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:
+    """The leg twin's venous outflow of each leg over the session (the peak of each time slice)."""
+    legs = list(dict.fromkeys(c.split(".")[0] for c in cells))
+    flows = np.array([s["twin"]["outflow_mL_per_min"] for s in samples])
+    edges = np.linspace(0, len(samples), width + 1).astype(int)
+    top = max(float(flows.max()), 1.0)
+    table = Table(title="leg twin (model): venous outflow to the abdomen, mL/min", title_justify="left")
+    for column in ("leg", "outflow", "peak"):
+        table.add_column(column)
+    for k, leg in enumerate(legs):
+        peaks = [float(flows[a:b, k].max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
+        table.add_row(leg, Text(sparkline(peaks, top), "green"), f"{max(peaks):.0f}")
+    return table

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.engine.timeline import Timeline
+from legflow.errors import LegflowError
 from legflow.programs.model import Program
 from legflow.twin.metrics import program_metrics
+from legflow.twin.model import POSTURES
 from legflow.twin.protocol import DEFAULT_COVERAGE
-from legflow.twin.solver import simulate
+from legflow.twin.solver import Trace, simulate
 from legflow.twin.subject import load_subject
 
 TWIN_STEP_s = 0.1  # the cell pressures are held piecewise constant over this step
@@ -32,8 +35,41 @@ def tissue_pressures(program: Program, dt_s: float = TWIN_STEP_s, transmission: 
     return transmission * per_leg @ coverage
 
 
+def simulate_program(program: Program, subject: str = "adult", posture: str = "supine") -> Trace:
+    """Both legs from rest under the program: the one simulation `twin run` and `twin plot` share,
+    so a figure always shows the numbers the table reports."""
+    if posture not in POSTURES:
+        raise LegflowError(f"unknown posture '{posture}' (one of: {', '.join(POSTURES)})")
+    external = tissue_pressures(program)
+    return simulate(load_subject(subject), external, TWIN_STEP_s, posture=posture)  # type: ignore[arg-type]
+
+
 def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> dict[str, Any]:
     """The twin under the program; returns the session summary's ``twin`` block."""
-    external = tissue_pressures(program)
-    trace = simulate(load_subject(subject), external, TWIN_STEP_s, posture=posture)  # type: ignore[arg-type]
+    trace = simulate_program(program, subject, posture)
     return {"subject": subject, "posture": posture, **program_metrics(trace)}
+
+
+def plot_twin(
+    program: Program,
+    label: str,
+    output: Path,
+    subject: str = "adult",
+    posture: str = "supine",
+    leg: str = "left",
+) -> Path:
+    """Simulate and write the figure of :mod:`legflow.twin.plot` to ``output`` (.png or .svg).
+
+    The path is checked before the simulation, so a typo costs no waiting."""
+    try:
+        from legflow.twin import plot
+    except ModuleNotFoundError as exc:  # matplotlib is needed only here
+        if exc.name != "matplotlib":
+            raise
+        raise LegflowError("`legflow twin plot` needs matplotlib: pip install matplotlib") from exc
+    if leg not in LEGS:
+        raise LegflowError(f"unknown leg '{leg}' (one of: {', '.join(LEGS)})")
+    plot.output_format(output)
+    trace = simulate_program(program, subject, posture)
+    figure = plot.session_figure(trace, label, subject, posture, leg=LEGS.index(leg))
+    return plot.save_figure(figure, output)

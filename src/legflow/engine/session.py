@@ -15,20 +15,27 @@ from typing import Any
 
 import numpy as np
 
-from legflow.clock import Clock
+from legflow.clock import Clock, wall_s
 from legflow.device.faults import FaultSpec
 from legflow.device.massager import Commands
+from legflow.device.profile import DeviceProfile
+from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import HeaterController, PressureController
 from legflow.engine.timeline import Timeline
 from legflow.programs.model import Program
 from legflow.safety.supervisor import Supervisor, Trip
 from legflow.store import History
+from legflow.twin.live import LiveTwin
+from legflow.twin.model import Posture
+from legflow.twin.subject import load_subject
 
 ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
 #: A graceful stop vents until every cell reads below this, or for at most STOP_VENT_MAX_s.
 STOPPED_BELOW_mmHg = 3.0
 STOP_VENT_MAX_s = 5.0
 TICK_HZ = 50
+#: History is committed at most this often in wall time (so every session second in real time).
+COMMIT_EVERY_s = 0.25
 
 
 @dataclass
@@ -50,6 +57,8 @@ class LiveState:
     paused: bool
     trip: Trip | None
     status: str = "running"  # running | completed | stopped | fault
+    #: The leg twin's signals per leg (``LiveTwin.signals``), when a twin runs.
+    twin: dict[str, list[float]] | None = None
 
 
 class SessionControl:
@@ -90,6 +99,12 @@ class Session:
     tick_hz: float = TICK_HZ
     #: Lateness of each tick against its schedule, when a benchmark asks for it.
     lateness_log: list[float] | None = None
+    #: The leg twin. A simulated massager steps it with the cells' true pressures; set
+    #: ``drive_twin`` where no simulated limb does (hardware): the engine steps it with the sensed ones.
+    twin: LiveTwin | None = None
+    drive_twin: bool = False
+    #: Follow the program's ``[adaptive]`` table; off rests as programmed (to compare the two).
+    adaptive_rest: bool = True
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +120,7 @@ class Session:
                                              side="right") - 1  # fmt: skip
         self.pressure_ctl = PressureController(len(self.cells), self.supervisor.cell_leg, len(profile.legs))
         self.heater_ctl = HeaterController()
+        self.adaptive = self._adaptive_cycles(legs, zones)
         self.max_pressure = np.zeros(len(self.cells))
         self.vented = np.zeros(len(self.cells))  # the setpoints while paused or stopping
         self._motors_for: tuple[int, bool] | None = None  # (phase, paused) the motor commands are for
@@ -126,6 +142,7 @@ class Session:
         phase_index = -1
         guide_shown: set[tuple[int, int]] = set()
         last_sample_s = -1.0
+        last_commit_wall_s = -COMMIT_EVERY_s
         update_every = max(1, round(update_every_s * self.tick_hz))
         loops = 0  # ticks of the loop, paused ones included
         n_ticks = len(self.table)
@@ -168,16 +185,29 @@ class Session:
                     if step.at_s <= t_in and (index, j) not in guide_shown:
                         guide_shown.add((index, j))
                         self._event(session_id, "guide", f"[{step.area}] {step.text}")
-                setpoint = self.vented if paused_now else self.table[tick]
+                cycle = self.adaptive.get(index)
+                if paused_now:
+                    setpoint = self.vented
+                elif cycle is not None and self.twin is not None:
+                    setpoint = cycle.setpoints(self.program.program.legs)
+                    cycle.advance(self.dt_s, self.twin.venous_volume_mL(), self.program.program.legs)
+                else:
+                    setpoint = self.table[tick]
                 self._actuate(phase, index, paused_now, setpoint, sensors, commands)
                 commands.heartbeat += 1
                 sup.apply(commands)
+                if self.drive_twin and self.twin is not None:
+                    while self.twin.t_s + self.twin.step_s <= self.t_s + 1e-9:
+                        self.twin.step(sensors.pressure_mmHg)
                 if self.t_s - last_sample_s >= 1.0 and self.history is not None:
                     last_sample_s = self.t_s
+                    twin = self.twin.signals() if self.twin is not None else None
                     self.history.add_sample(
-                        session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C
+                        session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C, twin
                     )
-                    self.history.commit(session_id, self.t_s)
+                    if wall_s() - last_commit_wall_s >= COMMIT_EVERY_s:
+                        last_commit_wall_s = wall_s()
+                        self.history.commit(session_id, self.t_s)
                 loops += 1
                 if on_update is not None and loops % update_every == 0:
                     on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
@@ -201,6 +231,20 @@ class Session:
             rollers = None if paused else phase.rollers
             commands.roller_speed[:] = ROLLER_SPEED[rollers.speed] if rollers else 0.0
             commands.vibration_level[:] = phase.vibration.level if phase.vibration and not paused else 0
+
+    def _adaptive_cycles(self, legs: list[str], zones: list[str]) -> dict[int, AdaptiveCycle]:
+        """A cycle clock for each compression phase whose rests follow the refill (with a twin)."""
+        adaptive = self.program.adaptive
+        if adaptive is None or not adaptive.refill or self.twin is None or not self.adaptive_rest:
+            return {}
+        names = self.supervisor.profile.legs
+        return {
+            i: AdaptiveCycle(
+                phase, zones, [names.index(leg) for leg in legs], names, self.twin.rest_venous_mL
+            )
+            for i, phase in enumerate(self.program.phases)
+            if phase.squeezes and phase.compression is not None and phase.compression.pattern != "hold"
+        }
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:
@@ -247,7 +291,19 @@ class Session:
             "cells": cells,
             "max_skin_temp_C": round(self.max_skin_C, 2) if np.isfinite(self.max_skin_C) else None,
             "faults": self._faults(),
+            "twin": self.twin.summary() if self.twin is not None else None,
+            **({"adaptive": self._adaptive_summary()} if self.adaptive else {}),
         }  # fmt: skip
+
+    def _adaptive_summary(self) -> dict[str, Any]:
+        """What adaptive rest did: the rests it chose against the ones programmed."""
+        rests = [r for cycle in self.adaptive.values() for r in cycle.rests_s]
+        programmed = [c.phase.compression.rest_s for c in self.adaptive.values() if c.phase.compression]
+        return {
+            "rests": len(rests),
+            "mean_rest_s": round(float(np.mean(rests)), 2) if rests else None,
+            "programmed_rest_s": round(float(np.mean(programmed)), 2),
+        }
 
     def _faults(self) -> list[dict[str, Any]]:
         """Each detected fault, matched to the injected fault that caused it where there is one,
@@ -287,4 +343,16 @@ class Session:
             rollers=f"{', '.join(r.zones)} ({r.speed})" if r else None,
             vibration_level=phase.vibration.level if phase.vibration else 0,
             guide=guide, paused=paused, trip=self.supervisor.trip, status=self.status,
+            twin=self.twin.signals() if self.twin is not None else None,
         )  # fmt: skip
+
+
+def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = "supine") -> LiveTwin:
+    """The leg twin of a named subject inside a device's cells (both legs of the profile)."""
+    legs = range(len(profile.legs))
+    return LiveTwin(
+        load_subject(subject),
+        [cell.covers for _ in legs for cell in profile.cells],
+        [leg for leg in legs for _ in profile.cells],
+        posture,
+    )

@@ -1,7 +1,8 @@
 """Session history in SQLite (WAL mode): sessions, per-second samples and events.
 
-Samples are committed once per session second while the session runs, so a crash or a power cut
-loses at most the last second, and WAL journaling keeps the file consistent whatever happens.
+One sample per session second; the session commits them at most every 0.25 s of wall time (every
+session second in real time), so a crash or a power cut loses at most the last second, and WAL
+journaling keeps the file consistent whatever happens.
 """
 
 from __future__ import annotations

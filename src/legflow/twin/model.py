@@ -17,9 +17,17 @@ External (tissue) pressure on each segment, mmHg: ``p_ext[0:3]`` (already × tra
 It raises the segment's venous pressure (tube law on p − p_ext), its tissue pressure (Starling,
 lymph), and the pressure that blood from the segment below must overcome to enter it (waterfall).
 
+Interstitial protein is conserved by mass over a session, so the interstitial oncotic pressure
+rises as compression squeezes fluid out and falls as fluid accumulates (:func:`interstitial_oncotic_mmHg`);
+this limits how much fluid a hold can return to the capillaries.
+
 Not modelled: collapsing-tube resistance (kept constant; physiology.md notes that it nearly cancels
-the nonlinear compliance in outflow curves), oncotic pressure changes, muscle pump, reflexes
-(venoarteriolar), arterial pulsatility, distributed pressure within one segment.
+the nonlinear compliance in outflow curves), plasma oncotic pressure changes, protein transport
+(filtration and lymph move ≈ 1 % of the interstitial protein per hour, see
+:func:`interstitial_oncotic_mmHg`), muscle pump, reflexes (venoarteriolar), arterial pulsatility,
+distributed pressure within one segment: a segment is one compliance at one pressure, so the calf's
+deep axial veins and its muscle sinuses share one node, and cells over one segment act only through
+their mean pressure (a pressure gradient or sequence within the calf has no effect).
 
 Each block below is a numba function whose docstring gives its equation, units and source; the
 parameters of one leg sit in a flat float64 vector addressed by the named offsets in this module
@@ -49,11 +57,16 @@ TIS_P0, TIS_CLOW, TIS_CHIGH, TIS_KNEE, TIS_WIDTH = 24, 27, 30, 33, 36
 LYMPH0, PLOC_REST, PIF_REST, J_REST, FLUID_REST = 39, 42, 45, 48, 51
 # Whole-leg scalars.
 MAP, PABD, VALVE_K, CAP_RATIO, LYMPH_G_IF, LYMPH_G_EXT, LYMPH_MAX = 54, 55, 56, 57, 58, 59, 60
-N_PARAMS = 61
+# Interstitial protein (per segment: normal interstitial volume, oncotic pressure at rest; then scalars).
+VI_NORMAL, PONC_REST, PONC0, SIGMA = 61, 64, 67, 68
+N_PARAMS = 69
 
-#: Observables written by :func:`leg_rhs`: outflow, lymph, local venous and interstitial pressures.
-OBS_OUTFLOW, OBS_LYMPH, OBS_PVEIN, OBS_PIF = 0, 1, 2, 5
-N_OBS = 8
+#: Observables written by :func:`leg_rhs`: outflow to the abdomen, lymph; per segment (3 each):
+#: local venous pressure, interstitial pressure, flow out of the segment's veins through its valve
+#: (foot → calf: posterior tibial veins; calf → thigh: popliteal vein; thigh → abdomen = outflow),
+#: interstitial oncotic pressure, and inflow from the microcirculation net of filtration.
+OBS_OUTFLOW, OBS_LYMPH, OBS_PVEIN, OBS_PIF, OBS_SEG_OUTFLOW, OBS_PONC, OBS_MV_INFLOW = 0, 1, 2, 5, 8, 11, 14
+N_OBS = 17
 
 #: Rounding of the waterfall's max/min [mmHg] (numerical, assumed).
 WATERFALL_WIDTH = 0.25
@@ -118,6 +131,22 @@ def waterfall_drop_mmHg(p_up: float, p_down: float, p_collapse: float, width: fl
 
 
 @njit(cache=True)
+def venular_outlet_mmHg(p_vein_local: float, p_tissue: float, width: float) -> float:
+    """Pressure the microcirculation drains against: max(p_v, P_t), rounded over ``width`` [mmHg].
+
+    Venules lie in the tissue and collapse when their pressure falls below the tissue pressure
+    P_t = P_if + p_ext, so they act as a Starling resistor (the waterfall of
+    :func:`waterfall_drop_mmHg`, Holt 1941; Permutt & Riley 1963): the capillaries see the vein's
+    pressure while it exceeds the tissue pressure, and the tissue pressure once the vein is below it.
+    At rest p_v ≫ P_t and this is p_v. It matters under and after compression: veins squeezed by a
+    cell, or emptied by it and not yet refilled, have transmural pressures far below zero on the tube
+    law's collapse branch, which would otherwise pass straight into the capillary pressure (and into
+    the arterial inflow) as tens of mmHg of spurious suction.
+    """
+    return smooth_max(p_vein_local, p_tissue, width)
+
+
+@njit(cache=True)
 def valve_flow_mL_per_s(dp_mmHg: float, r_forward: float, r_backflow: float, steepness: float) -> float:
     """Vein segment in series with a one-way valve (after svZeroDSolver's ValveTanh).
 
@@ -164,6 +193,26 @@ def lymph_flow_mL_per_s(
 
 
 @njit(cache=True)
+def interstitial_oncotic_mmHg(excess_mL: float, normal_volume_mL: float, oncotic_normal_mmHg: float) -> float:
+    """Interstitial colloid osmotic pressure with the interstitial protein mass conserved.
+
+    π_i = π_i0 · V_n / (V_n + F)   [mmHg];  V_n [mL] normal interstitial fluid volume, F [mL] excess
+    The protein stays while water moves, so its concentration, and (van 't Hoff, linear) its oncotic
+    pressure, scale with 1/volume: squeezing fluid out raises π_i and opposes further reabsorption;
+    oedema fluid dilutes it (the "protein dilution" oedema safety factor). Reed & Wiig (Acta Physiol
+    Scand 1981;113:297) use this assumption for muscle: IFV 10 mL/100 g, π_i 9 mmHg. Conserving the
+    mass over a session is justified by time scales: lymph carries protein away at the interstitial
+    concentration, ≈ J_L / V_i ≈ 3.7 mL/h / 300 mL ≈ 1 %/h of the calf's protein at rest, and
+    capillary filtrate brings some back, so sessions of up to an hour change the mass by a few %.
+    The nonlinear Landis–Pappenheimer curve would make π_i steeper still (not used). V_n + F is
+    floored smoothly at 1 % of V_n, so a trial state of the solver never divides by zero.
+    """
+    width = 0.01 * normal_volume_mL
+    volume = width * softplus((normal_volume_mL + excess_mL) / width)
+    return oncotic_normal_mmHg * normal_volume_mL / volume
+
+
+@njit(cache=True)
 def filtration_mL_per_s(
     kf: float,
     cap_ratio: float,
@@ -171,16 +220,23 @@ def filtration_mL_per_s(
     p_vein_local_rest: float,
     p_tissue: float,
     p_tissue_rest: float,
+    sigma: float,
+    p_oncotic: float,
+    p_oncotic_rest: float,
     j_rest: float,
 ) -> float:
     """Starling filtration from capillaries into the interstitium, as a deviation from rest.
 
-    J_f = K_f·[ΔP_c − ΔP_t] + J_rest,  ΔP_c = κ·(p_v − p_v,rest),  ΔP_t = (P_if + p_ext) − P_if,rest
-    K_f [mL/s/mmHg] from 0.0026 mL/min/100 g/mmHg (physiology.md); κ ≈ 0.8, the classical
-    Pappenheimer–Soto-Rivera share of a venous pressure rise reaching the capillaries. Oncotic
-    pressures are held constant, and at supine rest filtration equals lymph flow (J_rest).
+    J_f = K_f·[ΔP_c − ΔP_t + σ·Δπ_i] + J_rest,  ΔP_c = κ·(p_v − p_v,rest),
+    ΔP_t = (P_if + p_ext) − P_if,rest,  Δπ_i = π_i − π_i,rest
+    from J_f = K_f·[(P_c − P_t) − σ·(π_p − π_i)] with the plasma oncotic pressure π_p constant.
+    K_f [mL/s/mmHg] from 0.0026 mL/min/100 g/mmHg; κ ≈ 0.8, the classical Pappenheimer–Soto-Rivera
+    share of a venous pressure rise reaching the capillaries; σ the capillary reflection coefficient
+    to plasma protein; π_i from :func:`interstitial_oncotic_mmHg`. At supine rest filtration equals
+    lymph flow (J_rest).
     """
-    return kf * (cap_ratio * (p_vein_local - p_vein_local_rest) - (p_tissue - p_tissue_rest)) + j_rest
+    starling = cap_ratio * (p_vein_local - p_vein_local_rest) - (p_tissue - p_tissue_rest)
+    return kf * (starling + sigma * (p_oncotic - p_oncotic_rest)) + j_rest
 
 
 @njit(cache=True)
@@ -188,10 +244,13 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
     """dy/dt of one leg, and its observables (``OBS_*``), written into ``dydt`` and ``obs``.
 
     Per segment i: p_loc = Ptm(V_i) + p_ext,i (local venous pressure), p_i = p_loc − ρg·depth_i,
-    inflow Q_in,i = (MAP − p_i)/Rmv_i − J_f,i;  Q_i = valve flow from segment i to i+1 (abdomen for i=2),
+    p_mv = max(p_loc, P_if + p_ext,i) the venular outlet pressure (:func:`venular_outlet_mmHg`),
+    inflow Q_in,i = (MAP − (p_mv − ρg·depth_i))/Rmv_i − J_f,i, with J_f,i driven by p_mv;
+    Q_i = valve flow from segment i to i+1 (abdomen for i=2),
     driven by the waterfall drop with p_collapse = p_ext,i+1 − ρg·depth_i+1 (none into the abdomen)
     dV_i/dt = Q_in,i + Q_{i−1} − Q_i;  dF_i/dt = J_f,i − J_L,i;
     d(cum outflow)/dt = Q_2;  d(cum lymph)/dt = ΣJ_L
+    J_f,i uses the interstitial oncotic pressure π_i(F_i) (:func:`interstitial_oncotic_mmHg`).
     """
     lymph_total = 0.0
     for i in range(N_SEG):
@@ -204,13 +263,18 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
             prm[TIS_KNEE + i],
             prm[TIS_WIDTH + i],
         )
+        p_onc = interstitial_oncotic_mmHg(y[FLUID + i], prm[VI_NORMAL + i], prm[PONC0])
+        p_drain = venular_outlet_mmHg(p_loc, p_if + p_ext[i], WATERFALL_WIDTH)
         j_f = filtration_mL_per_s(
             prm[KF + i],
             prm[CAP_RATIO],
-            p_loc,
+            p_drain,
             prm[PLOC_REST + i],
             p_if + p_ext[i],
             prm[PIF_REST + i],
+            prm[SIGMA],
+            p_onc,
+            prm[PONC_REST + i],
             prm[J_REST + i],
         )
         j_l = lymph_flow_mL_per_s(
@@ -222,11 +286,14 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
             prm[LYMPH_G_EXT],
             prm[LYMPH_MAX],
         )
-        dydt[VEIN + i] = (prm[MAP] - (p_loc - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        inflow = (prm[MAP] - (p_drain - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        dydt[VEIN + i] = inflow
         dydt[FLUID + i] = j_f - j_l
         lymph_total += j_l
         obs[OBS_PVEIN + i] = p_loc
         obs[OBS_PIF + i] = p_if
+        obs[OBS_PONC + i] = p_onc
+        obs[OBS_MV_INFLOW + i] = inflow
     for i in range(N_SEG):
         p_up = obs[OBS_PVEIN + i] - prm[HYDRO + i]
         if i + 1 < N_SEG:
@@ -237,6 +304,7 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
         drop = waterfall_drop_mmHg(p_up, p_down, p_collapse, WATERFALL_WIDTH)
         q = valve_flow_mL_per_s(drop, prm[R + i], prm[RBACK + i], prm[VALVE_K])
         dydt[VEIN + i] -= q
+        obs[OBS_SEG_OUTFLOW + i] = q
         if i + 1 < N_SEG:
             dydt[VEIN + i + 1] += q
         else:
@@ -249,7 +317,8 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
 def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.ndarray]:
     """The parameter vector (``N_PARAMS``) and resting state (``N_STATES``) of one leg in a posture.
 
-    Rest is supine with no compression: filtration balances lymph in every segment, and the venous
+    Rest is supine with no compression: filtration balances lymph in every segment (at the resting
+    interstitial oncotic pressure, the normal protein mass in the resting fluid volume), and the venous
     pressures solve the steady network (Newton). Referenced pressures, hence flows, do not depend on
     posture; posture only shifts the transmural pressure, so its resting volumes follow from the tube
     law. Filtration stays referenced to the supine rest, so standing raises capillary pressure.
@@ -277,6 +346,7 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.
         prm[TIS_WIDTH + i] = tis.interstitial_knee_width_mL_per_100mL * per100[i]
         prm[LYMPH0 + i] = tis.lymph_flow_at_zero_excess_mL_per_h_per_100mL * per100[i] / 3600.0
         prm[FLUID_REST + i] = seg.fluid_excess_at_rest_mL_per_100mL * per100[i]
+        prm[VI_NORMAL + i] = tis.interstitial_fluid_volume_mL_per_100mL * per100[i]
     prm[MAP] = circ.mean_arterial_pressure_mmHg
     prm[PABD] = circ.abdominal_venous_pressure_mmHg
     prm[VALVE_K] = circ.valve_steepness_per_mmHg
@@ -284,6 +354,8 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.
     prm[LYMPH_G_IF] = tis.lymph_gain_interstitial_per_mmHg
     prm[LYMPH_G_EXT] = tis.lymph_gain_external_per_mmHg
     prm[LYMPH_MAX] = tis.lymph_max_ratio
+    prm[PONC0] = tis.interstitial_oncotic_pressure_at_zero_excess_mmHg
+    prm[SIGMA] = tis.capillary_protein_reflection_coefficient
 
     for i in range(N_SEG):
         p_if = interstitial_pressure_mmHg(
@@ -295,6 +367,7 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.
             prm[TIS_WIDTH + i],
         )
         prm[PIF_REST + i] = p_if
+        prm[PONC_REST + i] = interstitial_oncotic_mmHg(prm[FLUID_REST + i], prm[VI_NORMAL + i], prm[PONC0])
         prm[J_REST + i] = lymph_flow_mL_per_s(
             p_if, 0.0, prm[LYMPH0 + i], prm[TIS_P0 + i], prm[LYMPH_G_IF], prm[LYMPH_G_EXT], prm[LYMPH_MAX]
         )

@@ -163,6 +163,12 @@ def _advance_batch(prm, y0, p_ext, dt, record_every, rtol, atol, out, status):
                 out[(n + 1) // record_every, leg, :] = y
 
 
+#: The same kernel without threads: for a few legs (a session's two) starting the thread pool costs
+#: more than the work.
+_advance_serial = njit(cache=True)(_advance_batch.py_func)
+PARALLEL_MIN_LEGS = 8
+
+
 def advance(
     params: np.ndarray,
     y0: np.ndarray,
@@ -188,9 +194,8 @@ def advance(
         raise ValueError("external pressures must be ≥ 0 and dt_s > 0")
     out = np.empty((n_steps // record_every + 1, n_legs, N_STATES))
     status = np.zeros(n_legs, dtype=np.int64)
-    _advance_batch(
-        params, y0, external, float(dt_s), int(record_every), float(rtol), float(atol), out, status
-    )
+    kernel = _advance_batch if n_legs >= PARALLEL_MIN_LEGS else _advance_serial
+    kernel(params, y0, external, float(dt_s), int(record_every), float(rtol), float(atol), out, status)
     if np.any(status):
         leg = int(np.flatnonzero(status)[0])
         raise RuntimeError(f"leg {leg}: step size collapsed in schedule step {status[leg] - 1}")
@@ -230,6 +235,22 @@ class Trace:
     def venous_pressure_mmHg(self) -> np.ndarray:
         """Local (intravascular) venous pressure of foot, calf, thigh."""
         return self.observed[..., m.OBS_PVEIN : m.OBS_PVEIN + N_SEG]
+
+    @property
+    def segment_outflow_mL_per_s(self) -> np.ndarray:
+        """Flow out of the veins of foot, calf, thigh through their valves: posterior tibial veins,
+        popliteal vein, and the outflow to the abdomen."""
+        return self.observed[..., m.OBS_SEG_OUTFLOW : m.OBS_SEG_OUTFLOW + N_SEG]
+
+    @property
+    def microvascular_inflow_mL_per_s(self) -> np.ndarray:
+        """Flow into the veins of foot, calf, thigh from their microcirculation (net of filtration)."""
+        return self.observed[..., m.OBS_MV_INFLOW : m.OBS_MV_INFLOW + N_SEG]
+
+    @property
+    def interstitial_oncotic_mmHg(self) -> np.ndarray:
+        """Interstitial colloid osmotic pressure of foot, calf, thigh."""
+        return self.observed[..., m.OBS_PONC : m.OBS_PONC + N_SEG]
 
     @property
     def venous_volume_mL(self) -> np.ndarray:
@@ -325,9 +346,19 @@ def rhs(t: float, y: np.ndarray, params: np.ndarray, external: np.ndarray) -> np
             for i in seg
         ]
     )
+    p_onc = np.array(
+        [m.interstitial_oncotic_mmHg.py_func(y[m.FLUID + i], prm[m.VI_NORMAL + i], prm[m.PONC0]) for i in seg]
+    )
+    p_drain = np.array(
+        [m.venular_outlet_mmHg.py_func(p_loc[i], p_if[i] + ext[i], m.WATERFALL_WIDTH) for i in seg]
+    )
     j_f = (
         prm[m.KF + seg]
-        * (prm[m.CAP_RATIO] * (p_loc - prm[m.PLOC_REST + seg]) - (p_if + ext - prm[m.PIF_REST + seg]))
+        * (
+            prm[m.CAP_RATIO] * (p_drain - prm[m.PLOC_REST + seg])
+            - (p_if + ext - prm[m.PIF_REST + seg])
+            + prm[m.SIGMA] * (p_onc - prm[m.PONC_REST + seg])
+        )
         + prm[m.J_REST + seg]
     )
     j_l = np.array(
@@ -351,7 +382,8 @@ def rhs(t: float, y: np.ndarray, params: np.ndarray, external: np.ndarray) -> np
         [m.valve_flow_mL_per_s.py_func(drop[i], prm[m.R + i], prm[m.RBACK + i], prm[m.VALVE_K]) for i in seg]
     )
     dydt = np.empty(N_STATES)
-    dydt[m.VEIN : m.VEIN + N_SEG] = (prm[m.MAP] - p_ref) / prm[m.RMV + seg] - j_f + np.append(0.0, q[:-1]) - q
+    inflow = (prm[m.MAP] - (p_drain - prm[m.HYDRO + seg])) / prm[m.RMV + seg] - j_f
+    dydt[m.VEIN : m.VEIN + N_SEG] = inflow + np.append(0.0, q[:-1]) - q
     dydt[m.FLUID : m.FLUID + N_SEG] = j_f - j_l
     dydt[m.CUM_OUTFLOW] = q[-1]
     dydt[m.CUM_LYMPH] = j_l.sum()

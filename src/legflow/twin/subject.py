@@ -50,7 +50,11 @@ class Circulation(_Frozen):
 
 
 class Tissue(_Frozen):
-    """Interstitium and lymph, per 100 mL (≈ 100 g) of tissue."""
+    """Interstitium and lymph, per 100 mL (≈ 100 g) of tissue.
+
+    The interstitial protein is held by mass (see ``model.interstitial_oncotic_mmHg``): its oncotic
+    pressure is that of normal hydration scaled by normal / present interstitial fluid volume.
+    """
 
     tissue_density_g_per_mL: float = Field(gt=0)
     filtration_coefficient_mL_per_min_per_100g_per_mmHg: float = Field(ge=0)
@@ -63,6 +67,9 @@ class Tissue(_Frozen):
     lymph_gain_interstitial_per_mmHg: float = Field(ge=0)
     lymph_gain_external_per_mmHg: float = Field(ge=0)
     lymph_max_ratio: float = Field(gt=1)
+    interstitial_fluid_volume_mL_per_100mL: float = Field(gt=0)
+    interstitial_oncotic_pressure_at_zero_excess_mmHg: float = Field(ge=0)
+    capillary_protein_reflection_coefficient: float = Field(ge=0, le=1)
 
 
 class Segment(_Frozen):

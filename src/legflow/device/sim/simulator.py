@@ -6,9 +6,13 @@ volume follows the bladder and the limb under it, leaks, pressure sensors (lag, 
 quantisation), a heater pad on the skin, roller and vibration DC motors, the master relay and the
 device-side heartbeat failsafe. Faults (`FaultSpec`) change that physics at their time.
 
+A `Limb` (the leg twin) may sit inside the cells: every `limb.step_s` it feels the cells' true
+pressures and its volume under each cell feeds back into that cell's gas volume.
+
 What it does not model: gas temperature changes (isothermal), tube dynamics between valve block and
-cell (except a kink), cross-talk between cells through the limb, pump pulsation, a heater pad lifting
-off the skin when the garment comes off, motor inductance and gearbox backlash.
+cell (except a kink), cross-talk between cells through the limb other than the limb's own volume,
+pump pulsation, a heater pad lifting off the skin when the garment comes off, motor inductance and
+gearbox backlash.
 
 Times: `Sensors.t_s` and `failsafe_at_s` are clock times; `FaultSpec.at_s` counts from creation.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +42,17 @@ from legflow.errors import DeviceError
 _mL = 1e-6  # m³
 
 
+class Limb(Protocol):
+    """The legs inside the cells (the leg twin): stepped with the cells' pressures, it says how much
+    the limb under each cell has grown or emptied."""
+
+    step_s: float
+
+    def step(self, cell_mmHg: np.ndarray) -> None: ...
+
+    def limb_volume_change_mL(self) -> np.ndarray: ...
+
+
 class SimulatedMassager(Massager):
     """A simulated massager for `profile`, on `clock`, with `faults` injected; `seed` fixes noise."""
 
@@ -48,8 +64,10 @@ class SimulatedMassager(Massager):
         seed: int = 0,
         *,
         params: SimParameters | None = None,
+        limb: Limb | None = None,
     ):
         self.profile = profile
+        self.limb = limb
         self.params = params or SimParameters()
         self._clock = clock
         self.created_at_s = clock.now()
@@ -96,6 +114,7 @@ class SimulatedMassager(Massager):
         self._link_lost = False
         self._garment_off = np.zeros(nc, bool)
         self._limb_change_m3 = np.zeros(nc)
+        self._next_limb_s = self.created_at_s + limb.step_s if limb is not None else math.inf
         self._faults = sorted(
             ((self.created_at_s + f.at_s, f.kind, self._where(f)) for f in faults), key=lambda e: e[0]
         )
@@ -246,17 +265,30 @@ class SimulatedMassager(Massager):
             if not self._armed or self._relay_open:
                 deadline = math.inf
             t_fault = self._faults[0][0] if self._faults else math.inf
-            t_event = min(deadline, t_fault)
+            t_event = min(deadline, t_fault, self._next_limb_s)
             if t_event > t:
                 break
             self._kernel(max(t_event, self._t), False)
-            if t_fault <= deadline:
+            if self._next_limb_s <= min(deadline, t_fault):
+                self._step_limb()
+            elif t_fault <= deadline:
                 self._inject(*self._faults.pop(0))
             else:
                 self.failsafe_at_s = deadline
                 self._open_relay()
         if t > self._t or sample:
             self._kernel(t, sample)
+
+    def _step_limb(self) -> None:
+        """The limb feels the cells' true pressures (none where the garment is off) over its step,
+        then its volume under each cell takes back (or gives) that much of the cell's gas."""
+        assert self.limb is not None
+        pressing = np.where(self._garment_off, 0.0, self._cx[:, ph.CX_P] / MMHG_Pa)
+        self.limb.step(pressing)
+        self._next_limb_s += self.limb.step_s
+        self._limb_change_m3 = self.limb.limb_volume_change_mL() * _mL
+        self._cp[:, ph.CP_DVLIMB] = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        ph.resolve_pressures(self._cx, self._cp, self._g)
 
     def _open_relay(self) -> None:
         self._relay_open = True

@@ -1,0 +1,83 @@
+"""Adaptive rest (`[adaptive] refill = true`): each rest lasts until the leg has refilled.
+
+Hospital compression pumps with vascular refill detection (e.g. the Kendall SCD Express) measure
+how long the limb takes to refill after each squeeze and rest exactly that long: a leg that refills
+fast is squeezed more often, one that refills slowly (venous insufficiency, oedema) gets the time it
+needs. Here the refill is read from the leg twin's venous volume with the twin's own rule
+(DESIGN.md: refill to 90 % of the baseline volume): refilled once the volume is back within 10 % of
+what the squeeze moved below the leg's rested volume. The rest is kept within [``MIN_REST_s``,
+``MAX_REST_FACTOR`` × the programmed rest].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from legflow.engine.timeline import cycle_s, phase_zone_pressures
+from legflow.programs.model import Phase
+
+#: Shortest rest: the veins need a moment after the release before refill can be judged.
+MIN_REST_s = 2.0
+#: Longest rest, as a multiple of the programmed one: a leg that never seems to refill
+#: (a sensor gone quiet, a leg lifted out) must not stop the program.
+MAX_REST_FACTOR = 3.0
+#: Refilled once the volume has recovered this share of what the squeeze moved (refill to 90 %).
+REFILLED_SHARE = 0.9
+
+
+@dataclass
+class AdaptiveCycle:
+    """The cycle clock of one compression phase whose rests follow the leg's refill."""
+
+    phase: Phase
+    cell_zones: list[str]
+    cell_legs: list[int]
+    leg_names: tuple[str, ...]
+    #: Each leg's venous volume at rest, before any squeeze (the baseline refill returns to).
+    baseline_mL: np.ndarray
+    t_cycle_s: float = 0.0
+    cycle: int = 0
+    rests_s: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        c = self.phase.compression
+        assert c is not None
+        self.cycle_length_s = cycle_s(c)
+        self.rest_from_s = self.cycle_length_s - c.rest_s
+        self.max_rest_s = max(MIN_REST_s, MAX_REST_FACTOR * c.rest_s)
+        self._min_mL = self.baseline_mL.copy()
+
+    def active_legs(self, mode: str) -> tuple[int, ...]:
+        if mode == "alternate":
+            return (self.cycle % 2,)
+        if mode == "both":
+            return tuple(range(len(self.leg_names)))
+        return (self.leg_names.index(mode),) if mode in self.leg_names else ()
+
+    def setpoints(self, mode: str) -> np.ndarray:
+        """Every cell's setpoint at the current point of the cycle."""
+        zones, _ = phase_zone_pressures(self.phase, min(self.t_cycle_s, self.rest_from_s))
+        legs = self.active_legs(mode)
+        return np.array([
+            float(zones[z]) if z in zones and leg in legs else 0.0
+            for z, leg in zip(self.cell_zones, self.cell_legs, strict=True)
+        ])  # fmt: skip
+
+    def advance(self, dt_s: float, venous_mL: np.ndarray, mode: str) -> None:
+        """Move the cycle clock on by ``dt_s``, given each leg's venous volume now."""
+        np.minimum(self._min_mL, venous_mL, out=self._min_mL)
+        self.t_cycle_s += dt_s
+        resting_s = self.t_cycle_s - self.rest_from_s
+        if resting_s < MIN_REST_s:
+            return
+        legs = list(self.active_legs(mode))
+        base = self.baseline_mL[legs]
+        moved = base - self._min_mL[legs]
+        refilled = bool(np.all(venous_mL[legs] >= base - (1 - REFILLED_SHARE) * moved))
+        if refilled or resting_s >= self.max_rest_s:
+            self.rests_s.append(resting_s)
+            self.cycle += 1
+            self.t_cycle_s = 0.0
+            self._min_mL = venous_mL.copy()

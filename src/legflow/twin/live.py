@@ -1,0 +1,134 @@
+"""The leg twin inside a session: both legs advanced step by step under the cells' pressures.
+
+The simulated massager steps it with the true cell pressures and gives each cell back the volume
+change of the limb under it; on hardware the engine steps it with the sensed pressures. Either way
+the same object yields the live signals, the per-second history samples and the summary's ``twin``
+block (``metrics.program_metrics`` of the recorded trace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from legflow.twin.metrics import compression_cycles, program_metrics
+from legflow.twin.model import FLUID, N_SEG, OBS_OUTFLOW, VEIN, Posture, pack
+from legflow.twin.solver import Trace, advance, observe
+from legflow.twin.subject import Subject
+
+SEGMENTS = ("foot", "calf", "thigh")
+#: Tissue pressure / cell pressure through skin and fat (DESIGN.md, leg twin; physiology.md).
+TRANSMISSION_RATIO = 0.8
+#: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
+TWIN_STEP_s = 0.1
+#: A cell below this counts as released when cycles are found for the metrics: a vented cell
+#: reads a fraction of a mmHg of residual pressure, never exactly zero.
+RELEASED_BELOW_mmHg = 2.0
+
+
+class LiveTwin:
+    """One subject's legs under a device's cells, advanced one ``TWIN_STEP_s`` at a time."""
+
+    def __init__(
+        self,
+        subject: Subject,
+        cell_covers: Sequence[Mapping[str, float]],
+        cell_leg: Sequence[int],
+        posture: Posture = "supine",
+    ):
+        """``cell_covers[i]``: the fraction of each segment (``foot``, ``calf``, ``thigh``) that cell
+        ``i`` covers (a device profile's ``covers``); ``cell_leg[i]``: the index of its leg."""
+        self.subject, self.posture = subject, posture
+        self.step_s = TWIN_STEP_s
+        self.cell_leg = np.asarray(cell_leg, dtype=np.int64)
+        self.n_legs = int(self.cell_leg.max()) + 1 if len(self.cell_leg) else 1
+        self.covers = np.array([[c.get(s, 0.0) for s in SEGMENTS] for c in cell_covers]).reshape(-1, N_SEG)
+        params, rest = pack(subject, posture)
+        self.params = np.tile(params, (self.n_legs, 1))
+        self.state = np.tile(rest, (self.n_legs, 1))
+        self.rest_segment_mL = self._segment_mL(self.state)
+        self.rest_venous_mL = self.venous_volume_mL()
+        self.t_s = 0.0
+        self._states = [self.state.copy()]
+        self._external: list[np.ndarray] = []
+
+    # -- stepping ----------------------------------------------------------------------------
+    def tissue_pressures(self, cell_mmHg: np.ndarray) -> np.ndarray:
+        """Pressure on each leg's foot, calf and thigh tissue [n_legs, 3] from the cell pressures."""
+        per_cell = TRANSMISSION_RATIO * self.covers * np.maximum(np.asarray(cell_mmHg), 0.0)[:, None]
+        out = np.zeros((self.n_legs, N_SEG))
+        np.add.at(out, self.cell_leg, per_cell)
+        return out
+
+    def step(self, cell_mmHg: np.ndarray) -> None:
+        """Advance one ``TWIN_STEP_s`` with these cell pressures held."""
+        external = self.tissue_pressures(cell_mmHg)
+        self.state = advance(self.params, self.state, external[None], TWIN_STEP_s)[-1]
+        self.t_s += TWIN_STEP_s
+        self._states.append(self.state.copy())
+        self._external.append(external)
+
+    # -- what the massager and the engine read -----------------------------------------------
+    def limb_volume_change_mL(self) -> np.ndarray:
+        """How much the limb under each cell has grown (+) or emptied (−) since rest [n_cells]."""
+        change = self._segment_mL(self.state) - self.rest_segment_mL  # [n_legs, 3]
+        return (self.covers * change[self.cell_leg]).sum(axis=1)
+
+    def venous_volume_mL(self) -> np.ndarray:
+        """Venous volume of each whole leg now [n_legs]."""
+        return self.state[:, VEIN : VEIN + N_SEG].sum(axis=1)
+
+    def signals(self) -> dict[str, list[float]]:
+        """The live picture per leg: outflow to the abdomen, venous volume moved, fluid cleared."""
+        external = self._external[-1] if self._external else np.zeros((self.n_legs, N_SEG))
+        outflow = observe(self.state[None], external[None], self.params)[0, :, OBS_OUTFLOW]
+        rest = self._states[0]
+        return {
+            "outflow_mL_per_min": _rounded(outflow * 60.0),
+            "venous_change_mL": _rounded(self.venous_volume_mL() - rest[:, VEIN : VEIN + N_SEG].sum(axis=1)),
+            "fluid_cleared_mL": _rounded(_fluid_mL(rest) - _fluid_mL(self.state)),
+        }
+
+    def trace(self) -> Trace:
+        """Everything so far as a trace (pressures below ``RELEASED_BELOW_mmHg`` count as released)."""
+        states = np.array(self._states)
+        external = np.array(
+            [*self._external, self._external[-1]] if self._external else [np.zeros((self.n_legs, 3))]
+        )
+        external = np.where(external < TRANSMISSION_RATIO * RELEASED_BELOW_mmHg, 0.0, external)
+        return Trace(
+            t_s=np.arange(len(states)) * TWIN_STEP_s,
+            states=states,
+            external_mmHg=external,
+            observed=observe(states, external, self.params),
+            params=self.params,
+            tissue_volume_mL=np.tile([s.tissue_volume_mL for s in self.subject.segments], (self.n_legs, 1)),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The session summary's ``twin`` block."""
+        block: dict[str, Any] = {"subject": self.subject.name, "posture": self.posture}
+        if len(self._states) < 3:
+            return block
+        trace = self.trace()
+        metrics = program_metrics(trace)
+        squeezed_legs = sum(1 for leg in range(self.n_legs) if compression_cycles(trace, leg))
+        if metrics["ejected_mL_per_cycle"] is not None and squeezed_legs:
+            per_leg = metrics["ejected_mL_per_cycle"] * metrics["cycles"] / squeezed_legs
+            metrics["ejected_mL_per_min"] = round(per_leg / (self.t_s / 60.0), 1)
+        return {**block, **metrics}
+
+    @staticmethod
+    def _segment_mL(state: np.ndarray) -> np.ndarray:
+        """Venous plus interstitial excess volume per segment [n_legs, 3]: what a cuff feels."""
+        return state[:, VEIN : VEIN + N_SEG] + state[:, FLUID : FLUID + N_SEG]
+
+
+def _fluid_mL(state: np.ndarray) -> np.ndarray:
+    return state[:, FLUID : FLUID + N_SEG].sum(axis=1)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 2) for v in values]
