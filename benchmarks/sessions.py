@@ -28,7 +28,7 @@ import numpy as np
 from legflow.clock import Clock, RealClock, VirtualClock, process_cpu_s
 from legflow.device.profile import DeviceProfile, load_profile
 from legflow.device.sim import SimulatedMassager, warm_up
-from legflow.engine.session import LiveState, Session
+from legflow.engine.session import LiveState, Session, leg_twin
 from legflow.programs.compose import compose
 from legflow.programs.library import builtin_source
 from legflow.programs.model import Program
@@ -55,9 +55,11 @@ class FastRun:
 
 
 def _session(program: Program, profile: DeviceProfile, clock: Clock, seed: int, history: History | None):
-    massager = SimulatedMassager(profile, clock, seed=seed)
+    """A session as `legflow run` builds it: the adult leg twin inside the simulated cells."""
+    twin = leg_twin(profile)
+    massager = SimulatedMassager(profile, clock, seed=seed, limb=twin)
     supervisor = Supervisor(massager, DEFAULT_LIMITS, clock)
-    return Session(program, "bench", supervisor, clock, history=history)
+    return Session(program, "bench", supervisor, clock, history=history, twin=twin)
 
 
 def fast_run(program: Program, profile: DeviceProfile, seed: int, history: History | None) -> FastRun:

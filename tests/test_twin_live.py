@@ -17,7 +17,7 @@ from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
-from legflow.twin.live import TRANSMISSION_RATIO
+from legflow.twin.live import SESSION_RTOL, TRANSMISSION_RATIO
 
 
 def test_tissue_pressure_is_the_transmitted_pressure_of_the_cells_over_each_segment():
@@ -125,3 +125,20 @@ def test_adaptive_rest_differs_from_the_programmed_rest_and_can_be_switched_off(
     assert "adaptive" not in fixed and not session.adaptive
     assert adaptive["adaptive"]["mean_rest_s"] != pytest.approx(20.0, abs=1.0)
     assert adaptive["twin"]["cycles"] != fixed["twin"]["cycles"]
+
+
+def test_the_sessions_twin_tolerance_keeps_its_metrics_within_1_percent():
+    def metrics(rtol: float) -> dict:
+        profile = load_profile("reference")
+        clock = VirtualClock()
+        twin = leg_twin(profile)
+        twin.rtol = rtol
+        sim = SimulatedMassager(profile, clock, limb=twin)
+        program = short_program(adaptive=False, minutes=2.0)
+        return Session(program, "twin", Supervisor(sim, DEFAULT_LIMITS, clock), clock, twin=twin).run()[
+            "twin"
+        ]
+
+    loose, tight = metrics(SESSION_RTOL), metrics(1e-6)
+    for key in ("ejected_mL_per_cycle", "peak_flow_augmentation", "refill_s", "fluid_cleared_mL"):
+        assert loose[key] == pytest.approx(tight[key], rel=0.01), key

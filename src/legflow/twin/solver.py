@@ -169,6 +169,20 @@ _advance_serial = njit(cache=True)(_advance_batch.py_func)
 PARALLEL_MIN_LEGS = 8
 
 
+def step_in_place(
+    params: np.ndarray, y: np.ndarray, external_mmHg: np.ndarray, dt_s: float, rtol: float = 1e-6
+) -> None:
+    """Advance a few legs (float64, C-contiguous: params [n, N_PARAMS], y [n, N_STATES], external
+    [n, 3]) by one step of ``dt_s``, in place, without threads or checks: for a session's loop."""
+    n_legs = y.shape[0]
+    out = np.empty((2, n_legs, N_STATES))
+    status = np.zeros(n_legs, dtype=np.int64)
+    _advance_serial(params, y, external_mmHg[None], dt_s, 1, rtol, rtol, out, status)
+    if np.any(status):
+        raise RuntimeError(f"leg {int(np.flatnonzero(status)[0])}: step size collapsed")
+    y[:] = out[1]
+
+
 def advance(
     params: np.ndarray,
     y0: np.ndarray,
@@ -209,6 +223,9 @@ def _observe_batch(states, p_ext_rec, prm, out):
         dydt = np.empty(N_STATES)
         for r in range(n_rec):
             leg_rhs(states[r, leg], p_ext_rec[r, leg], prm[leg], dydt, out[r, leg])
+
+
+_observe_serial = njit(cache=True)(_observe_batch.py_func)
 
 
 @dataclass(frozen=True)
@@ -270,7 +287,8 @@ class Trace:
 def observe(states: np.ndarray, external_rec: np.ndarray, params: np.ndarray) -> np.ndarray:
     """Observables (``model.OBS_*``) of states [n_rec, n_legs, N_STATES] under pressures [n_rec, n_legs, 3]"""
     out = np.empty((*states.shape[:2], N_OBS))
-    _observe_batch(np.ascontiguousarray(states), np.ascontiguousarray(external_rec), params, out)
+    kernel = _observe_batch if states.shape[1] >= PARALLEL_MIN_LEGS else _observe_serial
+    kernel(np.ascontiguousarray(states), np.ascontiguousarray(external_rec), params, out)
     return out
 
 
