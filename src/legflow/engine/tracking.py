@@ -1,5 +1,6 @@
 """How closely the controller tracks its setpoints, measured on the simulated massager's *true*
-cell pressures: the error at the end of each inflate ramp and the overshoot while it is held."""
+cell pressures, with the leg twin inside the cells: the error at the end of each inflate ramp and
+the overshoot while it is held."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import Session
+from legflow.engine.session import Session, leg_twin
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
@@ -17,9 +18,12 @@ from legflow.safety.supervisor import Supervisor
 def tracking(program: Program, profile_name: str) -> tuple[str, np.ndarray, np.ndarray]:
     """Run one session; return its status, the end-of-ramp errors and the overshoots."""
     clock = VirtualClock()
-    sim = SimulatedMassager(load_profile(profile_name), clock)
+    profile = load_profile(profile_name)
+    twin = leg_twin(profile)  # a leg that empties under the cells, as in `legflow run`
+    sim = SimulatedMassager(profile, clock, limb=twin)
     sup = Supervisor(sim, DEFAULT_LIMITS, clock)
-    session = Session(program, "tracking", sup, clock)
+    # programmed rests, so the setpoints are the timeline's table
+    session = Session(program, "tracking", sup, clock, twin=twin, adaptive_rest=False)
     truth: list[np.ndarray] = []
     read = sup.read
 
