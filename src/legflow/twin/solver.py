@@ -9,7 +9,8 @@ Method: ROS2, the two-stage L-stable Rosenbrock method of Verwer, Spee, Blom & H
 
 Linearly implicit, so the stiff parts (collapsed veins under high pressure have time constants
 R·C ≈ 0.05 s; the valve switch is steep) need no Newton iteration; it is of order 2 for any
-approximation of J (a W-method), so a forward-difference Jacobian is enough. Each schedule step
+approximation of J (a W-method), so a forward-difference Jacobian is enough, and one Jacobian serves
+the sub-steps of a schedule step until a step is rejected (then it is recomputed). Each schedule step
 ``dt_s`` (external pressures constant over it) is covered by error-controlled sub-steps, per leg,
 so legs in a batch never wait on each other; a trial state outside the tube law's range (V ≤ 0 or
 V ≥ V0 + Vmax) is rejected like a step with too large an error. The batch loop runs in parallel
@@ -86,18 +87,24 @@ def _cover_interval(y, p_ext, prm, dt, h, rtol, atol, w_f, w_k1, w_k2, w_y, w_ja
 
     Returns −1.0 if the step size collapses (the state is then left where it failed)."""
     t = 0.0
+    # The Jacobian is computed at the start of the interval and again wherever a step computed with
+    # an older one is rejected; otherwise reused (ROS2 keeps its order with any Jacobian).
+    stale = True
     while t < dt * (1.0 - 1e-12):
         leg_rhs(y, p_ext, prm, w_f, obs)
-        for j in range(N_STATES):
-            for i in range(N_STATES):
-                w_jac[i, j] = 0.0
-        for j in range(_N_DYN):
-            delta = 1e-7 * max(abs(y[j]), 1.0)
-            w_y[:] = y
-            w_y[j] += delta
-            leg_rhs(w_y, p_ext, prm, w_k2, obs)
-            for i in range(N_STATES):
-                w_jac[i, j] = (w_k2[i] - w_f[i]) / delta
+        jac_here = stale
+        if stale:
+            stale = False
+            for j in range(N_STATES):
+                for i in range(N_STATES):
+                    w_jac[i, j] = 0.0
+            for j in range(_N_DYN):
+                delta = 1e-7 * max(abs(y[j]), 1.0)
+                w_y[:] = y
+                w_y[j] += delta
+                leg_rhs(w_y, p_ext, prm, w_k2, obs)
+                for i in range(N_STATES):
+                    w_jac[i, j] = (w_k2[i] - w_f[i]) / delta
         while True:
             h_try = min(h, dt - t)
             for i in range(N_STATES):
@@ -133,6 +140,9 @@ def _cover_interval(y, p_ext, prm, dt, h, rtol, atol, w_f, w_k1, w_k2, w_y, w_ja
             h = h_try * (0.25 if not math.isfinite(err) or err > 16.0 else max(0.25, 0.9 / math.sqrt(err)))
             if h < 1e-10:
                 return -1.0
+            if not jac_here:  # retry with a Jacobian at this state
+                stale = True
+                break
     return h
 
 
