@@ -41,6 +41,7 @@ from legflow.twin.network import (
 from legflow.twin.protocol import Phase, schedule
 from legflow.twin.solver import advance, broadcast_external, rhs
 
+#: Goals set by the issue that asked for these benchmarks.
 SCIPY_GOAL_X = 100.0
 SVZEROD_ONE_GOAL_X = 2.0
 SVZEROD_COHORT_GOAL_X = 20.0
