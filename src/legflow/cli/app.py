@@ -44,12 +44,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _posture(posture: str) -> str:
-    if posture not in ("supine", "seated", "standing"):
-        raise LegflowError(f"unknown posture '{posture}' (one of: supine, seated, standing)")
-    return posture
-
-
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Device profile (reference, home-foot-calf, ...).")
 ]
@@ -202,11 +196,12 @@ def run(
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
     stopped, 4 on a fault."""
     from legflow.cli.sessions import run_session
+    from legflow.cli.twin import check_posture
 
     summary = run_session(
         program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
         limits=_limits(user, answers), seed=seed, console=err if json_out else console,
-        subject=subject, posture=_posture(posture), fixed_rest=fixed_rest,
+        subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest,
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))
@@ -276,8 +271,8 @@ app.add_typer(twin_app, name="twin")
 @twin_app.command("run")
 def twin_run(
     program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
-    subject: Annotated[str, typer.Option(help="Parameter set: adult, small_leg, oedema, ...")] = "adult",
-    posture: Annotated[str, typer.Option(help="supine, seated or standing.")] = "supine",
+    subject: SubjectOpt = "adult",
+    posture: PostureOpt = "supine",
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the session summary with its twin block.")
     ] = False,
@@ -286,8 +281,6 @@ def twin_run(
     schema range): blood ejected per cycle, flow augmentation, refill time, fluid cleared."""
     from legflow.cli.twin import run_twin
 
-    if posture not in ("supine", "seated", "standing"):
-        raise LegflowError(f"unknown posture '{posture}' (one of: supine, seated, standing)")
     source = resolve(program)
     twin = run_twin(source.program, subject, posture)
     label = program.removesuffix(".toml").split("/")[-1]
@@ -311,8 +304,8 @@ def twin_run(
 def twin_plot(
     program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Write the figure here: .png or .svg.")],
-    subject: Annotated[str, typer.Option(help="Parameter set: adult, small_leg, oedema, ...")] = "adult",
-    posture: Annotated[str, typer.Option(help="supine, seated or standing.")] = "supine",
+    subject: SubjectOpt = "adult",
+    posture: PostureOpt = "supine",
     leg: Annotated[str, typer.Option(help="Which leg to draw: left or right.")] = "left",
 ) -> None:
     """A figure of the twin under the program: pressures, venous volumes, outflow, fluid and lymph

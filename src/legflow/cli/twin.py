@@ -11,17 +11,26 @@ from legflow.anatomy import COMPRESSION_ZONES
 from legflow.engine.timeline import Timeline
 from legflow.errors import LegflowError
 from legflow.programs.model import Program
+from legflow.twin.live import TRANSMISSION_RATIO, TWIN_STEP_s
 from legflow.twin.metrics import program_metrics
-from legflow.twin.model import POSTURES
+from legflow.twin.model import POSTURES, Posture
 from legflow.twin.protocol import DEFAULT_COVERAGE
 from legflow.twin.solver import Trace, simulate
 from legflow.twin.subject import load_subject
 
-TWIN_STEP_s = 0.1  # the cell pressures are held piecewise constant over this step
 LEGS = ("left", "right")
 
 
-def tissue_pressures(program: Program, dt_s: float = TWIN_STEP_s, transmission: float = 0.8) -> np.ndarray:
+def check_posture(posture: str) -> Posture:
+    """The posture, or one clear error naming the known ones."""
+    if posture not in POSTURES:
+        raise LegflowError(f"unknown posture '{posture}' (one of: {', '.join(POSTURES)})")
+    return posture  # type: ignore[return-value]
+
+
+def tissue_pressures(
+    program: Program, dt_s: float = TWIN_STEP_s, transmission: float = TRANSMISSION_RATIO
+) -> np.ndarray:
     """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
 
     Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg);
@@ -38,10 +47,8 @@ def tissue_pressures(program: Program, dt_s: float = TWIN_STEP_s, transmission: 
 def simulate_program(program: Program, subject: str = "adult", posture: str = "supine") -> Trace:
     """Both legs from rest under the program: the one simulation `twin run` and `twin plot` share,
     so a figure always shows the numbers the table reports."""
-    if posture not in POSTURES:
-        raise LegflowError(f"unknown posture '{posture}' (one of: {', '.join(POSTURES)})")
     external = tissue_pressures(program)
-    return simulate(load_subject(subject), external, TWIN_STEP_s, posture=posture)  # type: ignore[arg-type]
+    return simulate(load_subject(subject), external, TWIN_STEP_s, posture=check_posture(posture))
 
 
 def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> dict[str, Any]:
