@@ -17,23 +17,11 @@ from rich.text import Text
 
 from legflow.cli.live import render
 from legflow.cli.render import sparkline
-from legflow.clock import RealClock, VirtualClock
-from legflow.device.faults import FaultSpec
-from legflow.device.profile import load_profile
-from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import LiveState, Session, leg_twin
-from legflow.errors import LegflowError
-from legflow.plan import check_source
-from legflow.programs.library import resolve
+from legflow.clock import RealClock
+from legflow.engine.launch import prepare_session
+from legflow.engine.session import LiveState
 from legflow.safety.limits import Limits
-from legflow.safety.supervisor import Supervisor
 from legflow.store import SessionRow, default_history
-
-
-def _check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]) -> None:
-    for spec in specs:
-        if spec.where and spec.where not in cells and spec.where not in legs:
-            raise LegflowError(f"fault {spec}: no cell or leg '{spec.where}' (cells: {', '.join(cells)})")
 
 
 def run_session(
@@ -41,23 +29,18 @@ def run_session(
     console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Check the program for this device and user, then run it with a live display."""
-    source = resolve(name)
-    device = load_profile(profile)
-    check_source(source, device, limits)
-    faults = [FaultSpec.parse(text) for text in inject]
-    _check_faults(faults, device.cell_names(), device.legs)
+    history = default_history()
+    try:
+        launch = prepare_session(
+            name, limits=limits, history=history, profile=profile, fast=fast, inject=inject, seed=seed,
+            subject=subject, posture=posture, fixed_rest=fixed_rest,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except BaseException:
+        history.close()
+        raise
     for warning in limits.warnings:
         console.print(f"[yellow]screening:[/] {warning}")
-    twin = leg_twin(device, subject, posture)  # type: ignore[arg-type]
-    clock = VirtualClock() if fast else RealClock()
-    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=twin)
-    supervisor = Supervisor(massager, limits, clock)
-    history = default_history()
-    label = name.removesuffix(".toml").split("/")[-1]
-    session = Session(
-        source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
-        adaptive_rest=not fixed_rest,
-    )  # fmt: skip
+    session, massager, source = launch.session, launch.massager, launch.source
 
     presses = 0
 

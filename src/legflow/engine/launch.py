@@ -1,0 +1,64 @@
+"""Building a ready-to-run session from a program name and a user's choices: the one place where
+a program is checked for a device and a user, and where massager, supervisor, twin and history are
+wired together, so the CLI and the web server start sessions the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from legflow.clock import Clock, RealClock, VirtualClock
+from legflow.device.faults import FaultSpec
+from legflow.device.massager import Massager
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.session import Session, leg_twin
+from legflow.errors import LegflowError
+from legflow.plan import check_source
+from legflow.programs.library import resolve
+from legflow.programs.loader import ProgramSource
+from legflow.safety.limits import Limits
+from legflow.safety.supervisor import Supervisor
+from legflow.store import History
+from legflow.twin.model import Posture
+
+
+@dataclass
+class Launch:
+    """A checked program with its massager, supervisor and session, not started yet."""
+
+    source: ProgramSource
+    label: str
+    massager: Massager
+    supervisor: Supervisor
+    session: Session
+    clock: Clock
+
+
+def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]) -> None:
+    for spec in specs:
+        if spec.where and spec.where not in cells and spec.where not in legs:
+            raise LegflowError(f"fault {spec}: no cell or leg '{spec.where}' (cells: {', '.join(cells)})")
+
+
+def prepare_session(
+    name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
+    inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
+    fixed_rest: bool = False,
+) -> Launch:  # fmt: skip
+    """Check the program for this device and user, then wire a simulated massager (with the leg
+    twin inside its cells) under a supervisor to a session. Raises `LegflowError` on bad input."""
+    source = resolve(name)
+    device = load_profile(profile)
+    check_source(source, device, limits)
+    faults = [FaultSpec.parse(text) for text in inject or []]
+    check_faults(faults, device.cell_names(), device.legs)
+    twin = leg_twin(device, subject, posture)
+    clock: Clock = VirtualClock() if fast else RealClock()
+    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=twin)
+    supervisor = Supervisor(massager, limits, clock)
+    label = name.removesuffix(".toml").split("/")[-1]
+    session = Session(
+        source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
+        adaptive_rest=not fixed_rest,
+    )  # fmt: skip
+    return Launch(source, label, massager, supervisor, session, clock)
