@@ -191,22 +191,44 @@ def run(
     fixed_rest: Annotated[
         bool, typer.Option("--fixed-rest", help="Ignore the program's [adaptive] table: rest as programmed.")
     ] = False,
+    device: Annotated[
+        str | None, typer.Option("--device", help="Run on the massager at this serial port.")
+    ] = None,
 ) -> None:
     """Run a session on the simulated massager, with the leg twin inside its cells, with live
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
-    stopped, 4 on a fault."""
+    stopped, 4 on a fault. With --device PORT the session runs in real time on that massager."""
     from legflow.cli.sessions import run_session
     from legflow.cli.twin import check_posture
 
     summary = run_session(
         program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
         limits=_limits(user, answers), seed=seed, console=err if json_out else console,
-        subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest,
+        subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest, device=device,
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))
     if summary["status"] == "fault":
         raise typer.Exit(4)
+
+
+@app.command()
+def emulate(
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    inject: Annotated[
+        list[str] | None, typer.Option("--inject", help="Inject a fault: KIND[:CELL]@SECONDS.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated sensors' noise.")] = 0,
+    rate: Annotated[int, typer.Option("--rate", help="Sensor samples per second.")] = 100,
+    subject: SubjectOpt = "adult",
+    posture: PostureOpt = "supine",
+) -> None:
+    """Emulate a massager on a pseudo-terminal: print the port, then speak the wire protocol there
+    (docs/protocol.md) with the device's own failsafe, until Ctrl-C."""
+    from legflow.cli.hardware import emulate as serve_emulator
+    from legflow.cli.twin import check_posture
+
+    serve_emulator(profile, inject or [], seed, rate, subject, check_posture(posture), err)
 
 
 history_app = typer.Typer(help="Stored sessions.", no_args_is_help=False, invoke_without_command=True)
@@ -327,6 +349,20 @@ def twin_validate() -> None:
     print(format_table(rows))
     passed = sum(row.passed for row in rows)
     print(f"{passed} of {len(rows)} cases within their tolerance")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 opens it to the network.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+) -> None:
+    """The web dashboard: run, watch and review sessions in a browser. The token comes from
+    LEGFLOW_TOKEN or is generated and printed inside a login URL."""
+    from legflow.cli.web import serve_dashboard
+
+    serve_dashboard(host, port, err)
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import signal
@@ -22,18 +20,21 @@ from legflow.engine.launch import prepare_session
 from legflow.engine.session import LiveState
 from legflow.safety.limits import Limits
 from legflow.store import SessionRow, default_history
+from legflow.store.export import export_csv, export_json
 
 
 def run_session(
     name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
     console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
+    device: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Check the program for this device and user, then run it with a live display."""
+    """Check the program for this device and user, then run it with a live display (on the
+    simulated massager, or on the massager at the serial port `device`)."""
     history = default_history()
     try:
         launch = prepare_session(
             name, limits=limits, history=history, profile=profile, fast=fast, inject=inject, seed=seed,
-            subject=subject, posture=posture, fixed_rest=fixed_rest,  # type: ignore[arg-type]
+            subject=subject, posture=posture, fixed_rest=fixed_rest, device=device,  # type: ignore[arg-type]
         )  # fmt: skip
     except BaseException:
         history.close()
@@ -139,21 +140,10 @@ def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -
 
 def export_session(session_id: int, as_csv: bool) -> str:
     history = default_history()
-    row = history.session(session_id)
-    if not as_csv:
-        return json.dumps({"session": row.__dict__, "events": history.events(session_id)}, indent=2) + "\n"
-    out = io.StringIO()
-    writer = csv.writer(out)
-    legs = sorted({c.split(".")[0] for c in row.cells}, key=lambda leg: leg != "left")
-    samples = history.samples(session_id)
-    twin_keys = sorted(samples[0]["twin"]) if samples and samples[0]["twin"] else []
-    writer.writerow(["t_s", *[f"{c}_mmHg" for c in row.cells], *[f"{c}_setpoint_mmHg" for c in row.cells],
-                     *[f"{leg}_skin_C" for leg in legs],
-                     *[f"{leg}_twin_{key}" for key in twin_keys for leg in legs]])  # fmt: skip
-    for s in samples:
-        twin = [v for key in twin_keys for v in s["twin"][key]] if s["twin"] else []
-        writer.writerow([s["t_s"], *s["pressure_mmHg"], *s["setpoint_mmHg"], *s["skin_temp_C"], *twin])
-    return out.getvalue()
+    try:
+        return export_csv(history, session_id) if as_csv else export_json(history, session_id)
+    finally:
+        history.close()
 
 
 def twin_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:

@@ -127,6 +127,7 @@ class Session:
         self.max_skin_C = -np.inf
         self.status = "running"
         self.t_s = 0.0
+        self.session_id: int | None = None  # its row in the history, once it runs
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2) -> dict:
@@ -137,6 +138,7 @@ class Session:
         session_id = (
             self.history.start(self.program_label, sup.profile.name, self.cells) if self.history else None
         )
+        self.session_id = session_id
         next_tick = clock.now()
         tick = 0
         phase_index = -1

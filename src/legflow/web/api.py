@@ -1,0 +1,364 @@
+"""REST API v1: programs, check, compose, edit, screening, sessions and history.
+
+Every handler calls the same library functions as the CLI, so a program the page accepts is one
+`legflow check` accepts. Expected errors become 4xx answers with a message (see `server`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+import numpy as np
+import tomlkit
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
+from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
+from legflow.engine.timeline import cycle_s, phase_zone_pressures
+from legflow.errors import LegflowError
+from legflow.evidence import GRADE_MEANING, best_grade
+from legflow.plan import check_source
+from legflow.programs.compose import compose
+from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
+from legflow.programs.library import (
+    builtin_names,
+    builtin_source,
+    builtin_text,
+    resolve,
+    save_user_program,
+    user_folder,
+    user_names,
+)
+from legflow.programs.loader import ProgramSource, dump_program, validate_text
+from legflow.programs.model import GOALS, Phase, Program
+from legflow.screening import DEFAULT_USER, QUESTIONS, decide, parse_answers, save_answers, stored_answers
+from legflow.screening import user_limits as stored_limits
+from legflow.store import History
+from legflow.store.export import export_csv, export_json
+from legflow.twin.model import Posture
+from legflow.twin.subject import available_subjects
+from legflow.web.live import SessionManager, StartOptions
+
+#: Points of a phase's timeline drawn on the program page.
+TIMELINE_POINTS = 120
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProgramText(_Body):
+    toml: str = Field(max_length=200_000, description="The program as TOML text (format v1).")
+    profile: str = DEFAULT_PROFILE
+    user: str = DEFAULT_USER
+
+
+class ComposeRequest(_Body):
+    goal: str
+    zones: list[str] = Field(min_length=1)
+    intensity: int = Field(default=3, ge=1, le=5)
+    minutes: float = Field(default=20.0, gt=0)
+    profile: str = DEFAULT_PROFILE
+    user: str = DEFAULT_USER
+
+
+class PhaseEdit(_Body):
+    index: int = Field(ge=0)
+    duration_min: float | None = Field(default=None, gt=0)
+    pressure_mmHg: float | None = Field(default=None, ge=0)
+    hold_s: float | None = Field(default=None, ge=0)
+    rest_s: float | None = Field(default=None, ge=0)
+
+
+class EditRequest(ProgramText):
+    """The form's common edits, applied to the TOML text so that its comments stay."""
+
+    name: str | None = None
+    phases: list[PhaseEdit] = Field(default_factory=list)
+
+
+class ScreeningRequest(_Body):
+    user: str = DEFAULT_USER
+    answers: dict[str, Any]
+
+
+class StartRequest(_Body):
+    program: str = Field(description="A built-in program's name or a saved program's name.")
+    profile: str = DEFAULT_PROFILE
+    user: str = DEFAULT_USER
+    subject: str = "adult"
+    posture: Posture = "supine"
+    fixed_rest: bool = False
+    inject: list[str] = Field(default_factory=list, description="Faults to inject: KIND[:CELL]@SECONDS.")
+
+
+def _problems(exc: LegflowError) -> list[dict[str, Any]]:
+    return [p.__dict__ for p in getattr(exc, "problems", [])]
+
+
+def _check(text: str, filename: str, profile: str, user: str) -> tuple[ProgramSource | None, list[dict]]:
+    """Validate text as `legflow check` does; the problems as dicts (empty when it may run)."""
+    try:
+        source = validate_text(text, filename)
+        check_source(source, load_profile(profile), stored_limits(user))
+    except LegflowError as exc:
+        if not getattr(exc, "problems", None):
+            raise
+        return None, _problems(exc)
+    return source, []
+
+
+def _library_row(name: str, source: ProgramSource, origin: str) -> dict[str, Any]:
+    program = source.program
+    items = program_benefits(program)
+    return {
+        "name": name, "title": program.program.name, "goal": program.program.goal, "origin": origin,
+        "summary": program.program.summary, "zones": program.compression_zones() + program.sole_zones(),
+        "minutes": round(program.duration_s / 60, 2), "grade": best_grade(items),
+        "peak_mmHg": max_pressure_mmHg(program),
+    }  # fmt: skip
+
+
+def phase_timeline(phase: Phase) -> dict[str, Any] | None:
+    """One compression cycle of a phase (the whole phase for 'hold') as zone setpoints over time."""
+    c = phase.compression
+    if c is None or not phase.squeezes:
+        return None
+    span = phase.duration_s if c.pattern == "hold" else min(cycle_s(c), phase.duration_s)
+    times = np.linspace(0.0, span, TIMELINE_POINTS)
+    zones, _ = phase_zone_pressures(phase, times)
+    return {"span_s": span, "t_s": np.round(times, 2).tolist(),
+            "zones": {z: np.round(np.broadcast_to(p, times.shape), 1).tolist() for z, p in zones.items()},
+            "whole_phase": c.pattern == "hold"}  # fmt: skip
+
+
+def program_detail(name: str, source: ProgramSource, origin: str, text: str) -> dict[str, Any]:
+    program: Program = source.program
+    evidence = [
+        {"id": item.benefit.id, "grade": item.benefit.grade, "text": item.benefit.describe(),
+         "is_effect": item.benefit.is_effect, "method": item.benefit.method, "dose": item.benefit.dose,
+         "verdict": item.verdict, "matches": item.matches, "sources": list(item.benefit.sources)}
+        for item in compare(program)
+    ]  # fmt: skip
+    phases = [
+        {**phase.model_dump(by_alias=True, exclude_none=True), "timeline": phase_timeline(phase)}
+        for phase in program.phases
+    ]
+    extra = {"toml": text, "phases": phases, "evidence": evidence, "legs": program.program.legs,
+             "dose": program.program.dose, "grade_meaning": GRADE_MEANING}  # fmt: skip
+    return {**_library_row(name, source, origin), **extra}
+
+
+def _program_text(name: str) -> tuple[ProgramSource, str, str]:
+    if name in builtin_names():
+        return builtin_source(name), builtin_text(name), "builtin"
+    if name in user_names():
+        path = user_folder() / f"{name}.toml"
+        return resolve(name), path.read_text(encoding="utf-8"), "user"
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
+
+
+def _edit(text: str, request: EditRequest) -> str:
+    """Apply the form's edits to the TOML document (tomlkit keeps comments and layout)."""
+    try:
+        doc = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise LegflowError(f"the program is not valid TOML, fix it in the text first: {exc}") from None
+    if request.name is not None:
+        doc.setdefault("program", tomlkit.table())["name"] = request.name
+    phases = doc.get("phase")
+    for edit in request.phases:
+        if not isinstance(phases, list) or edit.index >= len(phases):
+            raise LegflowError(f"the program has no phase {edit.index + 1}")
+        phase = phases[edit.index]
+        if edit.duration_min is not None:
+            phase["duration_min"] = edit.duration_min
+        squeeze = {k: getattr(edit, k) for k in ("pressure_mmHg", "hold_s", "rest_s")}
+        if any(v is not None for v in squeeze.values()):
+            if "compression" not in phase:
+                raise LegflowError(f"phase {edit.index + 1} has no compression to edit")
+            for key, value in squeeze.items():
+                if value is not None:
+                    phase["compression"][key] = value
+    return tomlkit.dumps(doc)
+
+
+def _history(manager: SessionManager) -> History:
+    return History(manager.history_path)
+
+
+def build_router(manager: SessionManager, authenticated) -> APIRouter:
+    """The `/api/v1` routes; ``authenticated`` is the dependency that checks the token."""
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticated)])
+
+    # -- programs ----------------------------------------------------------------------------
+    @api.get("/programs", summary="The program library: built-in and saved programs")
+    def list_programs(goal: Annotated[str | None, Query(description="Only this goal.")] = None):
+        if goal is not None and goal not in GOALS:
+            raise HTTPException(400, f"unknown goal '{goal}' (one of: {', '.join(GOALS)})")
+        rows = [_library_row(n, builtin_source(n), "builtin") for n in builtin_names()]
+        for name in user_names():
+            try:
+                rows.append(_library_row(name, resolve(name), "user"))
+            except LegflowError:
+                continue  # a saved file made invalid by hand is shown in the editor, not the library
+        return [r for r in rows if goal is None or r["goal"] == goal]
+
+    @api.get("/programs/{name}", summary="One program: phases, timeline, evidence, its TOML")
+    def get_program(name: str):
+        source, text, origin = _program_text(name)
+        return program_detail(name, source, origin, text)
+
+    @api.put("/programs/{name}", summary="Save a program to the user's program folder")
+    def save_program(name: str, body: ProgramText):
+        source, problems = _check(body.toml, f"{name}.toml", body.profile, body.user)
+        if problems:
+            raise HTTPException(422, {"message": f"{len(problems)} problem(s) in the program",
+                                      "problems": problems})  # fmt: skip
+        path = save_user_program(name, body.toml)
+        return {"name": name, "path": str(path), "title": source.program.program.name}
+
+    @api.post("/check", summary="Validate a program as `legflow check` does")
+    def check_program(body: ProgramText):
+        source, problems = _check(body.toml, "program.toml", body.profile, body.user)
+        summary = None
+        if source is not None:
+            summary = {"title": source.program.program.name, "minutes": source.program.duration_s / 60}
+        return {"ok": not problems, "problems": problems, "program": summary}
+
+    @api.post("/compose", summary="Write a program for a goal, zones and intensity")
+    def compose_program(body: ComposeRequest):
+        device, limits = load_profile(body.profile), stored_limits(body.user)
+        program = compose(body.goal, body.zones, body.intensity, body.minutes, device, limits)
+        text = dump_program(program)
+        check_source(validate_text(text, "<composed>"), device, limits)
+        return {"toml": text, "minutes": program.duration_s / 60}
+
+    @api.post("/edit", summary="Apply the form's common edits to a program's TOML")
+    def edit_program(body: EditRequest):
+        text = _edit(body.toml, body)
+        _, problems = _check(text, "program.toml", body.profile, body.user)
+        return {"toml": text, "problems": problems}
+
+    @api.get("/profiles", summary="Device profiles")
+    def profiles():
+        return [
+            {"name": p.name, "title": p.title, "legs": list(p.legs), "zones": p.zones,
+             "cells": [c.name for c in p.cells], "rollers": p.rollers is not None,
+             "heater_max_C": p.heater_max_C, "vibration_max_level": p.vibration_max_level}
+            for p in map(load_profile, profile_names())
+        ]  # fmt: skip
+
+    @api.get("/choices", summary="What forms offer: zones, goals, twin subjects, postures")
+    def choices():
+        return {"compression": list(COMPRESSION_ZONES), "sole": list(SOLE_ZONES), "goals": list(GOALS),
+                "subjects": available_subjects(), "postures": list(get_args(Posture))}  # fmt: skip
+
+    # -- screening ---------------------------------------------------------------------------
+    @api.get("/screening/questions", summary="The screening questions of safety.md")
+    def questions():
+        return [
+            {"id": q.id, "ask": q.ask, "kind": q.kind, "action": q.action, "why": q.why} for q in QUESTIONS
+        ]
+
+    @api.get("/screening/{user}", summary="A user's stored answers and what they decide")
+    def get_screening(user: str):
+        answers = stored_answers(user)
+        if answers is None:
+            return {"user": user, "answers": None, "decisions": [], "blocked": False}
+        return _decisions(user, answers)
+
+    @api.post("/screening", summary="Store screening answers; get block / limit / warn decisions")
+    def post_screening(body: ScreeningRequest):
+        answers = parse_answers(body.answers, "answers")
+        save_answers(answers, body.user)
+        return _decisions(body.user, answers)
+
+    # -- sessions ----------------------------------------------------------------------------
+    @api.post("/sessions", status_code=201, summary="Start a session (409 while one runs)")
+    def start_session(body: StartRequest):
+        options = StartOptions(
+            body.program, body.profile, stored_limits(body.user), body.subject, body.posture,
+            body.fixed_rest, tuple(body.inject),
+        )  # fmt: skip
+        return manager.start(options)
+
+    @api.get("/sessions/current", summary="The running (or last) session: what it is, its state")
+    def current_session():
+        return {**manager.hello(), "state": manager.latest, "summary": manager.last_summary}
+
+    @api.post("/sessions/current/pause", summary="Pause: vent and wait")
+    def pause():
+        manager.pause()
+        return {"paused": True}
+
+    @api.post("/sessions/current/resume", summary="Resume after a pause")
+    def resume():
+        manager.resume()
+        return {"paused": False}
+
+    @api.post("/sessions/current/stop", summary="Stop gracefully: vent, then end")
+    def stop():
+        manager.stop()
+        return {"stopping": True}
+
+    @api.post("/sessions/current/emergency-stop", summary="The safe state at once")
+    async def emergency_stop(request: Request):
+        was_running = manager.emergency_stop()
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return RedirectResponse("/#/live", status_code=303)  # the no-script form on the page
+        return {"safe_state": True, "was_running": was_running}
+
+    # -- history -----------------------------------------------------------------------------
+    @api.get("/history", summary="Stored sessions, newest first")
+    def history_list():
+        history = _history(manager)
+        try:
+            return [row.__dict__ for row in history.sessions()]
+        finally:
+            history.close()
+
+    @api.get("/history/{session_id}", summary="One stored session: summary, events, samples")
+    def history_session(session_id: int):
+        history = _history(manager)
+        try:
+            row = history.session(session_id)
+            return {
+                **row.__dict__,
+                "events": history.events(session_id),
+                "samples": history.samples(session_id),
+            }
+        finally:
+            history.close()
+
+    @api.get("/history/{session_id}/export", summary="Download: per-second samples as CSV, or JSON")
+    def history_export(session_id: int, format: Literal["csv", "json"] = "csv"):
+        history = _history(manager)
+        try:
+            if format == "csv":
+                text = export_csv(history, session_id)
+                media = "text/csv"
+            else:
+                text = export_json(history, session_id)
+                media = "application/json"
+        finally:
+            history.close()
+        name = f"legflow-session-{session_id}.{format}"
+        return Response(
+            text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+    return api
+
+
+def _decisions(user: str, answers) -> dict[str, Any]:
+    limits, decisions = decide(answers)
+    return {
+        "user": user,
+        "answers": answers.model_dump(),
+        "decisions": [{"question": d.question.id, "action": d.action, "text": d.text} for d in decisions],
+        "blocked": bool(limits.blocks),
+        "warnings": list(limits.warnings),
+    }

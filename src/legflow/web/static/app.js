@@ -1,0 +1,596 @@
+// legflow dashboard: plain JavaScript, no build step. One page, views chosen by the URL's hash.
+"use strict";
+
+const view = document.getElementById("view");
+const ZONE_COLOURS = { foot: "#2457c5", ankle: "#7b3fc4", calf: "#c43f8e", knee: "#c4743f", thigh: "#3f9ac4" };
+const LEG_COLOURS = { left: "#1f7a3f", right: "#a86400" };
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+async function api(path, options = {}) {
+  const init = { credentials: "same-origin", headers: {}, ...options };
+  if (options.json !== undefined) {
+    init.method = init.method || "POST";
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(options.json);
+  }
+  const response = await fetch("/api/v1" + path, init);
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const detail = typeof body === "object" ? body.detail : body;
+    const error = new Error(typeof detail === "string" ? detail : detail?.message || response.statusText);
+    error.status = response.status;
+    error.problems = body?.problems || detail?.problems || [];
+    throw error;
+  }
+  return body;
+}
+
+function gradeBadge(grade) {
+  return el("span", { class: `grade grade-${grade}`, title: `evidence grade ${grade}` }, grade);
+}
+
+function fmtTime(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function showError(error, where = view) {
+  where.append(el("p", { class: "error", role: "alert" }, error.message || String(error)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// live connection: one WebSocket for the whole page, reconnected with a back-off
+
+const live = { socket: null, hello: null, state: null, summary: null, listeners: new Set(), retry: 500 };
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/live`);
+  live.socket = socket;
+  const link = document.getElementById("link");
+  socket.onopen = () => { live.retry = 500; link.textContent = "connected"; link.classList.add("up"); };
+  socket.onclose = () => {
+    link.textContent = "reconnecting…"; link.classList.remove("up");
+    setTimeout(connect, live.retry); live.retry = Math.min(live.retry * 2, 5000);
+  };
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "hello") { live.hello = message; if (message.running) live.summary = null; }
+    else if (message.type === "state") live.state = message;
+    else if (message.type === "end") live.summary = message.summary;
+    for (const listener of live.listeners) listener(message);
+  };
+}
+
+// The emergency stop: on pointer down (before click), over the open socket and a keep-alive POST,
+// whichever arrives first. Without scripts the form posts on its own.
+function armEmergencyStop() {
+  const button = document.getElementById("estop");
+  const form = document.getElementById("estop-form");
+  const fire = (event) => {
+    event.preventDefault();
+    button.classList.add("pressed");
+    if (live.socket && live.socket.readyState === WebSocket.OPEN) live.socket.send('{"action":"emergency_stop"}');
+    fetch("/api/v1/sessions/current/emergency-stop", { method: "POST", keepalive: true, credentials: "same-origin" })
+      .finally(() => setTimeout(() => button.classList.remove("pressed"), 600));
+  };
+  button.addEventListener("pointerdown", fire);
+  form.addEventListener("submit", fire);  // keyboard: Enter or Space on the button
+}
+
+// ---------------------------------------------------------------------------------------------
+// charts: a small canvas line chart
+
+class LineChart {
+  constructor(canvas, { yLabel = "", yMax = null } = {}) {
+    this.canvas = canvas; this.yLabel = yLabel; this.yMax = yMax;
+  }
+
+  // series: [{name, colour, points: [[x, y], ...]}]
+  draw(series, xLabel = "s") {
+    const ratio = window.devicePixelRatio || 1;
+    const width = this.canvas.clientWidth || 600, height = this.canvas.clientHeight || 220;
+    if (this.canvas.width !== width * ratio) { this.canvas.width = width * ratio; this.canvas.height = height * ratio; }
+    const g = this.canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, width, height);
+    const all = series.flatMap((s) => s.points);
+    if (!all.length) return;
+    const x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]), x0 + 1);
+    const y1 = this.yMax ?? Math.max(10, ...all.map((p) => p[1])) * 1.1;
+    const left = 42, bottom = height - 22, top = 8, right = width - 8;
+    const sx = (x) => left + (x - x0) / (x1 - x0) * (right - left);
+    const sy = (y) => bottom - Math.max(0, y) / y1 * (bottom - top);
+    g.strokeStyle = "#d8dde6"; g.fillStyle = "#5d6679"; g.font = "11px system-ui"; g.lineWidth = 1;
+    for (let k = 0; k <= 4; k++) {
+      const y = y1 * k / 4;
+      g.beginPath(); g.moveTo(left, sy(y)); g.lineTo(right, sy(y)); g.stroke();
+      g.fillText(y.toFixed(0), 4, sy(y) + 4);
+    }
+    g.fillText(`${x0.toFixed(0)} ${xLabel}`, left, height - 6);
+    g.fillText(`${x1.toFixed(0)} ${xLabel}`, right - 50, height - 6);
+    g.fillText(this.yLabel, left + 4, top + 10);
+    for (const s of series) {
+      g.strokeStyle = s.colour; g.lineWidth = 1.6; g.setLineDash(s.dash || []);
+      g.beginPath();
+      s.points.forEach(([x, y], i) => (i ? g.lineTo(sx(x), sy(y)) : g.moveTo(sx(x), sy(y))));
+      g.stroke();
+    }
+    g.setLineDash([]);
+  }
+}
+
+function legend(series) {
+  return el("div", { class: "legend" }, series.map((s) => el("span", { style: `color:${s.colour}` }, `— ${s.name}`)));
+}
+
+function cellColour(cell, zones) {
+  const zone = zones[cell] || "calf";
+  return ZONE_COLOURS[zone] || "#333";
+}
+
+// ---------------------------------------------------------------------------------------------
+// the legs: an SVG of both legs, one shape per cell, filled by pressure
+
+const ZONE_SPANS = { thigh: [10, 150], knee: [150, 190], calf: [190, 300], ankle: [300, 330], foot: [330, 390] };
+
+function legsSvg(hello) {
+  const root = svg("svg", { viewBox: "0 0 320 420", role: "img", "aria-label": "both legs and their cells" });
+  const legX = { left: 40, right: 190 };
+  for (const leg of ["left", "right"]) {
+    const x = legX[leg];
+    root.append(svg("path", {  // the outline of the leg, drawn whether or not a cell covers it
+      d: `M${x + 10} 10 h80 l-8 180 l-6 110 l4 30 h40 v45 h-90 l6 -75 l-8 -110 z`,
+      fill: "#f3ede6", stroke: "#c9b8a6", "stroke-width": 1.5,
+    }));
+    const label = svg("text", { x: x + 40, y: 410, "text-anchor": "middle", "font-size": 13, fill: "#5d6679" });
+    label.textContent = leg;
+    root.append(label);
+  }
+  const byZone = {};
+  hello.cells.forEach((cell, i) => {
+    const [leg] = cell.split(".");
+    const key = `${leg}.${hello.cell_zones[i]}`;
+    (byZone[key] = byZone[key] || []).push(cell);
+  });
+  for (const [key, cells] of Object.entries(byZone)) {
+    const [leg, zone] = key.split(".");
+    const [y0, y1] = ZONE_SPANS[zone];
+    const x = legX[leg] + (zone === "foot" ? 6 : 14);
+    const width = zone === "foot" ? 120 : 70;
+    const h = (y1 - y0 - 4) / cells.length;
+    cells.forEach((cell, k) => {  // cells sharing a zone stack distal (bottom) to proximal (top)
+      const rect = svg("rect", {
+        x, y: y1 - 2 - (k + 1) * h, width, height: h - 2, rx: 8, class: "cell", id: `cell-${cell}`,
+        fill: pressureFill(0, 100), "data-pressure": "0",
+      });
+      const title = svg("title"); title.textContent = cell; rect.append(title);
+      root.append(rect);
+    });
+  }
+  for (const leg of ["left", "right"]) {
+    const rollers = svg("g", { id: `rollers-${leg}`, opacity: 0.25 });
+    for (let k = 0; k < 3; k++) rollers.append(svg("circle", { cx: legX[leg] + 30 + 30 * k, cy: 398, r: 6, fill: "#2457c5" }));
+    root.append(rollers);
+    root.append(svg("rect", { id: `heat-${leg}`, x: legX[leg] + 16, y: 196, width: 66, height: 6, rx: 3, fill: "#ddd" }));
+  }
+  return root;
+}
+
+function pressureFill(pressure, top) {
+  const f = Math.max(0, Math.min(1, pressure / top));
+  return `hsl(${220 - 220 * f}, 80%, ${94 - 50 * f}%)`;  // pale blue (empty) to deep red (full)
+}
+
+function paintLegs(root, hello, state) {
+  state.cells.forEach((cell, i) => {
+    const node = root.querySelector(`[id="cell-${cell}"]`);
+    if (!node) return;
+    const p = state.pressure_mmHg[i];
+    node.setAttribute("fill", pressureFill(p, 100));
+    node.setAttribute("data-pressure", p.toFixed(1));
+  });
+  for (const [k, leg] of (hello.legs || []).entries()) {
+    const rollers = root.querySelector(`#rollers-${leg}`);
+    if (rollers) rollers.setAttribute("opacity", state.rollers && !state.paused ? 1 : 0.25);
+    const heat = root.querySelector(`#heat-${leg}`);
+    if (heat) heat.setAttribute("fill", state.heat_target_C ? pressureFill(state.skin_temp_C[k] - 30, 12) : "#ddd");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// views
+
+async function programsView(params) {
+  const goal = params.get("goal") || "";
+  const [rows, choices] = await Promise.all([api("/programs" + (goal ? `?goal=${goal}` : "")), api("/choices")]);
+  const filter = el("select", { id: "goal-filter", onchange: (e) => { location.hash = `#/programs?goal=${e.target.value}`; } },
+    el("option", { value: "" }, "all goals"), choices.goals.map((g) => el("option", { value: g, selected: g === goal }, g)));
+  const table = el("table", { id: "library" },
+    el("tr", {}, ["program", "goal", "zones", "min", "evidence", ""].map((h) => el("th", {}, h))),
+    rows.map((r) => el("tr", { class: "click", onclick: () => { location.hash = `#/program/${r.name}`; } },
+      el("td", {}, el("strong", {}, r.title), el("div", { class: "muted" }, r.name)),
+      el("td", {}, r.goal), el("td", {}, r.zones.join(", ") || "by hand"), el("td", {}, r.minutes),
+      el("td", {}, gradeBadge(r.grade)), el("td", { class: "muted" }, r.origin === "user" ? "yours" : ""))));
+  view.replaceChildren(el("h1", {}, "Programs"), el("p", {}, el("label", {}, "Goal ", filter),
+    el("a", { href: "#/editor" }, "New program")), table);
+}
+
+function timelineChart(timeline) {
+  const canvas = el("canvas", { class: "chart" });
+  const series = Object.entries(timeline.zones).map(([zone, values]) => ({
+    name: zone, colour: ZONE_COLOURS[zone] || "#333", points: timeline.t_s.map((t, i) => [t, values[i]]) }));
+  requestAnimationFrame(() => new LineChart(canvas, { yLabel: "mmHg" }).draw(series));
+  return [canvas, legend(series), el("p", { class: "muted" }, timeline.whole_phase ? "the whole phase" : "one cycle")];
+}
+
+async function programView(params, name) {
+  const [p, choices, profiles] = await Promise.all([api(`/programs/${name}`), api("/choices"), api("/profiles")]);
+  const phases = p.phases.map((phase, i) => el("div", { class: "card" },
+    el("h3", {}, `Phase ${i + 1}: ${phase.name} — ${phase.duration_min} min`),
+    phase.compression ? el("p", {}, `compression: ${phase.compression.pattern}, ${phase.compression.zones.join(", ")}`) : null,
+    phase.rollers ? el("p", {}, `rollers: ${phase.rollers.zones.join(", ")} (${phase.rollers.speed})`) : null,
+    phase.heat ? el("p", {}, `heat: ${phase.heat.target_C} °C`) : null,
+    phase.timeline ? timelineChart(phase.timeline) : null,
+    (phase.guide || []).map((g) => el("p", { class: "guide" }, `at ${g.at_s} s [${g.area}] ${g.text}`))));
+  const evidence = el("table", { id: "evidence" },
+    el("tr", {}, ["grade", "what the evidence says", "its dose", "this program", "sources"].map((h) => el("th", {}, h))),
+    p.evidence.map((e) => el("tr", {}, el("td", {}, gradeBadge(e.grade)), el("td", {}, e.text),
+      el("td", {}, e.dose || "-"), el("td", {}, e.verdict), el("td", { class: "muted" }, e.sources.join("; ")))));
+  const select = (id, values, chosen) => el("select", { id }, values.map((v) => el("option", { value: v, selected: v === chosen }, v)));
+  const start = el("form", { id: "start-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    try {
+      const value = (id) => form.querySelector(`#${id}`).value;
+      await api("/sessions", { json: { program: name, profile: value("profile"), subject: value("subject"),
+        posture: value("posture") } });
+      location.hash = "#/live";
+    } catch (error) { showError(error, form); (error.problems || []).forEach((pr) => form.append(el("p", { class: "error" }, pr.message))); }
+  } },
+  el("label", {}, "Device ", select("profile", profiles.map((x) => x.name), "reference")),
+  el("label", {}, "Leg twin ", select("subject", choices.subjects, "adult")),
+  el("label", {}, "Posture ", select("posture", choices.postures, "supine")),
+  el("button", { class: "primary", type: "submit", id: "start" }, "Start session"));
+  view.replaceChildren(
+    el("h1", {}, p.title, " ", gradeBadge(p.grade)),
+    el("p", {}, `${p.goal} · legs ${p.legs} · ${p.minutes} min · peak ${p.peak_mmHg} mmHg`, p.dose ? ` · dose: ${p.dose}` : ""),
+    el("p", {}, p.summary),
+    el("div", { class: "card" }, start, el("p", {}, el("a", { href: `#/editor/${name}` }, p.origin === "user" ? "Edit" : "Edit a copy"))),
+    el("h2", {}, "Timeline"), phases,
+    el("h2", {}, "Evidence"), evidence,
+    el("p", { class: "muted" }, Object.entries(p.grade_meaning).map(([g, m]) => `${g}: ${m}`).join(" · ")));
+}
+
+async function editorView(params, name) {
+  let text = "", saveAs = name || "";
+  if (name) {
+    const p = await api(`/programs/${name}`);
+    text = p.toml;
+    if (p.origin === "builtin") saveAs = `my-${name}`;
+  }
+  const choices = await api("/choices");
+  const area = el("textarea", { id: "toml", spellcheck: "false", "aria-label": "program TOML" });
+  area.value = text;
+  const gutter = el("div", { class: "gutter", "aria-hidden": "true" });
+  const problemsList = el("ul", { class: "problems", id: "problems" });
+  const verdict = el("p", { id: "verdict" });
+  let timer = null;
+
+  const paintGutter = (problems) => {
+    const bad = new Set(problems.map((p) => p.line));
+    const n = area.value.split("\n").length;
+    gutter.replaceChildren(...Array.from({ length: n }, (_, i) =>
+      el("div", { class: bad.has(i + 1) ? "bad" : "" }, i + 1)));
+    gutter.scrollTop = area.scrollTop;
+  };
+  const showProblems = (problems, ok, program) => {
+    problemsList.replaceChildren(...problems.map((p) => el("li", { onclick: () => gotoLine(area, p.line) },
+      `line ${p.line}: ${p.field}: ${p.message}`)));
+    verdict.className = ok ? "ok" : "error";
+    verdict.textContent = ok ? `valid: ${program.title}, ${program.minutes.toFixed(1)} min` : `${problems.length} problem(s)`;
+    paintGutter(problems);
+  };
+  const check = async () => {
+    if (!area.value.trim()) { showProblems([], false, null); verdict.textContent = "empty"; return; }
+    const result = await api("/check", { json: { toml: area.value } });
+    showProblems(result.problems, result.ok, result.program);
+  };
+  area.addEventListener("input", () => { paintGutter([]); clearTimeout(timer); timer = setTimeout(check, 300); });
+  area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
+
+  const nameInput = el("input", { id: "save-name", value: saveAs, placeholder: "my-program", pattern: "[a-z0-9][a-z0-9_-]*" });
+  const saved = el("span", { id: "saved" });
+  const save = el("button", { class: "primary", id: "save", onclick: async () => {
+    saved.textContent = "";
+    try {
+      const result = await api(`/programs/${nameInput.value}`, { method: "PUT", json: { toml: area.value } });
+      saved.className = "ok"; saved.textContent = `saved as ${result.name}`;
+    } catch (error) {
+      saved.className = "error"; saved.textContent = error.message;
+      if (error.problems.length) showProblems(error.problems, false, null);
+    }
+  } }, "Save");
+
+  // the form for the common edits, applied on the server to the TOML so comments stay
+  const editForm = el("form", { id: "edit-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const f = event.target;
+    const phase = { index: Number(f.querySelector("#e-phase").value) - 1 };
+    for (const key of ["duration_min", "pressure_mmHg", "hold_s", "rest_s"]) {
+      const value = f.querySelector(`#e-${key}`).value;
+      if (value !== "") phase[key] = Number(value);
+    }
+    const title = f.querySelector("#e-name").value;
+    try {
+      const result = await api("/edit", { json: { toml: area.value, name: title || null, phases: [phase] } });
+      area.value = result.toml;
+      showProblems(result.problems, !result.problems.length, { title: title || "program", minutes: 0 });
+      await check();
+    } catch (error) { showError(error, f); }
+  } },
+  el("label", {}, "Name ", el("input", { id: "e-name", placeholder: "unchanged" })),
+  el("label", {}, "Phase ", el("input", { id: "e-phase", type: "number", min: 1, value: 1, style: "width:4em" })),
+  ["duration_min", "pressure_mmHg", "hold_s", "rest_s"].map((key) =>
+    el("label", {}, `${key} `, el("input", { id: `e-${key}`, type: "number", step: "any", min: 0, style: "width:6em", placeholder: "—" }))),
+  el("button", { type: "submit" }, "Apply"));
+
+  const composeForm = el("form", { id: "compose-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const f = event.target;
+    const zones = [...f.querySelectorAll("input[name=zone]:checked")].map((x) => x.value);
+    try {
+      const result = await api("/compose", { json: { goal: f.querySelector("#c-goal").value, zones,
+        intensity: Number(f.querySelector("#c-intensity").value), minutes: Number(f.querySelector("#c-minutes").value) } });
+      area.value = result.toml;
+      await check();
+    } catch (error) { showError(error, f); }
+  } },
+  el("label", {}, "Goal ", el("select", { id: "c-goal" }, choices.goals.map((g) => el("option", { value: g }, g)))),
+  choices.compression.map((z) => el("label", {}, el("input", { type: "checkbox", name: "zone", value: z, checked: z === "calf" }), z)),
+  el("label", {}, "Intensity ", el("input", { id: "c-intensity", type: "number", min: 1, max: 5, value: 3, style: "width:3em" })),
+  el("label", {}, "Minutes ", el("input", { id: "c-minutes", type: "number", min: 1, max: 60, value: 20, style: "width:4em" })),
+  el("button", { type: "submit" }, "Compose"));
+
+  view.replaceChildren(el("h1", {}, name ? `Edit ${name}` : "New program"),
+    el("div", { class: "card" }, el("h3", {}, "Compose from a goal"), composeForm),
+    el("div", { class: "card" }, el("h3", {}, "Common edits"), editForm),
+    el("div", { class: "editor" }, gutter, area), verdict, problemsList,
+    el("p", {}, el("label", {}, "Save as ", nameInput), save, " ", saved,
+      el("span", { class: "muted" }, " (saved to your program folder; run it from the library)")));
+  paintGutter([]);
+  if (area.value) await check();
+}
+
+function gotoLine(area, line) {
+  const lines = area.value.split("\n");
+  const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+  area.focus();
+  area.setSelectionRange(start, start + (lines[line - 1] || "").length);
+}
+
+async function screeningView() {
+  const questions = await api("/screening/questions");
+  const choices = await api("/choices");
+  const stored = await api("/screening/default").catch(() => ({ answers: null }));
+  const given = stored.answers || {};
+  const result = el("div", { id: "screening-result" });
+  const field = (q) => {
+    if (q.kind === "age") return el("input", { type: "number", name: q.id, min: 0, max: 130, value: given.age ?? 40, required: true });
+    if (q.kind === "zones") return el("span", {}, choices.compression.map((z) => el("label", {},
+      el("input", { type: "checkbox", name: q.id, value: z, checked: (given[q.id] || []).includes(z) }), z)));
+    return el("span", {}, ["no", "yes"].map((v) => el("label", {},
+      el("input", { type: "radio", name: q.id, value: v, required: true, checked: (given[q.id] ? "yes" : "no") === v && q.id in given }), v)));
+  };
+  const form = el("form", { id: "screening-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const answers = {};
+    for (const q of questions) {
+      if (q.kind === "age") answers[q.id] = Number(form.querySelector(`[name=${q.id}]`).value);
+      else if (q.kind === "zones") answers[q.id] = [...form.querySelectorAll(`[name=${q.id}]:checked`)].map((x) => x.value);
+      else answers[q.id] = form.querySelector(`[name=${q.id}]:checked`)?.value === "yes";
+    }
+    try { showDecisions(await api("/screening", { json: { user: form.querySelector("#user").value, answers } })); }
+    catch (error) { result.replaceChildren(); showError(error, result); }
+  } },
+  el("p", {}, el("label", {}, "User ", el("input", { id: "user", value: "default" }))),
+  el("table", {}, questions.map((q) => el("tr", {}, el("td", {}, q.ask, el("div", { class: "muted" }, `${q.action.replace("_", " ")}: ${q.why}`)), el("td", {}, field(q))))),
+  el("p", {}, el("button", { class: "primary", type: "submit" }, "Save answers")));
+  const showDecisions = (answer) => {
+    const items = answer.decisions.map((d) => el("li", { class: d.action.startsWith("block") ? "error" : "warn" },
+      `${d.action.replace("_", " ")}: ${d.text}`));
+    result.replaceChildren(
+      answer.blocked ? el("p", { class: "error big" }, "No session can start for this profile.") :
+        el("p", { class: "ok" }, answer.decisions.length ? "Sessions may run within these limits:" : "Nothing limits a session; the default limits apply."),
+      el("ul", {}, items));
+  };
+  view.replaceChildren(el("h1", {}, "Screening"),
+    el("p", { class: "notice" }, "Answers only ever tighten the limits. A massager can never rule out a deep vein thrombosis."),
+    form, result);
+  if (stored.answers) showDecisions(stored);
+}
+
+function liveView() {
+  const holder = el("div", { class: "legs", id: "legs" });
+  const status = el("p", { id: "live-status", class: "big" }, "no session running");
+  const phase = el("p", { id: "phase" });
+  const guide = el("p", { id: "guide", class: "guide", hidden: true });
+  const indicators = el("p", { class: "indicators", id: "indicators" });
+  const twinLine = el("p", { id: "twin" });
+  const pressureCanvas = el("canvas", { class: "chart", id: "pressure-chart" });
+  const twinCanvas = el("canvas", { class: "chart", id: "twin-chart" });
+  const pressureLegend = el("div"), twinLegend = el("div");
+  const controls = el("p", {},
+    el("button", { id: "pause", onclick: () => api("/sessions/current/pause", { method: "POST" }).catch(alertError) }, "Pause"), " ",
+    el("button", { id: "resume", onclick: () => api("/sessions/current/resume", { method: "POST" }).catch(alertError) }, "Resume"), " ",
+    el("button", { id: "stop", onclick: () => api("/sessions/current/stop", { method: "POST" }).catch(alertError) }, "Stop (vent)"));
+  const outcome = el("div", { id: "outcome" });
+  view.replaceChildren(el("h1", {}, "Live session"), status, el("div", { class: "row" },
+    el("div", { class: "card" }, holder, indicators),
+    el("div", { class: "card" }, phase, guide, controls, twinLine, outcome)),
+  el("div", { class: "card" }, el("h3", {}, "Cell pressure (last 60 s)"), pressureCanvas, pressureLegend),
+  el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow (a model prediction)"), twinCanvas, twinLegend));
+
+  const history = [];  // recent states for the charts
+  let drawn = null, pending = false;
+  const pressureChart = new LineChart(pressureCanvas, { yLabel: "mmHg" });
+  const twinChart = new LineChart(twinCanvas, { yLabel: "mL/min" });
+
+  const render = () => {
+    pending = false;
+    const hello = live.hello, state = live.state;
+    if (!hello || !hello.cells) { status.textContent = "no session running"; return; }
+    if (drawn !== hello.run) { holder.replaceChildren(legsSvg(hello)); drawn = hello.run; history.length = 0; }
+    if (!state || state.run !== hello.run) { status.textContent = `starting ${hello.title}…`; return; }
+    paintLegs(holder.firstChild, hello, state);
+    const word = state.trip && state.trip.is_fault ? "fault" : state.paused ? "paused" : state.status;
+    status.textContent = `${hello.title}: ${word}`;
+    status.className = `big status-${word}`;
+    phase.textContent = `${state.phase} · ${fmtTime(state.duration_s - state.t_s)} left (phase ${fmtTime(state.phase_left_s)})`;
+    guide.hidden = !state.guide; guide.textContent = state.guide || "";
+    indicators.replaceChildren(
+      el("span", { class: state.rollers ? "on" : "", id: "rollers-state" }, `rollers: ${state.rollers || "off"}`),
+      el("span", { class: state.heat_target_C ? "on" : "", id: "heat-state" },
+        `heat: ${state.heat_target_C ? state.heat_target_C + " °C target" : "off"}, skin ${state.skin_temp_C.map((t) => t.toFixed(1)).join(" / ")} °C`),
+      el("span", {}, `vibration: ${state.vibration_level || "off"}`));
+    if (state.trip) {
+      outcome.replaceChildren(el("p", { class: state.trip.is_fault ? "error big" : "warn big", id: "safe-state" },
+        `Safe state: ${state.trip.message}`), el("p", { class: "muted" }, "Pump off, every cell vented, heat and motors off."));
+    }
+    if (state.twin) {
+      twinLine.textContent = "twin: " + hello.legs.map((leg, k) =>
+        `${leg} outflow ${state.twin.outflow_mL_per_min[k].toFixed(0)} mL/min, fluid cleared ${state.twin.fluid_cleared_mL[k].toFixed(1)} mL`).join(" · ");
+    }
+    const recent = history.filter((s) => s.t_s >= state.t_s - 60);
+    const cellSeries = hello.cells.map((cell, i) => ({ name: cell, colour: ZONE_COLOURS[hello.cell_zones[i]] || "#333",
+      dash: cell.startsWith("right") ? [4, 3] : [], points: recent.map((s) => [s.t_s, s.pressure_mmHg[i]]) }));
+    pressureChart.draw(cellSeries);
+    if (String(drawn) !== pressureLegend.dataset.for) {
+      pressureLegend.replaceChildren(legend(cellSeries.filter((s) => s.name.startsWith(hello.legs[0]))));
+      pressureLegend.dataset.for = String(drawn);
+    }
+    if (state.twin) {
+      const twinSeries = hello.legs.map((leg, k) => ({ name: leg, colour: LEG_COLOURS[leg], points: recent.filter((s) => s.twin).map((s) => [s.t_s, s.twin.outflow_mL_per_min[k]]) }));
+      twinChart.draw(twinSeries);
+      twinLegend.replaceChildren(legend(twinSeries));
+    }
+  };
+  const onMessage = (message) => {
+    if (message.type === "state") { history.push(message); if (history.length > 4000) history.splice(0, 1000); }
+    if (message.type === "end") {
+      const s = message.summary;
+      outcome.append(el("p", { class: `status-${s.status}`, id: "ended" }, `Session ${s.id ?? ""} ${s.status} after ${fmtTime(s.duration_s)}. `,
+        el("a", { href: `#/history/${s.id}` }, "Open it in the history")));
+    }
+    if (!pending) { pending = true; requestAnimationFrame(render); }  // draw at most once a frame
+  };
+  live.listeners.add(onMessage);
+  render();
+  return () => live.listeners.delete(onMessage);
+}
+
+function alertError(error) { alert(error.message); }
+
+async function historyView() {
+  const rows = await api("/history");
+  view.replaceChildren(el("h1", {}, "History"), rows.length ? el("table", { id: "history" },
+    el("tr", {}, ["id", "started (UTC)", "program", "device", "status", "minutes", "faults"].map((h) => el("th", {}, h))),
+    rows.map((r) => el("tr", { class: "click", onclick: () => { location.hash = `#/history/${r.id}`; } },
+      el("td", {}, r.id), el("td", {}, r.started_at.replace("T", " ").replace("+00:00", "")), el("td", {}, r.program),
+      el("td", {}, r.profile), el("td", { class: `status-${r.status}` }, r.status), el("td", {}, (r.duration_s / 60).toFixed(1)),
+      el("td", {}, r.summary ? r.summary.faults.length : "")))) : el("p", {}, "No sessions yet."));
+}
+
+async function sessionView(params, id) {
+  const s = await api(`/history/${id}`);
+  const summary = s.summary || {};
+  const zones = {};
+  s.cells.forEach((cell) => { zones[cell] = cell.split(".")[1].replace(/_.*|\d+$/, ""); });
+  const pressureCanvas = el("canvas", { class: "chart", id: "history-pressure" });
+  const series = s.cells.map((cell, i) => ({ name: cell, colour: cellColour(cell, zones), dash: cell.startsWith("right") ? [4, 3] : [],
+    points: s.samples.map((x) => [x.t_s, x.pressure_mmHg[i]]) }));
+  const parts = [el("h1", {}, `Session ${s.id}: ${s.program}`),
+    el("p", {}, `${s.started_at} · ${s.profile} · `, el("span", { class: `status-${s.status}` }, s.status), ` · ${fmtTime(s.duration_s)}`),
+    el("p", {}, el("a", { href: `/api/v1/history/${s.id}/export?format=csv`, id: "export-csv" }, "Export CSV"), " · ",
+      el("a", { href: `/api/v1/history/${s.id}/export?format=json`, id: "export-json" }, "Export JSON")),
+    el("div", { class: "card" }, el("h3", {}, "Cell pressure"), pressureCanvas, legend(series.filter((x) => !x.dash.length)))];
+  const withTwin = s.samples.filter((x) => x.twin);
+  let twinCanvas = null, twinSeries = [];
+  if (withTwin.length) {
+    const legs = [...new Set(s.cells.map((c) => c.split(".")[0]))];
+    twinCanvas = el("canvas", { class: "chart", id: "history-twin" });
+    twinSeries = legs.map((leg, k) => ({ name: leg, colour: LEG_COLOURS[leg], points: withTwin.map((x) => [x.t_s, x.twin.outflow_mL_per_min[k]]) }));
+    parts.push(el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow, mL/min (a model prediction)"), twinCanvas, legend(twinSeries)));
+  }
+  if (summary.twin) {
+    parts.push(el("div", { class: "card" }, el("h3", {}, "Leg twin summary (a model prediction, not clinical evidence)"),
+      el("table", {}, Object.entries(summary.twin).filter(([, v]) => typeof v !== "object").map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))))));
+  }
+  if (summary.faults && summary.faults.length) {
+    parts.push(el("div", { class: "card" }, el("h3", {}, "Faults"), el("table", {}, summary.faults.map((f) =>
+      el("tr", {}, el("td", { class: "error" }, f.kind), el("td", {}, f.cell || ""), el("td", {}, f.message || ""),
+        el("td", {}, f.safe_at_s != null ? `safe at ${f.safe_at_s} s` : ""))))));
+  }
+  parts.push(el("div", { class: "card" }, el("h3", {}, "Events"), el("table", { id: "events" },
+    s.events.map((e) => el("tr", {}, el("td", {}, `${e.t_s.toFixed(1)} s`), el("td", {}, e.kind), el("td", {}, e.detail))))));
+  view.replaceChildren(...parts);
+  requestAnimationFrame(() => {
+    new LineChart(pressureCanvas, { yLabel: "mmHg" }).draw(series);
+    if (twinCanvas) new LineChart(twinCanvas, { yLabel: "mL/min" }).draw(twinSeries);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// routing
+
+const ROUTES = [
+  [/^#\/program\/([\w-]+)$/, programView],
+  [/^#\/editor(?:\/([\w-]+))?$/, editorView],
+  [/^#\/screening$/, screeningView],
+  [/^#\/live$/, liveView],
+  [/^#\/history\/(\d+)$/, sessionView],
+  [/^#\/history$/, historyView],
+  [/^#\/programs$/, programsView],
+];
+let leave = null;
+
+async function route() {
+  const [path, query] = (location.hash || "#/programs").split("?");
+  const params = new URLSearchParams(query || "");
+  if (leave) { leave(); leave = null; }
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", path.startsWith(a.getAttribute("href")));
+  for (const [pattern, render] of ROUTES) {
+    const match = path.match(pattern);
+    if (!match) continue;
+    try { leave = (await render(params, ...match.slice(1))) || null; }
+    catch (error) { view.replaceChildren(el("h1", {}, "Something went wrong")); showError(error); }
+    return;
+  }
+  location.hash = "#/programs";
+}
+
+window.addEventListener("hashchange", route);
+armEmergencyStop();
+connect();
+route();
