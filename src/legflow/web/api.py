@@ -6,6 +6,8 @@ Every handler calls the same library functions as the CLI, so a program the page
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
@@ -185,8 +187,19 @@ def _edit(text: str, request: EditRequest) -> str:
     return tomlkit.dumps(doc)
 
 
-def _history(manager: SessionManager) -> History:
-    return History(manager.history_path)
+@contextlib.contextmanager
+def _history(manager: SessionManager, session_id: int | None = None) -> Iterator[History]:
+    """A reader of the history for one request; 404 if it has no ``session_id``."""
+    history = History(manager.history_path)
+    try:
+        if session_id is not None:
+            try:
+                history.session(session_id)
+            except LegflowError as exc:
+                raise HTTPException(404, str(exc)) from None
+        yield history
+    finally:
+        history.close()
 
 
 def build_router(manager: SessionManager, authenticated) -> APIRouter:
@@ -314,37 +327,24 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     # -- history -----------------------------------------------------------------------------
     @api.get("/history", summary="Stored sessions, newest first")
     def history_list():
-        history = _history(manager)
-        try:
+        with _history(manager) as history:
             return [row.__dict__ for row in history.sessions()]
-        finally:
-            history.close()
 
     @api.get("/history/{session_id}", summary="One stored session: summary, events, samples")
     def history_session(session_id: int):
-        history = _history(manager)
-        try:
+        with _history(manager, session_id) as history:
             row = history.session(session_id)
             return {
                 **row.__dict__,
                 "events": history.events(session_id),
                 "samples": history.samples(session_id),
             }
-        finally:
-            history.close()
 
     @api.get("/history/{session_id}/export", summary="Download: per-second samples as CSV, or JSON")
     def history_export(session_id: int, format: Literal["csv", "json"] = "csv"):
-        history = _history(manager)
-        try:
-            if format == "csv":
-                text = export_csv(history, session_id)
-                media = "text/csv"
-            else:
-                text = export_json(history, session_id)
-                media = "application/json"
-        finally:
-            history.close()
+        with _history(manager, session_id) as history:
+            text = export_csv(history, session_id) if format == "csv" else export_json(history, session_id)
+        media = "text/csv" if format == "csv" else "application/json"
         name = f"legflow-session-{session_id}.{format}"
         return Response(
             text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}

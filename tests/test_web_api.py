@@ -1,0 +1,304 @@
+"""The dashboard's REST API and WebSocket, against a real server on a loopback port (httpx and the
+websockets client), and its token auth from a real `legflow serve` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+
+@pytest.fixture
+def dash(isolated_home):
+    with running_dashboard(isolated_home) as dashboard:
+        yield dashboard
+
+
+def _ws(dash, **headers):
+    return connect(
+        dash.url.replace("http", "ws") + "/api/v1/live", additional_headers=headers, open_timeout=10
+    )
+
+
+def _until(predicate, timeout_s=20.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+# -- auth ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/v1/programs", "/api/v1/history", "/api/v1/sessions/current", "/docs",
+                                  "/openapi.json"])  # fmt: skip
+def test_every_route_refuses_a_missing_or_wrong_token(dash, path):
+    with httpx.Client(base_url=dash.url) as anonymous:
+        assert anonymous.get(path).status_code == 401
+        assert anonymous.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert anonymous.get(path, headers={"Cookie": "legflow_token=wrong"}).status_code == 401
+    assert dash.client.get(path).status_code == 200
+
+
+def test_start_and_emergency_stop_refuse_without_token(dash):
+    with httpx.Client(base_url=dash.url) as anonymous:
+        assert anonymous.post("/api/v1/sessions", json={"program": "circulation"}).status_code == 401
+        assert anonymous.post("/api/v1/sessions/current/emergency-stop").status_code == 401
+    assert not dash.manager.running
+
+
+def test_login_link_sets_a_cookie_that_then_authenticates(dash):
+    with httpx.Client(base_url=dash.url) as browser:
+        assert browser.get("/login", params={"token": "wrong"}).status_code == 401
+        answer = browser.get("/login", params={"token": TOKEN}, follow_redirects=False)
+        assert answer.status_code == 303
+        cookie = answer.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert browser.get("/api/v1/programs").status_code == 200
+        assert "<title>legflow</title>" in browser.get("/").text
+
+
+def test_websocket_checks_token_and_origin(dash):
+    with pytest.raises(InvalidStatus) as refused:
+        _ws(dash)
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):
+        _ws(dash, Authorization="Bearer wrong")
+    with pytest.raises(InvalidStatus):  # a page of another site riding on the cookie
+        _ws(dash, Cookie=f"legflow_token={TOKEN}", Origin="http://evil.example")
+    with _ws(dash, Cookie=f"legflow_token={TOKEN}", Origin=dash.url) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+    with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
+        assert json.loads(ws.recv(timeout=5)) == {"type": "hello", "running": False}
+
+
+def _serve(home, *args, token=None):
+    env = {**os.environ, "LEGFLOW_HOME": str(home), "COLUMNS": "200"}
+    env.pop("LEGFLOW_TOKEN", None)
+    if token:
+        env["LEGFLOW_TOKEN"] = token
+    return subprocess.Popen([sys.executable, "-m", "legflow", "serve", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _finish(process) -> str:
+    process.terminate()
+    out, _ = process.communicate(timeout=20)
+    assert "Traceback" not in out
+    return out
+
+
+def test_serve_never_writes_the_token_to_its_log(isolated_home, unused_port):
+    token = "s3cret-token-never-logged"
+    process = _serve(isolated_home, "--port", str(unused_port), token=token)
+    url = f"http://127.0.0.1:{unused_port}"
+    try:
+        _until(lambda: _reachable(url))
+        with httpx.Client(base_url=url, follow_redirects=True) as browser:
+            assert browser.get("/login", params={"token": token}).status_code == 200
+            assert browser.get("/api/v1/programs").status_code == 200
+            assert browser.get("/login", params={"token": "guess"}).status_code == 401
+            assert (
+                browser.get("/api/v1/programs", headers={"Authorization": f"Bearer {token}x"}).status_code
+                == 401
+            )
+    finally:
+        out = _finish(process)
+    assert "GET /login?token=[redacted]" in out  # the access log has the request, not the token
+    assert token not in out
+    assert "LEGFLOW_TOKEN" in out
+
+
+def test_serve_prints_a_login_url_with_a_generated_token_and_warns_on_all_interfaces(
+    isolated_home, unused_port
+):
+    process = _serve(isolated_home, "--port", str(unused_port), "--host", "0.0.0.0")
+    try:
+        _until(lambda: _reachable(f"http://127.0.0.1:{unused_port}"))
+    finally:
+        out = _finish(process)
+    assert "warning" in out and "reachable from the network" in out
+    login = next(line for line in out.splitlines() if "/login?token=" in line)
+    token = login.rsplit("token=", 1)[1].strip()
+    assert len(token) >= 32
+    assert out.count(token) == 1  # printed once, in the login URL, never in a log line
+
+
+def _reachable(url: str) -> bool:
+    try:
+        return httpx.get(url + "/static/style.css", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def unused_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- programs ----------------------------------------------------------------------------------
+def test_library_lists_programs_with_grades_and_filters_by_goal(dash):
+    everything = dash.client.get("/api/v1/programs").json()
+    assert {"circulation", "recovery", "lymph"} <= {p["name"] for p in everything}
+    assert all(p["grade"] in "ABCD-" for p in everything)
+    lymph = dash.client.get("/api/v1/programs", params={"goal": "lymph"}).json()
+    assert lymph and all(p["goal"] == "lymph" for p in lymph)
+    answer = dash.client.get("/api/v1/programs", params={"goal": "flying"})
+    assert answer.status_code == 400 and "unknown goal 'flying'" in answer.json()["detail"]
+
+
+def test_program_detail_has_its_timeline_and_evidence_worded_by_grade(dash):
+    detail = dash.client.get("/api/v1/programs/circulation").json()
+    timeline = detail["phases"][0]["timeline"]
+    assert len(timeline["t_s"]) == len(timeline["zones"]["foot"])
+    assert max(timeline["zones"]["foot"]) > 0 and timeline["zones"]["foot"][0] == 0
+    assert detail["toml"].startswith(("#", "[program]"))
+    for item in dash.client.get("/api/v1/programs/reflexology-sleep").json()["evidence"]:
+        if item["grade"] == "D":
+            assert item["text"].startswith("Traditionally used for") and not item["is_effect"]
+    assert dash.client.get("/api/v1/programs/nothing-here").status_code == 404
+
+
+def test_check_names_line_and_field_of_each_problem(dash):
+    bad = SHORT_PROGRAM.replace('goal = "circulation"', 'goal = "circulatio"')
+    result = dash.client.post("/api/v1/check", json={"toml": bad}).json()
+    assert not result["ok"]
+    [problem] = result["problems"]
+    assert problem["line"] == 4 and problem["field"] == "program.goal" and "circulation" in problem["message"]
+    too_high = dash.client.post(
+        "/api/v1/check", json={"toml": SHORT_PROGRAM.replace("[50, 45]", "[150, 45]")}
+    )
+    assert "over the limit" in too_high.json()["problems"][0]["message"]
+    assert dash.client.post("/api/v1/check", json={"toml": SHORT_PROGRAM}).json()["ok"]
+
+
+def test_compose_edit_and_save_keep_comments_and_refuse_bad_programs(dash):
+    composed = dash.client.post("/api/v1/compose", json={"goal": "recovery", "zones": ["calf", "thigh"],
+                                                         "minutes": 10}).json()  # fmt: skip
+    assert 'goal = "recovery"' in composed["toml"]
+    edited = dash.client.post("/api/v1/edit", json={"toml": SHORT_PROGRAM, "name": "Renamed",
+                              "phases": [{"index": 0, "pressure_mmHg": 40, "rest_s": 5}]}).json()  # fmt: skip
+    assert edited["problems"] == []
+    assert "# a short calf-and-foot program" in edited["toml"] and 'name = "Renamed"' in edited["toml"]
+    assert "pressure_mmHg = 40" in edited["toml"] and "rest_s = 5" in edited["toml"]
+    no_phase = dash.client.post("/api/v1/edit", json={"toml": SHORT_PROGRAM, "phases": [{"index": 3}]})
+    assert no_phase.status_code == 400 and "no phase 4" in no_phase.json()["detail"]
+
+    saved = dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    assert saved.status_code == 200
+    mine = [p for p in dash.client.get("/api/v1/programs").json() if p["origin"] == "user"]
+    assert [p["name"] for p in mine] == ["short-test"]
+    refused = dash.client.put("/api/v1/programs/broken", json={"toml": "[program]\nname = 1\n"})
+    assert refused.status_code == 422 and refused.json()["detail"]["problems"]
+    assert dash.client.put("/api/v1/programs/circulation", json={"toml": SHORT_PROGRAM}).status_code == 400
+    assert dash.client.put("/api/v1/programs/Bad Name", json={"toml": SHORT_PROGRAM}).status_code == 400
+
+
+def test_bad_requests_get_4xx_with_a_message(dash):
+    answer = dash.client.post("/api/v1/sessions", json={"program": "circulation", "posture": "upside-down"})
+    assert answer.status_code == 422 and "posture" in answer.json()["detail"]
+    answer = dash.client.post(
+        "/api/v1/check", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422 and answer.json()["detail"]
+    answer = dash.client.post("/api/v1/sessions", json={"program": "no-such-program"})
+    assert answer.status_code == 404 and "no-such-program" in answer.json()["detail"]
+    answer = dash.client.post("/api/v1/sessions", json={"program": "circulation", "profile": "teapot"})
+    assert answer.status_code == 400 and "unknown device profile" in answer.json()["detail"]
+    answer = dash.client.post("/api/v1/compose", json={"goal": "recovery", "zones": ["elbow"]})
+    assert answer.status_code == 400 and "elbow" in answer.json()["detail"]
+    assert dash.client.post("/api/v1/sessions/current/pause").status_code == 409
+    assert dash.client.get("/api/v1/history/999").status_code == 404
+
+
+def test_screening_stores_answers_and_blocks_sessions(dash):
+    questions = dash.client.get("/api/v1/screening/questions").json()
+    answers = {
+        q["id"]: ([] if q["kind"] == "zones" else 40 if q["kind"] == "age" else False) for q in questions
+    }
+    calm = dash.client.post("/api/v1/screening", json={"answers": answers}).json()
+    assert calm["decisions"] == [] and not calm["blocked"]
+    blocked = dash.client.post("/api/v1/screening", json={"answers": {**answers, "dvt_signs": True}}).json()
+    assert blocked["blocked"] and blocked["decisions"][0]["action"] == "block"
+    refused = dash.client.post("/api/v1/sessions", json={"program": "circulation"})
+    assert refused.status_code == 422 and "screening blocks" in refused.text
+    missing = dash.client.post("/api/v1/screening", json={"answers": {"dvt_signs": False}})
+    assert missing.status_code == 422 and "answer missing" in missing.json()["detail"]
+
+
+# -- sessions ----------------------------------------------------------------------------------
+def test_session_runs_streams_pauses_and_stops_and_lands_in_history(dash):
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
+        assert json.loads(ws.recv(timeout=5))["running"] is False
+        started = dash.client.post(
+            "/api/v1/sessions", json={"program": "short-test", "profile": "recovery-boots"}
+        )
+        assert started.status_code == 201 and started.json()["profile"] == "recovery-boots"
+        again = dash.client.post("/api/v1/sessions", json={"program": "circulation"})
+        assert again.status_code == 409 and "already running" in again.json()["detail"]
+        hello = json.loads(ws.recv(timeout=5))
+        assert hello["type"] == "hello" and hello["cells"][0] == "left.foot"
+        states = []
+        while len(states) < 150:  # 3 s at 50 Hz
+            message = json.loads(ws.recv(timeout=5))
+            if message["type"] == "state":
+                states.append(message)
+        assert max(max(s["pressure_mmHg"]) for s in states) > 10  # the cells filled
+        assert states[-1]["twin"]["outflow_mL_per_min"][0] > 0
+        assert dash.client.post("/api/v1/sessions/current/pause").json() == {"paused": True}
+        _until(lambda: dash.client.get("/api/v1/sessions/current").json()["state"]["paused"])
+        dash.client.post("/api/v1/sessions/current/resume")
+        dash.client.post("/api/v1/sessions/current/stop")
+        end = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "end")
+    summary = end["summary"]
+    assert summary["status"] == "stopped" and summary["twin"] is not None
+    rows = dash.client.get("/api/v1/history").json()
+    assert rows[0]["id"] == summary["id"] and rows[0]["status"] == "stopped"
+    stored = dash.client.get(f"/api/v1/history/{summary['id']}").json()
+    assert stored["samples"] and {"pause", "stop"} <= {e["kind"] for e in stored["events"]}
+    csv_text = dash.client.get(f"/api/v1/history/{summary['id']}/export", params={"format": "csv"})
+    assert csv_text.headers["content-type"].startswith("text/csv")
+    assert csv_text.text.splitlines()[0].startswith("t_s,left.foot_mmHg")
+    assert len(csv_text.text.splitlines()) == len(stored["samples"]) + 1
+    as_json = dash.client.get(f"/api/v1/history/{summary['id']}/export", params={"format": "json"}).json()
+    assert as_json["session"]["summary"]["status"] == "stopped"
+
+
+def test_emergency_stop_over_the_websocket_reaches_the_safe_state_at_once(dash):
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    dash.client.post("/api/v1/sessions", json={"program": "short-test"})
+    massager = dash.manager._launch.massager
+    _until(lambda: float(massager.true_pressure_mmHg.max()) > 20)
+    with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
+        ws.send('{"action": "emergency_stop"}')
+        _until(lambda: massager.relay_open, timeout_s=1.0)
+        end = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "end")
+        ws.send('{"action": "dance"}')
+        assert "unknown action" in json.loads(ws.recv(timeout=5))["detail"]
+    assert end["summary"]["status"] == "stopped"
+    _until(lambda: float(massager.true_pressure_mmHg.max()) < 5, timeout_s=5)
+
+
+def test_emergency_stop_form_works_without_scripts(dash):
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    dash.client.post("/api/v1/sessions", json={"program": "short-test"})
+    answer = dash.client.post("/api/v1/sessions/current/emergency-stop", data={"from": "page"},
+                              follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == "/#/live"
+    assert dash.manager._launch.massager.relay_open
+    dash.manager.wait(10)
+    assert not dash.manager.running

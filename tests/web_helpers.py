@@ -1,0 +1,78 @@
+"""A real dashboard server (uvicorn on a loopback port, in a thread) for the API and browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from legflow.web.auth import TokenAuth, allowed_origins
+from legflow.web.live import SessionManager
+from legflow.web.server import create_app
+
+TOKEN = "test-token-5f2a9c"
+
+#: A 12-second program: long enough to watch, short enough for a test.
+SHORT_PROGRAM = """\
+# a short calf-and-foot program for the dashboard tests
+[program]
+name = "Short test"
+goal = "circulation"
+
+[[phase]]
+name = "squeeze"
+duration_min = 0.2
+  [phase.compression]
+  pattern = "sequential"
+  zones = ["foot", "calf"]
+  pressure_mmHg = [50, 45]
+  inflate_s = 1.5
+  delay_s = 0.2
+  hold_s = 3.0
+  release_s = 1.0
+  rest_s = 2.0
+"""
+
+
+@dataclass
+class Dashboard:
+    url: str
+    manager: SessionManager
+    client: httpx.Client  # carries the token as a Bearer header
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+@contextlib.contextmanager
+def running_dashboard(home: Path, stream_hz: float = 50.0) -> Iterator[Dashboard]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    manager = SessionManager(str(home / "history.sqlite"), stream_hz=stream_hz)
+    app = create_app(manager, TokenAuth(TOKEN, allowed_origins("127.0.0.1", port)))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        try:
+            yield Dashboard(url, manager, client)
+        finally:
+            if manager.running:
+                manager.emergency_stop()
+                manager.wait(5)
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
