@@ -1,7 +1,11 @@
 // legflow dashboard: plain JavaScript, no build step. One page, views chosen by the URL's hash.
 "use strict";
 
-const view = document.getElementById("view");
+// Each route renders into a fresh outlet, so a slow view that finishes after the user moved on
+// draws into a detached node instead of over the new page.
+const main = document.getElementById("view");
+let currentOutlet = main;
+function outlet() { return currentOutlet; }
 const ZONE_COLOURS = { foot: "#2457c5", ankle: "#7b3fc4", calf: "#c43f8e", knee: "#c4743f", thigh: "#3f9ac4" };
 const LEG_COLOURS = { left: "#1f7a3f", right: "#a86400" };
 
@@ -55,7 +59,7 @@ function fmtTime(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function showError(error, where = view) {
+function showError(error, where = outlet()) {
   where.append(el("p", { class: "error", role: "alert" }, error.message || String(error)));
 }
 
@@ -223,11 +227,12 @@ function paintLegs(root, hello, state) {
 // views
 
 async function programsView(params) {
+  const view = outlet();
   const goal = params.get("goal") || "";
   const [rows, choices] = await Promise.all([api("/programs" + (goal ? `?goal=${goal}` : "")), api("/choices")]);
   const filter = el("select", { id: "goal-filter", onchange: (e) => { location.hash = `#/programs?goal=${e.target.value}`; } },
     el("option", { value: "" }, "all goals"), choices.goals.map((g) => el("option", { value: g, selected: g === goal }, g)));
-  const table = el("table", { id: "library" },
+  const table = el("table", { id: "library", "data-goal": goal || "all" },
     el("tr", {}, ["program", "goal", "zones", "min", "evidence", ""].map((h) => el("th", {}, h))),
     rows.map((r) => el("tr", { class: "click", onclick: () => { location.hash = `#/program/${r.name}`; } },
       el("td", {}, el("strong", {}, r.title), el("div", { class: "muted" }, r.name)),
@@ -246,6 +251,7 @@ function timelineChart(timeline) {
 }
 
 async function programView(params, name) {
+  const view = outlet();
   const [p, choices, profiles] = await Promise.all([api(`/programs/${name}`), api("/choices"), api("/profiles")]);
   const phases = p.phases.map((phase, i) => el("div", { class: "card" },
     el("h3", {}, `Phase ${i + 1}: ${phase.name} — ${phase.duration_min} min`),
@@ -278,12 +284,13 @@ async function programView(params, name) {
     el("p", {}, `${p.goal} · legs ${p.legs} · ${p.minutes} min · peak ${p.peak_mmHg} mmHg`, p.dose ? ` · dose: ${p.dose}` : ""),
     el("p", {}, p.summary),
     el("div", { class: "card" }, start, el("p", {}, el("a", { href: `#/editor/${name}` }, p.origin === "user" ? "Edit" : "Edit a copy"))),
-    el("h2", {}, "Timeline"), phases,
+    el("h2", {}, "Timeline"), ...phases,
     el("h2", {}, "Evidence"), evidence,
     el("p", { class: "muted" }, Object.entries(p.grade_meaning).map(([g, m]) => `${g}: ${m}`).join(" · ")));
 }
 
 async function editorView(params, name) {
+  const view = outlet();
   let text = "", saveAs = name || "";
   if (name) {
     const p = await api(`/programs/${name}`);
@@ -391,6 +398,7 @@ function gotoLine(area, line) {
 }
 
 async function screeningView() {
+  const view = outlet();
   const questions = await api("/screening/questions");
   const choices = await api("/choices");
   const stored = await api("/screening/default").catch(() => ({ answers: null }));
@@ -432,6 +440,7 @@ async function screeningView() {
 }
 
 function liveView() {
+  const view = outlet();
   const holder = el("div", { class: "legs", id: "legs" });
   const status = el("p", { id: "live-status", class: "big" }, "no session running");
   const phase = el("p", { id: "phase" });
@@ -445,10 +454,11 @@ function liveView() {
     el("button", { id: "pause", onclick: () => api("/sessions/current/pause", { method: "POST" }).catch(alertError) }, "Pause"), " ",
     el("button", { id: "resume", onclick: () => api("/sessions/current/resume", { method: "POST" }).catch(alertError) }, "Resume"), " ",
     el("button", { id: "stop", onclick: () => api("/sessions/current/stop", { method: "POST" }).catch(alertError) }, "Stop (vent)"));
-  const outcome = el("div", { id: "outcome" });
+  const outcome = el("div", { id: "outcome" });  // the safe state, when the supervisor holds it
+  const ended = el("div");
   view.replaceChildren(el("h1", {}, "Live session"), status, el("div", { class: "row" },
     el("div", { class: "card" }, holder, indicators),
-    el("div", { class: "card" }, phase, guide, controls, twinLine, outcome)),
+    el("div", { class: "card" }, phase, guide, controls, twinLine, outcome, ended)),
   el("div", { class: "card" }, el("h3", {}, "Cell pressure (last 60 s)"), pressureCanvas, pressureLegend),
   el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow (a model prediction)"), twinCanvas, twinLegend));
 
@@ -500,7 +510,7 @@ function liveView() {
     if (message.type === "state") { history.push(message); if (history.length > 4000) history.splice(0, 1000); }
     if (message.type === "end") {
       const s = message.summary;
-      outcome.append(el("p", { class: `status-${s.status}`, id: "ended" }, `Session ${s.id ?? ""} ${s.status} after ${fmtTime(s.duration_s)}. `,
+      ended.replaceChildren(el("p", { class: `status-${s.status}`, id: "ended" }, `Session ${s.id ?? ""} ${s.status} after ${fmtTime(s.duration_s)}. `,
         el("a", { href: `#/history/${s.id}` }, "Open it in the history")));
     }
     if (!pending) { pending = true; requestAnimationFrame(render); }  // draw at most once a frame
@@ -513,6 +523,7 @@ function liveView() {
 function alertError(error) { alert(error.message); }
 
 async function historyView() {
+  const view = outlet();
   const rows = await api("/history");
   view.replaceChildren(el("h1", {}, "History"), rows.length ? el("table", { id: "history" },
     el("tr", {}, ["id", "started (UTC)", "program", "device", "status", "minutes", "faults"].map((h) => el("th", {}, h))),
@@ -523,6 +534,7 @@ async function historyView() {
 }
 
 async function sessionView(params, id) {
+  const view = outlet();
   const s = await api(`/history/${id}`);
   const summary = s.summary || {};
   const zones = {};
@@ -579,12 +591,14 @@ async function route() {
   const [path, query] = (location.hash || "#/programs").split("?");
   const params = new URLSearchParams(query || "");
   if (leave) { leave(); leave = null; }
+  const mine = currentOutlet = el("div");
+  main.replaceChildren(mine);
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", path.startsWith(a.getAttribute("href")));
   for (const [pattern, render] of ROUTES) {
     const match = path.match(pattern);
     if (!match) continue;
     try { leave = (await render(params, ...match.slice(1))) || null; }
-    catch (error) { view.replaceChildren(el("h1", {}, "Something went wrong")); showError(error); }
+    catch (error) { mine.replaceChildren(el("h1", {}, "Something went wrong")); showError(error, mine); }
     return;
   }
   location.hash = "#/programs";

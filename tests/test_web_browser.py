@@ -1,0 +1,163 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against a real server.
+
+Screenshots of each step are kept in ``artifacts/screenshots/`` (``LEGFLOW_ARTIFACTS`` moves it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("LEGFLOW_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
+SCREENSHOTS = ARTIFACTS / "screenshots"
+#: As the machine's probe starts it: no sandbox as root, and no background calls to a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dash(isolated_home):
+    with running_dashboard(isolated_home) as dashboard:
+        dashboard.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+        yield dashboard
+
+
+@pytest.fixture
+def page(browser, dash):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{dash.url}/login?token={TOKEN}")
+    yield page
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def _shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_without_the_token_the_page_asks_to_log_in(browser, dash):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(dash.url)
+    assert page.locator("input[name=token]").is_visible()
+    page.fill("input[name=token]", TOKEN)
+    page.click("text=Log in")
+    page.wait_for_selector("#library")
+    context.close()
+
+
+def test_library_filters_by_goal_and_shows_grades(page):
+    page.wait_for_selector("#library")
+    assert page.locator("#library tr:has-text('Short test') .grade").inner_text() in "ABCD"
+    page.select_option("#goal-filter", "lymph")
+    page.wait_for_selector("#library[data-goal=lymph]")
+    goals = page.locator("#library tr td:nth-child(2)").all_inner_texts()
+    assert goals and set(goals) == {"lymph"}
+    _shot(page, "library-lymph")
+
+
+def test_session_colours_the_legs_then_emergency_stop_reaches_the_safe_state(page, dash):
+    page.goto(f"{dash.url}/#/program/short-test")
+    page.wait_for_selector("#evidence .grade")
+    assert page.locator("canvas.chart").count() == 1  # the phase's timeline
+    page.click("#start")
+    page.wait_for_function("location.hash === '#/live'")
+    foot = page.locator("[id='cell-left.foot']")
+    foot.wait_for()
+    empty = foot.get_attribute("fill")
+    page.wait_for_function(
+        "Number(document.querySelector(\"[id='cell-left.foot']\").dataset.pressure) > 20", timeout=15_000
+    )
+    assert foot.get_attribute("fill") != empty  # the cell filled with colour
+    assert "left" in page.locator("#twin").inner_text()
+    _shot(page, "live-squeezing")
+
+    page.click("#estop")
+    page.wait_for_selector("#safe-state", timeout=5_000)
+    assert dash.manager._launch.massager.relay_open  # pump off, vents open: the device's safe state
+    assert "Safe state" in page.locator("#safe-state").inner_text()
+    page.wait_for_selector("#ended a", timeout=10_000)
+    _shot(page, "live-emergency-stop")
+
+    page.click("#ended a")
+    page.wait_for_selector("#history-pressure")
+    assert page.locator("#history-twin").count() == 1
+    assert page.locator("#export-csv").get_attribute("href").endswith("format=csv")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert Path(download.value.path()).read_text().startswith("t_s,left.foot_mmHg")
+    _shot(page, "history-session")
+    page.goto(f"{dash.url}/#/history")
+    page.wait_for_selector("#history .status-stopped")
+
+
+def test_emergency_stop_works_while_the_page_is_busy(page, dash):
+    """A page flooding the server with requests and redrawing at 50 Hz must not delay the stop."""
+    page.goto(f"{dash.url}/#/program/short-test")
+    page.click("#start")
+    page.wait_for_function(
+        "Number(document.querySelector(\"[id='cell-left.foot']\")?.dataset.pressure) > 10", timeout=15_000
+    )
+    page.evaluate("for (let i = 0; i < 60; i++) fetch('/api/v1/history/1/export?format=csv')")
+    page.click("#estop")
+    page.wait_for_selector("#safe-state", timeout=5_000)
+    assert dash.manager._launch.massager.relay_open
+
+
+def test_editor_marks_problem_lines_and_saves_a_valid_program(page, dash):
+    page.goto(f"{dash.url}/#/editor")
+    page.wait_for_selector("#toml")
+    page.fill("#toml", SHORT_PROGRAM.replace('goal = "circulation"', 'goal = "circulatio"'))
+    page.wait_for_selector("#problems li")
+    assert "line 4: program.goal" in page.locator("#problems li").first.inner_text()
+    assert page.locator(".gutter .bad").inner_text() == "4"
+    _shot(page, "editor-problem")
+    page.fill("#save-name", "broken")
+    page.click("#save")
+    page.wait_for_selector("#saved.error")
+
+    page.fill("#toml", SHORT_PROGRAM)
+    page.wait_for_selector("#verdict.ok")
+    page.fill("#e-pressure_mmHg", "40")
+    page.click("#edit-form button")
+    page.wait_for_function("document.querySelector('#toml').value.includes('pressure_mmHg = 40')")
+    page.fill("#save-name", "gentler")
+    page.click("#save")
+    page.wait_for_selector("#saved.ok")
+    assert "gentler" in [p["name"] for p in dash.client.get("/api/v1/programs").json()]
+
+
+def test_screening_form_stores_answers_and_shows_decisions(page, dash):
+    page.goto(f"{dash.url}/#/screening")
+    page.wait_for_selector("#screening-form")
+    for radio in page.locator("input[type=radio][value=no]").all():
+        radio.check()
+    page.locator("input[name=varicose_veins][value=yes]").check()
+    page.click("#screening-form button[type=submit]")
+    page.wait_for_selector("#screening-result li")
+    assert "varicose" in page.locator("#screening-result").inner_text().lower()
+    assert dash.client.get("/api/v1/screening/default").json()["answers"]["varicose_veins"] is True
+    _shot(page, "screening")
