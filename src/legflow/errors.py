@@ -4,7 +4,8 @@ LegflowError
  ├── ProgramError        a program file is malformed or refused (carries Problems)
  ├── ProfileError        an unknown device profile or user profile
  ├── ScreeningError      screening answers are malformed, or screening blocks the user
- └── DeviceError         the massager cannot be reached or misbehaves
+ ├── DeviceError         the massager cannot be reached or misbehaves
+ └── UsageError          options that cannot go together
 """
 
 from __future__ import annotations
@@ -53,3 +54,9 @@ class ScreeningError(LegflowError):
 
 class DeviceError(LegflowError):
     """The massager cannot be reached or reports something we cannot handle."""
+
+
+class UsageError(LegflowError):
+    """Options that cannot go together (``--fast`` with a real device)."""
+
+    exit_code = 2

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
 from legflow.device.massager import Massager
-from legflow.device.profile import load_profile
+from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session, leg_twin
-from legflow.errors import LegflowError
+from legflow.errors import LegflowError, UsageError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
 from legflow.programs.loader import ProgramSource
@@ -43,10 +43,16 @@ def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]
 def prepare_session(
     name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
     inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
-    fixed_rest: bool = False,
+    fixed_rest: bool = False, device: str | None = None,
 ) -> Launch:  # fmt: skip
     """Check the program for this device and user, then wire a simulated massager (with the leg
-    twin inside its cells) under a supervisor to a session. Raises `LegflowError` on bad input."""
+    twin inside its cells) under a supervisor to a session; with `device` (a serial port), the
+    massager on that port instead. Raises `LegflowError` on bad input."""
+    if device is not None:
+        return _prepare_hardware(
+            name, device, limits=limits, history=history, profile=profile, fast=fast, inject=inject,
+            subject=subject, posture=posture, fixed_rest=fixed_rest,
+        )  # fmt: skip
     source = resolve(name)
     device = load_profile(profile)
     check_source(source, device, limits)
@@ -61,4 +67,40 @@ def prepare_session(
         source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
         adaptive_rest=not fixed_rest,
     )  # fmt: skip
+    return Launch(source, label, massager, supervisor, session, clock)
+
+
+def _prepare_hardware(
+    name: str, port: str, *, limits: Limits, history: History | None, profile: str, fast: bool,
+    inject: list[str] | None, subject: str, posture: Posture, fixed_rest: bool,
+) -> Launch:  # fmt: skip
+    """A real-time session on the massager at `port`: its profile is the one the device reports,
+    and the engine steps the leg twin from the sensed cell pressures (no simulated limb)."""
+    if fast:
+        raise UsageError("--fast runs on a virtual clock; a massager on --device runs in real time")
+    if inject:
+        raise UsageError(
+            "--inject changes the simulated physics; with --device, inject faults on the device side "
+            "(legflow emulate --inject ...)"
+        )
+    source = resolve(name)
+    from legflow.device.wire.serial_massager import SerialMassager
+
+    massager = SerialMassager(port)
+    try:
+        device = massager.profile
+        if profile not in (DEFAULT_PROFILE, device.name):
+            raise UsageError(f"--profile {profile}, but the device on {port} is a '{device.name}'")
+        check_source(source, device, limits)
+        twin = leg_twin(device, subject, posture)
+        clock = RealClock()
+        supervisor = Supervisor(massager, limits, clock)
+        label = name.removesuffix(".toml").split("/")[-1]
+        session = Session(
+            source.program, label, supervisor, clock, history=history, twin=twin, drive_twin=True,
+            adaptive_rest=not fixed_rest,
+        )  # fmt: skip
+    except BaseException:
+        massager.close()
+        raise
     return Launch(source, label, massager, supervisor, session, clock)

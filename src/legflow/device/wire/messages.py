@@ -1,0 +1,414 @@
+"""Messages of the legflow wire protocol v1, packed with `struct` (docs/protocol.md has the byte
+layouts). Host → device types are below 0x80, device → host types from 0x80.
+
+Values travel as integers in fixed units (0.1 mmHg, 0.01 °C, mA, duty in 1/255), so a
+microcontroller never needs floats; decoding gives the physical values back, quantised.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import ClassVar
+
+import numpy as np
+
+from legflow.device.wire.framing import PROTOCOL_VERSION, Frame, encode_frame
+
+#: A command carries each cell's valves as one bit of a 32-bit mask.
+MAX_CELLS = 32
+MAX_LEGS = 2
+NO_INDEX = 0xFF
+
+
+class MessageError(ValueError):
+    """A frame whose payload is not a valid message of its type."""
+
+
+class MsgType(IntEnum):
+    HELLO = 0x01
+    COMMAND = 0x02
+    HEARTBEAT = 0x03
+    SAFE = 0x04
+    RESET = 0x05
+    CAPABILITIES = 0x81
+    SENSORS = 0x82
+    FAULT = 0x83
+    ACK = 0x84
+    NACK = 0x85
+
+
+class FaultCode(IntEnum):
+    """Why the device entered its safe state by itself (a FAULT message)."""
+
+    HEARTBEAT_LOST = 1
+    OVER_PRESSURE = 2
+    OVER_TEMPERATURE = 3
+    PRESSURE_SWITCH = 4  # the hardware trip below the firmware (the relay opened on its own)
+
+
+class NackReason(IntEnum):
+    BAD_VERSION = 1
+    UNKNOWN_TYPE = 2
+    BAD_PAYLOAD = 3
+    WRONG_SHAPE = 4  # a command for another number of legs or cells
+    NOT_READY = 5  # a command before any HELLO
+
+
+def _duty(value: float) -> int:
+    return round(min(1.0, max(0.0, float(value))) * 255)
+
+
+def _i16(value: float, scale: float) -> int:
+    return int(min(32767, max(-32768, round(float(value) * scale))))
+
+
+def _check_size(payload: bytes, size: int, what: str) -> None:
+    if len(payload) != size:
+        raise MessageError(f"{what}: {len(payload)} bytes, expected {size}")
+
+
+@dataclass(frozen=True)
+class Hello:
+    """Host → device: the host's protocol version and the sensor rate it asks for (0: the
+    device's default). The device answers with `Capabilities` and starts its sensor stream."""
+
+    TYPE: ClassVar[MsgType] = MsgType.HELLO
+    _S: ClassVar[struct.Struct] = struct.Struct("<BH")
+    version: int = PROTOCOL_VERSION
+    sensor_rate_hz: int = 0
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.version, self.sensor_rate_hz)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Hello:
+        _check_size(payload, cls._S.size, "HELLO")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True)
+class Command:
+    """Host → device: every actuator for the next tick; it also feeds the device's watchdog.
+    Duties are quantised to 1/255."""
+
+    TYPE: ClassVar[MsgType] = MsgType.COMMAND
+    _HEAD: ClassVar[struct.Struct] = struct.Struct("<IBBII")
+    _LEG: ClassVar[struct.Struct] = struct.Struct("<BBBB")
+    heartbeat: int
+    inlet_open: tuple[bool, ...]
+    exhaust_open: tuple[bool, ...]
+    pump_duty: tuple[float, ...]
+    heater_power: tuple[float, ...]
+    roller_speed: tuple[float, ...]
+    vibration_level: tuple[int, ...]
+
+    def pack(self) -> bytes:
+        n_legs, n_cells = len(self.pump_duty), len(self.inlet_open)
+        inlet = sum(1 << i for i, v in enumerate(self.inlet_open) if v)
+        exhaust = sum(1 << i for i, v in enumerate(self.exhaust_open) if v)
+        out = self._HEAD.pack(self.heartbeat & 0xFFFFFFFF, n_legs, n_cells, inlet, exhaust)
+        for leg in range(n_legs):
+            out += self._LEG.pack(
+                _duty(self.pump_duty[leg]), _duty(self.heater_power[leg]), _duty(self.roller_speed[leg]),
+                min(255, max(0, int(self.vibration_level[leg]))),
+            )  # fmt: skip
+        return out
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Command:
+        if len(payload) < cls._HEAD.size:
+            raise MessageError(f"COMMAND: {len(payload)} bytes, shorter than its header")
+        heartbeat, n_legs, n_cells, inlet, exhaust = cls._HEAD.unpack_from(payload)
+        if not 1 <= n_legs <= MAX_LEGS or not 1 <= n_cells <= MAX_CELLS:
+            raise MessageError(f"COMMAND: {n_legs} legs, {n_cells} cells")
+        _check_size(payload, cls._HEAD.size + cls._LEG.size * n_legs, "COMMAND")
+        legs = [cls._LEG.unpack_from(payload, cls._HEAD.size + cls._LEG.size * k) for k in range(n_legs)]
+        return cls(
+            heartbeat,
+            tuple(bool(inlet >> i & 1) for i in range(n_cells)),
+            tuple(bool(exhaust >> i & 1) for i in range(n_cells)),
+            tuple(leg[0] / 255 for leg in legs),
+            tuple(leg[1] / 255 for leg in legs),
+            tuple(leg[2] / 255 for leg in legs),
+            tuple(leg[3] for leg in legs),
+        )
+
+    @classmethod
+    def from_arrays(cls, heartbeat: int, inlet, exhaust, pump, heater, roller, vibration) -> Command:
+        return cls(
+            int(heartbeat), tuple(bool(v) for v in inlet), tuple(bool(v) for v in exhaust),
+            tuple(float(v) for v in pump), tuple(float(v) for v in heater), tuple(float(v) for v in roller),
+            tuple(int(v) for v in vibration),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Host → device: feeds the watchdog and leaves the actuators as they are."""
+
+    TYPE: ClassVar[MsgType] = MsgType.HEARTBEAT
+    _S: ClassVar[struct.Struct] = struct.Struct("<I")
+    heartbeat: int
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.heartbeat & 0xFFFFFFFF)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Heartbeat:
+        _check_size(payload, cls._S.size, "HEARTBEAT")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True)
+class Safe:
+    """Host → device: open the master relay now (acknowledged)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SAFE
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Safe:
+        _check_size(payload, 0, "SAFE")
+        return cls()
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Host → device: a user's reset closes the relay again (acknowledged); the watchdog re-arms
+    with the next command."""
+
+    TYPE: ClassVar[MsgType] = MsgType.RESET
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Reset:
+        _check_size(payload, 0, "RESET")
+        return cls()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Device → host, the answer to HELLO: the device's protocol version, its profile (by name,
+    with the shape the host checks it against), and the limits its firmware enforces by itself."""
+
+    TYPE: ClassVar[MsgType] = MsgType.CAPABILITIES
+    _HEAD: ClassVar[struct.Struct] = struct.Struct("<BBBBBHHH")
+    version: int
+    profile: str
+    n_legs: int
+    cells_per_leg: int
+    has_rollers: bool
+    has_heater: bool
+    vibration_max_level: int
+    heartbeat_timeout_ms: int
+    sensor_rate_hz: int
+    #: The skin temperature at which the firmware opens the relay (0.1 °C steps); None: no heater.
+    heater_trip_C: float | None
+    #: Per cell of one leg: the pressure at which the firmware opens the relay (0.1 mmHg steps).
+    trip_mmHg: tuple[float, ...]
+    firmware: str = ""
+
+    def pack(self) -> bytes:
+        name, firmware = self.profile.encode("ascii"), self.firmware.encode("ascii")
+        if len(name) > 32 or len(firmware) > 32:
+            raise ValueError("profile and firmware names are at most 32 ASCII bytes")
+        if len(self.trip_mmHg) != self.cells_per_leg:
+            raise ValueError("one trip pressure per cell of a leg")
+        features = int(self.has_rollers) | int(self.has_heater) << 1
+        heater = 0 if self.heater_trip_C is None else round(self.heater_trip_C * 10)
+        out = self._HEAD.pack(
+            self.version, self.n_legs, self.cells_per_leg, features, self.vibration_max_level,
+            self.heartbeat_timeout_ms, self.sensor_rate_hz, heater,
+        )  # fmt: skip
+        out += bytes([len(name)]) + name + bytes([len(firmware)]) + firmware
+        return out + struct.pack(f"<{self.cells_per_leg}H", *(round(p * 10) for p in self.trip_mmHg))
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Capabilities:
+        try:
+            version, n_legs, cells, features, vib, hb_ms, rate, heater = cls._HEAD.unpack_from(payload)
+            at = cls._HEAD.size
+            name = payload[at + 1 : at + 1 + payload[at]]
+            at += 1 + payload[at]
+            firmware = payload[at + 1 : at + 1 + payload[at]]
+            at += 1 + payload[at]
+            trips = struct.unpack_from(f"<{cells}H", payload, at)
+            at += 2 * cells
+        except (struct.error, IndexError) as exc:
+            raise MessageError(f"CAPABILITIES: truncated ({exc})") from None
+        if at != len(payload):
+            raise MessageError(f"CAPABILITIES: {len(payload) - at} bytes too many")
+        try:
+            text, fw = name.decode("ascii"), firmware.decode("ascii")
+        except UnicodeDecodeError:
+            raise MessageError("CAPABILITIES: names must be ASCII") from None
+        return cls(
+            version, text, n_legs, cells, bool(features & 1), bool(features & 2), vib, hb_ms, rate,
+            heater / 10 if heater else None, tuple(t / 10 for t in trips), fw,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SensorSample:
+    """Device → host, at the stream rate: one sample of every sensor, the last heartbeat the
+    device heard and the state of its relay."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SENSORS
+    _HEAD: ClassVar[struct.Struct] = struct.Struct("<IIIBBB")
+    t_ms: int
+    sample: int
+    heartbeat_heard: int
+    relay_open: bool
+    armed: bool
+    pressure_mmHg: tuple[float, ...]  # per cell, 0.1 mmHg steps
+    manifold_mmHg: tuple[float, ...]  # per leg, 0.1 mmHg steps
+    skin_temp_C: tuple[float, ...]  # per leg, 0.01 °C steps
+    pump_current_A: tuple[float, ...]  # per leg, mA steps
+    roller_current_A: tuple[float, ...]
+    vibration_current_A: tuple[float, ...]
+
+    def pack(self) -> bytes:
+        n_legs, n_cells = len(self.manifold_mmHg), len(self.pressure_mmHg)
+        flags = int(self.relay_open) | int(self.armed) << 1
+        out = self._HEAD.pack(
+            self.t_ms & 0xFFFFFFFF, self.sample & 0xFFFFFFFF, self.heartbeat_heard & 0xFFFFFFFF, flags,
+            n_legs, n_cells,
+        )  # fmt: skip
+        values = [_i16(p, 10) for p in self.pressure_mmHg]
+        for leg in range(n_legs):
+            values += [
+                _i16(self.manifold_mmHg[leg], 10), _i16(self.skin_temp_C[leg], 100),
+                _i16(self.pump_current_A[leg], 1000), _i16(self.roller_current_A[leg], 1000),
+                _i16(self.vibration_current_A[leg], 1000),
+            ]  # fmt: skip
+        return out + struct.pack(f"<{len(values)}h", *values)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> SensorSample:
+        if len(payload) < cls._HEAD.size:
+            raise MessageError(f"SENSORS: {len(payload)} bytes, shorter than its header")
+        t_ms, sample, heard, flags, n_legs, n_cells = cls._HEAD.unpack_from(payload)
+        if not 1 <= n_legs <= MAX_LEGS or not 1 <= n_cells <= MAX_CELLS:
+            raise MessageError(f"SENSORS: {n_legs} legs, {n_cells} cells")
+        count = n_cells + 5 * n_legs
+        _check_size(payload, cls._HEAD.size + 2 * count, "SENSORS")
+        v = struct.unpack_from(f"<{count}h", payload, cls._HEAD.size)
+        legs = [v[n_cells + 5 * k : n_cells + 5 * k + 5] for k in range(n_legs)]
+        return cls(
+            t_ms, sample, heard, bool(flags & 1), bool(flags & 2), tuple(p / 10 for p in v[:n_cells]),
+            tuple(g[0] / 10 for g in legs), tuple(g[1] / 100 for g in legs), tuple(g[2] / 1000 for g in legs),
+            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Device → host: the device opened its relay by itself. ``where`` is a cell or leg index
+    (``NO_INDEX`` for none); ``value`` is the reading that tripped it (0.1 mmHg, 0.1 °C) or, for a
+    lost heartbeat, the silence in ms."""
+
+    TYPE: ClassVar[MsgType] = MsgType.FAULT
+    _S: ClassVar[struct.Struct] = struct.Struct("<BBIh")
+    code: int
+    where: int
+    t_ms: int
+    value: int
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.code, self.where, self.t_ms & 0xFFFFFFFF, self.value)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Fault:
+        _check_size(payload, cls._S.size, "FAULT")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Device → host: the frame with this sequence number and type was carried out."""
+
+    TYPE: ClassVar[MsgType] = MsgType.ACK
+    _S: ClassVar[struct.Struct] = struct.Struct("<HB")
+    seq: int
+    of_type: int
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.seq, self.of_type)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Ack:
+        _check_size(payload, cls._S.size, "ACK")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True)
+class Nack:
+    """Device → host: the frame with this sequence number and type was refused, and why."""
+
+    TYPE: ClassVar[MsgType] = MsgType.NACK
+    _S: ClassVar[struct.Struct] = struct.Struct("<HBB")
+    seq: int
+    of_type: int
+    reason: int
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.seq, self.of_type, self.reason)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Nack:
+        _check_size(payload, cls._S.size, "NACK")
+        return cls(*cls._S.unpack(payload))
+
+
+Message = Hello | Command | Heartbeat | Safe | Reset | Capabilities | SensorSample | Fault | Ack | Nack
+MESSAGES: dict[int, type] = {
+    cls.TYPE: cls
+    for cls in (Hello, Command, Heartbeat, Safe, Reset, Capabilities, SensorSample, Fault, Ack, Nack)
+}
+
+
+def decode(frame: Frame) -> Message:
+    """The message a checked frame carries; `MessageError` for an unknown type or a bad payload."""
+    cls = MESSAGES.get(frame.type)
+    if cls is None:
+        raise MessageError(f"unknown message type 0x{frame.type:02x}")
+    return cls.unpack(frame.payload)
+
+
+def encode(message: Message, seq: int, version: int = PROTOCOL_VERSION) -> bytes:
+    """A message as it goes on the wire (stuffed, CRC, delimiter)."""
+    return encode_frame(message.TYPE, seq, message.pack(), version)
+
+
+@dataclass
+class Sequencer:
+    """The sender's frame counter: one per direction, wrapping at 2¹⁶."""
+
+    version: int = PROTOCOL_VERSION
+    next_seq: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def frame(self, message: Message) -> tuple[int, bytes]:
+        seq = self.next_seq
+        self.next_seq = (seq + 1) & 0xFFFF
+        name = type(message).__name__
+        self.sent[name] = self.sent.get(name, 0) + 1
+        return seq, encode(message, seq, self.version)
+
+
+def sample_arrays(s: SensorSample) -> dict[str, np.ndarray]:
+    """The per-cell and per-leg readings of a sample as arrays (the `Sensors` fields)."""
+    return {
+        "pressure_mmHg": np.array(s.pressure_mmHg),
+        "manifold_mmHg": np.array(s.manifold_mmHg),
+        "skin_temp_C": np.array(s.skin_temp_C),
+        "pump_current_A": np.array(s.pump_current_A),
+        "roller_current_A": np.array(s.roller_current_A),
+        "vibration_current_A": np.array(s.vibration_current_A),
+    }

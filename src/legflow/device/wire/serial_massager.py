@@ -1,0 +1,374 @@
+"""`SerialMassager`: the `Massager` interface over a serial port, speaking the wire protocol
+(docs/protocol.md) to a massager's firmware or to `legflow emulate`.
+
+Opening the port says HELLO and waits for the device's capabilities; the device profile is the one
+the device names, checked against what it reports. A reader thread then takes the sensor stream;
+`read()` returns the newest sample, whose ``seq`` stops advancing when the link is lost, so the
+supervisor's link detector sees a silent device as it sees any other. `apply()` sends one COMMAND
+(which feeds the device's watchdog) and never blocks a tick for long: a write that cannot go out is
+counted, not retried. If the port fails (a cable pulled, the emulator gone) the reader reopens it
+and says HELLO again until it answers; the device has vented by then, and only a user's reset
+closes its relay again.
+
+Errors a user sees are one line: the port is missing or busy, the device does not answer, it speaks
+another protocol version, or it names a profile this legflow does not know or does not match.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import serial
+
+from legflow.clock import Clock, RealClock
+from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.device.profile import DeviceProfile, load_profile, profile_names
+from legflow.device.wire.framing import PROTOCOL_VERSION, FrameParser
+from legflow.device.wire.messages import (
+    Ack,
+    Capabilities,
+    Command,
+    Fault,
+    FaultCode,
+    Hello,
+    Message,
+    MessageError,
+    Nack,
+    NackReason,
+    Reset,
+    Safe,
+    SensorSample,
+    Sequencer,
+    decode,
+    sample_arrays,
+)
+from legflow.errors import DeviceError, ProfileError
+
+DEFAULT_BAUD = 115200
+DEFAULT_RATE_hz = 100
+#: How long to wait for a device to answer HELLO, and for an ACK of SAFE or RESET.
+CONNECT_TIMEOUT_s = 3.0
+REPLY_TIMEOUT_s = 0.3
+HELLO_EVERY_s = 0.25
+READ_TIMEOUT_s = 0.02
+RECONNECT_EVERY_s = 0.5
+
+
+@dataclass
+class DriverStats:
+    """What the driver counted: writes that could not go out, reconnections, device faults."""
+
+    write_timeouts: int = 0
+    write_errors: int = 0
+    reconnects: int = 0
+    nacks: list[str] = field(default_factory=list)
+
+
+class SerialMassager(Massager):
+    """A massager on a serial port (``/dev/ttyUSB0``, ``COM3``, a pty from `legflow emulate`)."""
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        baud: int = DEFAULT_BAUD,
+        sensor_rate_hz: int = DEFAULT_RATE_hz,
+        timeout_s: float = CONNECT_TIMEOUT_s,
+        clock: Clock | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
+        self.port = port
+        self.baud = baud
+        self.sensor_rate_hz = sensor_rate_hz
+        self.timeout_s = timeout_s
+        self.clock: Clock = clock or RealClock()
+        self._log = log or (lambda line: None)
+        self.parser = FrameParser()
+        self.tx = Sequencer()
+        self.stats = DriverStats()
+        self.device_faults: list[Fault] = []
+        self._write_lock = threading.Lock()
+        self._replies = threading.Condition()
+        self._answers: dict[int, Ack | Nack] = {}
+        self._latest: Sensors | None = None
+        self._closing = threading.Event()
+        self._serial: serial.Serial | None = self._open()
+        try:
+            self.capabilities = self._handshake(self._serial, timeout_s)
+            self.profile = check_profile(self.capabilities, port)
+            self._await_first_sample(self._serial, timeout_s)
+        except BaseException:
+            self._serial.close()
+            raise
+        self.connected = True
+        self._reader = threading.Thread(target=self._read_loop, name=f"legflow-serial {port}", daemon=True)
+        self._reader.start()
+
+    # --- the Massager interface ---------------------------------------------------------------
+    def read(self) -> Sensors:
+        sensors = self._latest
+        assert sensors is not None  # the constructor waits for the first sample
+        return sensors
+
+    def apply(self, commands: Commands) -> None:
+        c = commands
+        self._send(
+            Command.from_arrays(
+                c.heartbeat,
+                c.inlet_open,
+                c.exhaust_open,
+                c.pump_duty,
+                c.heater_power,
+                c.roller_speed,
+                c.vibration_level,
+            )
+        )
+
+    def safe_state(self) -> None:
+        """Ask the device to open its relay, and wait briefly for its ACK. Never raises: without
+        an answer the device's own watchdog vents once the commands stop."""
+        for _ in range(2):
+            if self._request(Safe()) is not None:
+                return
+
+    def reset(self) -> None:
+        answer = self._request(Reset())
+        if answer is None:
+            raise DeviceError(f"the device on {self.port} did not acknowledge the reset")
+        if isinstance(answer, Nack):
+            raise DeviceError(f"the device on {self.port} refused the reset ({_reason(answer.reason)})")
+
+    def close(self) -> None:
+        """Vent, then release the port."""
+        if self._closing.is_set():
+            return
+        self.safe_state()
+        self._closing.set()
+        self._reader.join(timeout=2)
+        ser, self._serial = self._serial, None
+        if ser is not None:
+            ser.close()
+
+    # --- sending ----------------------------------------------------------------------------------
+    def _send(self, message: Message) -> int | None:
+        """Write one frame; returns its sequence number, or None when it could not go out."""
+        with self._write_lock:
+            ser = self._serial
+            if ser is None:
+                return None
+            seq, data = self.tx.frame(message)
+            try:
+                ser.write(data)
+            except serial.SerialTimeoutException:
+                self.stats.write_timeouts += 1
+                return None
+            except (serial.SerialException, OSError):
+                self.stats.write_errors += 1
+                return None
+            return seq
+
+    def _request(self, message: Message) -> Ack | Nack | None:
+        """Send a message the device acknowledges; its ACK or NACK, or None after the timeout."""
+        seq = self._send(message)
+        if seq is None:
+            return None
+        deadline = self.clock.now() + REPLY_TIMEOUT_s
+        with self._replies:
+            while seq not in self._answers:
+                left = deadline - self.clock.now()
+                if left <= 0 or not self.connected:
+                    return None
+                self._replies.wait(left)
+            return self._answers.pop(seq)
+
+    # --- connecting -------------------------------------------------------------------------------
+    def _open(self) -> serial.Serial:
+        try:
+            return serial.Serial(
+                self.port, self.baud, timeout=READ_TIMEOUT_s, write_timeout=0.1, exclusive=True
+            )
+        except serial.SerialException as exc:
+            raise DeviceError(f"cannot open {self.port}: {_why(exc)}") from None
+        except ValueError as exc:
+            raise DeviceError(f"cannot open {self.port}: {exc}") from None
+
+    def _handshake(self, ser: serial.Serial, timeout_s: float) -> Capabilities:
+        """Say HELLO until the device answers with its capabilities."""
+        ser.reset_input_buffer()
+        start = self.clock.now()
+        said = -HELLO_EVERY_s
+        while self.clock.now() - start < timeout_s:
+            if self.clock.now() - said >= HELLO_EVERY_s:
+                said = self.clock.now()
+                _, data = self.tx.frame(Hello(PROTOCOL_VERSION, self.sensor_rate_hz))
+                ser.write(data)
+            for message in self._receive(ser.read(max(1, ser.in_waiting))):
+                if isinstance(message, Capabilities):
+                    if message.version != PROTOCOL_VERSION:
+                        raise _version_error(self.port, message.version)
+                    return message
+            if self.parser.other_version is not None:
+                raise _version_error(self.port, self.parser.other_version)
+        damaged = self.parser.counters.rejected
+        hint = f" ({damaged} damaged frames: check the baud rate)" if damaged else ""
+        raise DeviceError(
+            f"no answer from {self.port} within {timeout_s:g} s{hint}: is a legflow device "
+            "(or `legflow emulate`) on this port?"
+        )
+
+    def _await_first_sample(self, ser: serial.Serial, timeout_s: float) -> None:
+        start = self.clock.now()
+        while self._latest is None:
+            if self.clock.now() - start > timeout_s:
+                raise DeviceError(f"the device on {self.port} answered but sends no sensor samples")
+            self._receive(ser.read(max(1, ser.in_waiting)))
+
+    def _read_loop(self) -> None:
+        """The reader thread: the sensor stream, ACKs and faults; reconnects a failed port."""
+        while not self._closing.is_set():
+            ser = self._serial
+            if ser is None or not self.connected:
+                self._reconnect()
+                continue
+            try:
+                data = ser.read(max(1, ser.in_waiting))
+            except (serial.SerialException, OSError, TypeError) as exc:
+                self._lost(str(exc))
+                continue
+            self._receive(data)
+
+    def _lost(self, why: str) -> None:
+        self.connected = False
+        self._log(f"lost {self.port} ({why}); reconnecting")
+        with self._write_lock:
+            ser, self._serial = self._serial, None
+        if ser is not None:
+            ser.close()
+        with self._replies:
+            self._replies.notify_all()
+
+    def _reconnect(self) -> None:
+        if self._closing.wait(RECONNECT_EVERY_s):
+            return
+        try:
+            ser = self._open()
+        except DeviceError:
+            return
+        try:
+            caps = self._handshake(ser, 1.0)
+            check_profile(caps, self.port, expected=self.profile.name)
+        except (DeviceError, ProfileError, serial.SerialException, OSError) as exc:
+            self._log(f"{self.port}: {exc}")
+            ser.close()
+            return
+        with self._write_lock:
+            self._serial = ser
+        self.capabilities = caps
+        self.connected = True
+        self.stats.reconnects += 1
+        self._log(f"reconnected to {self.port}")
+
+    # --- receiving --------------------------------------------------------------------------------
+    def _receive(self, data: bytes) -> list[Message]:
+        messages = []
+        for frame in self.parser.feed(data):
+            try:
+                message = decode(frame)
+            except MessageError:
+                self.parser.counters.bad_message += 1
+                continue
+            messages.append(message)
+            if isinstance(message, SensorSample):
+                self._latest = Sensors(
+                    t_s=message.t_ms / 1000, seq=message.sample, relay_open=message.relay_open,
+                    extra={"heartbeat_heard": float(message.heartbeat_heard)}, **sample_arrays(message),
+                )  # fmt: skip
+            elif isinstance(message, Fault):
+                self.device_faults.append(message)
+                self._log(f"device fault: {describe_fault(message)}")
+            elif isinstance(message, Ack | Nack):
+                if isinstance(message, Nack):
+                    self.stats.nacks.append(f"{message.of_type:#04x}: {_reason(message.reason)}")
+                with self._replies:
+                    self._answers[message.seq] = message
+                    self._replies.notify_all()
+        return messages
+
+
+def check_profile(caps: Capabilities, port: str, expected: str | None = None) -> DeviceProfile:
+    """The built-in profile a device names, checked against the shape and limits it reports."""
+    if expected is not None and caps.profile != expected:
+        raise DeviceError(f"the device on {port} is now a '{caps.profile}', not the '{expected}' it was")
+    if caps.profile not in profile_names():
+        raise ProfileError(
+            f"the device on {port} reports profile '{caps.profile}', which this legflow does not know "
+            f"(known: {', '.join(profile_names())})"
+        )
+    profile = load_profile(caps.profile)
+    ratings = [c.max_pressure_mmHg for c in profile.cells]
+    problems = []
+    if caps.n_legs != len(profile.legs) or caps.cells_per_leg != len(profile.cells):
+        problems.append(f"{caps.n_legs} legs of {caps.cells_per_leg} cells, the profile "
+                        f"{len(profile.legs)} of {len(profile.cells)}")  # fmt: skip
+    if caps.has_rollers != (profile.rollers is not None):
+        problems.append("rollers " + ("present" if caps.has_rollers else "missing"))
+    if caps.has_heater != (profile.heater_max_C is not None):
+        problems.append("heater " + ("present" if caps.has_heater else "missing"))
+    if caps.vibration_max_level != profile.vibration_max_level:
+        problems.append(f"vibration up to level {caps.vibration_max_level}, the profile "
+                        f"{profile.vibration_max_level}")  # fmt: skip
+    if len(caps.trip_mmHg) == len(ratings) and any(
+        t < r for t, r in zip(caps.trip_mmHg, ratings, strict=True)
+    ):
+        problems.append("its firmware trips below the cells' rated pressures")
+    if caps.heartbeat_timeout_ms > round(HEARTBEAT_TIMEOUT_s * 1000):
+        problems.append(f"its watchdog waits {caps.heartbeat_timeout_ms} ms "
+                        f"(legflow needs {HEARTBEAT_TIMEOUT_s * 1000:.0f} ms or less)")  # fmt: skip
+    if problems:
+        raise DeviceError(
+            f"the device on {port} does not match profile '{profile.name}': {'; '.join(problems)}"
+        )
+    return profile
+
+
+def describe_fault(fault: Fault) -> str:
+    """A device FAULT in words."""
+    try:
+        code = FaultCode(fault.code)
+    except ValueError:
+        return f"unknown fault code {fault.code} at {fault.t_ms / 1000:.3f} s"
+    what = {
+        FaultCode.HEARTBEAT_LOST: f"no heartbeat for {fault.value} ms",
+        FaultCode.OVER_PRESSURE: f"over-pressure ({fault.value / 10:.1f} mmHg) at cell {fault.where}",
+        FaultCode.OVER_TEMPERATURE: f"over-temperature ({fault.value / 10:.1f} °C) at leg {fault.where}",
+        FaultCode.PRESSURE_SWITCH: "the pressure switch opened the relay",
+    }[code]
+    return f"{what}; relay opened at device time {fault.t_ms / 1000:.3f} s"
+
+
+def _version_error(port: str, version: int) -> DeviceError:
+    return DeviceError(
+        f"the device on {port} speaks protocol v{version}; this legflow speaks v{PROTOCOL_VERSION}"
+    )
+
+
+def _reason(code: int) -> str:
+    try:
+        return NackReason(code).name.lower().replace("_", " ")
+    except ValueError:
+        return f"reason {code}"
+
+
+def _why(exc: serial.SerialException) -> str:
+    """pyserial's error, said shortly."""
+    number = getattr(exc, "errno", None)
+    if number == errno.ENOENT:
+        return "no such port"
+    if number in (errno.EACCES, errno.EPERM):
+        return "permission denied (on Linux, join the 'dialout' group)"
+    if number in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "lock" in str(exc).lower():
+        return "the port is in use by another program"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

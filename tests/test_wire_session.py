@@ -1,0 +1,331 @@
+"""Sessions over the wire: `legflow run --device` against the emulator on a real pseudo-terminal,
+the device's own failsafe when the host dies (SIGKILL) mid-session, the firmware's answers to
+bad requests, reconnection, and the one-line errors a user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from cli_helpers import run_cli
+from legflow.device.faults import FaultSpec
+from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s
+from legflow.device.profile import load_profile
+from legflow.device.wire import messages as m
+from legflow.device.wire.emulator import Emulator
+from legflow.device.wire.framing import FrameParser, cobs_encode, pack_frame
+from legflow.device.wire.serial_massager import SerialMassager
+from legflow.engine.session import leg_twin
+from legflow.errors import DeviceError, ProfileError
+from legflow.store import default_history
+
+SHORT = """
+[program]
+name = "Wire test"
+goal = "circulation"
+summary = "One sequential squeeze of calf and thigh, over the wire."
+legs = "both"
+
+[[phase]]
+name = "squeeze"
+duration_min = 0.2
+  [phase.compression]
+  pattern = "sequential"
+  zones = ["calf", "thigh"]
+  pressure_mmHg = 40
+  inflate_s = 2.0
+  delay_s = 0.5
+  hold_s = 3.0
+  release_s = 2.0
+  rest_s = 2.0
+"""
+#: How many times the kill test kills a host (LEGFLOW_KILLS=10 for a report).
+KILLS = int(os.environ.get("LEGFLOW_KILLS", "2"))
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    return lambda *args: run_cli(capsys, monkeypatch, *args)
+
+
+@pytest.fixture
+def program(tmp_path) -> Path:
+    path = tmp_path / "wire-test.toml"
+    path.write_text(SHORT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def emulator(request):
+    """An emulator of the reference massager (a leg inside) serving a pty from a thread;
+    ``@pytest.mark.parametrize("emulator", [{...}], indirect=True)`` passes its options."""
+    profile = load_profile()
+    options = {"limb": leg_twin(profile), **getattr(request, "param", {})}
+    em = Emulator(profile, **options)
+    em.start()
+    yield em
+    em.stop()
+
+
+def wait_for(condition, timeout_s: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+def test_a_session_runs_over_a_real_pty_with_supervisor_twin_and_history(cli, program, emulator):
+    result = cli("run", str(program), "--device", emulator.port, "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["status"] == "completed" and summary["faults"] == []
+    assert summary["duration_s"] == 12.0
+    for cell, peak in summary["cells"].items():
+        if cell.split(".")[1] in ("calf", "thigh"):
+            assert 36.0 <= peak["max_pressure_mmHg"] <= 46.0, cell
+        else:
+            assert peak["max_pressure_mmHg"] < 5.0, cell
+    twin = summary["twin"]  # driven by the pressures the device sensed
+    assert twin["cycles"] >= 1 and twin["ejected_mL_per_cycle"] > 20
+    history = default_history()
+    row = history.session(summary["id"])
+    assert row.status == "completed" and row.profile == "reference" and len(history.samples(row.id)) >= 10
+    # 50 Hz of commands for 12 s; a clean link; the host vented the device at the end
+    assert emulator.commands_heard >= 0.9 * 12 * 50
+    counters = emulator.parser.counters
+    assert counters.rejected == 0 and counters.seq_gaps == 0 and counters.bad_message == 0
+    assert [v.reason for v in emulator.vents] == ["host_request"]
+
+
+@pytest.mark.parametrize(
+    "emulator", [{"faults": [FaultSpec.parse("sensor_stuck:left.calf@1.5")]}], indirect=True
+)
+def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, program, emulator):
+    result = cli("run", str(program), "--device", emulator.port, "--json")
+    summary = json.loads(result.out)
+    assert result.code == 4 and summary["status"] == "fault"
+    (fault,) = summary["faults"]  # the host injected nothing: the fault is named by its detector
+    assert fault["kind"] == "frozen_sensor" and fault["cell"] == "left.calf"
+    assert 1.0 <= fault["detected_s"] < 3.0 and fault["safe_at_s"] - fault["detected_s"] < 0.1
+    wait_for(lambda: emulator.vents != [], timeout_s=2, what="the vent")
+    assert emulator.vents[0].reason == "host_request"
+
+
+def _start_host(port: str, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "LEGFLOW_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "legflow", "run", "circulation", "--device", port, "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+
+
+def test_the_device_vents_within_500_ms_of_the_host_being_killed(tmp_path, emulator):
+    delays_s = []
+    for kill in range(KILLS):
+        host = _start_host(emulator.port, tmp_path)
+        try:
+            armed_at = emulator.commands_heard
+            wait_for(lambda: emulator.commands_heard >= armed_at + 150 and emulator.armed, what="commands")  # noqa: B023
+            sim = emulator.sim
+            with emulator.lock:
+                assert sim is not None and not sim.relay_open and float(sim.true_pressure_mmHg.max()) > 5.0
+            host.send_signal(signal.SIGKILL)
+            killed_s = time.monotonic()
+            host.wait(timeout=10)
+            wait_for(lambda: len(emulator.vents) > kill, timeout_s=2.0, what="the vent")  # noqa: B023
+        finally:
+            host.kill()
+            host.wait()
+        vent = emulator.vents[kill]
+        assert vent.reason == "heartbeat_lost" and vent.silence_s is not None
+        assert vent.silence_s <= HEARTBEAT_TIMEOUT_s
+        delays_s.append(vent.t_s - killed_s)
+        with emulator.lock:
+            assert sim.relay_open
+        wait_for(lambda: _peak_mmHg(emulator) < 5.0, timeout_s=3.0, what="the cells to empty")
+        emulator.press_reset()  # a user's reset before the next host
+    print(f"\nvent after host kill over {KILLS} kills: median {statistics.median(delays_s) * 1000:.1f} ms, "
+          f"max {max(delays_s) * 1000:.1f} ms")  # fmt: skip
+    assert max(delays_s) <= HEARTBEAT_TIMEOUT_s
+
+
+def _peak_mmHg(emulator: Emulator) -> float:
+    with emulator.lock:
+        assert emulator.sim is not None
+        return float(emulator.sim.true_pressure_mmHg.max())
+
+
+# --- the firmware's answers ---------------------------------------------------------------------
+class RawHost:
+    """Frames by hand, for what the driver never sends."""
+
+    def __init__(self, port: str):
+        self.port = serial.Serial(port, timeout=0.05)
+        self.tx, self.parser = m.Sequencer(), FrameParser()
+
+    def send(self, message) -> int:
+        seq, data = self.tx.frame(message)
+        self.port.write(data)
+        return seq
+
+    def expect(self, kind: type, timeout_s: float = 2.0, where=lambda message: True):
+        """The next message of this kind (that satisfies `where`), skipping others."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for frame in self.parser.feed(self.port.read(256)):
+                message = m.decode(frame)
+                if isinstance(message, kind) and where(message):
+                    return message
+        raise AssertionError(f"no {kind.__name__}")
+
+
+def _command(heartbeat: int, n_legs: int = 2, n_cells: int = 10) -> m.Command:
+    idle = Commands.idle(n_legs, n_cells)
+    return m.Command.from_arrays(heartbeat, idle.inlet_open, idle.exhaust_open, idle.pump_duty,
+                                 idle.heater_power, idle.roller_speed, idle.vibration_level)  # fmt: skip
+
+
+def test_the_firmware_refuses_bad_requests_and_keeps_its_watchdog(emulator):
+    host = RawHost(emulator.port)
+    seq = host.send(_command(1))
+    assert host.expect(m.Nack) == m.Nack(seq, m.MsgType.COMMAND, m.NackReason.NOT_READY)
+    host.send(m.Hello(1, 50))
+    caps = host.expect(m.Capabilities)
+    assert caps.profile == "reference" and caps.sensor_rate_hz == 50 and caps.heartbeat_timeout_ms == 500
+    assert host.expect(m.SensorSample).pressure_mmHg.__len__() == 10
+    seq = host.send(_command(2, n_cells=8))
+    assert host.expect(m.Nack) == m.Nack(seq, m.MsgType.COMMAND, m.NackReason.WRONG_SHAPE)
+    damaged = bytearray(pack_frame(m.MsgType.HEARTBEAT, 99, m.Heartbeat(99).pack()))
+    damaged[-1] ^= 0xFF
+    host.port.write(cobs_encode(bytes(damaged)) + b"\x00")  # a bad CRC is dropped, counted, not answered
+    wait_for(lambda: emulator.parser.counters.bad_crc == 1, timeout_s=2, what="the bad CRC to be counted")
+    host.send(_command(3))
+    for beat in range(4, 14):  # heartbeats alone keep the device running
+        time.sleep(0.1)
+        host.send(m.Heartbeat(beat))
+    assert emulator.vents == [] and emulator.armed
+    host.expect(m.SensorSample, where=lambda sample: sample.heartbeat_heard == 13)
+    quiet_from = time.monotonic()
+    fault = host.expect(m.Fault, timeout_s=1.0)
+    assert fault.code == m.FaultCode.HEARTBEAT_LOST and 400 <= fault.value <= 500
+    assert time.monotonic() - quiet_from < 0.6
+    host.expect(m.SensorSample, where=lambda sample: sample.relay_open and not sample.armed)
+    seq = host.send(m.Reset())
+    assert host.expect(m.Ack) == m.Ack(seq, m.MsgType.RESET)
+    host.expect(m.SensorSample, where=lambda sample: not sample.relay_open)
+    host.port.close()
+
+
+def test_the_driver_reconnects_when_its_port_fails(emulator):
+    massager = SerialMassager(emulator.port)
+    try:
+        before = massager.read().seq
+        massager._serial.close()  # the port fails under the reader (a cable pulled)
+        wait_for(lambda: massager.stats.reconnects == 1, timeout_s=5, what="the reconnection")
+        wait_for(lambda: massager.read().seq > before + 20, timeout_s=2, what="samples after reconnecting")
+        assert emulator.hellos == 2
+    finally:
+        massager.close()
+
+
+def test_legflow_emulate_prints_its_port_serves_it_and_stops_on_sigterm(tmp_path):
+    env = {**os.environ, "LEGFLOW_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "legflow", "emulate", "--profile", "calf-sleeve", "--inject", "leak@30"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/")
+        massager = SerialMassager(port)
+        assert massager.profile.name == "calf-sleeve" and massager.capabilities.trip_mmHg == (110.0,) * 4
+        massager.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "faults leak@30 (seconds from the first hello)" in err
+    assert "stopped: 1 hellos, 0 commands" in err and "vents: host_request" in err
+
+
+def test_a_bad_fault_for_the_emulator_is_one_line(cli):
+    result = cli("emulate", "--inject", "leak:left.elbow@3")
+    assert result.code == 1 and "no cell or leg 'left.elbow'" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+# --- errors a user sees ---------------------------------------------------------------------------
+def test_a_missing_port_is_one_line(cli, program):
+    result = cli("run", str(program), "--device", "/dev/legflow-nothing-here")
+    assert (
+        result.code == 1
+        and result.err.strip() == "error: cannot open /dev/legflow-nothing-here: no such port"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--fast"], "--fast runs on a virtual clock"),
+        (["--inject", "leak@3"], "--inject changes the simulated"),
+    ],
+)
+def test_simulator_options_with_a_device_are_usage_errors(cli, program, extra, message):
+    result = cli("run", str(program), "--device", "/dev/null", *extra)
+    assert result.code == 2 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_profile_other_than_the_devices_is_a_usage_error(cli, program, emulator):
+    result = cli("run", str(program), "--device", emulator.port, "--profile", "calf-sleeve")
+    assert result.code == 2
+    assert f"--profile calf-sleeve, but the device on {emulator.port} is a 'reference'" in result.err
+    assert emulator.commands_heard == 0 and [v.reason for v in emulator.vents] == ["host_request"]
+
+
+def test_a_silent_port_times_out_with_a_clear_error():
+    master, slave = os.openpty()
+    try:
+        with pytest.raises(
+            DeviceError, match=r"no answer from /dev/pts/\d+ within 0.3 s: is a legflow device"
+        ):
+            SerialMassager(os.ttyname(slave), timeout_s=0.3)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("emulator", [{"version": 2}], indirect=True)
+def test_another_protocol_version_is_named(emulator):
+    with pytest.raises(DeviceError, match=r"speaks protocol v2; this legflow speaks v1"):
+        SerialMassager(emulator.port, timeout_s=2)
+
+
+def test_an_unknown_or_mismatched_profile_is_refused():
+    reference = load_profile()
+    for profile, error, message in [
+        (
+            reference.model_copy(update={"name": "mystery-boots"}),
+            ProfileError,
+            "reports profile 'mystery-boots'",
+        ),
+        (reference.model_copy(update={"vibration_max_level": 3}), DeviceError, "vibration up to level 3"),
+    ]:
+        em = Emulator(profile)
+        em.start()
+        try:
+            with pytest.raises(error, match=message):
+                SerialMassager(em.port, timeout_s=2)
+        finally:
+            em.stop()
