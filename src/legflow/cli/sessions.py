@@ -26,6 +26,7 @@ from legflow.store.export import export_csv, export_json
 def run_session(
     name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
     console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
+    refill_from: str = "auto",
     device: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Check the program for this device and user, then run it with a live display (on the
@@ -35,6 +36,7 @@ def run_session(
         launch = prepare_session(
             name, limits=limits, history=history, profile=profile, fast=fast, inject=inject, seed=seed,
             subject=subject, posture=posture, fixed_rest=fixed_rest, device=device,  # type: ignore[arg-type]
+            refill_from=refill_from,  # type: ignore[arg-type]
         )  # fmt: skip
     except BaseException:
         history.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from legflow.engine.refill import MEASURE_mmHg, RefillDetector, SEAL_WITHIN_mmHg
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.programs.model import Phase
 
@@ -37,6 +38,10 @@ class AdaptiveCycle:
     leg_names: tuple[str, ...]
     #: Each leg's venous volume at rest, before any squeeze (the baseline refill returns to).
     baseline_mL: np.ndarray
+    #: Per leg, the cell whose sealed pressure measures refill (``refill.measuring_cells``); None
+    #: judges refill from the twin's venous volume instead.
+    sensor_cells: list[int] | None = None
+    tick_s: float = 0.02
     t_cycle_s: float = 0.0
     cycle: int = 0
     rests_s: list[float] = field(default_factory=list)
@@ -46,8 +51,13 @@ class AdaptiveCycle:
         assert c is not None
         self.cycle_length_s = cycle_s(c)
         self.rest_from_s = self.cycle_length_s - c.rest_s
+        self.release_from_s = self.rest_from_s - c.release_s
         self.max_rest_s = max(MIN_REST_s, MAX_REST_FACTOR * c.rest_s)
         self._min_mL = self.baseline_mL.copy()
+        n_cells = len(self.cell_zones)
+        self.sealed = np.zeros(n_cells, bool)  # cells the controller must keep closed
+        self.detectors = [RefillDetector(self.tick_s) for _ in self.leg_names]
+        self.unmeasured = 0  # rests that fell back to the programmed rest (no signal out of the noise)
 
     def active_legs(self, mode: str) -> tuple[int, ...]:
         if mode == "alternate":
@@ -60,24 +70,75 @@ class AdaptiveCycle:
         """Every cell's setpoint at the current point of the cycle."""
         zones, _ = phase_zone_pressures(self.phase, min(self.t_cycle_s, self.rest_from_s))
         legs = self.active_legs(mode)
-        return np.array([
+        setpoints = np.array([
             float(zones[z]) if z in zones and leg in legs else 0.0
             for z, leg in zip(self.cell_zones, self.cell_legs, strict=True)
         ])  # fmt: skip
+        if (
+            self.sensor_cells is not None
+            and self.t_cycle_s >= self.rest_from_s - self.phase.compression.release_s
+        ):
+            for leg in legs:  # the measuring cell stops venting at the measuring pressure
+                cell = self.sensor_cells[leg]
+                if cell >= 0:
+                    setpoints[cell] = max(setpoints[cell], MEASURE_mmHg)
+        return setpoints
 
-    def advance(self, dt_s: float, venous_mL: np.ndarray, mode: str) -> None:
-        """Move the cycle clock on by ``dt_s``, given each leg's venous volume now."""
-        np.minimum(self._min_mL, venous_mL, out=self._min_mL)
+    def advance(
+        self, dt_s: float, venous_mL: np.ndarray | None, mode: str, pressure_mmHg: np.ndarray | None = None
+    ) -> None:
+        """Move the cycle clock on by ``dt_s``, given each leg's venous volume now (twin) or the
+        cells' sensed pressures (sensor)."""
         self.t_cycle_s += dt_s
         resting_s = self.t_cycle_s - self.rest_from_s
-        if resting_s < MIN_REST_s:
-            return
         legs = list(self.active_legs(mode))
-        base = self.baseline_mL[legs]
-        moved = base - self._min_mL[legs]
-        refilled = bool(np.all(venous_mL[legs] >= base - (1 - REFILLED_SHARE) * moved))
+        if self.sensor_cells is None:
+            assert venous_mL is not None
+            np.minimum(self._min_mL, venous_mL, out=self._min_mL)
+            refilled = resting_s >= MIN_REST_s and self._twin_refilled(venous_mL, legs)
+        else:
+            assert pressure_mmHg is not None
+            refilled = resting_s >= MIN_REST_s and self._sensor_refilled(pressure_mmHg, legs)
+            if not refilled and resting_s >= self.phase.compression.rest_s and not self._measurable(legs):
+                refilled = True  # no refill signal stands out of the noise: rest as programmed
+                self.unmeasured += 1
         if refilled or resting_s >= self.max_rest_s:
             self.rests_s.append(resting_s)
             self.cycle += 1
             self.t_cycle_s = 0.0
-            self._min_mL = venous_mL.copy()
+            self.sealed[:] = False
+            if venous_mL is not None:
+                self._min_mL = venous_mL.copy()
+
+    @property
+    def artefacts(self) -> int:
+        """Movement artefacts the sensor judge rejected so far."""
+        return sum(d.artefacts for d in self.detectors)
+
+    def _twin_refilled(self, venous_mL: np.ndarray, legs: list[int]) -> bool:
+        base = self.baseline_mL[legs]
+        moved = base - self._min_mL[legs]
+        return bool(np.all(venous_mL[legs] >= base - (1 - REFILLED_SHARE) * moved))
+
+    def _measurable(self, legs: list[int]) -> bool:
+        assert self.sensor_cells is not None
+        return any(self.detectors[leg].measurable for leg in legs if self.sensor_cells[leg] >= 0)
+
+    def _sensor_refilled(self, pressure_mmHg: np.ndarray, legs: list[int]) -> bool:
+        """Seal each measuring cell once it sits at the measuring pressure, then judge its creep."""
+        assert self.sensor_cells is not None
+        done = True
+        for leg in legs:
+            cell = self.sensor_cells[leg]
+            if cell < 0:
+                continue
+            detector = self.detectors[leg]
+            if not self.sealed[cell]:
+                if abs(pressure_mmHg[cell] - MEASURE_mmHg) <= SEAL_WITHIN_mmHg:
+                    self.sealed[cell] = True
+                    detector.reset()
+                done = False
+                continue
+            detector.add(float(pressure_mmHg[cell]))
+            done = done and detector.refilled()
+        return done

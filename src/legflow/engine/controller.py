@@ -48,7 +48,7 @@ class ControllerSettings:
 
 @njit(cache=True)
 def _decide(
-    setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty,
+    setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty, sealed,
     dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
 ):  # fmt: skip
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
@@ -56,9 +56,14 @@ def _decide(
     The duty asks for the rise rate the cell needs (the setpoint's own rate plus the gap closed in
     ``track`` seconds) divided by the cell's gain: the rise per second at full duty, learned while
     it fills, since a 120 mL ankle cell fills several times faster than a 700 mL thigh cell.
+    A sealed cell keeps both valves closed whatever it reads (it is measuring refill).
     """
     for c in range(setpoint.shape[0]):
         sp, p = setpoint[c], reading[c]
+        if sealed[c]:
+            inlet[c], exhaust[c], duty[c] = CLOSED, False, 0.0
+            previous[c], last_setpoint[c], rate[c] = p, sp, 0.0
+            continue
         if dt > 0.0 and np.isfinite(previous[c]):
             observed = (p - previous[c]) / dt
             rate[c] = smoothing * rate[c] + (1.0 - smoothing) * observed
@@ -144,14 +149,18 @@ class PressureController:
         self.last_setpoint = np.zeros(n_cells)
         self.gain = np.full(n_cells, self.settings.initial_gain_mmHg_per_s)
         self.floor = np.full(n_cells, self.settings.min_duty)
+        self._unsealed = np.zeros(n_cells, bool)
 
-    def update(self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands) -> None:
-        """Write the valve and pump commands for this tick into ``out``."""
+    def update(
+        self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands,
+        sealed: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
+        """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed."""
         s = self.settings
         _decide(
             setpoint_mmHg, self.last_setpoint, reading_mmHg, self.previous, self.rate, self.gain, self.floor,
-            self.inlet,
-            self.exhaust, self.duty, dt_s, s.lookahead_s, s.rate_smoothing, s.band_mmHg, s.rising_band_mmHg,
+            self.inlet, self.exhaust, self.duty, self._unsealed if sealed is None else sealed,
+            dt_s, s.lookahead_s, s.rate_smoothing, s.band_mmHg, s.rising_band_mmHg,
             s.track_s, s.min_duty, s.gain_learning,
         )  # fmt: skip
         _share_manifold(

@@ -11,7 +11,7 @@ from legflow.device.faults import FaultSpec
 from legflow.device.massager import Massager
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import Session, leg_twin
+from legflow.engine.session import RefillFrom, Session, leg_twin
 from legflow.errors import LegflowError, UsageError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
@@ -43,7 +43,7 @@ def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]
 def prepare_session(
     name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
     inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
-    fixed_rest: bool = False, device: str | None = None,
+    fixed_rest: bool = False, device: str | None = None, refill_from: RefillFrom = "auto",
 ) -> Launch:  # fmt: skip
     """Check the program for this device and user, then wire a simulated massager (with the leg
     twin inside its cells) under a supervisor to a session; with `device` (a serial port), the
@@ -51,7 +51,7 @@ def prepare_session(
     if device is not None:
         return _prepare_hardware(
             name, device, limits=limits, history=history, profile=profile, fast=fast, inject=inject,
-            subject=subject, posture=posture, fixed_rest=fixed_rest,
+            subject=subject, posture=posture, fixed_rest=fixed_rest, refill_from=refill_from,
         )  # fmt: skip
     source = resolve(name)
     device = load_profile(profile)
@@ -65,14 +65,14 @@ def prepare_session(
     label = name.removesuffix(".toml").split("/")[-1]
     session = Session(
         source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
-        adaptive_rest=not fixed_rest,
+        adaptive_rest=not fixed_rest, refill_from=refill_from,
     )  # fmt: skip
     return Launch(source, label, massager, supervisor, session, clock)
 
 
 def _prepare_hardware(
     name: str, port: str, *, limits: Limits, history: History | None, profile: str, fast: bool,
-    inject: list[str] | None, subject: str, posture: Posture, fixed_rest: bool,
+    inject: list[str] | None, subject: str, posture: Posture, fixed_rest: bool, refill_from: RefillFrom,
 ) -> Launch:  # fmt: skip
     """A real-time session on the massager at `port`: its profile is the one the device reports,
     and the engine steps the leg twin from the sensed cell pressures (no simulated limb)."""
@@ -98,7 +98,7 @@ def _prepare_hardware(
         label = name.removesuffix(".toml").split("/")[-1]
         session = Session(
             source.program, label, supervisor, clock, history=history, twin=twin, drive_twin=True,
-            adaptive_rest=not fixed_rest,
+            adaptive_rest=not fixed_rest, refill_from=refill_from,
         )  # fmt: skip
     except BaseException:
         massager.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from legflow.device.massager import Commands
 from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import HeaterController, PressureController
+from legflow.engine.refill import measuring_cells
 from legflow.engine.timeline import Timeline
 from legflow.programs.model import Program
 from legflow.safety.supervisor import Supervisor, Trip
@@ -34,6 +35,7 @@ ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
 STOPPED_BELOW_mmHg = 3.0
 STOP_VENT_MAX_s = 5.0
 TICK_HZ = 50
+RefillFrom = Literal["auto", "twin", "sensor"]
 #: History is committed at most this often in wall time (so every session second in real time).
 COMMIT_EVERY_s = 0.25
 
@@ -105,6 +107,9 @@ class Session:
     drive_twin: bool = False
     #: Follow the program's ``[adaptive]`` table; off rests as programmed (to compare the two).
     adaptive_rest: bool = True
+    #: Where adaptive rest reads refill: the twin's venous volume, or a sealed cell's pressure
+    #: (`legflow.engine.refill`). "auto" takes the sensor where the twin only follows the sensors.
+    refill_from: RefillFrom = "auto"
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,14 +193,18 @@ class Session:
                         guide_shown.add((index, j))
                         self._event(session_id, "guide", f"[{step.area}] {step.text}")
                 cycle = self.adaptive.get(index)
+                sealed = None
                 if paused_now:
                     setpoint = self.vented
-                elif cycle is not None and self.twin is not None:
-                    setpoint = cycle.setpoints(self.program.program.legs)
-                    cycle.advance(self.dt_s, self.twin.venous_volume_mL(), self.program.program.legs)
+                elif cycle is not None:
+                    mode = self.program.program.legs
+                    setpoint = cycle.setpoints(mode)
+                    venous = self.twin.venous_volume_mL() if cycle.sensor_cells is None else None
+                    cycle.advance(self.dt_s, venous, mode, sensors.pressure_mmHg)
+                    sealed = cycle.sealed
                 else:
                     setpoint = self.table[tick]
-                self._actuate(phase, index, paused_now, setpoint, sensors, commands)
+                self._actuate(phase, index, paused_now, setpoint, sensors, commands, sealed)
                 commands.heartbeat += 1
                 sup.apply(commands)
                 if self.drive_twin and self.twin is not None:
@@ -222,10 +231,12 @@ class Session:
             on_update(self.last_state)
         return self.summary
 
-    def _actuate(self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands) -> None:
+    def _actuate(
+        self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands, sealed
+    ) -> None:
         """This tick's commands: valves and pump from the pressures, heater from the skin
         temperature; rollers and vibration change only with the phase (or a pause)."""
-        self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands)
+        self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands, sealed)
         heat = None if paused or phase.heat is None else phase.heat.target_C
         commands.heater_power = self.heater_ctl.power(heat, sensors.skin_temp_C, commands.heater_power)
         if (index, paused) != self._motors_for:
@@ -237,16 +248,22 @@ class Session:
     def _adaptive_cycles(self, legs: list[str], zones: list[str]) -> dict[int, AdaptiveCycle]:
         """A cycle clock for each compression phase whose rests follow the refill (with a twin)."""
         adaptive = self.program.adaptive
-        if adaptive is None or not adaptive.refill or self.twin is None or not self.adaptive_rest:
+        if adaptive is None or not adaptive.refill or not self.adaptive_rest:
             return {}
+        sensor = self.refill_from == "sensor" or (
+            self.refill_from == "auto" and (self.drive_twin or not self.twin)
+        )
         names = self.supervisor.profile.legs
-        return {
-            i: AdaptiveCycle(
-                phase, zones, [names.index(leg) for leg in legs], names, self.twin.rest_venous_mL
-            )
-            for i, phase in enumerate(self.program.phases)
-            if phase.squeezes and phase.compression is not None and phase.compression.pattern != "hold"
-        }
+        cell_legs = [names.index(leg) for leg in legs]
+        baseline = self.twin.rest_venous_mL if self.twin is not None else np.zeros(len(names))
+        cycles = {}
+        for i, phase in enumerate(self.program.phases):
+            c = phase.compression
+            if not phase.squeezes or c is None or c.pattern == "hold":
+                continue
+            sensor_cells = measuring_cells(zones, cell_legs, list(c.zones), len(names)) if sensor else None
+            cycles[i] = AdaptiveCycle(phase, zones, cell_legs, names, baseline, sensor_cells, self.dt_s)
+        return cycles
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:
@@ -301,11 +318,19 @@ class Session:
         """What adaptive rest did: the rests it chose against the ones programmed."""
         rests = [r for cycle in self.adaptive.values() for r in cycle.rests_s]
         programmed = [c.phase.compression.rest_s for c in self.adaptive.values() if c.phase.compression]
+        sensor = any(c.sensor_cells is not None for c in self.adaptive.values())
         return {
+            "refill_from": "sensor" if sensor else "twin",
             "rests": len(rests),
             "mean_rest_s": round(float(np.mean(rests)), 2) if rests else None,
             "programmed_rest_s": round(float(np.mean(programmed)), 2),
+            **(self._sensor_summary() if sensor else {}),
         }
+
+    def _sensor_summary(self) -> dict[str, int]:
+        cycles = self.adaptive.values()
+        return {"artefacts_rejected": sum(c.artefacts for c in cycles),
+                "rests_unmeasured": sum(c.unmeasured for c in cycles)}  # fmt: skip
 
     def _faults(self) -> list[dict[str, Any]]:
         """Each detected fault, matched to the injected fault that caused it where there is one,

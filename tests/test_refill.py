@@ -1,0 +1,120 @@
+"""Refill read from a sealed cell (hardware's adaptive rest): the detector on synthetic signals with
+noise and movement artefacts, the controller's seal, and sessions that measure refill this way."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from legflow.clock import VirtualClock
+from legflow.device.massager import Commands
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.controller import PressureController
+from legflow.engine.refill import MEASURE_mmHg, RefillDetector, measuring_cells
+from legflow.engine.session import Session, leg_twin
+from legflow.programs.model import Program
+from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
+
+TICK_s = 0.02
+
+
+def creep(t_s: np.ndarray, tau_s: float, rise_mmHg: float = 3.0, seed: int = 0) -> np.ndarray:
+    """A sealed cell's pressure as the limb refills under it: 1 − e^(−t/τ), with sensor noise
+    (σ 0.3 mmHg per sample), a 0.1 mmHg quantisation and an offset."""
+    rng = np.random.default_rng(seed)
+    clean = MEASURE_mmHg + 0.6 + rise_mmHg * (1.0 - np.exp(-t_s / tau_s))
+    return np.round((clean + rng.normal(0.0, 0.3, t_s.size)) / 0.1) * 0.1
+
+
+def detect(signal: np.ndarray) -> tuple[float | None, RefillDetector]:
+    detector = RefillDetector(TICK_s)
+    for k, p in enumerate(signal):
+        detector.add(float(p))
+        if detector.refilled():
+            return k * TICK_s, detector
+    return None, detector
+
+
+@pytest.mark.parametrize("tau_s", [4.0, 10.0, 25.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_refill_time_is_found_near_the_true_90_percent_time_and_errs_long(tau_s, seed):
+    """Never more than 15 % early (a rest cut short squeezes an unfilled leg), at most 50 % late."""
+    t = np.arange(0, 8 * tau_s, TICK_s)
+    found, _ = detect(creep(t, tau_s, seed=seed))
+    truth = tau_s * math.log(10)
+    assert found is not None
+    assert 0.85 * truth <= found <= 1.5 * truth
+
+
+def test_movement_artefacts_are_rejected_and_counted():
+    tau_s = 10.0
+    t = np.arange(0, 80, TICK_s)
+    clean, _ = detect(creep(t, tau_s))
+    moved = creep(t, tau_s)
+    moved[(t > 4.0)] += 5.0  # the leg settles in a new position: a lasting step
+    moved[(t > 9.0) & (t < 9.8)] += 8.0  # a kick: up and back down
+    found, detector = detect(moved)
+    assert detector.artefacts >= 3
+    assert found == pytest.approx(clean, rel=0.15)
+
+
+def test_noise_alone_never_counts_as_refill():
+    t = np.arange(0, 90, TICK_s)
+    found, detector = detect(creep(t, tau_s=5.0, rise_mmHg=0.0, seed=3))
+    assert found is None and not detector.measurable
+
+
+def test_a_sealed_cell_keeps_both_valves_closed_whatever_it_reads():
+    ctl = PressureController(2, np.array([0, 0]), 1)
+    out = Commands.idle(1, 2)
+    sealed = np.array([True, False])
+    for reading in (2.0, 10.0, 40.0):  # far below and far above its setpoint
+        ctl.update(np.array([10.0, 10.0]), np.array([reading, reading]), TICK_s, out, sealed)
+        assert not out.inlet_open[0] and not out.exhaust_open[0]
+    assert out.exhaust_open[1]  # the unsealed cell vents down to its setpoint
+
+
+def test_the_calf_cell_measures_and_a_leg_without_squeezed_cells_has_none():
+    zones = ["foot", "calf", "thigh"] * 2
+    legs = [0, 0, 0, 1, 1, 1]
+    assert measuring_cells(zones, legs, ["foot", "calf", "thigh"], 2) == [1, 4]
+    assert measuring_cells(zones, legs, ["foot", "thigh"], 2) == [2, 5]
+    assert measuring_cells(zones[:3], legs[:3], ["knee"], 1) == [-1]
+
+
+def _program(minutes: float) -> Program:
+    return Program.model_validate({
+        "program": {"name": "refill", "goal": "circulation", "legs": "both"},
+        "phase": [{"name": "squeeze", "duration_min": minutes,
+                   "compression": {"pattern": "sequential", "zones": ["foot", "calf", "thigh"],
+                                   "pressure_mmHg": 40, "inflate_s": 2.0, "delay_s": 0.5, "hold_s": 4.0,
+                                   "release_s": 2.0, "rest_s": 20.0}}],
+        "adaptive": {"refill": True},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("refill_from", ["sensor", "auto"])
+def test_a_session_measures_refill_with_a_sealed_cell_where_it_cannot_ask_the_twin(refill_from):
+    profile = load_profile("reference")
+    clock = VirtualClock()
+    twin = leg_twin(profile)
+    sim = SimulatedMassager(profile, clock)  # no limb inside: the engine steps the twin, as on hardware
+    session = Session(_program(2.0), "refill", Supervisor(sim, DEFAULT_LIMITS, clock), clock, twin=twin,
+                      drive_twin=True, refill_from=refill_from)  # fmt: skip
+    lowest_sealed = []
+
+    def watch(state) -> None:
+        cycle = session.adaptive[0]
+        if cycle.sealed.any():
+            lowest_sealed.append(float(sim.true_pressure_mmHg[cycle.sealed].min()))
+
+    summary = session.run(on_update=watch, update_every_s=0.1)
+    assert summary["status"] == "completed" and summary["faults"] == []
+    adaptive = summary["adaptive"]
+    assert adaptive["refill_from"] == "sensor" and adaptive["rests"] >= 2
+    assert 2.0 <= adaptive["mean_rest_s"] <= 3 * 20.0
+    assert lowest_sealed and min(lowest_sealed) > MEASURE_mmHg - 3.5  # the seal held its air
