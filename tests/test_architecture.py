@@ -21,6 +21,8 @@ FORBIDDEN = {
     "device": {"engine", "cli", "web", "safety", "programs"},
     "twin": {"device", "engine", "cli", "web", "safety", "store", "plan", "programs"},
     "anatomy": {"programs", "engine", "cli", "device", "safety", "screening", "evidence"},
+    "trials": {"cli", "web", "engine"},
+    "dose_schedule": {"cli", "web", "device", "safety", "store", "plan", "trials"},
 }
 
 

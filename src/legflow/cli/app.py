@@ -16,8 +16,9 @@ from rich.table import Table
 
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.cli.render import library_table, program_view
+from legflow.cli.trials import cohorts_command, optimise_command, trial_command
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
-from legflow.errors import LegflowError, ProgramError
+from legflow.errors import LegflowError, ProgramError, UsageError
 from legflow.plan import check_source
 from legflow.programs.compose import compose
 from legflow.programs.library import builtin_names, builtin_source, resolve
@@ -172,6 +173,12 @@ def screen(
     err.print(f"saved to {path}")
 
 
+def _refill_from(value: str) -> str:
+    if value not in ("auto", "twin", "sensor"):
+        raise UsageError(f"--refill-from must be auto, twin or sensor, not '{value}'")
+    return value
+
+
 @app.command()
 def run(
     program: Annotated[str, typer.Argument(help="Built-in name or program file.")],
@@ -194,6 +201,14 @@ def run(
     device: Annotated[
         str | None, typer.Option("--device", help="Run on the massager at this serial port.")
     ] = None,
+    refill_from: Annotated[
+        str,
+        typer.Option(
+            "--refill-from",
+            help="Adaptive rest reads refill from the twin, or from a sealed cell's pressure (sensor); "
+            "auto: the twin in simulation, the sensor on --device.",
+        ),
+    ] = "auto",
 ) -> None:
     """Run a session on the simulated massager, with the leg twin inside its cells, with live
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
@@ -205,6 +220,7 @@ def run(
         program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
         limits=_limits(user, answers), seed=seed, console=err if json_out else console,
         subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest, device=device,
+        refill_from=_refill_from(refill_from),
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))
@@ -349,6 +365,11 @@ def twin_validate() -> None:
     print(format_table(rows))
     passed = sum(row.passed for row in rows)
     print(f"{passed} of {len(rows)} cases within their tolerance")
+
+
+app.command(name="trial")(trial_command)
+app.command(name="optimise")(optimise_command)
+app.command(name="cohorts")(cohorts_command)
 
 
 @app.command()

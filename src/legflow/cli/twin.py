@@ -5,20 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from legflow.anatomy import COMPRESSION_ZONES
-from legflow.engine.timeline import Timeline
+from legflow.dose_schedule import tissue_pressures
 from legflow.errors import LegflowError
 from legflow.programs.model import Program
-from legflow.twin.live import TRANSMISSION_RATIO, TWIN_STEP_s
+from legflow.twin.live import TWIN_STEP_s
 from legflow.twin.metrics import program_metrics
 from legflow.twin.model import POSTURES, Posture
-from legflow.twin.protocol import DEFAULT_COVERAGE
 from legflow.twin.solver import Trace, simulate
 from legflow.twin.subject import load_subject
 
 LEGS = ("left", "right")
+__all__ = ["check_posture", "plot_twin", "run_twin", "simulate_program", "tissue_pressures"]
 
 
 def check_posture(posture: str) -> Posture:
@@ -26,22 +23,6 @@ def check_posture(posture: str) -> Posture:
     if posture not in POSTURES:
         raise LegflowError(f"unknown posture '{posture}' (one of: {', '.join(POSTURES)})")
     return posture  # type: ignore[return-value]
-
-
-def tissue_pressures(
-    program: Program, dt_s: float = TWIN_STEP_s, transmission: float = TRANSMISSION_RATIO
-) -> np.ndarray:
-    """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
-
-    Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg);
-    tissue pressure = transmission × Σ coverage × cell pressure.
-    """
-    legs = [leg for leg in LEGS for _ in COMPRESSION_ZONES]
-    zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
-    table = Timeline(program).setpoint_table(legs, zones, dt_s)  # [n, 10]
-    coverage = np.array([DEFAULT_COVERAGE[z] for z in COMPRESSION_ZONES])  # [5, 3]
-    per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
-    return transmission * per_leg @ coverage
 
 
 def simulate_program(program: Program, subject: str = "adult", posture: str = "supine") -> Trace:

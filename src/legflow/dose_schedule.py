@@ -1,0 +1,34 @@
+"""A program as the twin sees it: tissue pressure on foot, calf and thigh of each leg at each step.
+
+Shared by ``legflow twin`` (one subject) and ``legflow.trials`` (cohorts). It lives at the top
+level because it joins three packages that must not know each other: ``programs`` (the program),
+``engine.timeline`` (the program's cell setpoints over time, a pure function of the program: no
+clock, controller or massager) and ``twin`` (coverage of cells over segments, transmission through
+skin and fat). ``trials`` reaches the timeline only through here, so it never imports ``engine``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from legflow.anatomy import COMPRESSION_ZONES, LEGS
+from legflow.engine.timeline import Timeline
+from legflow.programs.model import Program
+from legflow.twin.live import TRANSMISSION_RATIO, TWIN_STEP_s
+from legflow.twin.protocol import DEFAULT_COVERAGE
+
+
+def tissue_pressures(
+    program: Program, dt_s: float = TWIN_STEP_s, transmission: float = TRANSMISSION_RATIO
+) -> np.ndarray:
+    """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
+
+    Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg);
+    tissue pressure = transmission × Σ coverage × cell pressure.
+    """
+    legs = [leg for leg in LEGS for _ in COMPRESSION_ZONES]
+    zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
+    table = Timeline(program).setpoint_table(legs, zones, dt_s)  # [n, 10]
+    coverage = np.array([DEFAULT_COVERAGE[z] for z in COMPRESSION_ZONES])  # [5, 3]
+    per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
+    return transmission * per_leg @ coverage

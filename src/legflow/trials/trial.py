@@ -1,0 +1,302 @@
+"""A virtual trial: programs run over a sampled cohort in the leg twin → per-subject metrics.
+
+Every subject meets every program (a paired design), so differences between programs are read per
+subject, and their confidence intervals are narrower than those of the means. The cohort is cut
+into chunks of subjects; a chunk is a pure function of (schedules, subjects, rtol), so any backend
+(:mod:`.backends`) that runs the same chunks gives the same numbers.
+
+The metrics are those of ``legflow twin run`` (``twin.metrics.program_metrics``) per subject, plus
+blood ejected per minute of compressed leg. They are model predictions, not clinical evidence: each
+is shown beside the evidence grade of the program's goal (:func:`goal_evidence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from legflow.clock import wall_s
+from legflow.dose_schedule import tissue_pressures
+from legflow.evidence import best_grade, for_goal
+from legflow.programs.model import Program
+from legflow.trials.cohorts import Cohort, VirtualSubject
+from legflow.twin.live import SESSION_RTOL, TWIN_STEP_s
+from legflow.twin.metrics import program_metrics
+from legflow.twin.solver import Trace, simulate
+
+#: Metric key → (what it is, unit). The first five are the session summary's ``twin`` block.
+METRICS: dict[str, tuple[str, str]] = {
+    "ejected_mL_per_cycle": ("blood ejected per cycle", "mL"),
+    "ejected_mL_per_min": ("blood ejected per minute", "mL/min"),
+    "peak_flow_augmentation": ("peak outflow / resting outflow", "x"),
+    "refill_s": ("refill to 90 % after release", "s"),
+    "fluid_cleared_mL": ("interstitial fluid cleared", "mL"),
+    "lymph_mL_per_h": ("lymph flow", "mL/h"),
+}
+METRIC_KEYS = tuple(METRICS)
+#: Solver tolerance of trials: that of the twin in sessions, whose metrics stay within 1 % of those
+#: at 1e-6 (tests/test_twin_live.py) at a third of the cost.
+TRIAL_RTOL = SESSION_RTOL
+DEFAULT_CHUNK_SUBJECTS = 32
+#: Memory a chunk's traces may take (states, observables, pressures of every leg at every step).
+CHUNK_MEMORY_BYTES = 256 * 2**20
+_BYTES_PER_LEG_STEP = 8 * (8 + 17 + 3 + 3)
+BOOTSTRAP_RESAMPLES = 2000
+NOT_EVIDENCE = "Twin predictions are model outputs, not clinical evidence."
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One program as tissue pressures. Legs that get identical pressures are simulated once:
+    ``external_mmHg`` is [n_steps, 1, 3] for a "both" program, [n_steps, 2, 3] otherwise."""
+
+    label: str
+    goal: str
+    duration_s: float
+    external_mmHg: np.ndarray
+
+    @property
+    def legs(self) -> int:
+        return self.external_mmHg.shape[1]
+
+
+def program_schedule(label: str, program: Program) -> Schedule:
+    external = tissue_pressures(program)
+    if np.array_equal(external[:, 0], external[:, 1]):
+        external = external[:, :1]
+    return Schedule(label, program.program.goal, program.duration_s, np.ascontiguousarray(external))
+
+
+def goal_evidence(goal: str) -> tuple[str, str]:
+    """(grade, sentence) for the goal of a compression program: the pneumatic evidence where there
+    is some; otherwise the goal's best grade, saying that compression itself has none."""
+    items = for_goal(goal)
+    pneumatic = [b for b in items if b.method == "pneumatic"]
+    if pneumatic:
+        best = min(pneumatic, key=lambda b: b.grade)
+        return best.grade, best.describe()
+    if items:
+        best = min(items, key=lambda b: b.grade)
+        return best_grade(
+            items
+        ), f"No graded evidence for compression toward {goal}; for the goal: {best.describe()}"
+    return "-", f"No graded evidence for the goal '{goal}'."
+
+
+def _subject_metrics(trace: Trace, legs: slice, minutes: float) -> list[float]:
+    part = Trace(
+        t_s=trace.t_s,
+        states=trace.states[:, legs],
+        external_mmHg=trace.external_mmHg[:, legs],
+        observed=trace.observed[:, legs],
+        params=trace.params[legs],
+        tissue_volume_mL=trace.tissue_volume_mL[legs],
+    )
+    found = program_metrics(part)
+    compressed = int(np.any(part.external_mmHg > 0.0, axis=(0, 2)).sum())
+    ejected = found["ejected_mL_per_cycle"]
+    per_min = None if ejected is None else round(ejected * found["cycles"] / compressed / minutes, 2)
+    found["ejected_mL_per_min"] = per_min
+    return [np.nan if found[k] is None else float(found[k]) for k in METRIC_KEYS]
+
+
+def run_chunk(schedules: Sequence[Schedule], subjects: Sequence[VirtualSubject], rtol: float) -> np.ndarray:
+    """Metrics [n_programs, n_subjects, n_metrics] of these subjects under each schedule.
+
+    Subjects are batched by posture (one posture per solver call); both legs of a subject share
+    its parameters."""
+    out = np.full((len(schedules), len(subjects), len(METRIC_KEYS)), np.nan)
+    twins = [s.subject() for s in subjects]
+    by_posture: dict[str, list[int]] = {}
+    for i, s in enumerate(subjects):
+        by_posture.setdefault(s.posture, []).append(i)
+    for p, schedule in enumerate(schedules):
+        legs = schedule.legs
+        minutes = schedule.duration_s / 60.0
+        for posture, members in by_posture.items():
+            external = np.tile(schedule.external_mmHg, (1, len(members), 1))
+            batch = [twins[i] for i in members for _ in range(legs)]
+            trace = simulate(batch, external, TWIN_STEP_s, posture=posture, rtol=rtol)  # type: ignore[arg-type]
+            for k, i in enumerate(members):
+                out[p, i] = _subject_metrics(trace, slice(k * legs, (k + 1) * legs), minutes)
+    return out
+
+
+def chunk_size(schedules: Sequence[Schedule], requested: int = DEFAULT_CHUNK_SUBJECTS) -> int:
+    """Subjects per chunk: as requested, fewer if the longest program's traces would not fit
+    ``CHUNK_MEMORY_BYTES``."""
+    steps = max(s.external_mmHg.shape[0] * s.legs for s in schedules)
+    fits = max(1, CHUNK_MEMORY_BYTES // (steps * _BYTES_PER_LEG_STEP))
+    return max(1, min(requested, fits))
+
+
+def split(subjects: Sequence[VirtualSubject], size: int) -> list[list[VirtualSubject]]:
+    return [list(subjects[i : i + size]) for i in range(0, len(subjects), size)]
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """One metric of one program across the cohort; the difference is paired, against the first
+    program of the trial (None for the first)."""
+
+    label: str
+    metric: str
+    n: int
+    mean: float
+    ci_low: float
+    ci_high: float
+    sd: float
+    p5: float
+    median: float
+    p95: float
+    diff: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+
+
+@dataclass
+class TrialResult:
+    cohort: str
+    seed: int
+    labels: list[str]
+    goals: list[str]
+    durations_s: list[float]
+    subjects: list[VirtualSubject]
+    values: np.ndarray  # [n_programs, n_subjects, n_metrics]
+    backend: str = "local"
+    wall_s: float = 0.0
+    rtol: float = TRIAL_RTOL
+    legs_solved: tuple[int, ...] = ()  # per program: 1 when both legs get the same pressures
+
+    @property
+    def n(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def leg_hours(self) -> float:
+        """Leg-hours of twin time the trial simulated (both legs of every subject)."""
+        return 2 * self.n * sum(self.durations_s) / 3600.0
+
+    @property
+    def solved_leg_hours(self) -> float:
+        """Leg-hours the solver integrated (identical legs are solved once)."""
+        legs = self.legs_solved or (2,) * len(self.durations_s)
+        return self.n * sum(k * d for k, d in zip(legs, self.durations_s, strict=True)) / 3600.0
+
+    def metric(self, label: str, key: str) -> np.ndarray:
+        return self.values[self.labels.index(label), :, METRIC_KEYS.index(key)]
+
+    def summary(self, confidence: float = 0.95) -> list[MetricSummary]:
+        """Mean with a percentile-bootstrap CI (resampling subjects, seeded by the trial's seed),
+        spread (SD, 5th–95th percentile) and the paired difference to the first program."""
+        alpha = (1.0 - confidence) / 2.0
+        rng = np.random.default_rng([self.seed, 0xB0075])
+        idx = rng.integers(0, self.n, size=(BOOTSTRAP_RESAMPLES, self.n))
+        rows = []
+        for p, label in enumerate(self.labels):
+            for m, key in enumerate(METRIC_KEYS):
+                v = self.values[p, :, m]
+                ok = np.isfinite(v)
+                if not ok.any():
+                    continue
+                low, high = _bootstrap_ci(v, idx, alpha)
+                row = dict(
+                    label=label, metric=key, n=int(ok.sum()), mean=float(v[ok].mean()), ci_low=low,
+                    ci_high=high, sd=float(v[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
+                    p5=float(np.percentile(v[ok], 5)), median=float(np.median(v[ok])),
+                    p95=float(np.percentile(v[ok], 95)),
+                )  # fmt: skip
+                if p > 0:
+                    d = v - self.values[0, :, m]
+                    if np.isfinite(d).any():
+                        row["diff"] = float(d[np.isfinite(d)].mean())
+                        row["diff_low"], row["diff_high"] = _bootstrap_ci(d, idx, alpha)
+                rows.append(MetricSummary(**row))
+        return rows
+
+
+def _bootstrap_ci(v: np.ndarray, idx: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Percentile CI of the mean of the finite values of ``v`` over the resamples ``idx``."""
+    ok = np.isfinite(v)
+    sums = np.where(ok, v, 0.0)[idx].sum(axis=1)
+    counts = ok[idx].sum(axis=1)
+    means = sums[counts > 0] / counts[counts > 0]
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+Progress = Callable[[int, int], None]
+
+
+class Backend(Protocol):
+    """Runs chunks of a trial (:func:`run_chunk` on each) and returns their metrics in chunk order:
+    [n_programs, n_subjects, n_metrics]. ``progress(done_subjects, n_subjects)`` after each chunk."""
+
+    name: str
+
+    def run(
+        self,
+        schedules: Sequence[Schedule],
+        chunks: Sequence[Sequence[VirtualSubject]],
+        rtol: float,
+        progress: Progress | None = None,
+    ) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def run_trial(
+    programs: Sequence[tuple[str, Program]],
+    cohort: Cohort,
+    n: int,
+    seed: int = 0,
+    backend: Backend | None = None,
+    chunk_subjects: int = DEFAULT_CHUNK_SUBJECTS,
+    rtol: float = TRIAL_RTOL,
+    progress: Progress | None = None,
+) -> TrialResult:
+    """Run ``programs`` (label, program) over ``n`` subjects of ``cohort`` sampled with ``seed``.
+
+    ``backend``: a :mod:`.backends` backend (default: local); ``progress(done_subjects, n)`` is
+    called as chunks finish."""
+    subjects = cohort.sample(n, seed)
+    return run_on_subjects(programs, subjects, cohort.name, seed, backend, chunk_subjects, rtol, progress)
+
+
+def run_on_subjects(
+    programs: Sequence[tuple[str, Program]],
+    subjects: Sequence[VirtualSubject],
+    cohort_name: str,
+    seed: int,
+    backend: Backend | None = None,
+    chunk_subjects: int = DEFAULT_CHUNK_SUBJECTS,
+    rtol: float = TRIAL_RTOL,
+    progress: Progress | None = None,
+) -> TrialResult:
+    """:func:`run_trial` on subjects already drawn (the optimiser keeps one cohort for every
+    candidate, so candidates differ by their program only)."""
+    from legflow.trials.backends import LocalBackend
+
+    if not programs:
+        raise ValueError("a trial needs at least one program")
+    runner: Backend = backend if backend is not None else LocalBackend()
+    schedules = [program_schedule(label, program) for label, program in programs]
+    chunks = split(subjects, chunk_size(schedules, chunk_subjects))
+    start = wall_s()
+    values = runner.run(schedules, chunks, rtol, progress)
+    return TrialResult(
+        cohort=cohort_name,
+        seed=seed,
+        labels=[s.label for s in schedules],
+        goals=[s.goal for s in schedules],
+        durations_s=[s.duration_s for s in schedules],
+        subjects=list(subjects),
+        values=values,
+        backend=runner.name,
+        wall_s=wall_s() - start,
+        rtol=rtol,
+        legs_solved=tuple(s.legs for s in schedules),
+    )
