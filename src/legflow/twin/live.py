@@ -23,9 +23,6 @@ SEGMENTS = ("foot", "calf", "thigh")
 TRANSMISSION_RATIO = 0.8
 #: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
 TWIN_STEP_s = 0.1
-#: A cell below this counts as released when cycles are found for the metrics: a vented cell
-#: reads a fraction of a mmHg of residual pressure, never exactly zero.
-RELEASED_BELOW_mmHg = 2.0
 #: Error tolerance of the twin inside a session: its metrics stay within 1 % of those at 1e-6
 #: (tests/test_twin_live.py), at a third of the cost.
 SESSION_RTOL = 1e-4
@@ -99,12 +96,11 @@ class LiveTwin:
         }
 
     def trace(self) -> Trace:
-        """Everything so far as a trace (pressures below ``RELEASED_BELOW_mmHg`` count as released)."""
+        """Everything so far as a trace (the metrics count low standby pressures as released)."""
         states = np.array(self._states)
         external = np.array(
             [*self._external, self._external[-1]] if self._external else [np.zeros((self.n_legs, 3))]
         )
-        external = np.where(external < TRANSMISSION_RATIO * RELEASED_BELOW_mmHg, 0.0, external)
         return Trace(
             t_s=np.arange(len(states)) * TWIN_STEP_s,
             states=states,

@@ -5,8 +5,9 @@ Definitions (per leg; a trace starts at rest, so its first record is the baselin
 - ejected per cycle [mL]: leg venous volume at the cycle's start minus its minimum in the cycle.
 - peak outflow [mL/s]: maximum venous outflow to the abdomen in the cycle; ratio = peak / resting outflow.
 - refill time [s]: from the release (the last moment in the cycle when every segment pressure falls
-  to 0) until the leg venous volume has recovered 90 % of the volume lost (V ≥ V_start −
-  0.1·(V_start − V_min)); linear interpolation between records; NaN if not reached in the cycle.
+  to standby, at most ``STANDBY_TISSUE_mmHg``) until the leg venous volume has recovered 90 % of the
+  volume lost (V ≥ V_start − 0.1·(V_start − V_min)); linear interpolation between records; NaN if
+  not reached in the cycle.
 - interstitial fluid cleared [mL]: fall of the summed interstitial fluid excess over the trace.
 - lymph flow [mL/h]: mean over the trace, from the cumulative lymph state (exact integral).
 """
@@ -19,6 +20,16 @@ import numpy as np
 
 from legflow.twin import model as m
 from legflow.twin.solver import Trace
+
+#: Tissue pressure at or below this is no squeeze: a vented cell's residue (a fraction of a mmHg),
+#: or a cell left sealed at 10 mmHg to measure refill (8 mmHg through skin and fat, below the
+#: venous pressure it would have to beat). Cycles are found from pressures above it.
+STANDBY_TISSUE_mmHg = 8.5
+
+
+def squeezing(external_mmHg: np.ndarray) -> np.ndarray:
+    """Whether any segment is squeezed, per record (and leg): [..., 3] → [...]."""
+    return np.any(external_mmHg > STANDBY_TISSUE_mmHg, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ def cycle_metrics(trace: Trace, period_s: float) -> CycleMetrics:
     volume = trace.venous_volume_mL
     outflow = trace.outflow_mL_per_s
     baseline = outflow[0]
-    active = np.any(trace.external_mmHg > 0.0, axis=-1)  # [n_rec, n_legs]
+    active = squeezing(trace.external_mmHg)  # [n_rec, n_legs]
     n_legs = volume.shape[1]
     shape = (n_cycles, n_legs)
     ejected, peak, refill = np.empty(shape), np.empty(shape), np.full(shape, np.nan)
@@ -95,7 +106,7 @@ def compression_cycles(trace: Trace, leg: int) -> list[tuple[int, int, int]]:
     """(start, release, end) record indices of each compression cycle of one leg, found from the
     applied pressure: a cycle starts when pressure is applied after none, is released when the
     pressure falls back to none, and ends where the next one starts (or the trace ends)."""
-    active = np.any(trace.external_mmHg[:, leg] > 0.0, axis=-1)
+    active = squeezing(trace.external_mmHg[:, leg])
     starts = list(np.flatnonzero(~active[:-1] & active[1:]) + 1)
     if active[0]:
         starts.insert(0, 0)
