@@ -15,7 +15,7 @@ from legflow.twin import TwinParameterError, available_subjects, load_subject
 from legflow.twin import model as m
 from legflow.twin.metrics import cycle_metrics, session_metrics
 from legflow.twin.protocol import DEFAULT_COVERAGE, WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
-from legflow.twin.solver import Trace, observe, rhs, simulate
+from legflow.twin.solver import PARALLEL_MIN_LEGS, Trace, advance, observe, rhs, simulate, step_in_place
 from legflow.twin.validate import load_cases, run_validation
 
 VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
@@ -307,6 +307,75 @@ def test_batch_of_identical_legs_equals_one_leg(adult):
     one = simulate(adult, ext, DT)
     many = simulate([adult] * 100, ext, DT)
     assert np.array_equal(many.states, np.repeat(one.states, 100, axis=1))
+
+
+def test_analytic_jacobian_matches_finite_differences():
+    """``model.leg_jacobian`` (what the solver steps with) against central differences of ``leg_rhs``,
+    in every variant and posture, at random states within the tube law's range and random pressures;
+    the dy/dt it returns alongside is ``leg_rhs``'s to the bit."""
+    rng = np.random.default_rng(1)
+    jac, f_plus, f_minus, obs = np.empty((8, 8)), np.empty(8), np.empty(8), np.empty(m.N_OBS)
+    dydt, dydt_rhs = np.empty(8), np.empty(8)
+    checked = 0
+    for name, posture in itertools.product(VARIANTS, m.POSTURES):
+        prm, rest = m.pack(load_subject(name), posture)
+        for _ in range(40):
+            y = rest.copy()
+            y[:3] *= rng.uniform(0.3, 1.4, 3)
+            y[3:6] += rng.uniform(-30.0, 60.0, 3)
+            if not all(0.0 < y[i] < prm[m.V0 + i] + prm[m.VMAX + i] for i in range(3)):
+                continue
+            ext = rng.choice([0.0, 10.0, 32.0, 80.0], 3) * rng.uniform(0.5, 1.5, 3)
+            m.leg_jacobian(y, ext, prm, jac, dydt)
+            m.leg_rhs(y, ext, prm, dydt_rhs, obs)
+            assert np.array_equal(dydt, dydt_rhs)
+            fd = np.zeros((8, 8))
+            for j in range(6):
+                step = 1e-6 * max(abs(y[j]), 1.0)
+                m.leg_rhs(y + step * np.eye(8)[j], ext, prm, f_plus, obs)
+                m.leg_rhs(y - step * np.eye(8)[j], ext, prm, f_minus, obs)
+                fd[:, j] = (f_plus - f_minus) / (2.0 * step)
+            np.testing.assert_allclose(jac, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+            checked += 1
+    assert checked > 400
+
+
+def test_records_between_steps_are_interpolated_within_the_tolerance(adult):
+    """Records inside a constant-pressure stretch come from RODAS4's dense output, not from steps that
+    stop there: they match a tight run to the tolerance, and the steps do not depend on the records."""
+    ext = sequential_protocol(0.1)[:900]
+    tight = simulate(adult, ext, 0.1, rtol=1e-11, atol=1e-11).states[:, 0, :6]
+    for tol in (1e-6, 1e-4):
+        every = simulate(adult, ext, 0.1, rtol=tol, atol=tol).states[:, 0]
+        err = np.abs(every[:, :6] - tight) / np.maximum(np.abs(tight), 1.0)
+        assert err.max() < 10.0 * tol
+        sparse = simulate(adult, ext, 0.1, record_every=7, rtol=tol, atol=tol).states[:, 0]
+        np.testing.assert_allclose(sparse, every[::7], rtol=1e-12, atol=1e-9)
+
+
+def test_session_steps_agree_with_the_batch_kernel(adult):
+    """``step_in_place`` (ROS2, one call per 0.1 s, as a session) against ``advance`` (RODAS4) at 1e-6."""
+    ext = sequential_protocol(0.1)[:600]
+    prm, rest = m.pack(adult)
+    y = rest[None].copy()
+    for pressures in ext:
+        step_in_place(prm[None], y, pressures[None], 0.1, 1e-6)
+    ref = advance(prm[None], rest[None], ext[:, None, :], 0.1, len(ext), 1e-8, 1e-8)[-1]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_parallel_and_serial_kernels_give_the_same_answers(adult):
+    """The batch kernel runs threads from PARALLEL_MIN_LEGS legs on; both variants are compiled (and
+    cached) separately, and give identical states."""
+    subjects = [adult, load_subject("oedema"), load_subject("venous_insufficiency")] * 4
+    packed = [m.pack(s) for s in subjects]
+    prm, rest = np.array([p for p, _ in packed]), np.array([y for _, y in packed])
+    ext = np.broadcast_to(sequential_protocol(0.5)[:, None, :], (120, len(subjects), 3))
+    batch = advance(prm, rest, ext, 0.5, 10)
+    assert len(subjects) >= PARALLEL_MIN_LEGS
+    for leg in range(len(subjects)):
+        alone = advance(prm[leg : leg + 1], rest[leg : leg + 1], ext[:, leg : leg + 1], 0.5, 10)
+        assert np.array_equal(batch[:, leg], alone[:, 0])
 
 
 def test_batch_runs_different_subjects_side_by_side(adult):

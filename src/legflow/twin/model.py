@@ -32,6 +32,8 @@ their mean pressure (a pressure gradient or sequence within the calf has no effe
 Each block below is a numba function whose docstring gives its equation, units and source; the
 parameters of one leg sit in a flat float64 vector addressed by the named offsets in this module
 (``prm[C + i]`` is the compliance of segment i), built from a :class:`Subject` by :func:`pack`.
+The blocks use NumPy's error model: a solver's trial state that divides by zero yields inf, and the
+step is rejected, instead of raising. :func:`leg_jacobian` gives the analytic Jacobian the solver needs.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ LYMPH0, PLOC_REST, PIF_REST, J_REST, FLUID_REST = 39, 42, 45, 48, 51
 MAP, PABD, VALVE_K, CAP_RATIO, LYMPH_G_IF, LYMPH_G_EXT, LYMPH_MAX = 54, 55, 56, 57, 58, 59, 60
 # Interstitial protein (per segment: normal interstitial volume, oncotic pressure at rest; then scalars).
 VI_NORMAL, PONC_REST, PONC0, SIGMA = 61, 64, 67, 68
-N_PARAMS = 69
+# Derived, for speed only (per segment): softplus(−V_k/w) of :func:`interstitial_pressure_mmHg`.
+TIS_SP0 = 69
+N_PARAMS = 72
 
 #: Observables written by :func:`leg_rhs`: outflow to the abdomen, lymph; per segment (3 each):
 #: local venous pressure, interstitial pressure, flow out of the segment's veins through its valve
@@ -72,17 +76,39 @@ N_OBS = 17
 WATERFALL_WIDTH = 0.25
 NO_COLLAPSE_mmHg = -1.0e6  # the abdominal veins are never compressed
 
+#: e^-37 < 1e-16: beyond this argument softplus, logistic and smooth_max equal their limits to
+#: double precision, so they skip their exp/log calls (numerical, not physiological).
+_NEGLIGIBLE = 37.0
 _HALF_PI = 0.5 * math.pi
 _U_MAX = _HALF_PI * (1.0 - 1e-9)
 
 
-@njit(cache=True)
+#: Beyond this gap e^-gap < 1e-4 and log(1 + e) = e − e²/2 + e³/3 − e⁴/4 to a relative 2e-17.
+_SERIES_GAP = 9.2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _log1p_exp_neg(gap: float) -> float:
+    """log(1 + e^−gap) for gap ≥ 0, to double precision; past ``_SERIES_GAP`` by its series, which
+    saves a log1p call (the most frequent case in the right-hand side: lymph, venules, valves)."""
+    if gap > _SERIES_GAP:
+        e = math.exp(-gap)
+        return e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)))
+    return math.log1p(math.exp(-gap))
+
+
+@njit(cache=True, error_model="numpy")
 def softplus(x: float) -> float:
-    """log(1 + e^x), overflow-safe."""
-    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+    """log(1 + e^x), overflow-safe; beyond |x| = ``_NEGLIGIBLE`` it equals x or e^x to double
+    precision, which those return with fewer libm calls (e^x stays > 0: a floor is never 0)."""
+    if x > _NEGLIGIBLE:
+        return x
+    if x < -_NEGLIGIBLE:
+        return math.exp(x)
+    return _log1p_exp_neg(abs(x)) + max(x, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def vein_volume_mL(transmural_mmHg: float, c: float, v0: float, vmax: float) -> float:
     """Venous tube law (Heldt, Shim, Kamm, Mark, J Appl Physiol 2002;92:1239).
 
@@ -95,7 +121,7 @@ def vein_volume_mL(transmural_mmHg: float, c: float, v0: float, vmax: float) -> 
     return v0 + 2.0 * span / math.pi * math.atan(math.pi * c * transmural_mmHg / (2.0 * span))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def vein_transmural_mmHg(volume_mL: float, c: float, v0: float, vmax: float) -> float:
     """Inverse tube law: Ptm = (2·S/(π·C))·tan(π·(V − V0)/(2·S)) [mmHg]; S as in :func:`vein_volume_mL`.
 
@@ -107,13 +133,20 @@ def vein_transmural_mmHg(volume_mL: float, c: float, v0: float, vmax: float) -> 
     return 2.0 * span / (math.pi * c) * math.tan(u)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def smooth_max(a: float, b: float, width: float) -> float:
-    """max(a, b) rounded over ``width``: max + w·log(1 + e^(−|a − b|/w)) (exact to e^-20 beyond 20 w)."""
-    return max(a, b) + width * math.log1p(math.exp(-abs(a - b) / width))
+    """max(a, b) rounded over ``width``: max + w·log(1 + e^(−|a − b|/w)) (exact to e^-20 beyond 20 w).
+
+    Beyond ``_NEGLIGIBLE`` widths the rounding (< w·1e-16 mmHg) is skipped: it is below the double
+    precision of pressures, and it saves two of the right-hand side's many exp/log calls (e^x would
+    also underflow far out, as at the abdominal outlet's NO_COLLAPSE_mmHg, where libm is slow)."""
+    gap = abs(a - b) / width
+    if gap > _NEGLIGIBLE:
+        return max(a, b)
+    return max(a, b) + width * _log1p_exp_neg(gap)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def waterfall_drop_mmHg(p_up: float, p_down: float, p_collapse: float, width: float) -> float:
     """Driving pressure of flow into a compressed segment: the vascular waterfall (Starling resistor).
 
@@ -130,7 +163,7 @@ def waterfall_drop_mmHg(p_up: float, p_down: float, p_collapse: float, width: fl
     return p_up - smooth_max(p_down, -smooth_max(-p_collapse, -p_up, width), width)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def venular_outlet_mmHg(p_vein_local: float, p_tissue: float, width: float) -> float:
     """Pressure the microcirculation drains against: max(p_v, P_t), rounded over ``width`` [mmHg].
 
@@ -146,7 +179,7 @@ def venular_outlet_mmHg(p_vein_local: float, p_tissue: float, width: float) -> f
     return smooth_max(p_vein_local, p_tissue, width)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def valve_flow_mL_per_s(dp_mmHg: float, r_forward: float, r_backflow: float, steepness: float) -> float:
     """Vein segment in series with a one-way valve (after svZeroDSolver's ValveTanh).
 
@@ -155,13 +188,14 @@ def valve_flow_mL_per_s(dp_mmHg: float, r_forward: float, r_backflow: float, ste
     ValveTanh blends resistances; we blend conductances so that the large backflow resistance
     does not leak into forward flow at the 1-2 mmHg gradients of resting leg veins.
     Competent valve: R_back ≫ R; incompetent: R_back ≈ R (reflux meets 2× the forward resistance).
+    Computed as ½(1 + tanh x) = 1/(1 + e^−2x) (:func:`logistic`): one exp instead of tanh's expm1.
     """
     g_f = 1.0 / r_forward
     g_b = 1.0 / (r_forward + r_backflow)
-    return dp_mmHg * (g_b + (g_f - g_b) * 0.5 * (1.0 + math.tanh(steepness * dp_mmHg)))
+    return dp_mmHg * (g_b + (g_f - g_b) * logistic(2.0 * steepness * dp_mmHg))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def interstitial_pressure_mmHg(
     excess_mL: float, p0: float, c_low: float, c_high: float, knee_mL: float, width_mL: float
 ) -> float:
@@ -171,13 +205,24 @@ def interstitial_pressure_mmHg(
     Stiff (compliance C_low) while the interstitium is normally hydrated; once the excess V passes
     the knee V_k, compliance rises steeply to C_high (free fluid, oedema). V, V_k, w [mL]; C [mL/mmHg].
     """
+    return _interstitial_pressure(
+        excess_mL, p0, c_low, c_high, knee_mL, width_mL, softplus(-knee_mL / width_mL)
+    )
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _interstitial_pressure(
+    excess_mL: float, p0: float, c_low: float, c_high: float, knee_mL: float, width_mL: float, sp0: float
+) -> float:
+    """:func:`interstitial_pressure_mmHg` with its constant ``sp0`` = sp(−V_k/w) given (``prm[TIS_SP0]``):
+    the right-hand side saves an exp and a log per segment."""
     e_low = 1.0 / c_low
     e_high = 1.0 / c_high
-    bend = softplus((excess_mL - knee_mL) / width_mL) - softplus(-knee_mL / width_mL)
+    bend = softplus((excess_mL - knee_mL) / width_mL) - sp0
     return p0 + e_low * excess_mL - (e_low - e_high) * width_mL * bend
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lymph_flow_mL_per_s(
     p_if_mmHg: float, p_ext_mmHg: float, j0: float, p0: float, g_if: float, g_ext: float, ratio_max: float
 ) -> float:
@@ -192,7 +237,7 @@ def lymph_flow_mL_per_s(
     return j0 * ratio_max * math.tanh(r / ratio_max)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def interstitial_oncotic_mmHg(excess_mL: float, normal_volume_mL: float, oncotic_normal_mmHg: float) -> float:
     """Interstitial colloid osmotic pressure with the interstitial protein mass conserved.
 
@@ -212,7 +257,7 @@ def interstitial_oncotic_mmHg(excess_mL: float, normal_volume_mL: float, oncotic
     return oncotic_normal_mmHg * normal_volume_mL / volume
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def filtration_mL_per_s(
     kf: float,
     cap_ratio: float,
@@ -239,7 +284,7 @@ def filtration_mL_per_s(
     return kf * (starling + sigma * (p_oncotic - p_oncotic_rest)) + j_rest
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray, obs: np.ndarray) -> None:
     """dy/dt of one leg, and its observables (``OBS_*``), written into ``dydt`` and ``obs``.
 
@@ -255,13 +300,14 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
     lymph_total = 0.0
     for i in range(N_SEG):
         p_loc = vein_transmural_mmHg(y[VEIN + i], prm[C + i], prm[V0 + i], prm[VMAX + i]) + p_ext[i]
-        p_if = interstitial_pressure_mmHg(
+        p_if = _interstitial_pressure(
             y[FLUID + i],
             prm[TIS_P0 + i],
             prm[TIS_CLOW + i],
             prm[TIS_CHIGH + i],
             prm[TIS_KNEE + i],
             prm[TIS_WIDTH + i],
+            prm[TIS_SP0 + i],
         )
         p_onc = interstitial_oncotic_mmHg(y[FLUID + i], prm[VI_NORMAL + i], prm[PONC0])
         p_drain = venular_outlet_mmHg(p_loc, p_if + p_ext[i], WATERFALL_WIDTH)
@@ -314,6 +360,140 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
     obs[OBS_LYMPH] = lymph_total
 
 
+@njit(cache=True, error_model="numpy")
+def logistic(x: float) -> float:
+    """1 / (1 + e^−x), overflow-safe: the derivative of :func:`softplus`, and of
+    :func:`smooth_max` with respect to its first argument (at ``x = (a − b)/width``)."""
+    if x > _NEGLIGIBLE:
+        return 1.0
+    if x < -_NEGLIGIBLE:
+        return math.exp(x) if x > -700.0 else 0.0  # e^x/(1 + e^x) = e^x here; no underflow path
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, _nrt=False, error_model="numpy")
+def leg_jacobian(
+    y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, jac: np.ndarray, dydt: np.ndarray
+) -> None:
+    """∂(dy/dt)/∂y of :func:`leg_rhs`, written into ``jac`` [N_STATES, N_STATES] (analytic), and dy/dt
+    itself into ``dydt`` (the same expressions in the same order as :func:`leg_rhs`, so the same bits).
+
+    The solver needs both at every step; by finite differences the Jacobian would cost six right-hand
+    sides and be accurate to only ~1e-7; by hand, sharing the right-hand side's work, about one.
+    Chain rule through the blocks, per segment:
+    dPtm/dV = (1 + tan²u)/C (tube law), dP_if/dF = E_l − (E_l − E_h)·σ((F − V_k)/w),
+    dπ_i/dF = −π_i·σ((V_n + F)/w_n)/(w_n·softplus(…)), σ = :func:`logistic`; a rounded max passes
+    σ((a − b)/w) of a change in a and the rest of a change in b. Columns of the cumulative states
+    are zero (they feed nothing back). tests/test_twin.py checks it against finite differences.
+    """
+    for i in range(N_STATES):
+        for j in range(N_STATES):
+            jac[i, j] = 0.0
+    prev_dv = prev_ref = 0.0  # dp_loc/dV and referenced pressure of the segment below
+    lymph_total = 0.0
+    for i in range(N_SEG):
+        c, v0, vmax = prm[C + i], prm[V0 + i], prm[VMAX + i]
+        span = vmax if y[VEIN + i] >= v0 else v0
+        u_raw = _HALF_PI * (y[VEIN + i] - v0) / span
+        u = min(max(u_raw, -_U_MAX), _U_MAX)
+        tan_u = math.tan(u)
+        p_loc = 2.0 * span / (math.pi * c) * tan_u + p_ext[i]
+        dploc_dv = (1.0 + tan_u * tan_u) / c if u == u_raw else 0.0
+        p_ref = p_loc - prm[HYDRO + i]
+
+        f = y[FLUID + i]
+        c_low, c_high = prm[TIS_CLOW + i], prm[TIS_CHIGH + i]
+        knee, width = prm[TIS_KNEE + i], prm[TIS_WIDTH + i]
+        p_if = _interstitial_pressure(f, prm[TIS_P0 + i], c_low, c_high, knee, width, prm[TIS_SP0 + i])
+        e_low, e_high = 1.0 / c_low, 1.0 / c_high
+        dpif_df = e_low - (e_low - e_high) * logistic((f - knee) / width)
+        v_n = prm[VI_NORMAL + i]
+        w_n = 0.01 * v_n
+        volume = w_n * softplus((v_n + f) / w_n)
+        dponc_df = -prm[PONC0] * v_n / (volume * volume) * logistic((v_n + f) / w_n)
+
+        p_tissue = p_if + p_ext[i]
+        s_vein = logistic((p_loc - p_tissue) / WATERFALL_WIDTH)  # ∂p_drain/∂p_loc
+        ddrain_dv = s_vein * dploc_dv
+        ddrain_df = (1.0 - s_vein) * dpif_df
+        kf, kappa = prm[KF + i], prm[CAP_RATIO]
+        djf_dv = kf * kappa * ddrain_dv
+        djf_df = kf * (kappa * ddrain_df - dpif_df + prm[SIGMA] * dponc_df)
+
+        r_raw = 1.0 + prm[LYMPH_G_IF] * (p_if - prm[TIS_P0 + i]) + prm[LYMPH_G_EXT] * p_ext[i]
+        r = 0.05 * softplus(r_raw / 0.05)
+        th = math.tanh(r / prm[LYMPH_MAX])
+        djl_df = prm[LYMPH0 + i] * (1.0 - th * th) * logistic(r_raw / 0.05) * prm[LYMPH_G_IF] * dpif_df
+
+        p_onc = interstitial_oncotic_mmHg(f, v_n, prm[PONC0])
+        p_drain = venular_outlet_mmHg(p_loc, p_tissue, WATERFALL_WIDTH)
+        j_f = filtration_mL_per_s(
+            kf, kappa, p_drain, prm[PLOC_REST + i], p_tissue, prm[PIF_REST + i], prm[SIGMA], p_onc,
+            prm[PONC_REST + i], prm[J_REST + i],
+        )  # fmt: skip
+        j_l = prm[LYMPH0 + i] * prm[LYMPH_MAX] * th  # lymph_flow_mL_per_s
+        dydt[VEIN + i] = (prm[MAP] - (p_drain - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        dydt[FLUID + i] = j_f - j_l
+        lymph_total += j_l
+
+        rmv = prm[RMV + i]
+        jac[VEIN + i, VEIN + i] += -ddrain_dv / rmv - djf_dv
+        jac[VEIN + i, FLUID + i] += -ddrain_df / rmv - djf_df
+        jac[FLUID + i, VEIN + i] += djf_dv
+        jac[FLUID + i, FLUID + i] += djf_df - djl_df
+        jac[CUM_LYMPH, FLUID + i] += djl_df
+        if i > 0:  # the valve from the segment below into this one
+            q = _valve_jacobian(
+                jac, prm, i - 1, prev_ref, p_ref, p_ext[i] - prm[HYDRO + i], prev_dv, dploc_dv
+            )
+            dydt[VEIN + i - 1] -= q
+            dydt[VEIN + i] += q
+        prev_dv, prev_ref = dploc_dv, p_ref
+    q = _valve_jacobian(jac, prm, N_SEG - 1, prev_ref, prm[PABD], NO_COLLAPSE_mmHg, prev_dv, 0.0)
+    dydt[VEIN + N_SEG - 1] -= q
+    dydt[CUM_OUTFLOW] = q
+    dydt[CUM_LYMPH] = lymph_total
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _valve_jacobian(
+    jac: np.ndarray,
+    prm: np.ndarray,
+    i: int,
+    p_up: float,
+    p_down: float,
+    p_collapse: float,
+    dup_dv: float,
+    ddown_dv: float,
+) -> float:
+    """Adds valve i's terms to ``jac`` and returns its flow q (:func:`valve_flow_mL_per_s`), which
+    leaves segment i and enters segment i + 1 (the cumulative outflow for the last valve);
+    ``dup_dv``, ``ddown_dv``: dp/dV of both ends.
+    drop = p_up − smooth_max(p_down, −m1), m1 = smooth_max(−p_collapse, −p_up) (waterfall_drop_mmHg)."""
+    w = WATERFALL_WIDTH
+    m1 = smooth_max(-p_collapse, -p_up, w)
+    s_down = logistic((p_down + m1) / w)  # ∂(outer max)/∂p_down
+    s_up = 1.0 - logistic((p_up - p_collapse) / w)  # −∂m1/∂p_up
+    drop = p_up - smooth_max(p_down, -m1, w)
+    g_f = 1.0 / prm[R + i]
+    g_b = 1.0 / (prm[R + i] + prm[RBACK + i])
+    k = prm[VALVE_K]
+    open_share = logistic(2.0 * k * drop)  # ½(1 + tanh(k·drop)); its derivative is 2k·σ(1 − σ)
+    dq = g_b + (g_f - g_b) * open_share + drop * (g_f - g_b) * 2.0 * k * open_share * (1.0 - open_share)
+    dq_dup = dq * (1.0 - (1.0 - s_down) * s_up) * dup_dv
+    jac[VEIN + i, VEIN + i] -= dq_dup
+    row = VEIN + i + 1 if i + 1 < N_SEG else CUM_OUTFLOW
+    jac[row, VEIN + i] += dq_dup
+    if i + 1 < N_SEG:
+        dq_ddown = -dq * s_down * ddown_dv
+        jac[VEIN + i, VEIN + i + 1] -= dq_ddown
+        jac[VEIN + i + 1, VEIN + i + 1] += dq_ddown
+    return drop * (g_b + (g_f - g_b) * open_share)
+
+
 def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.ndarray]:
     """The parameter vector (``N_PARAMS``) and resting state (``N_STATES``) of one leg in a posture.
 
@@ -347,6 +527,7 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.
         prm[LYMPH0 + i] = tis.lymph_flow_at_zero_excess_mL_per_h_per_100mL * per100[i] / 3600.0
         prm[FLUID_REST + i] = seg.fluid_excess_at_rest_mL_per_100mL * per100[i]
         prm[VI_NORMAL + i] = tis.interstitial_fluid_volume_mL_per_100mL * per100[i]
+        prm[TIS_SP0 + i] = softplus(-prm[TIS_KNEE + i] / prm[TIS_WIDTH + i])
     prm[MAP] = circ.mean_arterial_pressure_mmHg
     prm[PABD] = circ.abdominal_venous_pressure_mmHg
     prm[VALVE_K] = circ.valve_steepness_per_mmHg
