@@ -132,6 +132,29 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
         out_duty[cell_leg[c]] = max(out_duty[cell_leg[c]], duty[c])
 
 
+@njit(cache=True)
+def _control(setpoint, reading, sealed, dt, memory, inlet, exhaust, duty, tuning, cell_leg, n_legs,
+             out_inlet, out_exhaust, out_duty):  # fmt: skip
+    """One tick of control in one compiled call: decide, share the manifold, write the commands."""
+    last_setpoint, previous, rate, gain, floor = memory[0], memory[1], memory[2], memory[3], memory[4]
+    lookahead, smoothing, band, rising_band, track, min_duty, learning, spread = (
+        tuning[0],
+        tuning[1],
+        tuning[2],
+        tuning[3],
+        tuning[4],
+        tuning[5],
+        tuning[6],
+        tuning[7],
+    )
+    _decide(
+        setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty, sealed,
+        dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+    )  # fmt: skip
+    _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
+    _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
+
+
 class PressureController:
     """Turns per-cell setpoints and sensed pressures into pump and valve commands."""
 
@@ -141,40 +164,33 @@ class PressureController:
         self.settings = settings or ControllerSettings()
         self.cell_leg = cell_leg
         self.n_legs = n_legs
-        self.previous = np.full(n_cells, np.nan)
-        self.rate = np.zeros(n_cells)
+        # per-cell memory, one row each (one array keeps the compiled call short):
+        # last setpoint, previous reading, rate, gain, duty floor
+        self._memory = np.zeros((5, n_cells))
+        self.last_setpoint, self.previous, self.rate, self.gain, self.floor = self._memory
+        self.previous[:] = np.nan
+        self.gain[:] = self.settings.initial_gain_mmHg_per_s
+        self.floor[:] = self.settings.min_duty
         self.inlet = np.zeros(n_cells, np.int64)  # CLOSED, FILLING, or FINISHING + ticks since
         self.exhaust = np.ones(n_cells, bool)
         self.duty = np.zeros(n_cells)
-        self.last_setpoint = np.zeros(n_cells)
-        self.gain = np.full(n_cells, self.settings.initial_gain_mmHg_per_s)
-        self.floor = np.full(n_cells, self.settings.min_duty)
         self._unsealed = np.zeros(n_cells, bool)
+        st = self.settings
+        self._tuning = np.array([
+            st.lookahead_s, st.rate_smoothing, st.band_mmHg, st.rising_band_mmHg, st.track_s, st.min_duty,
+            st.gain_learning, st.manifold_spread_mmHg,
+        ])  # fmt: skip
 
     def update(
         self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands,
         sealed: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed."""
-        s = self.settings
-        _decide(
-            setpoint_mmHg, self.last_setpoint, reading_mmHg, self.previous, self.rate, self.gain, self.floor,
-            self.inlet, self.exhaust, self.duty, self._unsealed if sealed is None else sealed,
-            dt_s, s.lookahead_s, s.rate_smoothing, s.band_mmHg, s.rising_band_mmHg,
-            s.track_s, s.min_duty, s.gain_learning,
+        _control(
+            setpoint_mmHg, reading_mmHg, self._unsealed if sealed is None else sealed, dt_s, self._memory,
+            self.inlet, self.exhaust, self.duty, self._tuning, self.cell_leg, self.n_legs,
+            out.inlet_open, out.exhaust_open, out.pump_duty,
         )  # fmt: skip
-        _share_manifold(
-            reading_mmHg, self.inlet, self.duty, self.cell_leg, self.n_legs, s.manifold_spread_mmHg
-        )
-        _write(
-            self.inlet,
-            self.exhaust,
-            self.duty,
-            self.cell_leg,
-            out.inlet_open,
-            out.exhaust_open,
-            out.pump_duty,
-        )
 
     def vent_all(self) -> None:
         """Forget every fill, so the next update starts from vented cells (after a pause)."""
@@ -187,10 +203,15 @@ class HeaterController:
     """On/off heater control with a small hysteresis (a pad is slow: full power or none)."""
 
     hysteresis_C: float = 0.3
+    _off: bool = False  # the last power returned was all zero for a phase without heat
 
     def power(self, target_C: float | None, skin_C: np.ndarray, current: np.ndarray) -> np.ndarray:
         if target_C is None:
-            return current if not current.any() else np.zeros_like(skin_C)
+            if not self._off:
+                self._off = True
+                return np.zeros_like(skin_C)
+            return current
+        self._off = False
         return _heater_power(target_C, self.hysteresis_C, skin_C, current)
 
 

@@ -129,7 +129,7 @@ class Session:
         self.max_pressure = np.zeros(len(self.cells))
         self.vented = np.zeros(len(self.cells))  # the setpoints while paused or stopping
         self._motors_for: tuple[int, bool] | None = None  # (phase, paused) the motor commands are for
-        self.max_skin_C = -np.inf
+        self.max_skin_C = np.full(len(profile.legs), -np.inf)
         self.status = "running"
         self.t_s = 0.0
         self.session_id: int | None = None  # its row in the history, once it runs
@@ -153,6 +153,7 @@ class Session:
         update_every = max(1, round(update_every_s * self.tick_hz))
         loops = 0  # ticks of the loop, paused ones included
         n_ticks = len(self.table)
+        phase_of_tick = self.phase_of_tick.tolist()  # plain ints: indexing numpy per tick is slow
         sensors = sup.read()
         paused_now = False
         stopping_since: float | None = None
@@ -182,7 +183,7 @@ class Session:
                     self._event(session_id, "pause" if paused_now else "resume", "")
                     self.pressure_ctl.vent_all()
                 self.t_s = tick * self.dt_s
-                index = int(self.phase_of_tick[tick])
+                index = phase_of_tick[tick]
                 phase = self.program.phases[index]
                 if index != phase_index:
                     phase_index = index
@@ -268,7 +269,7 @@ class Session:
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:
         np.maximum(self.max_pressure, sensors.pressure_mmHg, out=self.max_pressure)
-        self.max_skin_C = max(self.max_skin_C, sensors.skin_temp_C.max())
+        np.fmax(self.max_skin_C, sensors.skin_temp_C, out=self.max_skin_C)  # a NaN reading is no maximum
 
     def _event(self, session_id: int | None, kind: str, detail: str) -> None:
         if self.history is not None and session_id is not None:
@@ -299,6 +300,7 @@ class Session:
 
     def _summary(self) -> dict[str, Any]:
         """The session summary, contract v1 (DESIGN.md)."""
+        hottest = float(self.max_skin_C.max())
         cells = {
             name: {"max_pressure_mmHg": round(float(p), 1)}
             for name, p in zip(self.cells, self.max_pressure, strict=True)
@@ -308,7 +310,7 @@ class Session:
             "status": self.status,
             "duration_s": round(self.t_s, 2),
             "cells": cells,
-            "max_skin_temp_C": round(self.max_skin_C, 2) if np.isfinite(self.max_skin_C) else None,
+            "max_skin_temp_C": round(hottest, 2) if np.isfinite(hottest) else None,
             "faults": self._faults(),
             "twin": self.twin.summary() if self.twin is not None else None,
             **({"adaptive": self._adaptive_summary()} if self.adaptive else {}),

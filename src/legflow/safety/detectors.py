@@ -253,19 +253,20 @@ HEATER_DETECTORS = {
 
 
 def check_heaters(
-    t: float, temp_C: np.ndarray, power: np.ndarray, limit_C: float, state: HeaterState
+    t: float,
+    dt: float,
+    temp_C: np.ndarray,
+    power: np.ndarray,
+    limit_C: float,
+    state: HeaterState,
+    heater_on_s: np.ndarray,
 ) -> tuple[str, int, str] | None:
-    """Return (detector, leg, message) for the first heater fault, or None."""
+    """Return (detector, leg, message) for the first heater fault, or None; adds ``dt`` to the
+    time each heater has been on (``heater_on_s``, for the auto-off)."""
     code, leg = _check_heaters(
-        t,
-        temp_C,
-        power,
-        limit_C,
-        state.off_since,
-        state.temp_when_off,
-        state.full_since,
-        state.temp_when_full,
-    )
+        t, dt, temp_C, power, limit_C, state.off_since, state.temp_when_off, state.full_since,
+        state.temp_when_full, heater_on_s,
+    )  # fmt: skip
     if code == 0:
         return None
     name, message = HEATER_DETECTORS[code]
@@ -273,8 +274,10 @@ def check_heaters(
 
 
 @njit(cache=True)
-def _check_heaters(t, temp_C, power, limit_C, off_since, temp_when_off, full_since, temp_when_full):
+def _check_heaters(t, dt, temp_C, power, limit_C, off_since, temp_when_off, full_since, temp_when_full, on_s):
     for leg in range(temp_C.shape[0]):
+        if power[leg] > 0.0:
+            on_s[leg] += dt
         temp = temp_C[leg]
         if not math.isfinite(temp):
             return 1, leg

@@ -73,6 +73,11 @@ class Supervisor(Massager):
             (x for x in (limits.heat_C, self.profile.heater_max_C) if x is not None), default=42.0
         )
         self._session_limit_s = limits.session_min * 60
+        # what the limits and the device allow never changes while the supervisor lives
+        self._heat_ok = limits.heat_C is not None and self.profile.heater_max_C is not None
+        self._heat_on_limit_s = limits.heat_on_min * 60
+        self._rollers_ok = limits.rollers_allowed and self.profile.rollers is not None
+        self._vibration_max = self.profile.vibration_max_level if limits.vibration_allowed else 0
 
     def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
         if zone in self.limits.blocked_zones:
@@ -167,13 +172,18 @@ class Supervisor(Massager):
             return
         self._skin_C = sensors.skin_temp_C
         found = check_heaters(
-            sensors.t_s, sensors.skin_temp_C, c.heater_power, self._heat_limit_C, self._heaters
+            sensors.t_s,
+            dt,
+            sensors.skin_temp_C,
+            c.heater_power,
+            self._heat_limit_C,
+            self._heaters,
+            self._heater_on_s,
         )
         if found:
             name, leg, message = found
             self._latch(name, self.profile.legs[leg], message, now)
             return
-        self._heater_on_s += dt * (c.heater_power > 0)
         if now - self.start_s > self._session_limit_s:
             self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
@@ -181,15 +191,11 @@ class Supervisor(Massager):
         """The commands made safe: no gas into a cell at or over its limit (or blocked), no heat
         past its limits or its auto-off, no vibration or rollers the limits refuse."""
         c = self._clamped
-        heat_ok = self.limits.heat_C is not None and self.profile.heater_max_C is not None
-        auto_off = self._heater_on_s >= self.limits.heat_on_min * 60
-        rollers_ok = self.limits.rollers_allowed and self.profile.rollers is not None
-        vibration_max = self.profile.vibration_max_level if self.limits.vibration_allowed else 0
         clamp_commands(
             wanted.pump_duty, wanted.inlet_open, wanted.exhaust_open, wanted.heater_power,
             wanted.roller_speed, wanted.vibration_level, self._cells.previous, self.cell_limit_mmHg,
-            self.cell_leg, self._skin_C,
-            self._heat_limit_C, heat_ok, auto_off, rollers_ok, vibration_max,
+            self.cell_leg, self._skin_C, self._heat_limit_C, self._heat_ok, self._heater_on_s,
+            self._heat_on_limit_s, self._rollers_ok, self._vibration_max,
             c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,
         )  # fmt: skip
         c.heartbeat = wanted.heartbeat
@@ -199,11 +205,12 @@ class Supervisor(Massager):
 @njit(cache=True)
 def clamp_commands(
     duty, inlet, exhaust, heat, rollers, vibration, reading, limit, cell_leg, skin_C,
-    heat_limit_C, heat_ok, auto_off, rollers_ok, vibration_max,
+    heat_limit_C, heat_ok, heater_on_s, heat_on_limit_s, rollers_ok, vibration_max,
     out_duty, out_inlet, out_exhaust, out_heat, out_rollers, out_vibration,
 ):  # fmt: skip
     """Copy the wanted commands into ``out_*``, made safe. A missing (NaN) reading counts as over
-    the limit, so no gas goes into a cell before its sensor has spoken."""
+    the limit, so no gas goes into a cell before its sensor has spoken. A heater that has been on
+    for ``heat_on_limit_s`` stays off (auto-off)."""
     for leg in range(duty.shape[0]):
         out_duty[leg] = 0.0
     for c in range(inlet.shape[0]):
@@ -215,6 +222,7 @@ def clamp_commands(
             out_duty[leg] = min(1.0, max(0.0, duty[leg]))
     for leg in range(duty.shape[0]):
         warm = not (skin_C[leg] < heat_limit_C)
-        out_heat[leg] = min(1.0, max(0.0, heat[leg])) if heat_ok and not auto_off[leg] and not warm else 0.0
+        auto_off = heater_on_s[leg] >= heat_on_limit_s
+        out_heat[leg] = min(1.0, max(0.0, heat[leg])) if heat_ok and not auto_off and not warm else 0.0
         out_rollers[leg] = min(1.0, max(0.0, rollers[leg])) if rollers_ok else 0.0
         out_vibration[leg] = min(max(vibration[leg], 0), vibration_max)
