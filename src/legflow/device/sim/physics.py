@@ -59,7 +59,8 @@ CP_STUCK = 11  # 1: the sensor output is frozen
 CP_CMD_IN = 12  # latched command: inlet open (1/0)
 CP_CMD_EX = 13  # latched command: exhaust open (1/0)
 CP_SOFT = 14  # softplus width of the volume floor, m³
-NCP = 15
+CP_DVLIMB_RATE = 15  # m³/s: the limb's volume change, spread over its step (it moves, it does not jump)
+NCP = 16
 # --- leg state columns ------------------------------------------------------------------------------
 LX_N = 0  # manifold gas, m³ at atmospheric pressure
 LX_P = 1  # manifold gauge pressure, Pa
@@ -312,6 +313,7 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch):
             q_out = scratch[j, 2] + scratch[j, 3] * di
             q_in_total += q_in
             cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
+            cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]
             cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
             cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
             cx[i, CX_OFF] += cp[i, CP_DRIFT] * h

@@ -233,6 +233,7 @@ class SimulatedMassager(Massager):
         self._advance(self._clock.now(), sample=False)
         self._limb_change_m3 = change * _mL
         self._cp[:, ph.CP_DVLIMB] = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        self._cp[:, ph.CP_DVLIMB_RATE] = 0.0
         ph.resolve_pressures(self._cx, self._cp, self._g)
 
     def set_roller_load_N_m(self, load_N_m: np.ndarray | Sequence[float]) -> None:
@@ -287,8 +288,10 @@ class SimulatedMassager(Massager):
         self.limb.step(pressing)
         self._next_limb_s += self.limb.step_s
         self._limb_change_m3 = self.limb.limb_volume_change_mL() * _mL
-        self._cp[:, ph.CP_DVLIMB] = np.where(self._garment_off, 0.0, self._limb_change_m3)
-        ph.resolve_pressures(self._cx, self._cp, self._g)
+        # the limb reaches its new volume over the step it was computed for, so the gas feels a
+        # ramp (as a real leg moves) that the controller can follow, not a jump at each step
+        target = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        self._cp[:, ph.CP_DVLIMB_RATE] = (target - self._cp[:, ph.CP_DVLIMB]) / self.limb.step_s
 
     def _open_relay(self) -> None:
         self._relay_open = True
@@ -348,6 +351,7 @@ class SimulatedMassager(Massager):
             cp[cells, ph.CP_PCONF] *= p.garment_off_conform_pressure_factor
             cp[cells, ph.CP_CT] *= p.garment_off_tissue_factor
             cp[cells, ph.CP_DVLIMB] = 0.0
+            cp[cells, ph.CP_DVLIMB_RATE] = 0.0
             ph.resolve_pressures(self._cx, cp, self._g)
         elif kind == "link_loss":
             self._link_lost = True
