@@ -270,17 +270,21 @@ def _same_pressure(p_ext: np.ndarray, a: int, b: int) -> bool:
 
 
 @njit(cache=True)
+def _workspace(n_stages):
+    """Scratch arrays of one leg's Rosenbrock integration: stage vectors, right-hand sides, a
+    state, the Jacobian, the LU of the dynamic block with its pivots, and the observables."""
+    return (
+        np.empty((n_stages, N_STATES)), np.empty(N_STATES), np.empty(N_STATES), np.empty(N_STATES),
+        np.empty((N_STATES, N_STATES)), np.empty((_N_DYN, _N_DYN)), np.empty(_N_DYN, dtype=np.int64),
+        np.empty(N_OBS),
+    )  # fmt: skip
+
+
+@njit(cache=True)
 def _run_leg(prm, y, p_ext, dt, record_every, rtol, atol, out, leg):
     """One leg over the whole schedule ``p_ext`` [n_steps, 3], in place on ``y``, recording into
     ``out[:, leg]``. Returns 0, or 1 + the schedule step where its step size collapsed."""
-    w_u = np.empty((6, N_STATES))
-    w_f = np.empty(N_STATES)
-    w_f2 = np.empty(N_STATES)
-    w_y = np.empty(N_STATES)
-    w_jac = np.empty((N_STATES, N_STATES))
-    w_m = np.empty((_N_DYN, _N_DYN))
-    piv = np.empty(_N_DYN, dtype=np.int64)
-    obs = np.empty(N_OBS)
+    w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs = _workspace(6)
     p_here = np.empty(N_SEG)
     out[0, leg, :] = y
     n_steps = p_ext.shape[0]
@@ -327,15 +331,7 @@ def _advance_serial(prm, y0, p_ext, dt, record_every, rtol, atol, out, status):
 def _step_legs(prm, y, p_ext, dt, rtol, atol, method):
     """Advance each leg's ``y`` in place by ``dt``; returns −1, or the first leg whose step size
     collapsed. No records and no copies: this is the session's inner loop."""
-    n_stages = 6 if method == RODAS4 else 2
-    w_u = np.empty((n_stages, N_STATES))
-    w_f = np.empty(N_STATES)
-    w_f2 = np.empty(N_STATES)
-    w_y = np.empty(N_STATES)
-    w_jac = np.empty((N_STATES, N_STATES))
-    w_m = np.empty((_N_DYN, _N_DYN))
-    piv = np.empty(_N_DYN, dtype=np.int64)
-    obs = np.empty(N_OBS)
+    w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs = _workspace(6 if method == RODAS4 else 2)
     for leg in range(y.shape[0]):
         h = _cover_interval(
             y[leg],
