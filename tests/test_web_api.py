@@ -302,3 +302,20 @@ def test_emergency_stop_form_works_without_scripts(dash):
     assert dash.manager._launch.massager.relay_open
     dash.manager.wait(10)
     assert not dash.manager.running
+
+
+def test_a_session_that_fails_inside_ends_visibly_and_vented(dash, monkeypatch):
+    from legflow.engine.session import Session
+
+    def broken(self, on_update=None, update_every_s=0.2):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Session, "run", broken)
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
+        dash.client.post("/api/v1/sessions", json={"program": "short-test"})
+        error = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "error")
+    assert "internal error (RuntimeError)" in error["detail"] and "vented" in error["detail"]
+    dash.manager.wait(5)
+    assert not dash.manager.running and dash.manager._launch.massager.relay_open
+    assert dash.client.post("/api/v1/sessions", json={"program": "short-test"}).status_code == 201

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from legflow.errors import LegflowError
 from legflow.safety.limits import Limits
 from legflow.store import History
 from legflow.twin.model import Posture
+
+log = logging.getLogger("legflow.web")
 
 #: Messages a client may fall behind by before its oldest are dropped.
 CLIENT_QUEUE = 256
@@ -133,10 +136,16 @@ class SessionManager:
 
     def _run(self, launch: Launch, history: History) -> None:
         try:
-            with launch.massager:
+            with launch.massager:  # leaving it, even on an error, puts the massager in the safe state
                 summary = launch.session.run(on_update=self._publish, update_every_s=1.0 / self.stream_hz)
             self.last_summary = summary
             self._broadcast({"type": "end", "summary": summary})
+        except Exception as exc:  # a bug must end the session visibly, never silently
+            log.exception("session %s ended on an internal error", launch.label)
+            detail = (
+                f"the session stopped on an internal error ({type(exc).__name__}); the massager is vented"
+            )
+            self._broadcast({"type": "error", "detail": detail})
         finally:
             history.close()
 

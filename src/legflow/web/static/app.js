@@ -508,6 +508,9 @@ function liveView() {
   };
   const onMessage = (message) => {
     if (message.type === "state") { history.push(message); if (history.length > 4000) history.splice(0, 1000); }
+    if (message.type === "error") {
+      ended.replaceChildren(el("p", { class: "error big", id: "ended" }, message.detail));
+    }
     if (message.type === "end") {
       const s = message.summary;
       ended.replaceChildren(el("p", { class: `status-${s.status}`, id: "ended" }, `Session ${s.id ?? ""} ${s.status} after ${fmtTime(s.duration_s)}. `,
