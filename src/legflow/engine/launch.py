@@ -5,6 +5,7 @@ wired together, so the CLI and the web server start sessions the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
@@ -61,12 +62,20 @@ def prepare_session(
     twin = leg_twin(device, subject, posture)
     clock: Clock = VirtualClock() if fast else RealClock()
     massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=twin)
-    supervisor = Supervisor(massager, limits, clock)
-    label = name.removesuffix(".toml").split("/")[-1]
-    session = Session(
-        source.program, label, supervisor, clock, history=history, injected=faults, twin=twin,
+    return _launch(
+        name, source, massager, clock, limits, history, twin=twin, injected=faults,
         adaptive_rest=not fixed_rest, refill_from=refill_from,
     )  # fmt: skip
+
+
+def _launch(
+    name: str, source: ProgramSource, massager: Massager, clock: Clock, limits: Limits,
+    history: History | None, **session_options: Any,
+) -> Launch:  # fmt: skip
+    """The massager under a supervisor, and the session on top: the same for simulation and hardware."""
+    supervisor = Supervisor(massager, limits, clock)
+    label = name.removesuffix(".toml").split("/")[-1]
+    session = Session(source.program, label, supervisor, clock, history=history, **session_options)
     return Launch(source, label, massager, supervisor, session, clock)
 
 
@@ -92,15 +101,10 @@ def _prepare_hardware(
         if profile not in (DEFAULT_PROFILE, device.name):
             raise UsageError(f"--profile {profile}, but the device on {port} is a '{device.name}'")
         check_source(source, device, limits)
-        twin = leg_twin(device, subject, posture)
-        clock = RealClock()
-        supervisor = Supervisor(massager, limits, clock)
-        label = name.removesuffix(".toml").split("/")[-1]
-        session = Session(
-            source.program, label, supervisor, clock, history=history, twin=twin, drive_twin=True,
-            adaptive_rest=not fixed_rest, refill_from=refill_from,
+        return _launch(
+            name, source, massager, RealClock(), limits, history, twin=leg_twin(device, subject, posture),
+            drive_twin=True, adaptive_rest=not fixed_rest, refill_from=refill_from,
         )  # fmt: skip
     except BaseException:
         massager.close()
         raise
-    return Launch(source, label, massager, supervisor, session, clock)
