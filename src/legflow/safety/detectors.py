@@ -26,7 +26,6 @@ The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs micro
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -80,43 +79,45 @@ CELL_DETECTORS = {
 }
 
 
-class CellState:
-    """Per-cell memory of the detectors, as arrays the kernel updates in place."""
+#: Per-cell memory of the detectors: one record per cell, which the kernel updates in place.
+CELL_MEMORY = np.dtype(
+    [
+        ("over_since", "f8"),  # when the reading went over limit + 10 mmHg (-1: it is not)
+        ("inflate_s", "f8"),  # recent inflating time (decayed) ...
+        ("inflate_rise", "f8"),  # ... and the rise it gave
+        ("closed_drop", "f8"),  # recent drop with the valves closed after a fill (decayed)
+        ("same_s", "f8"),  # gas-moving time with a bit-identical reading
+        ("vented_s", "f8"),  # how long the cell has been vented to air
+        ("previous", "f8"),  # the last reading (NaN before the first)
+        ("still_s", "f8"),  # how long both valves have been closed
+        ("gap_s", "f8"),  # how long the manifold has led the filling cell too far
+        ("smooth", "f8"),  # filtered reading for the decay check
+        ("after_fill", "?"),  # the last valve to act was the inlet
+        ("dose", "f8"),  # recent inflow into the cell, ∫√(manifold − cell) dt (decayed) ...
+        ("dose_rise", "f8"),  # ... and the rise it gave
+        # rise per inflow learned on earlier fills, per pressure band (a cell stiffens as it fills)
+        ("stiffness", "f8", (len(GARMENT_BANDS_mmHg) + 1,)),  # 0: not learned yet
+        ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
+        ("refilling_s", "f8"),  # ... of which the inlet was open
+        ("fresh", "?"),  # filling from vented, not yet paused
+    ],
+    align=True,
+)
 
-    def __init__(self, n_cells: int):
-        self.over_since = np.full(n_cells, -1.0)
-        self.inflate_s = np.zeros(n_cells)
-        self.inflate_rise = np.zeros(n_cells)
-        self.closed_drop = np.zeros(n_cells)
-        self.same_s = np.zeros(n_cells)
-        self.vented_s = np.zeros(n_cells)
-        self.previous = np.full(n_cells, np.nan)
-        self.still_s = np.zeros(n_cells)  # how long both valves have been closed
-        self.gap_s = np.zeros(n_cells)  # how long the manifold has led the filling cell too far
 
-        self.smooth = np.full(n_cells, np.nan)  # filtered reading for the decay check
-        self.after_fill = np.zeros(n_cells, np.bool_)  # the last valve to act was the inlet
-        self.dose = np.zeros(n_cells)  # recent inflow into the cell, ∫√(manifold − cell) dt (decayed)
-        self.dose_rise = np.zeros(n_cells)  # ... and the rise they gave
-        #: rise per inflow learned on earlier fills, per pressure band (a cell stiffens as it fills)
-        self.stiffness = np.zeros((n_cells, len(GARMENT_BANDS_mmHg) + 1))  # 0: not learned yet
-        self.held_s = np.zeros(n_cells)  # recent time held with gas after a fill (decayed)
-        self.refilling_s = np.zeros(n_cells)  # ... of which the inlet was open
-        self.fresh = np.zeros(n_cells, np.bool_)  # filling from vented, not yet paused
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """The memory arrays in the order `check_cells` takes them (matched by name)."""
-        names = list(inspect.signature(check_cells.py_func).parameters)
-        return tuple(getattr(self, name) for name in names[names.index("over_since") :])
+def cell_memory(n_cells: int) -> np.ndarray:
+    """Fresh detector memory for ``n_cells`` cells (at the start, and after a user's reset)."""
+    memory = np.zeros(n_cells, CELL_MEMORY)
+    memory["over_since"] = -1.0
+    memory["previous"] = np.nan
+    memory["smooth"] = np.nan
+    return memory
 
 
 @njit(cache=True)
-def check_cells(
-    t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_open, cell_leg, limit,
-    over_since, inflate_s, inflate_rise, closed_drop, same_s, vented_s, previous, still_s, smooth,
-    after_fill, dose, dose_rise, stiffness, held_s, refilling_s, gap_s, fresh,
-):  # fmt: skip
-    """Update the detectors with one sample; return (fault code, cell) or (0, -1).
+def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_open, cell_leg, limit, memory):
+    """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; return
+    (fault code, cell) or (0, -1).
 
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
     ``leg_manifold``, ``leg_duty``: each leg's manifold pressure and pump duty, ``cell_leg`` the
@@ -130,6 +131,7 @@ def check_cells(
     keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     for c in range(reading.shape[0]):
+        m = memory[c]
         p = reading[c]
         code = 0
         if not math.isfinite(p) or p < low or p > high:
@@ -137,111 +139,121 @@ def check_cells(
         elif p > limit[c] + OVER_AT_ONCE_mmHg:
             code = 1
         elif p > limit[c] + OVER_SUSTAINED_mmHg:
-            if over_since[c] < 0:
-                over_since[c] = t
-            elif t - over_since[c] >= OVER_SUSTAINED_s:
+            if m.over_since < 0:
+                m.over_since = t
+            elif t - m.over_since >= OVER_SUSTAINED_s:
                 code = 1
         else:
-            over_since[c] = -1.0
-        change = 0.0 if math.isnan(previous[c]) else p - previous[c]
+            m.over_since = -1.0
+        change = 0.0 if math.isnan(m.previous) else p - m.previous
         manifold = leg_manifold[cell_leg[c]]
         filling = inlet[c] and leg_duty[cell_leg[c]] > 0.0 and not relay_open and not exhaust[c]
         # no rise while inflating: rise accumulated over recent inflating time
-        inflate_s[c] *= keep_inflate
-        inflate_rise[c] *= keep_inflate
+        m.inflate_s *= keep_inflate
+        m.inflate_rise *= keep_inflate
         if filling:
-            inflate_s[c] += dt
-            inflate_rise[c] += change
-            if inflate_s[c] >= NO_RISE_WINDOW_s and inflate_rise[c] < NO_RISE_MIN_mmHg and code == 0:
+            m.inflate_s += dt
+            m.inflate_rise += change
+            if m.inflate_s >= NO_RISE_WINDOW_s and m.inflate_rise < NO_RISE_MIN_mmHg and code == 0:
                 code = 2
         # decay while holding: drop accumulated over recent closed time
-        closed_drop[c] *= keep_closed
-        still_s[c] = still_s[c] + dt if not inlet[c] and not exhaust[c] else 0.0
+        m.closed_drop *= keep_closed
+        m.still_s = m.still_s + dt if not inlet[c] and not exhaust[c] else 0.0
         if inlet[c] or exhaust[c]:
-            after_fill[c] = inlet[c]
+            m.after_fill = inlet[c]
         # a cell held after a fill must keep its pressure; after a vent step it is being released
-        holding = after_fill[c] and still_s[c] > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
-        if holding and math.isfinite(smooth[c]):
-            smoothed = smooth[c] + follow * (p - smooth[c])
-            closed_drop[c] += smooth[c] - smoothed
-            smooth[c] = smoothed
-            if closed_drop[c] > DECAY_MAX_LOSS_mmHg and code == 0:
+        holding = m.after_fill and m.still_s > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
+        if holding and math.isfinite(m.smooth):
+            smoothed = m.smooth + follow * (p - m.smooth)
+            m.closed_drop += m.smooth - smoothed
+            m.smooth = smoothed
+            if m.closed_drop > DECAY_MAX_LOSS_mmHg and code == 0:
                 code = 3
         else:
-            smooth[c] = p  # the filter starts afresh once the valves have settled
+            m.smooth = p  # the filter starts afresh once the valves have settled
         # garment off: far less rise per pumped gas than this cell showed before
-        dose[c] *= keep_dose
-        dose_rise[c] *= keep_dose
+        m.dose *= keep_dose
+        m.dose_rise *= keep_dose
         # below the minimum the slack bladder takes up gas; a falling reading is a backflow into a
         # manifold that has not caught up yet, not a measure of the cell
         # only fresh fills (from vented, until the first pause) are judged: a top-up of a held cell
         # races the limb emptying under it, so its rise per inflow says nothing about the garment
         if p < GARMENT_MIN_PRESSURE_mmHg:
-            fresh[c] = True
-        elif still_s[c] >= GARMENT_FILL_PAUSE_s:
-            fresh[c] = False
-        if filling and fresh[c] and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
-            dose[c] += math.sqrt(max(0.0, manifold - p)) * dt
-            dose_rise[c] += change
-            if dose[c] >= GARMENT_MIN_DOSE:
-                now = dose_rise[c] / dose[c]
+            m.fresh = True
+        elif m.still_s >= GARMENT_FILL_PAUSE_s:
+            m.fresh = False
+        if filling and m.fresh and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
+            m.dose += math.sqrt(max(0.0, manifold - p)) * dt
+            m.dose_rise += change
+            if m.dose >= GARMENT_MIN_DOSE:
+                now = m.dose_rise / m.dose
                 band = 0
                 while band < len(GARMENT_BANDS_mmHg) and p >= GARMENT_BANDS_mmHg[band]:
                     band += 1
-                learned = stiffness[c, band]
+                learned = m.stiffness[band]
                 if learned <= 0.0:
-                    stiffness[c, band] = now
+                    m.stiffness[band] = now
                 elif now < GARMENT_RATIO * learned:
                     if code == 0:
                         code = 6
                 elif now < 2.0 * learned:
-                    stiffness[c, band] += 0.05 * (now - learned)
-        held_s[c] *= keep_demand
-        refilling_s[c] *= keep_demand
-        if after_fill[c] and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
-            held_s[c] += dt
+                    m.stiffness[band] += 0.05 * (now - learned)
+        m.held_s *= keep_demand
+        m.refilling_s *= keep_demand
+        if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
+            m.held_s += dt
             if inlet[c]:
-                refilling_s[c] += dt
-            if held_s[c] >= DEMAND_MIN_s and refilling_s[c] > DEMAND_MAX * held_s[c] and code == 0:
+                m.refilling_s += dt
+            if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == 0:
                 code = 3
         # the manifold far above a filling cell: its sensor or its tube is wrong
         # (time adds up over interrupted fills: a controller alternating cells must not hide it)
         if filling and manifold - p > MANIFOLD_GAP_mmHg:
-            gap_s[c] += dt
-            if gap_s[c] >= MANIFOLD_GAP_s and code == 0:
+            m.gap_s += dt
+            if m.gap_s >= MANIFOLD_GAP_s and code == 0:
                 code = 5
         elif filling:
-            gap_s[c] = 0.0
+            m.gap_s = 0.0
         # frozen: bit-identical while gas moves
         # (gas-moving time adds up until the reading changes, however the valves take turns)
         moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
         if change != 0.0:
-            same_s[c] = 0.0
+            m.same_s = 0.0
         elif moving:
-            same_s[c] += dt
-            if same_s[c] >= FROZEN_s and code == 0:
+            m.same_s += dt
+            if m.same_s >= FROZEN_s and code == 0:
                 code = 4
         # vented to air for a while: the reading must be near zero
         if exhaust[c] and not inlet[c]:
-            vented_s[c] += dt
-            if vented_s[c] >= VENTED_ZERO_s and abs(p) > VENTED_ZERO_TOLERANCE_mmHg and code == 0:
+            m.vented_s += dt
+            if m.vented_s >= VENTED_ZERO_s and abs(p) > VENTED_ZERO_TOLERANCE_mmHg and code == 0:
                 code = 5
         else:
-            vented_s[c] = 0.0
-        previous[c] = p
+            m.vented_s = 0.0
+        m.previous = p
         if code != 0 and fault == 0:
             fault, where = code, c
     return fault, where
 
 
-class HeaterState:
-    """Per-leg memory of the heater detectors."""
+#: Per-leg memory of the heater detectors.
+HEATER_MEMORY = np.dtype(
+    [
+        ("off_since", "f8"),  # when the heater was switched off (-1: it is on)
+        ("temp_when_off", "f8"),  # ... and the temperature then
+        ("full_since", "f8"),  # when full power began below the limit (-1: not at full power)
+        ("temp_when_full", "f8"),  # ... and the temperature then
+    ],
+    align=True,
+)
 
-    def __init__(self, n_legs: int):
-        self.off_since = np.full(n_legs, -1.0)
-        self.temp_when_off = np.zeros(n_legs)
-        self.full_since = np.full(n_legs, -1.0)
-        self.temp_when_full = np.zeros(n_legs)
+
+def heater_memory(n_legs: int) -> np.ndarray:
+    """Fresh heater detector memory for ``n_legs`` legs."""
+    memory = np.zeros(n_legs, HEATER_MEMORY)
+    memory["off_since"] = -1.0
+    memory["full_since"] = -1.0
+    return memory
 
 
 HEATER_DETECTORS = {
@@ -258,15 +270,13 @@ def check_heaters(
     temp_C: np.ndarray,
     power: np.ndarray,
     limit_C: float,
-    state: HeaterState,
+    memory: np.ndarray,
     heater_on_s: np.ndarray,
 ) -> tuple[str, int, str] | None:
-    """Return (detector, leg, message) for the first heater fault, or None; adds ``dt`` to the
-    time each heater has been on (``heater_on_s``, for the auto-off)."""
-    code, leg = _check_heaters(
-        t, dt, temp_C, power, limit_C, state.off_since, state.temp_when_off, state.full_since,
-        state.temp_when_full, heater_on_s,
-    )  # fmt: skip
+    """Return (detector, leg, message) for the first heater fault, or None; updates ``memory``
+    (`HEATER_MEMORY` records) and adds ``dt`` to the time each heater has been on
+    (``heater_on_s``, for the auto-off)."""
+    code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, heater_on_s)
     if code == 0:
         return None
     name, message = HEATER_DETECTORS[code]
@@ -274,8 +284,9 @@ def check_heaters(
 
 
 @njit(cache=True)
-def _check_heaters(t, dt, temp_C, power, limit_C, off_since, temp_when_off, full_since, temp_when_full, on_s):
+def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s):
     for leg in range(temp_C.shape[0]):
+        m = memory[leg]
         if power[leg] > 0.0:
             on_s[leg] += dt
         temp = temp_C[leg]
@@ -284,19 +295,19 @@ def _check_heaters(t, dt, temp_C, power, limit_C, off_since, temp_when_off, full
         if temp > limit_C + HEATER_OVER_LIMIT_C:
             return 2, leg
         if power[leg] <= 0.0:
-            if off_since[leg] < 0:
-                off_since[leg], temp_when_off[leg] = t, temp
-            elif temp - temp_when_off[leg] > HEATER_OFF_RISE_MAX_C:
+            if m.off_since < 0:
+                m.off_since, m.temp_when_off = t, temp
+            elif temp - m.temp_when_off > HEATER_OFF_RISE_MAX_C:
                 return 3, leg
         else:
-            off_since[leg] = -1.0
+            m.off_since = -1.0
         if power[leg] >= 1.0 and temp < limit_C - 4.0:
-            if full_since[leg] < 0:
-                full_since[leg], temp_when_full[leg] = t, temp
-            elif t - full_since[leg] >= HEATER_ON_RISE_WINDOW_s:
-                if temp - temp_when_full[leg] < HEATER_ON_RISE_MIN_C:
+            if m.full_since < 0:
+                m.full_since, m.temp_when_full = t, temp
+            elif t - m.full_since >= HEATER_ON_RISE_WINDOW_s:
+                if temp - m.temp_when_full < HEATER_ON_RISE_MIN_C:
                     return 4, leg
-                full_since[leg], temp_when_full[leg] = t, temp
+                m.full_since, m.temp_when_full = t, temp
         else:
-            full_since[leg] = -1.0
+            m.full_since = -1.0
     return 0, -1

@@ -18,11 +18,11 @@ from legflow.clock import Clock
 from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
 from legflow.safety.detectors import (
     CELL_DETECTORS,
-    CellState,
-    HeaterState,
     LINK_TIMEOUT_s,
+    cell_memory,
     check_cells,
     check_heaters,
+    heater_memory,
 )
 from legflow.safety.limits import Limits
 
@@ -87,9 +87,9 @@ class Supervisor(Massager):
 
     def _set_detectors(self) -> None:
         """Fresh detector memory (at the start, and after a user's reset)."""
-        self._cells = CellState(self.n_cells)
-        self._cell_arrays = self._cells.arrays()
-        self._heaters = HeaterState(self.n_legs)
+        self._cell_memory = cell_memory(self.n_cells)
+        self._last_reading = self._cell_memory["previous"]  # a view: the clamp's latest readings
+        self._heater_memory = heater_memory(self.n_legs)
 
     @property
     def latched(self) -> bool:
@@ -163,7 +163,7 @@ class Supervisor(Massager):
         c = self._commands
         code, cell = check_cells(
             sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg, c.inlet_open, c.exhaust_open,
-            c.pump_duty, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg, *self._cell_arrays,
+            c.pump_duty, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg, self._cell_memory,
         )  # fmt: skip
         if code:
             name = CELL_DETECTORS[code]
@@ -177,7 +177,7 @@ class Supervisor(Massager):
             sensors.skin_temp_C,
             c.heater_power,
             self._heat_limit_C,
-            self._heaters,
+            self._heater_memory,
             self._heater_on_s,
         )
         if found:
@@ -193,7 +193,7 @@ class Supervisor(Massager):
         c = self._clamped
         clamp_commands(
             wanted.pump_duty, wanted.inlet_open, wanted.exhaust_open, wanted.heater_power,
-            wanted.roller_speed, wanted.vibration_level, self._cells.previous, self.cell_limit_mmHg,
+            wanted.roller_speed, wanted.vibration_level, self._last_reading, self.cell_limit_mmHg,
             self.cell_leg, self._skin_C, self._heat_limit_C, self._heat_ok, self._heater_on_s,
             self._heat_on_limit_s, self._rollers_ok, self._vibration_max,
             c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,

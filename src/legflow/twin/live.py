@@ -47,10 +47,12 @@ class LiveTwin:
         self.n_legs = int(self.cell_leg.max()) + 1 if len(self.cell_leg) else 1
         self.covers = np.array([[c.get(s, 0.0) for s in SEGMENTS] for c in cell_covers]).reshape(-1, N_SEG)
         params, rest = pack(subject, posture)
+        # limb volume change under each cell = cover @ segment volume changes [leg·3 + segment];
         # tissue pressure [leg·3 + segment] = transmit @ cell pressures
-        self._transmit = np.zeros((self.n_legs * N_SEG, len(self.cell_leg)))
+        self._cover = np.zeros((len(self.cell_leg), self.n_legs * N_SEG))
         for cell, leg in enumerate(self.cell_leg):
-            self._transmit[leg * N_SEG : (leg + 1) * N_SEG, cell] = TRANSMISSION_RATIO * self.covers[cell]
+            self._cover[cell, leg * N_SEG : (leg + 1) * N_SEG] = self.covers[cell]
+        self._transmit = TRANSMISSION_RATIO * self._cover.T
         self.params = np.tile(params, (self.n_legs, 1))
         self.state = np.tile(rest, (self.n_legs, 1))
         self.rest_segment_mL = self._segment_mL(self.state)
@@ -77,8 +79,7 @@ class LiveTwin:
     # -- what the massager and the engine read -----------------------------------------------
     def limb_volume_change_mL(self) -> np.ndarray:
         """How much the limb under each cell has grown (+) or emptied (−) since rest [n_cells]."""
-        change = self._segment_mL(self.state) - self.rest_segment_mL  # [n_legs, 3]
-        return (self.covers * change[self.cell_leg]).sum(axis=1)
+        return self._cover @ (self._segment_mL(self.state) - self.rest_segment_mL).ravel()
 
     def venous_volume_mL(self) -> np.ndarray:
         """Venous volume of each whole leg now [n_legs]."""

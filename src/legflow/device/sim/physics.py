@@ -185,6 +185,9 @@ def gas_amount(cp, i, p, patm):
     return (patm + p) * v / patm, (v + (patm + p) * dv) / patm
 
 
+NEWTON_LAST_STEP_Pa = 1.0
+
+
 @njit(cache=True)
 def cell_pressure(cp, i, n, guess, patm):
     """Gauge pressure of cell i holding gas n, and the capacitance dN/dp there.
@@ -205,7 +208,9 @@ def cell_pressure(cp, i, n, guess, patm):
         else:
             lo = p
         step = f / fp
-        if abs(step) < 1e-3:
+        # a last step under 1 Pa (0.0075 mmHg) leaves an error of its square's order (quadratic
+        # convergence); the gas n is conserved outside, so no error accumulates over substeps
+        if abs(step) < NEWTON_LAST_STEP_Pa:
             return p - step, cap
         p_new = p - step
         if p_new < lo or p_new > hi:
@@ -247,14 +252,13 @@ def _motor(w, volts, load, r, k, b, j, h):
 
 
 @njit(cache=True)
-def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch):
+def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t):
+    """One substep of length h; ``a_*`` are the first-order lag factors of the pump speed, the
+    pressure sensors and the thermistor for h (computed once per step length by the caller)."""
     n_legs = lx.shape[0]
     n_per = cx.shape[0] // n_legs
     patm = g[G_PATM]
     stroke = h / g[G_TSW]
-    a_pump = 1.0 - np.exp(-h / g[G_TPUMP])
-    a_p = 1.0 - np.exp(-h / g[G_PLAG])
-    a_t = 1.0 - np.exp(-h / g[G_TLAG])
     for leg in range(n_legs):
         first = leg * n_per
         # valves follow their targets over the switching time (unpowered: inlet closed, exhaust open)
@@ -290,14 +294,14 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch):
             i = first + j
             p = cx[i, CX_P]
             fin, gin = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
-            fex, gex = _orifice(cx[i, CX_EX] * cp[i, CP_KEX], p, 0.0, g)
-            fl, gl = _orifice(cp[i, CP_KLEAK], p, 0.0, g)
-            d = cx[i, CX_CAP] / h + gin + gex + gl
-            r = fin - fex - fl
+            # exhaust and leaks are orifices in parallel across the same drop: their Cd·A add
+            fout, gout = _orifice(cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK], p, 0.0, g)
+            d = cx[i, CX_CAP] / h + gin + gout
+            r = fin - fout
             scratch[j, 0] = fin
             scratch[j, 1] = gin
-            scratch[j, 2] = fex + fl
-            scratch[j, 3] = gex + gl
+            scratch[j, 2] = fout
+            scratch[j, 3] = gout
             scratch[j, 4] = d
             scratch[j, 5] = r
             lhs += gin * (1.0 - gin / d)
@@ -371,6 +375,13 @@ def _sample(cx, cp, lx, lp, g, rng, out):
 
 
 @njit(cache=True)
+def _lag_factors(h, g):
+    """How far the pump speed, the pressure sensors and the thermistor move towards their
+    targets in h seconds (exact first-order lags)."""
+    return 1.0 - np.exp(-h / g[G_TPUMP]), 1.0 - np.exp(-h / g[G_PLAG]), 1.0 - np.exp(-h / g[G_TLAG])
+
+
+@njit(cache=True)
 def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_Pa):
     """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample.
 
@@ -383,11 +394,13 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
         n = int(np.ceil(span / dt - 1e-9))
         n = max(n, 1)
         scratch = np.empty((cx.shape[0] // lx.shape[0], 6))
+        lags = _lag_factors(dt, g)
         t = t0
         for s in range(n):
             h = dt if s < n - 1 else span - dt * (n - 1)
             if h > 0.0:
-                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch)
+                a_pump, a_p, a_t = lags if h == dt else _lag_factors(h, g)
+                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t)
                 t += h
             if relay_closed:
                 for i in range(cx.shape[0]):

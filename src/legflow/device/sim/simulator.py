@@ -112,7 +112,7 @@ class SimulatedMassager(Massager):
         self._last_heartbeat_s = self.created_at_s
         self.failsafe_at_s: float | None = None
         self._link_lost = False
-        self._garment_off = np.zeros(nc, bool)
+        self._worn = np.ones(nc)  # 1 where the garment is on a leg, 0 where it was taken off
         self._limb_change_m3 = np.zeros(nc)
         self._next_limb_s = self.created_at_s + limb.step_s if limb is not None else math.inf
         self._faults = sorted(
@@ -232,7 +232,7 @@ class SimulatedMassager(Massager):
             raise ValueError(f"need one volume change per cell ({self.n_cells}), got shape {change.shape}")
         self._advance(self._clock.now(), sample=False)
         self._limb_change_m3 = change * _mL
-        self._cp[:, ph.CP_DVLIMB] = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        self._cp[:, ph.CP_DVLIMB] = self._limb_change_m3 * self._worn
         self._cp[:, ph.CP_DVLIMB_RATE] = 0.0
         ph.resolve_pressures(self._cx, self._cp, self._g)
 
@@ -284,13 +284,13 @@ class SimulatedMassager(Massager):
         """The limb feels the cells' true pressures (none where the garment is off) over its step,
         then its volume under each cell takes back (or gives) that much of the cell's gas."""
         assert self.limb is not None
-        pressing = np.where(self._garment_off, 0.0, self._cx[:, ph.CX_P] / MMHG_Pa)
-        self.limb.step(pressing)
+        worn = self._worn
+        self.limb.step(self._cx[:, ph.CX_P] * (worn / MMHG_Pa))
         self._next_limb_s += self.limb.step_s
         self._limb_change_m3 = self.limb.limb_volume_change_mL() * _mL
         # the limb reaches its new volume over the step it was computed for, so the gas feels a
         # ramp (as a real leg moves) that the controller can follow, not a jump at each step
-        target = np.where(self._garment_off, 0.0, self._limb_change_m3)
+        target = self._limb_change_m3 * worn
         self._cp[:, ph.CP_DVLIMB_RATE] = (target - self._cp[:, ph.CP_DVLIMB]) / self.limb.step_s
 
     def _open_relay(self) -> None:
@@ -346,7 +346,7 @@ class SimulatedMassager(Massager):
             lp[k, ph.LP_RUNAWAY] = 1.0
         elif kind == "garment_off":
             cells = self._leg_of_cell == k
-            self._garment_off |= cells
+            self._worn[cells] = 0.0
             cp[cells, ph.CP_VCONF] *= p.garment_off_conform_factor
             cp[cells, ph.CP_PCONF] *= p.garment_off_conform_pressure_factor
             cp[cells, ph.CP_CT] *= p.garment_off_tissue_factor
