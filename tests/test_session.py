@@ -125,9 +125,20 @@ def test_guide_only_program_runs_with_nothing_inflated():
 
 def test_cells_track_their_setpoints():
     """Sequential ramps on the reference device with the leg twin inside the cells: at the end of
-    each inflate ramp most cells are within 3 mmHg of their setpoint and overshoot is bounded
-    (measured on true pressures; `python -m benchmarks.controller` measured 94.5 % and 81.5 %)."""
+    each inflate ramp the cells are within 3 mmHg of their setpoint and they overshoot by no more
+    than 5 mmHg while held (the tracking goal; measured on true pressures, as
+    `python -m benchmarks.controller` does: 100 % and 100 %, at most 4.2 mmHg)."""
     status, errors, overshoot = tracking(builtin_source("circulation").program, "reference")
     assert status == "completed" and len(errors) > 100
-    assert np.mean(np.abs(errors) <= 3.0) >= 0.9
-    assert np.mean(overshoot <= 5.0) >= 0.8 and overshoot.max() <= 20.0
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.95
+    assert np.mean(overshoot <= 5.0) >= 0.95 and overshoot.max() <= 6.0
+
+
+def test_small_cells_are_held_without_overshoot():
+    """A 120 mL ankle cell: one tick of open exhaust would let out ~35 mmHg, so a held cell that
+    creeps over its setpoint bleeds into the manifold instead of a vent-and-refill limit cycle."""
+    profile = load_profile("calf-sleeve")
+    status, errors, overshoot = tracking(exercise_program(profile), "calf-sleeve")
+    assert status == "completed" and len(errors) > 50
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.95
+    assert np.mean(overshoot <= 5.0) >= 0.95 and overshoot.max() <= 6.0

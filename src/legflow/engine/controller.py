@@ -12,6 +12,10 @@ holding (both closed). Three things keep the overshoot small:
   next cell to open.
 Cells of one leg share the manifold: only cells close in pressure to the emptiest one that wants gas
 fill together, or a full cell would empty itself into the manifold and its neighbour.
+On a rising setpoint a cell aims where the setpoint will be, and restarts as soon as it falls behind
+(no band), its duty floor climbing while it trails. A held cell is topped up within a band; one that
+creeps over its setpoint (the limb under it refilling) bleeds a little gas back into its idle
+manifold, as the exhaust's shortest pulse is far too coarse for a small cell.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from numba import njit
 from legflow.device.massager import Commands
 
 CLOSED, FILLING, FINISHING = 0, 1, 2
+#: Inlet open for one tick with the pump off, so a held cell over its setpoint lets a little gas
+#: back into the (lower) manifold.
+BLEEDING = -1
 #: Ticks a finishing fill keeps its inlet open with the pump off: the pump's spin-down (~50 ms).
 FINISH_TICKS = 3
 #: Below this setpoint a cell is vented rather than held.
@@ -31,6 +38,21 @@ VENT_BELOW_mmHg = 1.0
 TOP_UP_GAP_mmHg = 5.0  # a holding cell this close to its setpoint is topped up gently
 TOP_UP_DUTY = 0.4
 DUTY_STEP = 0.05  # per tick, while a filling cell rises slower than asked
+#: ... once it has been fed this many ticks in a row: valve stroke (15 ms) and pump spin-up (25 ms)
+#: pass before its reading can rise.
+FED_TICKS_BEFORE_CLIMB = 2
+#: A held cell is vented only this far above its setpoint. The exhaust's shortest pulse (one tick,
+#: with the valve's stroke either side) lets out ~14 mL at 60 mmHg: 35 mmHg from a 120 mL cell. A
+#: smaller overshoot vented would become a deeper undershoot, refilled with a new overshoot (a limit
+#: cycle); left alone it sags as the limb under the cell empties.
+HOLD_VENT_ABOVE_mmHg = 8.0
+#: A held cell creeps up as the limb under it refills. Above this it bleeds into its leg's manifold
+#: instead: one tick of open inlet moves at most the manifold's 15 mL × Δp / 760 mmHg (~1 mL, a
+#: mmHg or two even in a small cell), a step fine enough to hold a cell within the tolerance.
+BLEED_ABOVE_mmHg = 2.5
+#: ... when the sensed manifold is at least this far below the cell (else the bleed moves nothing;
+#: the manifold sags through the pump's reed valves within a second of the pump stopping).
+BLEED_MIN_DROP_mmHg = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +70,8 @@ class ControllerSettings:
 
 @njit(cache=True)
 def _decide(
-    setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty, sealed,
-    dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+    setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, inlet,
+    exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
 ):  # fmt: skip
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
 
@@ -73,25 +95,38 @@ def _decide(
         predicted = p + rate[c] * lookahead
         sp_rate = max(0.0, sp - last_setpoint[c]) / dt if dt > 0.0 else 0.0
         last_setpoint[c] = sp
+        # on a rising setpoint, aim where it will be when this tick's command takes effect
+        ahead = sp + sp_rate * lookahead
+        fed[c] = fed[c] + 1.0 if inlet[c] == FILLING else 0.0  # ticks fed without a break
         if sp < VENT_BELOW_mmHg:
             inlet[c], exhaust[c] = CLOSED, True
+        elif inlet[c] == BLEEDING:
+            inlet[c] = CLOSED
         elif inlet[c] >= FINISHING:
             inlet[c] = CLOSED if inlet[c] >= FINISHING + FINISH_TICKS - 1 else inlet[c] + 1
         elif inlet[c] == FILLING:
-            if predicted >= sp:
+            if predicted >= ahead:
                 inlet[c] = FINISHING
         elif exhaust[c]:
             if predicted <= sp:
                 exhaust[c] = False
-        elif p < sp - band:
-            inlet[c] = FILLING
-        elif p > sp + (rising_band if sp_rate > 0.0 else band):
+        elif p < ahead - (0.0 if sp_rate > 0.0 else band):
+            inlet[c] = FILLING  # a ramp is followed closely, a hold within its band
+        elif p > sp + (rising_band if sp_rate > 0.0 else HOLD_VENT_ABOVE_mmHg):
             exhaust[c] = True
+        elif sp_rate == 0.0 and p > sp + BLEED_ABOVE_mmHg and manifold[cell_leg[c]] < p - BLEED_MIN_DROP_mmHg:
+            inlet[c] = BLEEDING
         if inlet[c] == FILLING:
-            needed = sp_rate + max(0.0, sp - predicted) / track
+            needed = sp_rate + max(0.0, ahead - predicted) / track
             # a pump at low duty may not beat the pressure it pushes against: while the cell
-            # rises slower than asked, the floor of the duty climbs
-            if rate[c] < 0.3 * needed:
+            # rises slower than asked, the floor of the duty climbs; only once the cell has been
+            # fed long enough for its inlet and the pump to act and the rate to show it (not
+            # while the manifold's sharing holds it back), or the floor winds up and the fill
+            # meets an open manifold at full pump. On a ramp it also climbs while the cell falls
+            # behind it: the duty asked is a rate over a gain, blind to the back-pressure the
+            # pump must beat first, so without this the cell would trail the ramp for good
+            behind = sp_rate > 0.0 and p < sp and rate[c] < sp_rate
+            if fed[c] >= FED_TICKS_BEFORE_CLIMB and (rate[c] < 0.3 * needed or behind):
                 floor[c] = min(1.0, floor[c] + DUTY_STEP)
             duty[c] = min(1.0, max(floor[c], needed / gain[c]))
             if sp_rate == 0.0 and sp - p < TOP_UP_GAP_mmHg:
@@ -107,10 +142,12 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
 
     While a cell finishes its fill (inlet open, pump spinning down) nothing else fills on that leg,
     or it would get the next cell's gas; and only cells close in pressure to the emptiest one fill
-    together, or the fuller one would empty itself into the manifold.
+    together, or the fuller one would empty itself into the manifold. A bleed waits for a leg whose
+    manifold is idle (no inlet open for a fill), and only one cell bleeds at a time.
     """
     lowest = np.full(n_legs, np.inf)
     finishing = np.zeros(n_legs, np.bool_)
+    busy = np.zeros(n_legs, np.bool_)
     for c in range(reading.shape[0]):
         if inlet[c] >= FINISHING:
             finishing[cell_leg[c]] = True
@@ -120,6 +157,13 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
         if inlet[c] == FILLING and (finishing[cell_leg[c]] or reading[c] > lowest[cell_leg[c]] + spread):
             inlet[c] = CLOSED
             duty[c] = 0.0
+        if inlet[c] >= FILLING:
+            busy[cell_leg[c]] = True
+    for c in range(reading.shape[0]):
+        if inlet[c] == BLEEDING:
+            if busy[cell_leg[c]]:
+                inlet[c] = CLOSED
+            busy[cell_leg[c]] = True
 
 
 @njit(cache=True)
@@ -133,10 +177,10 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
 
 
 @njit(cache=True)
-def _control(setpoint, reading, sealed, dt, memory, inlet, exhaust, duty, tuning, cell_leg, n_legs,
-             out_inlet, out_exhaust, out_duty):  # fmt: skip
+def _control(setpoint, reading, manifold, sealed, dt, memory, inlet, exhaust, duty, tuning, cell_leg,
+             n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
-    last_setpoint, previous, rate, gain, floor = memory[0], memory[1], memory[2], memory[3], memory[4]
+    last_setpoint, previous, rate, gain, floor, fed = memory
     lookahead, smoothing, band, rising_band, track, min_duty, learning, spread = (
         tuning[0],
         tuning[1],
@@ -148,8 +192,8 @@ def _control(setpoint, reading, sealed, dt, memory, inlet, exhaust, duty, tuning
         tuning[7],
     )
     _decide(
-        setpoint, last_setpoint, reading, previous, rate, gain, floor, inlet, exhaust, duty, sealed,
-        dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+        setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, inlet,
+        exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
     )  # fmt: skip
     _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
     _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
@@ -165,9 +209,9 @@ class PressureController:
         self.cell_leg = cell_leg
         self.n_legs = n_legs
         # per-cell memory, one row each (one array keeps the compiled call short):
-        # last setpoint, previous reading, rate, gain, duty floor
-        self._memory = np.zeros((5, n_cells))
-        self.last_setpoint, self.previous, self.rate, self.gain, self.floor = self._memory
+        # last setpoint, previous reading, rate, gain, duty floor, ticks fed in a row
+        self._memory = np.zeros((6, n_cells))
+        self.last_setpoint, self.previous, self.rate, self.gain, self.floor, self.fed = self._memory
         self.previous[:] = np.nan
         self.gain[:] = self.settings.initial_gain_mmHg_per_s
         self.floor[:] = self.settings.min_duty
@@ -175,6 +219,7 @@ class PressureController:
         self.exhaust = np.ones(n_cells, bool)
         self.duty = np.zeros(n_cells)
         self._unsealed = np.zeros(n_cells, bool)
+        self._no_manifold = np.full(n_legs, np.nan)  # unknown: no cell bleeds into it
         st = self.settings
         self._tuning = np.array([
             st.lookahead_s, st.rate_smoothing, st.band_mmHg, st.rising_band_mmHg, st.track_s, st.min_duty,
@@ -183,13 +228,18 @@ class PressureController:
 
     def update(
         self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands,
-        sealed: np.ndarray | None = None,
+        sealed: np.ndarray | None = None, manifold_mmHg: np.ndarray | None = None,
     ) -> None:  # fmt: skip
-        """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed."""
+        """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed.
+
+        ``manifold_mmHg``, each leg's sensed manifold, lets a held cell bleed into it when it is over
+        its setpoint; without it such a cell is only vented once far over.
+        """
         _control(
-            setpoint_mmHg, reading_mmHg, self._unsealed if sealed is None else sealed, dt_s, self._memory,
-            self.inlet, self.exhaust, self.duty, self._tuning, self.cell_leg, self.n_legs,
-            out.inlet_open, out.exhaust_open, out.pump_duty,
+            setpoint_mmHg, reading_mmHg, self._no_manifold if manifold_mmHg is None else manifold_mmHg,
+            self._unsealed if sealed is None else sealed, dt_s, self._memory, self.inlet, self.exhaust,
+            self.duty, self._tuning, self.cell_leg, self.n_legs, out.inlet_open, out.exhaust_open,
+            out.pump_duty,
         )  # fmt: skip
 
     def vent_all(self) -> None:

@@ -237,7 +237,9 @@ class Session:
     ) -> None:
         """This tick's commands: valves and pump from the pressures, heater from the skin
         temperature; rollers and vibration change only with the phase (or a pause)."""
-        self.pressure_ctl.update(setpoint, sensors.pressure_mmHg, self.dt_s, commands, sealed)
+        self.pressure_ctl.update(
+            setpoint, sensors.pressure_mmHg, self.dt_s, commands, sealed, sensors.manifold_mmHg
+        )
         heat = None if paused or phase.heat is None else phase.heat.target_C
         commands.heater_power = self.heater_ctl.power(heat, sensors.skin_temp_C, commands.heater_power)
         if (index, paused) != self._motors_for:
