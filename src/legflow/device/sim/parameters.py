@@ -133,12 +133,18 @@ class SimParameters:
     current_lsb_A: float = 0.01
 
     # --- numerics ---------------------------------------------------------------------------------
-    #: Fixed substep of the kernel. The pneumatics are integrated by linearised backward Euler
-    #: (unconditionally stable); the substep only has to resolve the valve stroke.
     #: The device's own over-pressure trip above each cell's rating: firmware that vents by itself,
     #: whatever the host says (as the over-pressure alarms of hospital compression pumps).
     trip_margin_mmHg: float = 10.0
+
+    # --- numerics ---------------------------------------------------------------------------------
+    #: Fixed substep of the kernel. The pneumatics are integrated by linearised backward Euler
+    #: (unconditionally stable); the substep only has to resolve the valve stroke.
     substep_s: float = 0.002
+    #: A leg whose valves have settled, with its pump stopped and its vented cells near zero, only
+    #: holds or rests: its pneumatics take each host call in one step (tests/test_sim.py checks this
+    #: against fine substeps everywhere).
+    quiet_legs_one_step: bool = True
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():

@@ -20,7 +20,8 @@ ideal gas), so every flow is a "standard" volumetric flow and gas is conserved e
   of the substep and the star network (manifold + its cells) is solved by backward Euler exactly
   (eliminate the cells, one scalar equation for the manifold): unconditionally stable however stiff
   the valves are. The gas amounts are then updated with those flows (conservative) and each cell
-  pressure is recovered from its gas amount by Newton's method.
+  pressure is recovered from its gas amount by Newton's method. A quiet leg (valves settled, inlets
+  closed, pump stopped: it only holds or vents) takes each call in one such step.
 - Heater: pad and skin layer, two thermal masses (pad → skin → core, pad → room), explicit Euler
   (stable while the substep is far below C/G ~ 100 s).
 - Motors: DC motor ``I = (V - k w)/R``, ``J dw/dt = k I - b w - load``, semi-implicit; a load above
@@ -128,7 +129,8 @@ G_TLAG = 33
 G_TLSB = 34
 G_INOISE = 35
 G_ILSB = 36
-NG = 37
+G_QUIET = 37  # 1: quiet legs take one pneumatic step per call (`_quiet`)
+NG = 38
 
 #: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration.
 OUT_BLOCKS = ("pressure_mmHg", "manifold_mmHg", "skin_temp_C", "pump_current_A", "roller_current_A",
@@ -186,6 +188,11 @@ def gas_amount(cp, i, p, patm):
 
 
 NEWTON_LAST_STEP_Pa = 1.0
+#: An unpowered pump below this speed (of full) has stopped: dry friction stops a rotor in finite
+#: time, where the first-order spin-down alone would only approach zero.
+PUMP_STOPPED_SPEED = 1e-6
+#: A leg is `_quiet` with its pump below this speed (of full).
+QUIET_PUMP_SPEED = 1e-3
 
 
 @njit(cache=True)
@@ -252,101 +259,128 @@ def _motor(w, volts, load, r, k, b, j, h):
 
 
 @njit(cache=True)
-def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t):
-    """One substep of length h; ``a_*`` are the first-order lag factors of the pump speed, the
-    pressure sensors and the thermistor for h (computed once per step length by the caller)."""
+def _valve_targets(relay_closed, cp, i):
+    """Where cell i's inlet and exhaust valves are going (unpowered: inlet closed, exhaust open)."""
+    mode = cp[i, CP_INMODE]
+    if mode == 2.0:
+        inlet = 1.0
+    elif mode == 1.0:
+        inlet = 0.0
+    else:
+        inlet = 1.0 if (relay_closed and cp[i, CP_CMD_IN] > 0.5) else 0.0
+    exhaust = 1.0 if (not relay_closed or cp[i, CP_CMD_EX] > 0.5) else 0.0
+    return inlet, exhaust
+
+
+@njit(cache=True)
+def _quiet(relay_closed, cx, cp, lx, lp, leg, n_per):
+    """A leg whose pneumatics change smoothly: every valve settled, every inlet closed and the pump
+    stopped. Its cells only hold (leaks, the limb moving) or vent, each on its own through a fixed
+    orifice, so one linearised step covers a whole tick about as well as many small ones; what
+    needs substeps is a valve's stroke and the manifold's fast exchange with an open cell."""
+    if lx[leg, LX_W] > QUIET_PUMP_SPEED or (relay_closed and lp[leg, LP_CMD_PUMP] > 0.0):
+        return False
+    for i in range(leg * n_per, (leg + 1) * n_per):
+        inlet, exhaust = _valve_targets(relay_closed, cp, i)
+        if inlet > 0.0 or cx[i, CX_IN] != 0.0 or cx[i, CX_EX] != exhaust:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneumatic, thermal):
+    """One substep of length h: the valves, pump, manifold and cells of the legs marked in
+    ``pneumatic``, and every leg's heater and motors if ``thermal``. ``a_*`` are the first-order
+    lag factors of the pump speed, the pressure sensors and the thermistor for h."""
     n_legs = lx.shape[0]
     n_per = cx.shape[0] // n_legs
     patm = g[G_PATM]
     stroke = h / g[G_TSW]
     for leg in range(n_legs):
-        first = leg * n_per
-        # valves follow their targets over the switching time (unpowered: inlet closed, exhaust open)
-        for i in range(first, first + n_per):
-            mode = cp[i, CP_INMODE]
-            if mode == 2.0:
-                target = 1.0
-            elif mode == 1.0:
-                target = 0.0
-            else:
-                target = 1.0 if (relay_closed and cp[i, CP_CMD_IN] > 0.5) else 0.0
-            x = cx[i, CX_IN]
-            cx[i, CX_IN] = min(target, x + stroke) if target > x else max(target, x - stroke)
-            target = 1.0 if (not relay_closed or cp[i, CP_CMD_EX] > 0.5) else 0.0
-            x = cx[i, CX_EX]
-            cx[i, CX_EX] = min(target, x + stroke) if target > x else max(target, x - stroke)
-        # pump motor
-        powered = relay_closed and lp[leg, LP_PUMPOK] > 0.5
-        lx[leg, LX_W] += ((lp[leg, LP_CMD_PUMP] if powered else 0.0) - lx[leg, LX_W]) * a_pump
-        w = lx[leg, LX_W]
-        # pneumatics: linearised backward Euler on the star network manifold + cells
-        pm = lx[leg, LX_P]
-        q_free = g[G_QFREE] * lp[leg, LP_PUMPOK]
-        qp = q_free * (w - pm / g[G_PSHUT])
-        gp = -q_free / g[G_PSHUT]
-        if qp <= 0.0:
-            qp = 0.0
-            gp = 0.0
-        qml, gml = _orifice(g[G_KML], pm, 0.0, g)
-        lhs = g[G_VM] / patm / h - gp + gml
-        rhs = qp - qml
-        for j in range(n_per):
-            i = first + j
-            p = cx[i, CX_P]
-            fin, gin = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
-            # exhaust and leaks are orifices in parallel across the same drop: their Cd·A add
-            fout, gout = _orifice(cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK], p, 0.0, g)
-            d = cx[i, CX_CAP] / h + gin + gout
-            r = fin - fout
-            scratch[j, 0] = fin
-            scratch[j, 1] = gin
-            scratch[j, 2] = fout
-            scratch[j, 3] = gout
-            scratch[j, 4] = d
-            scratch[j, 5] = r
-            lhs += gin * (1.0 - gin / d)
-            rhs += -fin + gin * r / d
-        dm = rhs / lhs
-        q_in_total = 0.0
-        for j in range(n_per):
-            i = first + j
-            fin = scratch[j, 0]
-            gin = scratch[j, 1]
-            di = (scratch[j, 5] + gin * dm) / scratch[j, 4]
-            q_in = fin + gin * (dm - di)
-            q_out = scratch[j, 2] + scratch[j, 3] * di
-            q_in_total += q_in
-            cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
-            cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]
-            cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
-            cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
-            cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
-        qp_new = max(qp + gp * dm, 0.0)
-        lx[leg, LX_N] = max(lx[leg, LX_N] + h * (qp_new - q_in_total - (qml + gml * dm)), 1e-12)
-        lx[leg, LX_P] = lx[leg, LX_N] * patm / g[G_VM] - patm
-        lx[leg, LX_SENS] += (lx[leg, LX_P] - lx[leg, LX_SENS]) * a_p
-        ratio = min(max(lx[leg, LX_P] / g[G_PSHUT], 0.0), 1.0)
-        lx[leg, LX_IP] = w * (g[G_IPF] + (g[G_IPS] - g[G_IPF]) * ratio) if powered else 0.0
-        # heater pad against the skin (a shorted switch heats fully until the relay opens)
-        duty = 1.0 if lp[leg, LP_RUNAWAY] > 0.5 else lp[leg, LP_CMD_HEAT]
-        heat_w = lp[leg, LP_HEATW] * duty if relay_closed else 0.0
-        tpad = lx[leg, LX_TPAD]
-        tskin = lx[leg, LX_TSKIN]
-        q_ps = g[G_GPS] * (tpad - tskin)
-        lx[leg, LX_TPAD] = tpad + h / g[G_CPAD] * (heat_w - q_ps - g[G_GPA] * (tpad - g[G_TAMB]))
-        lx[leg, LX_TSKIN] = tskin + h / g[G_CSKIN] * (q_ps - g[G_GSC] * (tskin - g[G_TCORE]))
-        surface = 0.5 * (lx[leg, LX_TPAD] + lx[leg, LX_TSKIN])
-        lx[leg, LX_TSENS] += (surface - lx[leg, LX_TSENS]) * a_t
-        # motors
-        on = 1.0 if relay_closed else 0.0
-        volts = g[G_VSUP] * on * lp[leg, LP_HASR] * lp[leg, LP_CMD_ROLL]
-        wr, ir = _motor(lx[leg, LX_WR], volts, lp[leg, LP_RLOAD], g[G_RR], g[G_RK], g[G_RB], g[G_RJ], h)
-        lx[leg, LX_WR] = wr
-        lx[leg, LX_IR] = ir
-        volts = g[G_VSUP] * on * lp[leg, LP_HASV] * lp[leg, LP_CMD_VIB]
-        wv, iv = _motor(lx[leg, LX_WV], volts, lp[leg, LP_VLOAD], g[G_VR], g[G_VK], g[G_VB], g[G_VJ], h)
-        lx[leg, LX_WV] = wv
-        lx[leg, LX_IV] = iv
+        if pneumatic[leg]:
+            first = leg * n_per
+            # valves follow their targets over the switching time
+            for i in range(first, first + n_per):
+                target_in, target_ex = _valve_targets(relay_closed, cp, i)
+                x = cx[i, CX_IN]
+                cx[i, CX_IN] = min(target_in, x + stroke) if target_in > x else max(target_in, x - stroke)
+                x = cx[i, CX_EX]
+                cx[i, CX_EX] = min(target_ex, x + stroke) if target_ex > x else max(target_ex, x - stroke)
+            # pump motor
+            powered = relay_closed and lp[leg, LP_PUMPOK] > 0.5
+            lx[leg, LX_W] += ((lp[leg, LP_CMD_PUMP] if powered else 0.0) - lx[leg, LX_W]) * a_pump
+            if not powered and lx[leg, LX_W] < PUMP_STOPPED_SPEED:
+                lx[leg, LX_W] = 0.0
+            w = lx[leg, LX_W]
+            # pneumatics: linearised backward Euler on the star network manifold + cells
+            pm = lx[leg, LX_P]
+            q_free = g[G_QFREE] * lp[leg, LP_PUMPOK]
+            qp = q_free * (w - pm / g[G_PSHUT])
+            gp = -q_free / g[G_PSHUT]
+            if qp <= 0.0 or w <= 0.0:  # a stopped rotor displaces no gas
+                qp = 0.0
+                gp = 0.0
+            qml, gml = _orifice(g[G_KML], pm, 0.0, g)
+            lhs = g[G_VM] / patm / h - gp + gml
+            rhs = qp - qml
+            for j in range(n_per):
+                i = first + j
+                p = cx[i, CX_P]
+                fin, gin = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
+                # exhaust and leaks are orifices in parallel across the same drop: their Cd·A add
+                fout, gout = _orifice(cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK], p, 0.0, g)
+                d = cx[i, CX_CAP] / h + gin + gout
+                r = fin - fout
+                scratch[j, 0] = fin
+                scratch[j, 1] = gin
+                scratch[j, 2] = fout
+                scratch[j, 3] = gout
+                scratch[j, 4] = d
+                scratch[j, 5] = r
+                lhs += gin * (1.0 - gin / d)
+                rhs += -fin + gin * r / d
+            dm = rhs / lhs
+            q_in_total = 0.0
+            for j in range(n_per):
+                i = first + j
+                fin = scratch[j, 0]
+                gin = scratch[j, 1]
+                di = (scratch[j, 5] + gin * dm) / scratch[j, 4]
+                q_in = fin + gin * (dm - di)
+                q_out = scratch[j, 2] + scratch[j, 3] * di
+                q_in_total += q_in
+                cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
+                cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]
+                cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
+                cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
+                cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
+            qp_new = max(qp + gp * dm, 0.0)
+            lx[leg, LX_N] = max(lx[leg, LX_N] + h * (qp_new - q_in_total - (qml + gml * dm)), 1e-12)
+            lx[leg, LX_P] = lx[leg, LX_N] * patm / g[G_VM] - patm
+            lx[leg, LX_SENS] += (lx[leg, LX_P] - lx[leg, LX_SENS]) * a_p
+            ratio = min(max(lx[leg, LX_P] / g[G_PSHUT], 0.0), 1.0)
+            lx[leg, LX_IP] = w * (g[G_IPF] + (g[G_IPS] - g[G_IPF]) * ratio) if powered else 0.0
+        if thermal:
+            # heater pad against the skin (a shorted switch heats fully until the relay opens)
+            duty = 1.0 if lp[leg, LP_RUNAWAY] > 0.5 else lp[leg, LP_CMD_HEAT]
+            heat_w = lp[leg, LP_HEATW] * duty if relay_closed else 0.0
+            tpad = lx[leg, LX_TPAD]
+            tskin = lx[leg, LX_TSKIN]
+            q_ps = g[G_GPS] * (tpad - tskin)
+            lx[leg, LX_TPAD] = tpad + h / g[G_CPAD] * (heat_w - q_ps - g[G_GPA] * (tpad - g[G_TAMB]))
+            lx[leg, LX_TSKIN] = tskin + h / g[G_CSKIN] * (q_ps - g[G_GSC] * (tskin - g[G_TCORE]))
+            surface = 0.5 * (lx[leg, LX_TPAD] + lx[leg, LX_TSKIN])
+            lx[leg, LX_TSENS] += (surface - lx[leg, LX_TSENS]) * a_t
+            # motors
+            on = 1.0 if relay_closed else 0.0
+            volts = g[G_VSUP] * on * lp[leg, LP_HASR] * lp[leg, LP_CMD_ROLL]
+            wr, ir = _motor(lx[leg, LX_WR], volts, lp[leg, LP_RLOAD], g[G_RR], g[G_RK], g[G_RB], g[G_RJ], h)
+            lx[leg, LX_WR] = wr
+            lx[leg, LX_IR] = ir
+            volts = g[G_VSUP] * on * lp[leg, LP_HASV] * lp[leg, LP_CMD_VIB]
+            wv, iv = _motor(lx[leg, LX_WV], volts, lp[leg, LP_VLOAD], g[G_VR], g[G_VK], g[G_VB], g[G_VJ], h)
+            lx[leg, LX_WV] = wv
+            lx[leg, LX_IV] = iv
 
 
 @njit(cache=True)
@@ -385,22 +419,30 @@ def _lag_factors(h, g):
 def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_Pa):
     """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample.
 
-    The device's own over-pressure switch is checked after every substep: a cell above its
-    ``trip_Pa`` opens the relay at once. Returns the time it tripped, or -1.
+    The pneumatics of a `_quiet` leg take the whole span in one step (heater and motors keep the
+    substeps), unless the relay opens on the way. The device's own over-pressure switch is checked
+    after every substep: a cell above its ``trip_Pa`` opens the relay at once. Returns the time it
+    tripped, or -1.
     """
     tripped_at = -1.0
     span = t1 - t0
+    n_legs = lx.shape[0]
+    n_per = cx.shape[0] // n_legs
     if span > 0.0:
         n = int(np.ceil(span / dt - 1e-9))
         n = max(n, 1)
-        scratch = np.empty((cx.shape[0] // lx.shape[0], 6))
+        scratch = np.empty((n_per, 6))
+        busy = np.empty(n_legs, np.bool_)
+        for leg in range(n_legs):
+            busy[leg] = g[G_QUIET] == 0.0 or not _quiet(relay_closed, cx, cp, lx, lp, leg, n_per)
+        pending = not busy.all()  # quiet legs wait for one step at the end
         lags = _lag_factors(dt, g)
         t = t0
         for s in range(n):
             h = dt if s < n - 1 else span - dt * (n - 1)
             if h > 0.0:
                 a_pump, a_p, a_t = lags if h == dt else _lag_factors(h, g)
-                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t)
+                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, busy, True)
                 t += h
             if relay_closed:
                 for i in range(cx.shape[0]):
@@ -408,6 +450,14 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
                         relay_closed = False
                         tripped_at = t
                         break
+                if pending and not relay_closed:  # quiet legs catch up, then their valves move
+                    a_pump, a_p, a_t = _lag_factors(t - t0, g)
+                    _substep(t - t0, True, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, False)
+                    busy[:] = True
+                    pending = False
+        if pending:
+            a_pump, a_p, a_t = _lag_factors(span, g)
+            _substep(span, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, False)
     if sample:
         _sample(cx, cp, lx, lp, g, rng, out)
     return tripped_at

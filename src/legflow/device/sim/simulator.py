@@ -189,7 +189,7 @@ class SimulatedMassager(Massager):
         p = self.params
         speed = self._lx[:, ph.LX_W] * self._lp[:, ph.LP_PUMPOK]
         ratio = self._lx[:, ph.LX_P] / (p.pump_shutoff_mmHg * MMHG_Pa)
-        return p.pump_free_flow_L_per_min * np.maximum(speed - ratio, 0.0)
+        return p.pump_free_flow_L_per_min * np.where(speed > 0.0, np.maximum(speed - ratio, 0.0), 0.0)
 
     @property
     def true_cell_volume_mL(self) -> np.ndarray:
@@ -409,6 +409,7 @@ def _globals(p: SimParameters) -> np.ndarray:
     g[ph.G_TLSB] = p.temp_lsb_C
     g[ph.G_INOISE] = p.current_noise_sd_A
     g[ph.G_ILSB] = p.current_lsb_A
+    g[ph.G_QUIET] = 1.0 if p.quiet_legs_one_step else 0.0
     return g
 
 
