@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from numba import njit
 
 from legflow.clock import Clock, wall_s
 from legflow.device.faults import FaultSpec
@@ -147,7 +148,9 @@ class Session:
         next_tick = clock.now()
         tick = 0
         phase_index = -1
-        guide_shown: set[tuple[int, int]] = set()
+        # each phase's guide steps by time, and how many of the current phase's have been shown
+        guides = [sorted(phase.guide, key=lambda step: step.at_s) for phase in self.program.phases]
+        shown = 0
         last_sample_s = -1.0
         last_commit_wall_s = -COMMIT_EVERY_s
         update_every = max(1, round(update_every_s * self.tick_hz))
@@ -186,13 +189,13 @@ class Session:
                 index = phase_of_tick[tick]
                 phase = self.program.phases[index]
                 if index != phase_index:
-                    phase_index = index
+                    phase_index, shown = index, 0
                     self._event(session_id, "phase", phase.name)
                 t_in = self.t_s - self.timeline.starts_s[index]
-                for j, step in enumerate(phase.guide):
-                    if step.at_s <= t_in and (index, j) not in guide_shown:
-                        guide_shown.add((index, j))
-                        self._event(session_id, "guide", f"[{step.area}] {step.text}")
+                while shown < len(guides[index]) and guides[index][shown].at_s <= t_in:
+                    step = guides[index][shown]
+                    shown += 1
+                    self._event(session_id, "guide", f"[{step.area}] {step.text}")
                 cycle = self.adaptive.get(index)
                 sealed = None
                 if paused_now:
@@ -270,8 +273,7 @@ class Session:
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _track(self, sensors) -> None:
-        np.maximum(self.max_pressure, sensors.pressure_mmHg, out=self.max_pressure)
-        np.fmax(self.max_skin_C, sensors.skin_temp_C, out=self.max_skin_C)  # a NaN reading is no maximum
+        _track_peaks(self.max_pressure, sensors.pressure_mmHg, self.max_skin_C, sensors.skin_temp_C)
 
     def _event(self, session_id: int | None, kind: str, detail: str) -> None:
         if self.history is not None and session_id is not None:
@@ -387,3 +389,15 @@ def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = 
         [leg for leg in legs for _ in profile.cells],
         posture,
     )
+
+
+@njit(cache=True)
+def _track_peaks(max_pressure, pressure, max_skin, skin):
+    """The highest pressure and skin temperature so far, in place (one compiled call per tick);
+    a NaN reading is no maximum."""
+    for i in range(pressure.shape[0]):
+        if pressure[i] > max_pressure[i]:
+            max_pressure[i] = pressure[i]
+    for i in range(skin.shape[0]):
+        if skin[i] > max_skin[i]:
+            max_skin[i] = skin[i]

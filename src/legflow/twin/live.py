@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from legflow.twin.metrics import compression_cycles, program_metrics
 from legflow.twin.model import FLUID, N_SEG, OBS_OUTFLOW, VEIN, Posture, pack
@@ -64,9 +65,9 @@ class LiveTwin:
     # -- stepping ----------------------------------------------------------------------------
     def tissue_pressures(self, cell_mmHg: np.ndarray) -> np.ndarray:
         """Pressure on each leg's foot, calf and thigh tissue [n_legs, 3] from the cell pressures."""
-        return (self._transmit @ np.maximum(np.asarray(cell_mmHg, dtype=np.float64), 0.0)).reshape(
-            self.n_legs, N_SEG
-        )
+        out = np.empty((self.n_legs, N_SEG))
+        _tissue_pressures(self._transmit, np.asarray(cell_mmHg, dtype=np.float64), out.reshape(-1))
+        return out
 
     def step(self, cell_mmHg: np.ndarray) -> None:
         """Advance one ``TWIN_STEP_s`` with these cell pressures held."""
@@ -79,7 +80,9 @@ class LiveTwin:
     # -- what the massager and the engine read -----------------------------------------------
     def limb_volume_change_mL(self) -> np.ndarray:
         """How much the limb under each cell has grown (+) or emptied (−) since rest [n_cells]."""
-        return self._cover @ (self._segment_mL(self.state) - self.rest_segment_mL).ravel()
+        out = np.empty(len(self.cell_leg))
+        _volume_under_cells(self._cover, self.state, self.rest_segment_mL.reshape(-1), out)
+        return out
 
     def venous_volume_mL(self) -> np.ndarray:
         """Venous volume of each whole leg now [n_legs]."""
@@ -136,3 +139,27 @@ def _fluid_mL(state: np.ndarray) -> np.ndarray:
 
 def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(v), 2) for v in values]
+
+
+@njit(cache=True)
+def _tissue_pressures(transmit, cell_mmHg, out):
+    """out[leg·3 + segment] = transmit @ cell pressures (a cell below zero presses nothing)."""
+    for k in range(transmit.shape[0]):
+        total = 0.0
+        for c in range(transmit.shape[1]):
+            if cell_mmHg[c] > 0.0:
+                total += transmit[k, c] * cell_mmHg[c]
+        out[k] = total
+
+
+@njit(cache=True)
+def _volume_under_cells(cover, state, rest_segment_mL, out):
+    """out[cell] = cover @ (venous + interstitial excess volume per segment − at rest)."""
+    for c in range(cover.shape[0]):
+        total = 0.0
+        for k in range(cover.shape[1]):
+            if cover[c, k] != 0.0:
+                leg, seg = divmod(k, N_SEG)
+                grown = state[leg, VEIN + seg] + state[leg, FLUID + seg] - rest_segment_mL[k]
+                total += cover[c, k] * grown
+        out[c] = total

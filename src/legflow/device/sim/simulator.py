@@ -73,6 +73,7 @@ class SimulatedMassager(Massager):
         self.created_at_s = clock.now()
         self._t = self.created_at_s
         nl, nc = self.n_legs, self.n_cells
+        self._n_legs = nl  # the read path needs it every tick
         if nl == 0 or nc == 0:
             raise DeviceError(f"profile '{profile.name}' has no cells to simulate")
         self._names = profile.cell_names()
@@ -133,7 +134,7 @@ class SimulatedMassager(Massager):
         self._advance(now, sample=True)
         self._seq += 1
         # no copy: `_sensors` cuts its own, and after a link loss `_out` is never sampled again
-        self._last = (self._t, self._seq, self._out, self._relay_open, self.n_legs)
+        self._last = (self._t, self._seq, self._out, self._relay_open, self._n_legs)
         return _sensors(*self._last)
 
     def apply(self, commands: Commands) -> None:
