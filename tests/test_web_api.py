@@ -183,6 +183,12 @@ def test_check_names_line_and_field_of_each_problem(dash):
     )
     assert "over the limit" in too_high.json()["problems"][0]["message"]
     assert dash.client.post("/api/v1/check", json={"toml": SHORT_PROGRAM}).json()["ok"]
+    # a ramp the device's pump cannot finish in time runs, with a warning naming its line
+    fast = SHORT_PROGRAM.replace('pattern = "sequential"', 'pattern = "pulse"').replace(
+        "inflate_s = 1.5", "inflate_s = 1.0"
+    )
+    result = dash.client.post("/api/v1/check", json={"toml": fast}).json()
+    assert result["ok"] and result["warnings"][0]["field"].endswith("inflate_s"), result
 
 
 def test_compose_edit_and_save_keep_comments_and_refuse_bad_programs(dash):

@@ -3,15 +3,22 @@
 This is the device check of `legflow check` and of every run: what the format allows (300 mmHg)
 is far more than any device may do; here each request meets the device's abilities and the
 tightest limit of the defaults and the user's screening, and each refusal says the limit and why.
+
+It also compares each inflate ramp with what the device's pump can deliver (`pump_fills`): a ramp
+a little too fast for the pump is a *warning* (the session runs, the cells fill late); one far too
+fast is refused like any other device finding.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from legflow.device.profile import DeviceProfile
-from legflow.errors import ProgramError
+from legflow.errors import Problem, ProgramError
 from legflow.programs.loader import ProgramSource
 from legflow.programs.locate import Path
-from legflow.programs.model import Program
+from legflow.programs.model import Compression, Program
 from legflow.safety.limits import Limits
 
 Finding = tuple[Path, str]
@@ -115,6 +122,146 @@ def _heat_findings(target_C: float, at: Path, profile: DeviceProfile, limits: Li
     return []
 
 
+# --- pump capacity ------------------------------------------------------------------------------
+#: A ramp that needs more than this many times its inflate time of the pump is refused, not only
+#: warned about: it would last over twice as long as written, so the phase's timing (the holds, a
+#: wave's travel, the rest) no longer means what the program says.
+PUMP_REFUSE_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One inflate ramp of one leg: the cells that fill together from vented, the air they take
+    and what the leg's pump can deliver in the ramp's time (volumes at atmospheric pressure)."""
+
+    phase: int
+    zones: tuple[str, ...]
+    cells: tuple[str, ...]
+    pressure_mmHg: float  # the highest target among them
+    inflate_s: float
+    needed_mL: float
+    deliverable_mL: float
+    shortest_inflate_s: float
+    back_pressure_mmHg: float
+
+    @property
+    def ratio(self) -> float:
+        """How many times the written inflate time the pump needs (over 1: too fast)."""
+        return self.shortest_inflate_s / self.inflate_s
+
+
+def cell_fill_mL(volume_mL: float, pressure_mmHg: float) -> float:
+    """Air (at atmospheric pressure) a cell takes from vented to ``pressure_mmHg``.
+
+    The simulator's own gas law (`legflow.device.sim.physics`): gas N = (P_atm + p) V(p) / P_atm with
+    V(p) = V·(residual + conform·(1 − e^(−p/p_conform)) + tissue·p). It leaves out the limb yielding
+    under the cell (more room, more air) and the manifold's own gas, so it never overstates.
+    """
+    # imported here: the sim package loads numba, which `legflow check` need not pay for up front
+    from legflow.device.sim.parameters import ATMOSPHERE_Pa, MMHG_Pa, SimParameters
+
+    sim = SimParameters()
+    atmosphere_mmHg = ATMOSPHERE_Pa / MMHG_Pa
+
+    def gas_volume_mL(p: float) -> float:
+        conform = sim.cell_conform_fraction * (1.0 - math.exp(-p / sim.cell_conform_pressure_mmHg))
+        v = volume_mL * (sim.cell_residual_fraction + conform + sim.cell_tissue_fraction_per_mmHg * p)
+        return max(v, sim.cell_dead_volume_mL)
+
+    full = gas_volume_mL(pressure_mmHg) * (atmosphere_mmHg + pressure_mmHg) / atmosphere_mmHg
+    return full - gas_volume_mL(0.0)
+
+
+def ramp_groups(c: Compression) -> list[tuple[str, ...]]:
+    """Zones whose inflate ramps run at the same time, in order.
+
+    As the timeline lays them out (`legflow.engine.timeline.zone_fraction`): pulse and hold ramp
+    every zone at once from the cycle's start; sequential and wave start zone i at i·(inflate + delay)
+    and, with delay ≥ 0 (the schema's range), each ramp ends before the next begins.
+    """
+    zones = [z for z, p in c.zone_pressures().items() if p > 0]
+    if c.pattern in ("pulse", "hold"):
+        return [tuple(zones)] if zones else []
+    groups: list[tuple[str, ...]] = []
+    end_s = -math.inf
+    for i, zone in enumerate(c.zones):
+        start_s = i * (c.inflate_s + c.delay_s)
+        if zone in zones:
+            if groups and start_s < end_s:
+                groups[-1] = (*groups[-1], zone)
+            else:
+                groups.append((zone,))
+            end_s = start_s + c.inflate_s
+    return groups
+
+
+def pump_fills(program: Program, profile: DeviceProfile) -> list[Fill]:
+    """Every distinct inflate ramp of the program on one leg of this device, with the air it needs
+    and the air the pump can give; empty when the profile gives no pump.
+
+    The cells of a ramp follow linear setpoints up to their targets together, so the manifold feeding
+    them stands at least at the highest setpoint: on average half the highest target over the ramp.
+    The pump curve being linear, its mean flow is its flow at that mean back-pressure. The inlet
+    valves' pressure drop and the pump's spin-up are left out: the pump can only do worse, so a
+    finding means the ramp cannot be followed, while a ramp that passes may still end a little low.
+    """
+    found: list[Fill] = []
+    for i, phase in enumerate(program.phases):
+        c = phase.compression
+        if c is None or not phase.squeezes:
+            continue
+        targets = c.zone_pressures()
+        for zones in ramp_groups(c):
+            cells = [(cell, targets[z]) for z in zones for cell in profile.cells_in_zone(z)]
+            if not cells:
+                continue  # no such cell on this device: a finding of its own
+            top_mmHg = max(p for _, p in cells)
+            back_mmHg = top_mmHg / 2.0
+            flow = profile.pump_flow_L_per_min(back_mmHg)
+            if flow is None:
+                return []
+            flow_mL_per_s = flow * 1000.0 / 60.0
+            needed = sum(cell_fill_mL(cell.volume_mL, p) for cell, p in cells)
+            found.append(
+                Fill(
+                    phase=i,
+                    zones=zones,
+                    cells=tuple(cell.name for cell, _ in cells),
+                    pressure_mmHg=top_mmHg,
+                    inflate_s=c.inflate_s,
+                    needed_mL=needed,
+                    deliverable_mL=flow_mL_per_s * c.inflate_s,
+                    shortest_inflate_s=needed / flow_mL_per_s if flow_mL_per_s > 0 else math.inf,
+                    back_pressure_mmHg=back_mmHg,
+                )
+            )
+    return found
+
+
+def _pump_findings(program: Program, profile: DeviceProfile, *, refused: bool) -> list[Finding]:
+    """One finding per phase whose slowest ramp is too fast for the pump: the refused ones (far
+    off) or the warnings, as asked."""
+    worst: dict[int, Fill] = {}
+    for fill in pump_fills(program, profile):
+        if fill.ratio > 1.0 and (fill.phase not in worst or fill.ratio > worst[fill.phase].ratio):
+            worst[fill.phase] = fill
+    found: list[Finding] = []
+    for i, fill in sorted(worst.items()):
+        if (fill.ratio > PUMP_REFUSE_RATIO) != refused:
+            continue
+        together = "fill together" if len(fill.cells) > 1 else "fills"
+        message = (
+            f"{', '.join(fill.cells)} {together} 0 → {fill.pressure_mmHg:g} mmHg in {fill.inflate_s:g} s: "
+            f"that takes ~{fill.needed_mL:.0f} mL of air, but each leg's pump on device '{profile.name}' "
+            f"delivers at most ~{fill.deliverable_mL:.0f} mL in {fill.inflate_s:g} s against "
+            f"{fill.back_pressure_mmHg:g} mmHg; it needs inflate_s ≥ {fill.shortest_inflate_s:.1f} s"
+        )
+        if refused:
+            message += f" (refused: over {PUMP_REFUSE_RATIO:g}× the time written)"
+        found.append((("phase", i, "compression", "inflate_s"), message))
+    return found
+
+
 def device_findings(program: Program, profile: DeviceProfile, limits: Limits) -> list[Finding]:
     """Every reason this program may not run on this device for this user; empty if it may."""
     found: list[Finding] = [(("program",), f"screening blocks sessions: {b}") for b in limits.blocks]
@@ -134,6 +281,7 @@ def device_findings(program: Program, profile: DeviceProfile, limits: Limits) ->
     if any(leg not in profile.legs for leg in wanted):
         found.append((("program", "legs"), f"device '{profile.name}' has no {legs} legs mode"))
     found += _zone_findings(program, profile, limits)
+    found += _pump_findings(program, profile, refused=True)
     heat_min = sum(p.duration_min for p in program.phases if p.heat is not None)
     if heat_min > limits.heat_on_min:
         first = next(i for i, p in enumerate(program.phases) if p.heat is not None)
@@ -147,8 +295,18 @@ def device_findings(program: Program, profile: DeviceProfile, limits: Limits) ->
     return found
 
 
-def check_source(source: ProgramSource, profile: DeviceProfile, limits: Limits) -> None:
-    """Raise `ProgramError` with every device and limit problem of the program."""
+def device_warnings(program: Program, profile: DeviceProfile) -> list[Finding]:
+    """What will not go as written on this device but may still run: ramps a little too fast for
+    its pump (the cells fill late)."""
+    if not program.needs_device:
+        return []
+    return _pump_findings(program, profile, refused=False)
+
+
+def check_source(source: ProgramSource, profile: DeviceProfile, limits: Limits) -> list[Problem]:
+    """Raise `ProgramError` with every device and limit problem of the program; return its
+    warnings (problems that do not refuse a run) for the caller to show."""
     problems = source.problems(device_findings(source.program, profile, limits))
     if problems:
         raise ProgramError(problems)
+    return source.problems(device_warnings(source.program, profile))

@@ -91,7 +91,10 @@ def check(
     problems = []
     for path in files:
         try:
-            check_source(load_source(path), device, limits)
+            for w in check_source(load_source(path), device, limits):
+                err.print(
+                    f"{w.file}:{w.line}: {w.field}: warning: {w.message}", highlight=False, soft_wrap=True
+                )
             err.print(f"{path}: ok", highlight=False)
         except ProgramError as exc:
             problems += exc.problems

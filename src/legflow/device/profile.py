@@ -2,6 +2,8 @@
 
 A profile lists the cells of one leg; a two-leg device mirrors them. Cells are named
 ``LEG.NAME`` (``left.calf``). ``covers`` says which fraction of which twin segment a cell presses.
+The pump (one per leg) is optional: a profile that gives it lets the device check see ramps that
+ask more air than the pump can deliver (`legflow.plan`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from legflow.anatomy import CompressionZone, SoleZone
 from legflow.errors import ProfileError
@@ -47,6 +49,24 @@ class DeviceProfile(_Data):
     rollers: RollerSpec | None = None
     vibration_max_level: int = Field(default=0, ge=0, le=5)
     heater_max_C: float | None = None
+    #: The pump of each leg, a linear pressure–flow curve: free flow (no back-pressure, at
+    #: atmospheric pressure) and shut-off (dead-head) pressure. Both or neither.
+    pump_free_flow_L_per_min: float | None = Field(default=None, gt=0)
+    pump_shutoff_mmHg: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _pump_whole(self) -> DeviceProfile:
+        """Half a pump curve is no curve: refuse a profile that gives only one of the two."""
+        if (self.pump_free_flow_L_per_min is None) != (self.pump_shutoff_mmHg is None):
+            raise ValueError("give both pump_free_flow_L_per_min and pump_shutoff_mmHg, or neither")
+        return self
+
+    def pump_flow_L_per_min(self, back_pressure_mmHg: float) -> float | None:
+        """What one leg's pump delivers (at atmospheric pressure) against a back-pressure; None if
+        the profile does not say."""
+        if self.pump_free_flow_L_per_min is None or self.pump_shutoff_mmHg is None:
+            return None
+        return self.pump_free_flow_L_per_min * max(0.0, 1.0 - back_pressure_mmHg / self.pump_shutoff_mmHg)
 
     def cells_in_zone(self, zone: str) -> list[CellSpec]:
         return [c for c in self.cells if c.zone == zone]

@@ -100,15 +100,20 @@ def _problems(exc: LegflowError) -> list[dict[str, Any]]:
     return [p.__dict__ for p in getattr(exc, "problems", [])]
 
 
-def _check(text: str, filename: str, profile: str, user: str) -> tuple[ProgramSource | None, list[dict]]:
-    """Validate text as `legflow check` does; the problems as dicts (empty when it may run)."""
+def _check(
+    text: str, filename: str, profile: str, user: str, warnings: list[dict] | None = None
+) -> tuple[ProgramSource | None, list[dict]]:
+    """Validate text as `legflow check` does; the problems as dicts (empty when it may run). The
+    warnings (problems that do not refuse a run) go into ``warnings`` when given."""
     try:
         source = validate_text(text, filename)
-        check_source(source, load_profile(profile), stored_limits(user))
+        found = check_source(source, load_profile(profile), stored_limits(user))
     except LegflowError as exc:
         if not getattr(exc, "problems", None):
             raise
         return None, _problems(exc)
+    if warnings is not None:
+        warnings += [w.__dict__ for w in found]
     return source, []
 
 
@@ -235,11 +240,12 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
 
     @api.post("/check", summary="Validate a program as `legflow check` does")
     def check_program(body: ProgramText):
-        source, problems = _check(body.toml, "program.toml", body.profile, body.user)
+        warnings: list[dict] = []
+        source, problems = _check(body.toml, "program.toml", body.profile, body.user, warnings)
         summary = None
         if source is not None:
             summary = {"title": source.program.program.name, "minutes": source.program.duration_s / 60}
-        return {"ok": not problems, "problems": problems, "program": summary}
+        return {"ok": not problems, "problems": problems, "warnings": warnings, "program": summary}
 
     @api.post("/compose", summary="Write a program for a goal, zones and intensity")
     def compose_program(body: ComposeRequest):

@@ -312,17 +312,19 @@ async function editorView(params, name) {
       el("div", { class: bad.has(i + 1) ? "bad" : "" }, i + 1)));
     gutter.scrollTop = area.scrollTop;
   };
-  const showProblems = (problems, ok, program) => {
+  const showProblems = (problems, ok, program, warnings = []) => {
     problemsList.replaceChildren(...problems.map((p) => el("li", { onclick: () => gotoLine(area, p.line) },
-      `line ${p.line}: ${p.field}: ${p.message}`)));
+      `line ${p.line}: ${p.field}: ${p.message}`)), ...warnings.map((p) => el("li", { class: "warning",
+      onclick: () => gotoLine(area, p.line) }, `line ${p.line}: ${p.field}: warning: ${p.message}`)));
     verdict.className = ok ? "ok" : "error";
-    verdict.textContent = ok ? `valid: ${program.title}, ${program.minutes.toFixed(1)} min` : `${problems.length} problem(s)`;
+    const warned = warnings.length ? ` (${warnings.length} warning(s))` : "";
+    verdict.textContent = ok ? `valid${warned}: ${program.title}, ${program.minutes.toFixed(1)} min` : `${problems.length} problem(s)`;
     paintGutter(problems);
   };
   const check = async () => {
     if (!area.value.trim()) { showProblems([], false, null); verdict.textContent = "empty"; return; }
     const result = await api("/check", { json: { toml: area.value } });
-    showProblems(result.problems, result.ok, result.program);
+    showProblems(result.problems, result.ok, result.program, result.warnings || []);
   };
   area.addEventListener("input", () => { paintGutter([]); clearTimeout(timer); timer = setTimeout(check, 300); });
   area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
