@@ -130,6 +130,7 @@ def profile_run(program: Program, profile: DeviceProfile, seed: int, top: int) -
     total = _cum(stats, "legflow/engine/session.py", ("run",))
     kernel = _cum(stats, "legflow/device/sim/physics.py", own=True)  # the numba kernels
     sim = _cum(stats, "legflow/device/sim/simulator.py", ("read", "apply"))
+    limb = _cum(stats, "legflow/device/sim/simulator.py", ("_step_limb",))
     sup_all = _cum(stats, "legflow/safety/supervisor.py", ("read", "apply"))
     detect = _cum(stats, "legflow/safety/supervisor.py", ("_detect",))
     cells = _cum(stats, "legflow/safety/detectors.py", ("check_cells",))
@@ -138,10 +139,11 @@ def profile_run(program: Program, profile: DeviceProfile, seed: int, top: int) -
     track = _cum(stats, "legflow/engine/session.py", ("_track",))
     rows = [
         ("sim physics: numba kernels (`physics.advance`, `physics.latch`)", kernel),
-        ("sim physics: Python around them (`_advance`, `_kernel`, `_sensors`, copies)", sim - kernel),
+        ("sim physics: Python around them (`_advance`, `_kernel`, `_sensors`)", sim - kernel - limb),
+        ("leg twin inside the cells, every 0.1 s (`_step_limb`: `LiveTwin.step`, volume exchange)", limb),
         ("supervisor: `check_cells` (numba)", cells),
-        ("supervisor: rest of `_detect` (`check_heaters` in Python, fancy indexing, …)", detect - cells),
-        ("supervisor: clamp (`Supervisor._clamp`: `Commands.copy`, `np.logical_or.at`, …)", clamp),
+        ("supervisor: rest of `_detect` (`check_heaters`, the session time limit)", detect - cells),
+        ("supervisor: clamp (`Supervisor._clamp`: the `clamp_commands` kernel and its 22 arguments)", clamp),
         ("supervisor: rest (lock, `read`/`apply` bookkeeping)", sup_all - sim - detect - clamp),
         ("controller (`PressureController.update`, `HeaterController.power`)", ctl),
         ("session loop: `_track` (max pressure / skin temperature)", track),

@@ -21,10 +21,13 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """Monotonic wall time. Sleeps most of the wait, then spins the last half millisecond for
-    low tick jitter."""
+    """Monotonic wall time. Sleeps most of the wait, then spins the last 0.2 ms for low tick jitter.
 
-    SPIN_s = 0.0005
+    Measured at 50 Hz on a 2-core VM: without the spin a sleep wakes 0.2 ms late (p50) and 0.7 ms
+    (p99); a 0.2 ms spin gives 0.007 / 0.23 ms for 0.7 % of a core, a 0.5 ms spin 0.006 / 0.04 ms
+    for 2.1 % (three times the CPU for jitter far under the 2 ms a tick may be late)."""
+
+    SPIN_s = 0.0002
 
     def now(self) -> float:
         return time.monotonic()
