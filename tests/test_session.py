@@ -127,11 +127,11 @@ def test_cells_track_their_setpoints():
     """Sequential ramps on the reference device with the leg twin inside the cells: at the end of
     each inflate ramp the cells are within 3 mmHg of their setpoint and they overshoot by no more
     than 5 mmHg while held (the tracking goal; measured on true pressures, as
-    `python -m benchmarks.controller` does: 100 % and 100 %, at most 4.2 mmHg)."""
+    `python -m benchmarks.controller` does: 100 % and 100 %, at most 3.7 mmHg)."""
     status, errors, overshoot = tracking(builtin_source("circulation").program, "reference")
     assert status == "completed" and len(errors) > 100
-    assert np.mean(np.abs(errors) <= 3.0) >= 0.95
-    assert np.mean(overshoot <= 5.0) >= 0.95 and overshoot.max() <= 6.0
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.98
+    assert overshoot.max() <= 5.0
 
 
 def test_small_cells_are_held_without_overshoot():
@@ -140,5 +140,5 @@ def test_small_cells_are_held_without_overshoot():
     profile = load_profile("calf-sleeve")
     status, errors, overshoot = tracking(exercise_program(profile), "calf-sleeve")
     assert status == "completed" and len(errors) > 50
-    assert np.mean(np.abs(errors) <= 3.0) >= 0.95
-    assert np.mean(overshoot <= 5.0) >= 0.95 and overshoot.max() <= 6.0
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.98
+    assert overshoot.max() <= 5.0

@@ -1,7 +1,9 @@
 """Every fault kind on every device profile: detected, safe state reached, pressure bounded.
 
 Each case runs a real session (simulated massager, supervisor, engine) on a virtual clock, with
-the fault injected as a physical change at 60 s, and watches the *true* cell pressures.
+the fault injected as a physical change at 60 s, and watches the *true* cell pressures. A garment
+taken off is also tried at other times and seeds, and every built-in program must run to its end
+on every profile with no fault at all (a false alarm stops a healthy session).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session, leg_twin
 from legflow.engine.testprogram import exercise_program
+from legflow.errors import LegflowError
+from legflow.plan import check_source
+from legflow.programs.library import builtin_names, builtin_source
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 
@@ -26,12 +31,12 @@ CASES = [
 ]
 
 
-def run_with_fault(profile_name: str, kind: str, minutes: float = 4.0):
+def run_with_fault(profile_name: str, kind: str, minutes: float = 4.0, at_s: float = 60.0, seed: int = 0):
     profile = load_profile(profile_name)
     clock = VirtualClock()
-    spec = FaultSpec(kind, 60.0)
+    spec = FaultSpec(kind, at_s)
     twin = leg_twin(profile)  # the leg inside the cells: it empties under them, as a real one does
-    sim = SimulatedMassager(profile, clock, faults=[spec], limb=twin)
+    sim = SimulatedMassager(profile, clock, faults=[spec], limb=twin, seed=seed)
     sup = Supervisor(sim, DEFAULT_LIMITS, clock)
     peak = {"pressure": 0.0, "skin_C": 0.0}
     read = sup.read
@@ -73,3 +78,35 @@ def test_fault_is_detected_and_made_safe(profile, kind):
     else:
         assert sim.relay_open
         assert sim.true_pressure_mmHg.max() < 120.0
+
+
+@pytest.mark.parametrize("profile", profile_names())
+def test_a_garment_taken_off_is_caught_whenever_it_comes_off(profile):
+    """Before the cells' stiffness is learned, during a fill, during a hold or a rest: caught (by the
+    garment-off detector or, where the bladder then balloons without rising, by no-rise)."""
+    for at_s in (20.0, 45.0, 90.0, 130.0):
+        for seed in (0, 1):
+            summary, sim, _, _ = run_with_fault(profile, "garment_off", at_s=at_s, seed=seed)
+            assert summary["status"] == "fault", (at_s, seed)
+            assert summary["faults"][0]["detected_s"] - at_s < 30.0 and sim.relay_open
+
+
+def test_every_builtin_program_runs_to_its_end_on_every_profile_without_a_false_alarm():
+    """The detectors must not stop a healthy session: each built-in program on each profile it
+    passes the check for, with the leg twin inside the cells."""
+    runs = 0
+    for name in builtin_names():
+        source = builtin_source(name)
+        for profile_name in profile_names():
+            profile = load_profile(profile_name)
+            try:
+                check_source(source, profile, DEFAULT_LIMITS)
+            except LegflowError:
+                continue  # not for this device
+            clock = VirtualClock()
+            twin = leg_twin(profile)
+            sup = Supervisor(SimulatedMassager(profile, clock, limb=twin), DEFAULT_LIMITS, clock)
+            summary = Session(source.program, name, sup, clock, twin=twin).run()
+            assert summary["status"] == "completed", (name, profile_name, summary["faults"])
+            runs += 1
+    assert runs >= 30

@@ -231,6 +231,32 @@ def test_heater_that_never_warms_is_a_fault():
     assert sup.trip.detector == "heater_fault"
 
 
+def _warm_then(fake, rate_C_per_s: float, after_s: float, clock) -> None:
+    """The left pad's reading: +2 °C/min for ``after_s``, then ``rate_C_per_s``."""
+    fake.skin[0] += (2.0 / 60.0 if clock.now() < after_s else rate_C_per_s) * TICK
+
+
+def test_a_pad_settled_short_of_its_target_at_full_power_is_no_fault():
+    """A weak heater (or a cold room) settles below the target: the sensor has shown the pad
+    warming, so a flat reading at full power is not the sensor off the pad."""
+    clock, fake, sup = rig()
+    fake.skin[0] = 32.0
+    heat = commands(sup)
+    heat.heater_power[0] = 1.0  # the left pad only
+    run(clock, sup, 240, heat, each=lambda: _warm_then(fake, 0.0, 90.0, clock))
+    assert sup.trip is None and fake.skin[0] < 38.0
+
+
+def test_a_reading_that_cools_at_full_power_is_a_heater_fault():
+    """Once warmed, a reading that falls 2 °C in a minute at full power: the sensor left the pad."""
+    clock, fake, sup = rig()
+    fake.skin[0] = 32.0
+    heat = commands(sup)
+    heat.heater_power[0] = 1.0
+    run(clock, sup, 240, heat, each=lambda: _warm_then(fake, -2.0 / 60.0, 90.0, clock))
+    assert sup.trip.detector == "heater_fault" and sup.trip.where == "left"
+
+
 def test_link_loss_trips_and_the_device_is_safe_half_a_second_after_its_last_command():
     clock, fake, sup = rig()
     run(clock, sup, 1.0, commands(sup))

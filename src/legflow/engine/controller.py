@@ -13,9 +13,12 @@ holding (both closed). Three things keep the overshoot small:
 Cells of one leg share the manifold: only cells close in pressure to the emptiest one that wants gas
 fill together, or a full cell would empty itself into the manifold and its neighbour.
 On a rising setpoint a cell aims where the setpoint will be, and restarts as soon as it falls behind
-(no band), its duty floor climbing while it trails. A held cell is topped up within a band; one that
-creeps over its setpoint (the limb under it refilling) bleeds a little gas back into its idle
-manifold, as the exhaust's shortest pulse is far too coarse for a small cell.
+(no band), its duty floor climbing while it trails; the duty adds what holds the pump against the
+cell's pressure, and a cell that catches up coasts with its inlet open rather than stopping (below
+22 mmHg it is filled firmly instead, so the supervisor's garment-off detector sees real inflow).
+A held cell is topped up within a band; one that creeps over its setpoint (the limb under it
+refilling) bleeds a little gas back into its idle manifold, as the exhaust's shortest pulse is far
+too coarse for a small cell.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ CLOSED, FILLING, FINISHING = 0, 1, 2
 #: Inlet open for one tick with the pump off, so a held cell over its setpoint lets a little gas
 #: back into the (lower) manifold.
 BLEEDING = -1
+#: Inlet open on a rising setpoint with the pump off (at a holding duty the supervisor would see a
+#: fill that does not rise): a ramping cell that has caught up waits for the setpoint this way, so
+#: its next push starts at once instead of after a spin-down, a valve stroke and a spin-up (~90 ms,
+#: 2-3 mmHg of a 27 mmHg/s ramp) that an on/off stop costs. It yields the manifold to any other
+#: cell of its leg once its pump has spun down (COASTING - k: k ticks coasted, counted up to the
+#: FINISHING ticks).
+COASTING = -2
 #: Ticks a finishing fill keeps its inlet open with the pump off: the pump's spin-down (~50 ms).
 FINISH_TICKS = 3
+#: A coasting cell's state once it has coasted as long as a finishing fill lasts.
+SPUN_DOWN = -2 - (FINISH_TICKS - 1)
 #: Below this setpoint a cell is vented rather than held.
 VENT_BELOW_mmHg = 1.0
 TOP_UP_GAP_mmHg = 5.0  # a holding cell this close to its setpoint is topped up gently
@@ -53,6 +65,27 @@ BLEED_ABOVE_mmHg = 2.5
 #: ... when the sensed manifold is at least this far below the cell (else the bleed moves nothing;
 #: the manifold sags through the pump's reed valves within a second of the pump stopping).
 BLEED_MIN_DROP_mmHg = 10.0
+#: A diaphragm pump's flow falls about linearly with back-pressure to none at its shut-off pressure
+#: (typical 12 V pumps: 300-600 mmHg), at a speed in proportion to the duty: the duty p / this
+#: only holds a manifold at p, and a fill gets the duty above it. A value low in the range errs
+#: towards a coasting cell creeping up with its ramp rather than sagging.
+PUMP_SHUTOFF_mmHg = 400.0
+#: A fill teaches the cell's gain only while the pump is this far above its holding duty: nearer,
+#: noise in the rise is divided by a small number.
+LEARN_ABOVE_HOLD_DUTY = 0.1
+#: On a ramp the duty floor, above the holding duty, is at most this many times the push the gain
+#: asks for.
+FLOOR_OVER_ASKED = 2.0
+#: Below this a ramping cell is filled firmly: at FIRM_FILL_DUTY, finishing and closing when it
+#: catches up instead of coasting. This rule exists so that the safety supervisor can watch the
+#: fill: its garment-off detector learns each cell's rise per inflow, ∫√(manifold − cell) dt while
+#: the pump runs, on fills from vented above 15 mmHg, and a fill that only follows its ramp (the
+#: manifold within noise of the cell, the pump off while it coasts) gives it too little inflow to
+#: learn from, so a garment taken off later would go unseen. Here the cell is still taking up its
+#: bladder's slack, below the lowest setpoint of the built-in programs (30 mmHg), so running ahead
+#: of the ramp costs nothing at the ramp's end; higher, the bursts would overshoot a low setpoint.
+FIRM_FILL_BELOW_mmHg = 22.0
+FIRM_FILL_DUTY = 1.0
 
 
 @dataclass(frozen=True)
@@ -70,8 +103,8 @@ class ControllerSettings:
 
 @njit(cache=True)
 def _decide(
-    setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, inlet,
-    exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+    setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
+    inlet, exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
 ):  # fmt: skip
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
 
@@ -86,27 +119,46 @@ def _decide(
             inlet[c], exhaust[c], duty[c] = CLOSED, False, 0.0
             previous[c], last_setpoint[c], rate[c] = p, sp, 0.0
             continue
+        # the duty at which the pump only holds the pressure it pushes against (the cell's, once
+        # its inlet is open)
+        hold_duty = min(1.0, max(0.0, p) / PUMP_SHUTOFF_mmHg)
         if dt > 0.0 and np.isfinite(previous[c]):
             observed = (p - previous[c]) / dt
             rate[c] = smoothing * rate[c] + (1.0 - smoothing) * observed
-            if inlet[c] == FILLING and duty[c] >= 0.5 and observed > 0.0:
-                gain[c] += learning * (observed / duty[c] - gain[c])
+            # the push (duty above holding) the cell got, smoothed as its rate is, so the two lag
+            # alike and their ratio is the gain even over fills of a tick or two
+            open_to_pump = inlet[c] == FILLING or inlet[c] <= COASTING
+            push = max(0.0, duty[c] - hold_duty) if open_to_pump else 0.0
+            pushed[c] = smoothing * pushed[c] + (1.0 - smoothing) * push
+            # (once the inlet has been open a while: the first ticks after it opens move what the
+            # manifold held, not what the pump gives)
+            settled = fed[c] >= FED_TICKS_BEFORE_CLIMB
+            if open_to_pump and settled and pushed[c] >= LEARN_ABOVE_HOLD_DUTY and rate[c] > 0.0:
+                gain[c] += learning * (rate[c] / pushed[c] - gain[c])
         previous[c] = p
         predicted = p + rate[c] * lookahead
         sp_rate = max(0.0, sp - last_setpoint[c]) / dt if dt > 0.0 else 0.0
         last_setpoint[c] = sp
         # on a rising setpoint, aim where it will be when this tick's command takes effect
         ahead = sp + sp_rate * lookahead
-        fed[c] = fed[c] + 1.0 if inlet[c] == FILLING else 0.0  # ticks fed without a break
+        # ticks fed without a break (a coasting cell's inlet stays open to the pump)
+        fed[c] = fed[c] + 1.0 if inlet[c] == FILLING or inlet[c] <= COASTING else 0.0
         if sp < VENT_BELOW_mmHg:
             inlet[c], exhaust[c] = CLOSED, True
         elif inlet[c] == BLEEDING:
             inlet[c] = CLOSED
         elif inlet[c] >= FINISHING:
             inlet[c] = CLOSED if inlet[c] >= FINISHING + FINISH_TICKS - 1 else inlet[c] + 1
-        elif inlet[c] == FILLING:
-            if predicted >= ahead:
-                inlet[c] = FINISHING
+        elif inlet[c] == FILLING or inlet[c] <= COASTING:
+            spun_down = inlet[c] <= SPUN_DOWN
+            if predicted < ahead:
+                inlet[c] = FILLING
+            elif sp_rate > 0.0 and p <= sp + rising_band and p >= FIRM_FILL_BELOW_mmHg:
+                # caught up with the ramp: wait for it with the inlet open (not while filled
+                # firmly: the manifold's charge would follow into the cell)
+                inlet[c] = COASTING if inlet[c] == FILLING else max(SPUN_DOWN, inlet[c] - 1)
+            else:
+                inlet[c] = CLOSED if spun_down else FINISHING
         elif exhaust[c]:
             if predicted <= sp:
                 exhaust[c] = False
@@ -128,10 +180,20 @@ def _decide(
             behind = sp_rate > 0.0 and p < sp and rate[c] < sp_rate
             if fed[c] >= FED_TICKS_BEFORE_CLIMB and (rate[c] < 0.3 * needed or behind):
                 floor[c] = min(1.0, floor[c] + DUTY_STEP)
-            duty[c] = min(1.0, max(floor[c], needed / gain[c]))
+            asked = needed / gain[c]
+            # the floor is there for a pump that does not beat its back-pressure, which the holding
+            # duty now covers: on a ramp, above it, it may not push more than a few times what the
+            # gain asks. A top-up of a held cell keeps the whole floor: its ask is a breath, and
+            # the holding duty (a guess at the pump's shut-off, blind to the gas the manifold leaks
+            # back through the pump) may leave it at the back-pressure, the inlet open and nothing
+            # flowing while the limb empties under the cell
+            ceiling = FLOOR_OVER_ASKED * asked if sp_rate > 0.0 else 1.0
+            duty[c] = min(1.0, hold_duty + max(min(floor[c], ceiling), asked))
+            if sp_rate > 0.0 and p < FIRM_FILL_BELOW_mmHg:
+                duty[c] = max(duty[c], FIRM_FILL_DUTY)
             if sp_rate == 0.0 and sp - p < TOP_UP_GAP_mmHg:
                 duty[c] = min(duty[c], TOP_UP_DUTY)  # a top-up needs a breath of gas, not a burst
-        else:
+        else:  # closed, finishing, coasting or bleeding: the pump is off for this cell
             duty[c] = 0.0
             floor[c] = min_duty
 
@@ -147,17 +209,28 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
     """
     lowest = np.full(n_legs, np.inf)
     finishing = np.zeros(n_legs, np.bool_)
+    coasting = np.zeros(n_legs, np.bool_)
     busy = np.zeros(n_legs, np.bool_)
     for c in range(reading.shape[0]):
-        if inlet[c] >= FINISHING:
+        if inlet[c] >= FINISHING or COASTING >= inlet[c] > SPUN_DOWN:  # its pump still spinning down
             finishing[cell_leg[c]] = True
+        elif inlet[c] <= SPUN_DOWN:
+            coasting[cell_leg[c]] = True
         elif inlet[c] == FILLING and reading[c] < lowest[cell_leg[c]]:
             lowest[cell_leg[c]] = reading[c]
     for c in range(reading.shape[0]):
-        if inlet[c] == FILLING and (finishing[cell_leg[c]] or reading[c] > lowest[cell_leg[c]] + spread):
+        leg = cell_leg[c]
+        # a coasting cell wants no gas: it closes for any fill or finish of its leg, and the fill
+        # waits the tick its inlet takes to close, or the manifold would charge it
+        if inlet[c] == FILLING and (finishing[leg] or coasting[leg] or reading[c] > lowest[leg] + spread):
             inlet[c] = CLOSED
             duty[c] = 0.0
-        if inlet[c] >= FILLING:
+        elif COASTING >= inlet[c] > SPUN_DOWN:
+            pass  # like a finishing fill, it keeps the manifold while the pump spins down
+        elif inlet[c] <= SPUN_DOWN and (finishing[leg] or np.isfinite(lowest[leg])):
+            inlet[c] = CLOSED
+            duty[c] = 0.0
+        if inlet[c] >= FILLING or inlet[c] <= COASTING:
             busy[cell_leg[c]] = True
     for c in range(reading.shape[0]):
         if inlet[c] == BLEEDING:
@@ -180,7 +253,7 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
 def _control(setpoint, reading, manifold, sealed, dt, memory, inlet, exhaust, duty, tuning, cell_leg,
              n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
-    last_setpoint, previous, rate, gain, floor, fed = memory
+    last_setpoint, previous, rate, gain, floor, fed, pushed = memory
     lookahead, smoothing, band, rising_band, track, min_duty, learning, spread = (
         tuning[0],
         tuning[1],
@@ -192,8 +265,8 @@ def _control(setpoint, reading, manifold, sealed, dt, memory, inlet, exhaust, du
         tuning[7],
     )
     _decide(
-        setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, inlet,
-        exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+        setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
+        inlet, exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
     )  # fmt: skip
     _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
     _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
@@ -209,9 +282,11 @@ class PressureController:
         self.cell_leg = cell_leg
         self.n_legs = n_legs
         # per-cell memory, one row each (one array keeps the compiled call short):
-        # last setpoint, previous reading, rate, gain, duty floor, ticks fed in a row
-        self._memory = np.zeros((6, n_cells))
-        self.last_setpoint, self.previous, self.rate, self.gain, self.floor, self.fed = self._memory
+        # last setpoint, previous reading, rate, gain, duty floor, ticks fed in a row, smoothed push
+        self._memory = np.zeros((7, n_cells))
+        self.last_setpoint, self.previous, self.rate, self.gain, self.floor, self.fed, self.pushed = (
+            self._memory
+        )
         self.previous[:] = np.nan
         self.gain[:] = self.settings.initial_gain_mmHg_per_s
         self.floor[:] = self.settings.min_duty

@@ -19,8 +19,10 @@ Thresholds follow ../shared/reference/safety.md and the trusted systems it lists
   garment alarms);
 - implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
 - heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; warming 1.5 °C past
-  where it was switched off (a pad coasts up to about 1 °C); or not warming by 0.5 °C in 60 s at
-  full power (a pad is slower than a printer nozzle: Klipper asks 2 °C in 20 s of those).
+  where it was switched off (a pad coasts up to about 1 °C); or not warming by 0.5 °C in the first
+  60 s at full power (a pad is slower than a printer nozzle: Klipper asks 2 °C in 20 s of those),
+  and once it has warmed, cooling by more than 1 °C in 60 s at full power (the sensor left the
+  pad). A pad that has settled short of its target at full power is a weak heater, not a fault.
 The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
 """
 
@@ -58,6 +60,7 @@ SENSOR_RANGE_mmHg = (-20.0, 450.0)
 HEATER_OFF_RISE_MAX_C = 1.5  # a warm pad still gives the skin up to about 1 °C once switched off
 HEATER_ON_RISE_WINDOW_s = 60.0
 HEATER_ON_RISE_MIN_C = 0.5
+HEATER_ON_FALL_MAX_C = 1.0  # at full power a pad that has warmed may settle, not cool
 HEATER_OVER_LIMIT_C = 0.5
 LINK_TIMEOUT_s = 0.2
 
@@ -67,6 +70,13 @@ GARMENT_FILL_PAUSE_s = 1.0  # a fill that pauses this long has reached its press
 GARMENT_MIN_PRESSURE_mmHg = 15.0
 GARMENT_BANDS_mmHg = (40.0, 70.0)  # stiffness is compared within a pressure band: below 40, 40-70, above
 GARMENT_RATIO = 0.2  # a cell that stiffens 5 times less per pumped gas than it did: nothing to press on
+#: Weight of each fresh fill in the learned stiffness. Learned per fill, never within one: a
+#: per-tick update would follow a garment coming off (the measure moves over its 3 s memory) and
+#: learn it as normal before the ratio ever fell under GARMENT_RATIO.
+GARMENT_LEARNING_PER_FILL = 0.3
+#: A fill must stay that soft this long: its first ticks past the minimum dose are a transient (the
+#: manifold leads, the sensor lags) that can dip under the ratio; a bladder off the leg stays soft.
+GARMENT_SOFT_s = 0.2
 
 #: Detector names by code, as reported in events and session summaries.
 CELL_DETECTORS = {
@@ -100,6 +110,10 @@ CELL_MEMORY = np.dtype(
         ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
         ("refilling_s", "f8"),  # ... of which the inlet was open
         ("fresh", "?"),  # filling from vented, not yet paused
+        ("fill_sum", "f8"),  # the fresh fill's rise per inflow, summed over its judged ticks ...
+        ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
+        ("fill_band", "i8"),  # ... and their pressure band
+        ("soft_s", "f8"),  # how long this fill has been far softer than learned
     ],
     align=True,
 )
@@ -178,6 +192,8 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
         # manifold that has not caught up yet, not a measure of the cell
         # only fresh fills (from vented, until the first pause) are judged: a top-up of a held cell
         # races the limb emptying under it, so its rise per inflow says nothing about the garment
+        if p < GARMENT_MIN_PRESSURE_mmHg or m.still_s >= GARMENT_FILL_PAUSE_s:
+            _learn_fill(m)  # the fresh fill has ended: what it measured teaches the cell's stiffness
         if p < GARMENT_MIN_PRESSURE_mmHg:
             m.fresh = True
         elif m.still_s >= GARMENT_FILL_PAUSE_s:
@@ -190,14 +206,16 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
                 band = 0
                 while band < len(GARMENT_BANDS_mmHg) and p >= GARMENT_BANDS_mmHg[band]:
                     band += 1
-                learned = m.stiffness[band]
-                if learned <= 0.0:
-                    m.stiffness[band] = now
-                elif now < GARMENT_RATIO * learned:
-                    if code == 0:
-                        code = 6
-                elif now < 2.0 * learned:
-                    m.stiffness[band] += 0.05 * (now - learned)
+                if band != m.fill_band:
+                    _learn_fill(m)  # the fill has left the band it was measured in
+                m.fill_band = band
+                m.fill_sum += now
+                m.fill_ticks += 1.0
+                # judged against earlier fills only: what this fill measures is learned once it
+                # ends, so a garment coming off during a fill cannot teach itself as normal
+                m.soft_s = m.soft_s + dt if 0.0 < now < GARMENT_RATIO * m.stiffness[band] else 0.0
+                if m.soft_s >= GARMENT_SOFT_s and code == 0:
+                    code = 6
         m.held_s *= keep_demand
         m.refilling_s *= keep_demand
         if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
@@ -236,6 +254,22 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
     return fault, where
 
 
+@njit(cache=True)
+def _learn_fill(m):
+    """Fold a fresh fill's mean rise per inflow in its pressure band (``m.fill_sum`` over
+    ``m.fill_ticks``, band ``m.fill_band``) into the cell's learned stiffness, once per fill; a fill
+    over twice as stiff as learned is an outlier (a backflow, a knock) and teaches nothing."""
+    if m.fill_ticks <= 0.0:
+        return
+    mean = m.fill_sum / m.fill_ticks
+    learned = m.stiffness[m.fill_band]
+    if learned <= 0.0:
+        m.stiffness[m.fill_band] = mean
+    elif mean < 2.0 * learned:
+        m.stiffness[m.fill_band] = learned + GARMENT_LEARNING_PER_FILL * (mean - learned)
+    m.fill_sum, m.fill_ticks, m.soft_s = 0.0, 0.0, 0.0
+
+
 #: Per-leg memory of the heater detectors.
 HEATER_MEMORY = np.dtype(
     [
@@ -243,6 +277,7 @@ HEATER_MEMORY = np.dtype(
         ("temp_when_off", "f8"),  # ... and the temperature then
         ("full_since", "f8"),  # when full power began below the limit (-1: not at full power)
         ("temp_when_full", "f8"),  # ... and the temperature then
+        ("warmed", "?"),  # it has warmed since full power began: the sensor sees the pad
     ],
     align=True,
 )
@@ -305,9 +340,10 @@ def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s):
             if m.full_since < 0:
                 m.full_since, m.temp_when_full = t, temp
             elif t - m.full_since >= HEATER_ON_RISE_WINDOW_s:
-                if temp - m.temp_when_full < HEATER_ON_RISE_MIN_C:
+                rise = temp - m.temp_when_full
+                if rise < (-HEATER_ON_FALL_MAX_C if m.warmed else HEATER_ON_RISE_MIN_C):
                     return 4, leg
-                m.full_since, m.temp_when_full = t, temp
+                m.full_since, m.temp_when_full, m.warmed = t, temp, True
         else:
-            m.full_since = -1.0
+            m.full_since, m.warmed = -1.0, False
     return 0, -1
