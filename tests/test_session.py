@@ -127,9 +127,19 @@ def test_cells_track_their_setpoints():
     """Sequential ramps on the reference device with the leg twin inside the cells: at the end of
     each inflate ramp the cells are within 3 mmHg of their setpoint and they overshoot by no more
     than 5 mmHg while held (the tracking goal; measured on true pressures, as
-    `python -m benchmarks.controller` does: 100 % and 100 %, at most 3.7 mmHg)."""
+    `python -m benchmarks.controller` does: 100 % and 100 %, at most 4.7 mmHg)."""
     status, errors, overshoot = tracking(builtin_source("circulation").program, "reference")
     assert status == "completed" and len(errors) > 100
+    assert np.mean(np.abs(errors) <= 3.0) >= 0.98
+    assert overshoot.max() <= 5.0
+
+
+def test_a_brisk_wave_fills_the_thigh_in_time():
+    """pre-sport's wave: a 700 mL thigh cell 0 -> 50 mmHg in 2 s while its neighbours release. A
+    releasing cell is not refilled when it runs ahead of its falling setpoint, so the pump is the
+    thigh's (before that rule, 16 % of these ramps ended 4-8 mmHg low)."""
+    status, errors, overshoot = tracking(builtin_source("pre-sport").program, "reference")
+    assert status == "completed" and len(errors) >= 90
     assert np.mean(np.abs(errors) <= 3.0) >= 0.98
     assert overshoot.max() <= 5.0
 

@@ -15,7 +15,8 @@ fill together, or a full cell would empty itself into the manifold and its neigh
 On a rising setpoint a cell aims where the setpoint will be, and restarts as soon as it falls behind
 (no band), its duty floor climbing while it trails; the duty adds what holds the pump against the
 cell's pressure, and a cell that catches up coasts with its inlet open rather than stopping (below
-22 mmHg it is filled firmly instead, so the supervisor's garment-off detector sees real inflow).
+22 mmHg it is filled firmly instead, so the supervisor's garment-off detector sees real inflow);
+a cell on a release ramp is never refilled, so the pump stays free for the cell that is filling.
 A held cell is topped up within a band; one that creeps over its setpoint (the limb under it
 refilling) bleeds a little gas back into its idle manifold, as the exhaust's shortest pulse is far
 too coarse for a small cell.
@@ -138,6 +139,7 @@ def _decide(
         previous[c] = p
         predicted = p + rate[c] * lookahead
         sp_rate = max(0.0, sp - last_setpoint[c]) / dt if dt > 0.0 else 0.0
+        falling = sp < last_setpoint[c]  # a release ramp
         last_setpoint[c] = sp
         # on a rising setpoint, aim where it will be when this tick's command takes effect
         ahead = sp + sp_rate * lookahead
@@ -162,8 +164,11 @@ def _decide(
         elif exhaust[c]:
             if predicted <= sp:
                 exhaust[c] = False
-        elif p < ahead - (0.0 if sp_rate > 0.0 else band):
-            inlet[c] = FILLING  # a ramp is followed closely, a hold within its band
+        elif p < ahead - (0.0 if sp_rate > 0.0 else band) and not falling:
+            # a ramp is followed closely, a hold within its band; a releasing cell that runs
+            # ahead of its falling setpoint is not refilled (it would take the manifold from a
+            # cell that is filling, only to be let out again)
+            inlet[c] = FILLING
         elif p > sp + (rising_band if sp_rate > 0.0 else HOLD_VENT_ABOVE_mmHg):
             exhaust[c] = True
         elif sp_rate == 0.0 and p > sp + BLEED_ABOVE_mmHg and manifold[cell_leg[c]] < p - BLEED_MIN_DROP_mmHg:
@@ -225,9 +230,8 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
         if inlet[c] == FILLING and (finishing[leg] or coasting[leg] or reading[c] > lowest[leg] + spread):
             inlet[c] = CLOSED
             duty[c] = 0.0
-        elif COASTING >= inlet[c] > SPUN_DOWN:
-            pass  # like a finishing fill, it keeps the manifold while the pump spins down
         elif inlet[c] <= SPUN_DOWN and (finishing[leg] or np.isfinite(lowest[leg])):
+            # (while its pump spins down a coasting cell keeps the manifold, like a finishing fill)
             inlet[c] = CLOSED
             duty[c] = 0.0
         if inlet[c] >= FILLING or inlet[c] <= COASTING:

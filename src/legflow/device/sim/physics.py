@@ -187,6 +187,7 @@ def gas_amount(cp, i, p, patm):
     return (patm + p) * v / patm, (v + (patm + p) * dv) / patm
 
 
+#: `cell_pressure` stops once its Newton step is under this.
 NEWTON_LAST_STEP_Pa = 1.0
 #: An unpowered pump below this speed (of full) has stopped: dry friction stops a rotor in finite
 #: time, where the first-order spin-down alone would only approach zero.
