@@ -123,12 +123,12 @@ def _decide(
         # the duty at which the pump only holds the pressure it pushes against (the cell's, once
         # its inlet is open)
         hold_duty = min(1.0, max(0.0, p) / PUMP_SHUTOFF_mmHg)
+        open_to_pump = inlet[c] == FILLING or inlet[c] <= COASTING  # filling, or coasting open
         if dt > 0.0 and np.isfinite(previous[c]):
             observed = (p - previous[c]) / dt
             rate[c] = smoothing * rate[c] + (1.0 - smoothing) * observed
             # the push (duty above holding) the cell got, smoothed as its rate is, so the two lag
             # alike and their ratio is the gain even over fills of a tick or two
-            open_to_pump = inlet[c] == FILLING or inlet[c] <= COASTING
             push = max(0.0, duty[c] - hold_duty) if open_to_pump else 0.0
             pushed[c] = smoothing * pushed[c] + (1.0 - smoothing) * push
             # (once the inlet has been open a while: the first ticks after it opens move what the
@@ -144,14 +144,14 @@ def _decide(
         # on a rising setpoint, aim where it will be when this tick's command takes effect
         ahead = sp + sp_rate * lookahead
         # ticks fed without a break (a coasting cell's inlet stays open to the pump)
-        fed[c] = fed[c] + 1.0 if inlet[c] == FILLING or inlet[c] <= COASTING else 0.0
+        fed[c] = fed[c] + 1.0 if open_to_pump else 0.0
         if sp < VENT_BELOW_mmHg:
             inlet[c], exhaust[c] = CLOSED, True
         elif inlet[c] == BLEEDING:
             inlet[c] = CLOSED
         elif inlet[c] >= FINISHING:
             inlet[c] = CLOSED if inlet[c] >= FINISHING + FINISH_TICKS - 1 else inlet[c] + 1
-        elif inlet[c] == FILLING or inlet[c] <= COASTING:
+        elif open_to_pump:
             spun_down = inlet[c] <= SPUN_DOWN
             if predicted < ahead:
                 inlet[c] = FILLING
