@@ -8,7 +8,7 @@ microcontroller never needs floats; decoding gives the physical values back, qua
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import ClassVar
 
@@ -69,8 +69,23 @@ def _check_size(payload: bytes, size: int, what: str) -> None:
         raise MessageError(f"{what}: {len(payload)} bytes, expected {size}")
 
 
+class _FixedLayout:
+    """A message whose payload is its fields, in order, in one fixed `struct` layout ``_S``."""
+
+    TYPE: ClassVar[MsgType]
+    _S: ClassVar[struct.Struct] = struct.Struct("<")  # no fields: an empty payload
+
+    def pack(self) -> bytes:
+        return self._S.pack(*(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
+
+    @classmethod
+    def unpack(cls, payload: bytes):
+        _check_size(payload, cls._S.size, cls.TYPE.name)
+        return cls(*cls._S.unpack(payload))
+
+
 @dataclass(frozen=True)
-class Hello:
+class Hello(_FixedLayout):
     """Host → device: the host's protocol version and the sensor rate it asks for (0: the
     device's default). The device answers with `Capabilities` and starts its sensor stream."""
 
@@ -78,14 +93,6 @@ class Hello:
     _S: ClassVar[struct.Struct] = struct.Struct("<BH")
     version: int = PROTOCOL_VERSION
     sensor_rate_hz: int = 0
-
-    def pack(self) -> bytes:
-        return self._S.pack(self.version, self.sensor_rate_hz)
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Hello:
-        _check_size(payload, cls._S.size, "HELLO")
-        return cls(*cls._S.unpack(payload))
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ class Command:
 
 
 @dataclass(frozen=True)
-class Heartbeat:
+class Heartbeat(_FixedLayout):
     """Host → device: feeds the watchdog and leaves the actuators as they are."""
 
     TYPE: ClassVar[MsgType] = MsgType.HEARTBEAT
@@ -155,41 +162,20 @@ class Heartbeat:
     def pack(self) -> bytes:
         return self._S.pack(self.heartbeat & 0xFFFFFFFF)
 
-    @classmethod
-    def unpack(cls, payload: bytes) -> Heartbeat:
-        _check_size(payload, cls._S.size, "HEARTBEAT")
-        return cls(*cls._S.unpack(payload))
-
 
 @dataclass(frozen=True)
-class Safe:
+class Safe(_FixedLayout):
     """Host → device: open the master relay now (acknowledged)."""
 
     TYPE: ClassVar[MsgType] = MsgType.SAFE
 
-    def pack(self) -> bytes:
-        return b""
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Safe:
-        _check_size(payload, 0, "SAFE")
-        return cls()
-
 
 @dataclass(frozen=True)
-class Reset:
+class Reset(_FixedLayout):
     """Host → device: a user's reset closes the relay again (acknowledged); the watchdog re-arms
     with the next command."""
 
     TYPE: ClassVar[MsgType] = MsgType.RESET
-
-    def pack(self) -> bytes:
-        return b""
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Reset:
-        _check_size(payload, 0, "RESET")
-        return cls()
 
 
 @dataclass(frozen=True)
@@ -308,7 +294,7 @@ class SensorSample:
 
 
 @dataclass(frozen=True)
-class Fault:
+class Fault(_FixedLayout):
     """Device → host: the device opened its relay by itself. ``where`` is a cell or leg index
     (``NO_INDEX`` for none); ``value`` is the reading that tripped it (0.1 mmHg, 0.1 °C) or, for a
     lost heartbeat, the silence in ms."""
@@ -323,14 +309,9 @@ class Fault:
     def pack(self) -> bytes:
         return self._S.pack(self.code, self.where, self.t_ms & 0xFFFFFFFF, self.value)
 
-    @classmethod
-    def unpack(cls, payload: bytes) -> Fault:
-        _check_size(payload, cls._S.size, "FAULT")
-        return cls(*cls._S.unpack(payload))
-
 
 @dataclass(frozen=True)
-class Ack:
+class Ack(_FixedLayout):
     """Device → host: the frame with this sequence number and type was carried out."""
 
     TYPE: ClassVar[MsgType] = MsgType.ACK
@@ -338,17 +319,9 @@ class Ack:
     seq: int
     of_type: int
 
-    def pack(self) -> bytes:
-        return self._S.pack(self.seq, self.of_type)
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Ack:
-        _check_size(payload, cls._S.size, "ACK")
-        return cls(*cls._S.unpack(payload))
-
 
 @dataclass(frozen=True)
-class Nack:
+class Nack(_FixedLayout):
     """Device → host: the frame with this sequence number and type was refused, and why."""
 
     TYPE: ClassVar[MsgType] = MsgType.NACK
@@ -356,14 +329,6 @@ class Nack:
     seq: int
     of_type: int
     reason: int
-
-    def pack(self) -> bytes:
-        return self._S.pack(self.seq, self.of_type, self.reason)
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Nack:
-        _check_size(payload, cls._S.size, "NACK")
-        return cls(*cls._S.unpack(payload))
 
 
 Message = Hello | Command | Heartbeat | Safe | Reset | Capabilities | SensorSample | Fault | Ack | Nack
