@@ -71,6 +71,9 @@ class Sensors:
     roller_current_A: np.ndarray  # per leg
     vibration_current_A: np.ndarray  # per leg
     relay_open: bool = False  # the device reports its master relay open (its own safe state)
+    #: Why the device opened its relay by itself (its watchdog, pressure switch, over-temperature),
+    #: in words; None while it has not, or when the host asked for the safe state.
+    device_fault: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -102,6 +105,12 @@ class Massager(ABC):
     @abstractmethod
     def reset(self) -> None:
         """Close the master relay again: only a user's reset leaves the safe state."""
+
+    def true_maxima(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(highest true pressure per cell in mmHg, highest true skin temperature per leg in °C)
+        since the massager was made: known only to a simulation (None on hardware), so anyone can
+        check the safety claims against the physics rather than against the sensors."""
+        return None
 
     def close(self) -> None:
         """Release the connection; the default puts the device in the safe state."""

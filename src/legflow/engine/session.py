@@ -305,16 +305,23 @@ class Session:
     def _summary(self) -> dict[str, Any]:
         """The session summary, contract v1 (DESIGN.md)."""
         hottest = float(self.max_skin_C.max())
-        cells = {
+        cells: dict[str, dict[str, float]] = {
             name: {"max_pressure_mmHg": round(float(p), 1)}
             for name, p in zip(self.cells, self.max_pressure, strict=True)
         }
+        truth = self.supervisor.true_maxima()  # simulation only: the physics, not the sensors
+        true_skin: dict[str, float] = {}
+        if truth is not None:
+            for name, p in zip(self.cells, truth[0], strict=True):
+                cells[name]["true_max_pressure_mmHg"] = round(float(p), 1)
+            true_skin = {"true_max_skin_C": round(float(truth[1].max()), 2)}
         return {
             "program": self.program_label,
             "status": self.status,
             "duration_s": round(self.t_s, 2),
             "cells": cells,
             "max_skin_temp_C": round(hottest, 2) if np.isfinite(hottest) else None,
+            **true_skin,
             "faults": self._faults(),
             "twin": self.twin.summary() if self.twin is not None else None,
             **({"adaptive": self._adaptive_summary()} if self.adaptive else {}),

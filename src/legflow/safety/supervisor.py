@@ -107,7 +107,12 @@ class Supervisor(Massager):
                 self._latch("link_lost", None, "no sensor data from the massager", now,
                             safe_at=self._last_heartbeat_s + HEARTBEAT_TIMEOUT_s)  # fmt: skip
                 return sensors
-            if not self.latched:
+            if sensors.relay_open and not self.latched:
+                # the device put itself in its safe state (watchdog, pressure switch, over-temperature):
+                # a fault like our own, with the device's reason
+                why = sensors.device_fault or "the massager opened its relay by itself"
+                self._latch("device", None, why, now)
+            elif not self.latched:
                 self._detect(sensors, now)
             return sensors
 
@@ -136,6 +141,11 @@ class Supervisor(Massager):
     def close(self) -> None:
         with self._lock:
             self._massager.close()
+
+    def true_maxima(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The massager's true maxima (simulation only), read-only: see `Massager.true_maxima`."""
+        with self._lock:
+            return self._massager.true_maxima()
 
     # -- stops -------------------------------------------------------------------------------
     def emergency_stop(self) -> None:

@@ -43,7 +43,8 @@ CX_EX = 3  # exhaust valve opening 0..1
 CX_SENS = 4  # sensor element after its lag, Pa
 CX_OFF = 5  # sensor offset, Pa (drifts under `sensor_drift`)
 CX_CAP = 6  # capacitance dN/dp at the last pressure, m³/Pa (for the next linearised step)
-NCX = 7
+CX_PEAK = 7  # highest gauge pressure so far, Pa (the truth a safety claim is checked against)
+NCX = 8
 # --- cell parameter columns (physical constants, fault changes and the latched commands) -----------
 CP_VFLOOR = 0  # m³
 CP_VRES = 1  # m³
@@ -75,7 +76,8 @@ LX_TSENS = 8  # thermistor element, °C
 LX_IP = 9  # pump current, A
 LX_IR = 10  # roller current, A
 LX_IV = 11  # vibration current, A
-NLX = 12
+LX_TPEAK = 12  # highest skin surface temperature so far, °C
+NLX = 13
 # --- leg parameter columns --------------------------------------------------------------------------
 LP_PUMPOK = 0  # 1 pump works, 0 `pump_failure`
 LP_RUNAWAY = 1  # 1: heater switch shorted (full power while the relay is closed)
@@ -353,6 +355,7 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
                 cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
                 cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]
                 cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
+                cx[i, CX_PEAK] = max(cx[i, CX_PEAK], cx[i, CX_P])
                 cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
                 cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
             qp_new = max(qp + gp * dm, 0.0)
@@ -371,6 +374,7 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
             lx[leg, LX_TPAD] = tpad + h / g[G_CPAD] * (heat_w - q_ps - g[G_GPA] * (tpad - g[G_TAMB]))
             lx[leg, LX_TSKIN] = tskin + h / g[G_CSKIN] * (q_ps - g[G_GSC] * (tskin - g[G_TCORE]))
             surface = 0.5 * (lx[leg, LX_TPAD] + lx[leg, LX_TSKIN])
+            lx[leg, LX_TPEAK] = max(lx[leg, LX_TPEAK], surface)
             lx[leg, LX_TSENS] += (surface - lx[leg, LX_TSENS]) * a_t
             # motors
             on = 1.0 if relay_closed else 0.0

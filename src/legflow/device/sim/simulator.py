@@ -105,6 +105,7 @@ class SimulatedMassager(Massager):
         self._lx[:, ph.LX_TPAD] = tpad
         self._lx[:, ph.LX_TSKIN] = tskin
         self._lx[:, ph.LX_TSENS] = 0.5 * (tpad + tskin)
+        self._lx[:, ph.LX_TPEAK] = 0.5 * (tpad + tskin)
         self._out = np.zeros(nc + 5 * nl)
         self._cmd = Commands.idle(nl, nc)
         self._latch(self._cmd)
@@ -112,6 +113,8 @@ class SimulatedMassager(Massager):
         self._armed = False  # the heartbeat watchdog arms with the first command
         self._last_heartbeat_s = self.created_at_s
         self.failsafe_at_s: float | None = None
+        #: Why the device opened its relay by itself (watchdog, pressure switch), for the host.
+        self.failsafe_reason: str | None = None
         self._link_lost = False
         self._worn = np.ones(nc)  # 1 where the garment is on a leg, 0 where it was taken off
         self._limb_change_m3 = np.zeros(nc)
@@ -122,7 +125,7 @@ class SimulatedMassager(Massager):
         self.applied_faults: list[tuple[float, FaultSpec]] = []
         self._seq = 0
         self._kernel(self._t, True)
-        self._last = (self._t, self._seq, self._out.copy(), self._relay_open, nl)
+        self._last = (self._t, self._seq, self._out.copy(), self._relay_open, nl, None)
         self._advance(self._t, sample=False)  # faults at 0 s
 
     # --- the Massager interface ------------------------------------------------------------------
@@ -134,7 +137,7 @@ class SimulatedMassager(Massager):
         self._advance(now, sample=True)
         self._seq += 1
         # no copy: `_sensors` cuts its own, and after a link loss `_out` is never sampled again
-        self._last = (self._t, self._seq, self._out, self._relay_open, self._n_legs)
+        self._last = (self._t, self._seq, self._out, self._relay_open, self._n_legs, self.failsafe_reason)
         return _sensors(*self._last)
 
     def apply(self, commands: Commands) -> None:
@@ -161,6 +164,11 @@ class SimulatedMassager(Massager):
             return
         self._relay_open = False
         self._armed = False
+        self.failsafe_at_s = self.failsafe_reason = None
+
+    def true_maxima(self) -> tuple[np.ndarray, np.ndarray]:
+        self._sync()
+        return self._cx[:, ph.CX_PEAK] / MMHG_Pa, self._lx[:, ph.LX_TPEAK].copy()
 
     # --- true state (not sensed), for tests and the twin -----------------------------------------
     @property
@@ -256,7 +264,11 @@ class SimulatedMassager(Massager):
             self._cx, self._cp, self._lx, self._lp, self._g, self._rng, self._out, self._trip_Pa,
         )  # fmt: skip
         if tripped_at >= 0.0:  # the device's own over-pressure switch
-            self.failsafe_at_s = self.failsafe_at_s or tripped_at
+            if self.failsafe_at_s is None:
+                self.failsafe_at_s = tripped_at
+                over = int(np.argmax(self._cx[:, ph.CX_P] - self._trip_Pa))
+                trip = self._trip_Pa[over] / MMHG_Pa
+                self.failsafe_reason = f"pressure switch: {self._names[over]} over {trip:.0f} mmHg"
             self._open_relay()
         self._t = max(self._t, t1)
 
@@ -277,6 +289,7 @@ class SimulatedMassager(Massager):
                 self._inject(*self._faults.pop(0))
             else:
                 self.failsafe_at_s = deadline
+                self.failsafe_reason = "heartbeat watchdog: no command for 500 ms"
                 self._open_relay()
         if t > self._t or sample:
             self._kernel(t, sample)
@@ -360,14 +373,16 @@ class SimulatedMassager(Massager):
         self.applied_faults.append((t_s, FaultSpec(kind, t_s - self.created_at_s, where or None)))
 
 
-def _sensors(t_s: float, seq: int, buf: np.ndarray, relay_open: bool, n_legs: int) -> Sensors:
+def _sensors(
+    t_s: float, seq: int, buf: np.ndarray, relay_open: bool, n_legs: int, device_fault: str | None
+) -> Sensors:
     """A `Sensors` with its own arrays, cut from a sample buffer (layout: `physics.OUT_BLOCKS`)."""
     o = buf.copy()
     nl = n_legs
     nc = len(o) - 5 * nl
     return Sensors(
         t_s, seq, o[:nc], o[nc : nc + nl], o[nc + nl : nc + 2 * nl], o[nc + 2 * nl : nc + 3 * nl],
-        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl :], relay_open,
+        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl :], relay_open, device_fault=device_fault,
     )  # fmt: skip
 
 
