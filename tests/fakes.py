@@ -24,14 +24,21 @@ class ScriptedMassager(Massager):
         self.relay_open = False
         self.applied: list[Commands] = []
         self.safe_calls = 0
+        #: A real sensor's noise: readings alternate by this much, so a live sensor never repeats
+        #: one value for long (0: a frozen element).
+        self.dither_mmHg = 0.05
+        self.pump_ok = True  # a working pump draws current while it is commanded to run
 
     def read(self) -> Sensors:
         if self.link_up:
             self.seq += 1
+        duty = self.applied[-1].pump_duty if self.applied else np.zeros(self.n_legs)
+        running = (duty > 0) & self.pump_ok & (not self.relay_open)
+        dither = self.dither_mmHg * (1 if self.seq % 2 else -1)
         return Sensors(
-            t_s=self.clock.now(), seq=self.seq, pressure_mmHg=self.pressure.copy(),
+            t_s=self.clock.now(), seq=self.seq, pressure_mmHg=self.pressure + dither,
             manifold_mmHg=self.manifold.copy(), skin_temp_C=self.skin.copy(),
-            pump_current_A=np.zeros(self.n_legs), roller_current_A=np.zeros(self.n_legs),
+            pump_current_A=np.where(running, 0.5, 0.0), roller_current_A=np.zeros(self.n_legs),
             vibration_current_A=np.zeros(self.n_legs), relay_open=self.relay_open,
         )  # fmt: skip
 

@@ -160,7 +160,7 @@ def test_a_cell_that_needs_gas_most_of_the_time_cannot_hold_it():
     for _ in range(80):
         run(clock, sup, 8 * TICK, top_up, each=rise)
         run(clock, sup, 2 * TICK, commands(sup), each=fall)
-    assert sup.trip is not None and sup.trip.detector == "pressure_decay"
+    assert sup.trip is not None and sup.trip.detector == "refill_demand"
 
 
 def test_decay_hidden_by_top_ups_is_still_caught():
@@ -194,8 +194,77 @@ def test_frozen_sensor_while_filling():
     cmd = commands(sup)
     cmd.inlet_open[calf], cmd.pump_duty[0] = True, True
     fake.pressure[calf] = 33.3
+    fake.dither_mmHg = 0.0  # a frozen element: bit-identical readings
     run(clock, sup, 0.7, cmd)
     assert sup.trip.detector == "frozen_sensor"
+
+
+def test_a_frozen_sensor_is_caught_at_rest_too():
+    """A held cell moves no gas, yet a live sensor's noise never repeats one value for a second."""
+    clock, fake, sup = rig()
+    fake.pressure[:] = 40.0
+    run(clock, sup, 0.8, commands(sup))
+    assert not sup.latched  # noise: alive
+    fake.dither_mmHg = 0.0
+    run(clock, sup, 1.2, commands(sup))
+    assert sup.trip is not None and sup.trip.detector == "frozen_sensor"
+
+
+def test_a_cell_sensor_that_disagrees_with_the_manifold_once_equalised_is_caught():
+    """Inlet open, pump off: cell and manifold are one gas. A cell reading 10 mmHg under the
+    manifold (a drift) is a lying sensor; 2 mmHg is normal."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.pump_duty[0] = True, 0.6
+    fake.pressure[calf], fake.manifold[0] = 40.0, 50.0
+    rise = lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 1.0)  # noqa: E731
+    run(clock, sup, 0.4, fill, each=rise)  # a fill that rises: the cell is reached
+    coast = commands(sup)
+    coast.inlet_open[calf] = True
+    fake.manifold[0] = fake.pressure[calf] + 2.0
+    run(clock, sup, 1.0, coast)
+    assert not sup.latched
+    fake.manifold[0] = fake.pressure[calf] + 10.0
+    run(clock, sup, 0.2, coast)
+    assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("sensor_mismatch", "left.calf")
+
+
+def test_a_pump_that_draws_no_current_is_a_pump_failure_on_its_leg():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.exhaust_open[calf], fill.pump_duty[0] = True, False, 0.8
+    fake.pressure[calf], fake.manifold[0] = 20.0, 25.0
+    run(clock, sup, 0.5, fill)
+    assert not sup.latched
+    fake.pump_ok = False
+    run(clock, sup, 0.3, fill)
+    assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("pump_failure", "left")
+
+
+def test_a_vented_cell_fed_by_the_manifold_has_an_inlet_stuck_open():
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    vent = commands(sup)
+    vent.exhaust_open[calf] = True
+    fake.pressure[calf], fake.manifold[0] = 25.0, 45.0
+    run(clock, sup, 1.5, vent)
+    assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("valve_stuck_open", "left.calf")
+
+
+def test_the_manifold_guards_a_cell_whose_own_sensor_reads_low():
+    """No pumping into an open cell once the manifold (its second signal) is at its limit + 5."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.exhaust_open[calf], fill.pump_duty[0] = True, False, 1.0
+    fake.pressure[calf], fake.manifold[0] = 90.0, 100.0
+    run(clock, sup, 0.1, fill)
+    assert fake.applied[-1].pump_duty[0] == 1.0
+    fake.manifold[0] = sup.cell_limit_mmHg[calf] + 6.0
+    run(clock, sup, 0.1, fill)
+    assert fake.applied[-1].pump_duty[0] == 0.0
 
 
 @pytest.mark.parametrize("value", [np.nan, -50.0, 900.0])

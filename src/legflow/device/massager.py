@@ -2,7 +2,8 @@
 test double), like a CAN library's bus.
 
 Arrays in `Commands` and `Sensors` run over the device's legs (``profile.legs``) or its cells
-(``profile.cell_names()``: every cell of the first leg, then every cell of the next).
+(``profile.cell_names()``: every cell of the first leg, then every cell of the next). The rollers'
+zone mask runs over the sole zones in the fixed order of `legflow.anatomy.SOLE_ZONES` (`ROLLER_ZONES`).
 
 Hardware is designed fail-safe: inlet valves are normally closed, exhaust valves normally open,
 and a master relay powers the pump, valves, heater and motors. `safe_state()` opens that relay,
@@ -16,10 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from legflow.anatomy import SOLE_ZONES
 from legflow.device.profile import DeviceProfile
 
 #: A device that hears no command (each carries the heartbeat) for this long vents and stops.
 HEARTBEAT_TIMEOUT_s = 0.5
+#: The sole zones of a roller zone mask, in mask order (toes, ball, arch, heel, inner and outer edge).
+ROLLER_ZONES: tuple[str, ...] = SOLE_ZONES
 
 
 @dataclass
@@ -33,6 +37,19 @@ class Commands:
     roller_speed: np.ndarray  # 0..1 per leg (0 = off)
     vibration_level: np.ndarray  # 0..5 per leg
     heartbeat: int = 0
+    #: bool per leg and sole zone (`ROLLER_ZONES` order): the zones the rollers work, so the
+    #: supervisor can refuse a zone screening blocks. None set while they spin: every zone they reach.
+    roller_zones: np.ndarray = field(default_factory=lambda: np.zeros((0, len(ROLLER_ZONES)), bool))
+    #: bool per leg: deep kneading (True) or gentle (False); screening may refuse deep.
+    roller_deep: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self) -> None:
+        # callers that name no zones or depth get none named (rollers gentle, on their whole reach)
+        n_legs = len(self.pump_duty)
+        if len(self.roller_zones) == 0:
+            self.roller_zones = np.zeros((n_legs, len(ROLLER_ZONES)), bool)
+        if len(self.roller_deep) == 0:
+            self.roller_deep = np.zeros(n_legs, bool)
 
     @classmethod
     def idle(cls, n_legs: int, n_cells: int) -> Commands:
@@ -55,6 +72,8 @@ class Commands:
             self.roller_speed.copy(),
             self.vibration_level.copy(),
             self.heartbeat,
+            self.roller_zones.copy(),
+            self.roller_deep.copy(),
         )
 
 
@@ -74,6 +93,9 @@ class Sensors:
     #: Why the device opened its relay by itself (its watchdog, pressure switch, over-temperature),
     #: in words; None while it has not, or when the host asked for the safe state.
     device_fault: str | None = None
+    #: Per leg, the heater's current (its duty's average); None where the device does not report
+    #: it. Current with the heater commanded off is a shorted switch: the runaway is seen at once.
+    heater_current_A: np.ndarray | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -81,6 +103,9 @@ class Massager(ABC):
     """One massager. Use it as a context manager: leaving the block puts it in the safe state."""
 
     profile: DeviceProfile
+    #: Whether the rollers work only the zones a command names; one that cannot choose works every
+    #: zone it reaches whenever it spins (the supervisor then judges that whole reach).
+    selects_roller_zones: bool = True
 
     @property
     def n_legs(self) -> int:

@@ -48,20 +48,49 @@ DECAY_MEMORY_s = 15.0
 SMOOTHING_s = 0.1  # the decay check follows a filtered reading, so sensor noise does not add up
 DECAY_MIN_PRESSURE_mmHg = 10.0
 SETTLE_s = 0.2  # after a valve closes, sensor lag and valve travel still move the reading
+#: A sealed cell (valves closed and settled) that loses this much within LEAK_WINDOW_s has a hole:
+#: the limb emptying under a held cell lets it sag by at most ~5 mmHg in 0.3 s (measured on every
+#: built-in program, profile and twin subject), a 1.2 mm hole empties a 60 mmHg calf at ~60 mmHg/s.
+LEAK_DROP_mmHg = 6.0
+LEAK_WINDOW_s = 0.3
+#: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
+#: that draws none for this long is dead (a broken motor, wire or driver).
+PUMP_MIN_CURRENT_A = 0.04
+PUMP_DEAD_s = 0.1
+PUMP_MIN_DUTY = 0.15
+#: Once a cell's inlet has been open with its leg's pump off for two ticks, cell and manifold hold
+#: one gas at one pressure (the manifold is 15 mL behind a 4 mm orifice): their two sensors then
+#: agree within ~3 mmHg (measured). A larger gap is a sensor that lies (drift, a stuck element).
+EQUALISED_TICKS = 2
+MISMATCH_mmHg = 8.0
+MISMATCH_s = 0.06
+#: A cell vented this long (exhaust open, inlet closed) reads near zero: a 700 mL thigh empties
+#: from 60 mmHg in well under a second through its exhaust (measured: under 5 mmHg after 1 s).
+VENTED_s = 1.0
+VENTED_MAX_mmHg = 7.0
+#: A sealed cell rises this much within the window while its leg's pump runs for another cell only
+#: if its inlet did not close (a limb refilling under a held cell raises it ~1.5 mmHg at most).
+FOLLOW_RISE_mmHg = 4.0
+FOLLOW_WINDOW_s = 0.3
 DEMAND_MAX = 0.7  # a held cell whose inlet is open most of the time cannot hold its gas
 DEMAND_MEMORY_s = 8.0
 DEMAND_MIN_s = 6.0  # of recent time held after a fill, before the share of refilling is judged
 FROZEN_s = 0.15  # 8 identical samples: sensor noise makes that near impossible while gas moves
+#: A live sensor's noise (0.25 mmHg sd over a 0.07 mmHg step) never repeats one value for a second,
+#: even on a cell at rest; a frozen element does.
+FROZEN_AT_REST_s = 1.0
 MANIFOLD_GAP_mmHg = 30.0  # while filling, the manifold can lead the cell by the inlet's drop only
 MANIFOLD_GAP_s = 0.1
-VENTED_ZERO_s = 2.0
-VENTED_ZERO_TOLERANCE_mmHg = 10.0
 SENSOR_RANGE_mmHg = (-20.0, 450.0)
 HEATER_OFF_RISE_MAX_C = 1.5  # a warm pad still gives the skin up to about 1 °C once switched off
 HEATER_ON_RISE_WINDOW_s = 60.0
 HEATER_ON_RISE_MIN_C = 0.5
 HEATER_ON_FALL_MAX_C = 1.0  # at full power a pad that has warmed may settle, not cool
 HEATER_OVER_LIMIT_C = 0.5
+#: A heater commanded off draws no current; more than this for HEATER_SHORT_s is a shorted switch
+#: (a 6.5 W pad at 12 V draws ~0.5 A; the current sensor's noise is 0.01 A).
+HEATER_OFF_MAX_A = 0.05
+HEATER_SHORT_s = 0.2
 LINK_TIMEOUT_s = 0.2
 
 GARMENT_MIN_DOSE = 0.3  # of inflow, in √mmHg·s, before a fill's stiffness is judged
@@ -77,8 +106,12 @@ GARMENT_LEARNING_PER_FILL = 0.3
 #: A fill must stay that soft this long: its first ticks past the minimum dose are a transient (the
 #: manifold leads, the sensor lags) that can dip under the ratio; a bladder off the leg stays soft.
 GARMENT_SOFT_s = 0.2
+#: A sealed cell whose pressure falls this much from one tick to the next did not leak (a hole
+#: takes a tick to lose a mmHg or two): its bladder suddenly has more room, off the leg.
+GARMENT_STEP_mmHg = 6.0
 
-#: Detector names by code, as reported in events and session summaries.
+#: Detector names by code, as reported in events and session summaries. Each names what it found,
+#: so the code of a cell detector says whether the cell or its leg is at fault (`LEG_DETECTORS`).
 CELL_DETECTORS = {
     1: "over_pressure",
     2: "no_pressure_rise",
@@ -86,7 +119,15 @@ CELL_DETECTORS = {
     4: "frozen_sensor",
     5: "implausible_sensor",
     6: "garment_off",
+    7: "sensor_mismatch",
+    8: "inlet_blocked",
+    9: "valve_stuck_open",
+    10: "pump_failure",
+    11: "exhaust_blocked",
+    12: "refill_demand",
 }
+#: Detectors whose finding belongs to the whole leg (its pump, its garment), not to one cell.
+LEG_DETECTORS = {"pump_failure", "garment_off"}
 
 
 #: Per-cell memory of the detectors: one record per cell, which the kernel updates in place.
@@ -97,6 +138,7 @@ CELL_MEMORY = np.dtype(
         ("inflate_rise", "f8"),  # ... and the rise it gave
         ("closed_drop", "f8"),  # recent drop with the valves closed after a fill (decayed)
         ("same_s", "f8"),  # gas-moving time with a bit-identical reading
+        ("same_rest_s", "f8"),  # any time with a bit-identical reading
         ("vented_s", "f8"),  # how long the cell has been vented to air
         ("previous", "f8"),  # the last reading (NaN before the first)
         ("still_s", "f8"),  # how long both valves have been closed
@@ -114,6 +156,12 @@ CELL_MEMORY = np.dtype(
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
         ("fill_band", "i8"),  # ... and their pressure band
         ("soft_s", "f8"),  # how long this fill has been far softer than learned
+        ("equalised", "i8"),  # ticks with the inlet open and the leg's pump off
+        ("mismatch_s", "f8"),  # how long cell and manifold have disagreed once equalised
+        ("window_t", "f8"),  # start of the sealed-loss window ...
+        ("window_p", "f8"),  # ... and the filtered reading then (NaN: no window)
+        ("follow_t", "f8"),  # start of the sealed-rise window while the pump runs ...
+        ("follow_p", "f8"),  # ... and the reading then (NaN: no window)
     ],
     align=True,
 )
@@ -123,36 +171,60 @@ def cell_memory(n_cells: int) -> np.ndarray:
     """Fresh detector memory for ``n_cells`` cells (at the start, and after a user's reset)."""
     memory = np.zeros(n_cells, CELL_MEMORY)
     memory["over_since"] = -1.0
-    memory["previous"] = np.nan
-    memory["smooth"] = np.nan
+    for name in ("previous", "smooth", "window_p", "follow_p"):
+        memory[name] = np.nan
     return memory
 
 
 @njit(cache=True)
-def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_open, cell_leg, limit, memory):
-    """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; return
-    (fault code, cell) or (0, -1).
+def check_cells(
+    t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, leg_current, relay_open, cell_leg, limit,
+    memory, pump_dead_s, found,
+):  # fmt: skip
+    """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; write each
+    cell's fault code (`CELL_DETECTORS`, 0: none) into ``found`` and return how many cells have one.
 
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
-    ``leg_manifold``, ``leg_duty``: each leg's manifold pressure and pump duty, ``cell_leg`` the
-    leg of each cell; ``relay_open``: the device reports its relay open; ``limit``: per-cell limit.
+    ``leg_manifold``, ``leg_duty``, ``leg_current``: each leg's sensed manifold pressure, pump
+    duty and pump current; ``cell_leg`` the leg of each cell; ``relay_open``: the device reports
+    its relay open; ``limit``: per-cell limit; ``pump_dead_s``: per leg, how long its commanded
+    pump has drawn no current.
     """
-    fault, where = 0, -1
+    n_found = 0
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
     keep_closed = math.exp(-dt / DECAY_MEMORY_s)
     follow = dt / (SMOOTHING_s + dt)
     keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
     keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
+    n_legs = leg_manifold.shape[0]
+    # a commanded pump that draws no current is dead: the leg's fault, found on its first cell
+    dead = np.zeros(n_legs, np.bool_)
+    for leg in range(n_legs):
+        if leg_duty[leg] >= PUMP_MIN_DUTY and not relay_open and leg_current[leg] < PUMP_MIN_CURRENT_A:
+            pump_dead_s[leg] += dt
+            dead[leg] = pump_dead_s[leg] >= PUMP_DEAD_s
+        else:
+            pump_dead_s[leg] = 0.0
     for c in range(reading.shape[0]):
         m = memory[c]
         p = reading[c]
+        leg = cell_leg[c]
         code = 0
         if not math.isfinite(p) or p < low or p > high:
             code = 5
-        elif p > limit[c] + OVER_AT_ONCE_mmHg:
+            p = m.previous if math.isfinite(m.previous) else 0.0
+        manifold = leg_manifold[leg]
+        pumping = leg_duty[leg] > 0.0 and not relay_open
+        # the pressure in the cell as the manifold's sensor sees it, once the two have equalised:
+        # a second, independent signal for the over-pressure limit
+        m.equalised = m.equalised + 1 if inlet[c] and not exhaust[c] and not pumping else 0
+        equalised = m.equalised >= EQUALISED_TICKS
+        # (sustained only: a manifold far above a cell it cannot reach is a blocked inlet, below)
+        worst = max(p, manifold) if equalised else p
+        if p > limit[c] + OVER_AT_ONCE_mmHg:
             code = 1
-        elif p > limit[c] + OVER_SUSTAINED_mmHg:
+        elif worst > limit[c] + OVER_SUSTAINED_mmHg:
             if m.over_since < 0:
                 m.over_since = t
             elif t - m.over_since >= OVER_SUSTAINED_s:
@@ -160,8 +232,15 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
         else:
             m.over_since = -1.0
         change = 0.0 if math.isnan(m.previous) else p - m.previous
-        manifold = leg_manifold[cell_leg[c]]
-        filling = inlet[c] and leg_duty[cell_leg[c]] > 0.0 and not relay_open and not exhaust[c]
+        filling = inlet[c] and pumping and not exhaust[c]
+        sealed = not inlet[c] and not exhaust[c]
+        # the two sensors of one gas disagree: the cell's sensor lies (its leg's other cells agree)
+        if equalised and abs(manifold - p) > MISMATCH_mmHg:
+            m.mismatch_s += dt
+            if m.mismatch_s >= MISMATCH_s and code == 0:
+                code = 8 if manifold > p and m.inflate_rise < NO_RISE_MIN_mmHg else 7
+        else:
+            m.mismatch_s = 0.0
         # no rise while inflating: rise accumulated over recent inflating time
         m.inflate_s *= keep_inflate
         m.inflate_rise *= keep_inflate
@@ -169,10 +248,15 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
             m.inflate_s += dt
             m.inflate_rise += change
             if m.inflate_s >= NO_RISE_WINDOW_s and m.inflate_rise < NO_RISE_MIN_mmHg and code == 0:
-                code = 2
+                if leg_current[leg] < PUMP_MIN_CURRENT_A:
+                    code = 10
+                elif manifold - p > MANIFOLD_GAP_mmHg:
+                    code = 8
+                else:
+                    code = 2
         # decay while holding: drop accumulated over recent closed time
         m.closed_drop *= keep_closed
-        m.still_s = m.still_s + dt if not inlet[c] and not exhaust[c] else 0.0
+        m.still_s = m.still_s + dt if sealed else 0.0
         if inlet[c] or exhaust[c]:
             m.after_fill = inlet[c]
         # a cell held after a fill must keep its pressure; after a vent step it is being released
@@ -183,8 +267,25 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
             m.smooth = smoothed
             if m.closed_drop > DECAY_MAX_LOSS_mmHg and code == 0:
                 code = 3
+            # a fast loss: a hole, or (a one-tick step) a bladder that suddenly has room
+            if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
+                m.window_t, m.window_p = t, smoothed
+            elif m.window_p - smoothed > LEAK_DROP_mmHg and code == 0:
+                code = 3
+            if -change > GARMENT_STEP_mmHg and code == 0:
+                code = 6
         else:
             m.smooth = p  # the filter starts afresh once the valves have settled
+            m.window_p = np.nan
+        # a sealed cell that rises with its leg's manifold while the pump fills another cell:
+        # its inlet did not close
+        if sealed and m.still_s > SETTLE_s and pumping:
+            if math.isnan(m.follow_p) or t - m.follow_t >= FOLLOW_WINDOW_s:
+                m.follow_t, m.follow_p = t, p
+            elif p - m.follow_p > FOLLOW_RISE_mmHg and manifold > p and code == 0:
+                code = 9
+        else:
+            m.follow_p = np.nan
         # garment off: far less rise per pumped gas than this cell showed before
         m.dose *= keep_dose
         m.dose_rise *= keep_dose
@@ -223,35 +324,49 @@ def check_cells(t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, relay_op
             if inlet[c]:
                 m.refilling_s += dt
             if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == 0:
-                code = 3
-        # the manifold far above a filling cell: its sensor or its tube is wrong
+                code = 12
+        # the manifold far above a filling cell: its path is blocked (a stuck inlet, a kink), or
+        # its sensor reads low while the gas goes in (then its reading still rises)
         # (time adds up over interrupted fills: a controller alternating cells must not hide it)
         if filling and manifold - p > MANIFOLD_GAP_mmHg:
             m.gap_s += dt
             if m.gap_s >= MANIFOLD_GAP_s and code == 0:
-                code = 5
+                code = 8 if m.inflate_rise < NO_RISE_MIN_mmHg else 7
         elif filling:
             m.gap_s = 0.0
-        # frozen: bit-identical while gas moves
+        # frozen: bit-identical while gas moves, or for a second at any time
         # (gas-moving time adds up until the reading changes, however the valves take turns)
         moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
         if change != 0.0:
             m.same_s = 0.0
-        elif moving:
-            m.same_s += dt
-            if m.same_s >= FROZEN_s and code == 0:
+            m.same_rest_s = 0.0
+        else:
+            m.same_rest_s += dt
+            if moving:
+                m.same_s += dt
+            if (m.same_s >= FROZEN_s or m.same_rest_s >= FROZEN_AT_REST_s) and code == 0:
                 code = 4
-        # vented to air for a while: the reading must be near zero
+        # vented to air for a while: the reading must be near zero; gas still coming in from the
+        # manifold means an inlet that did not close, gas kept in means a blocked exhaust
         if exhaust[c] and not inlet[c]:
             m.vented_s += dt
-            if m.vented_s >= VENTED_ZERO_s and abs(p) > VENTED_ZERO_TOLERANCE_mmHg and code == 0:
-                code = 5
+            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and code == 0:
+                if p > 0.0 and manifold > p:
+                    code = 9
+                elif p > 0.0:
+                    code = 11
+                else:
+                    code = 5
         else:
             m.vented_s = 0.0
         m.previous = p
-        if code != 0 and fault == 0:
-            fault, where = code, c
-    return fault, where
+        if dead[leg]:
+            code = 10
+            dead[leg] = False
+        found[c] = code
+        if code != 0:
+            n_found += 1
+    return n_found
 
 
 @njit(cache=True)
@@ -278,6 +393,7 @@ HEATER_MEMORY = np.dtype(
         ("full_since", "f8"),  # when full power began below the limit (-1: not at full power)
         ("temp_when_full", "f8"),  # ... and the temperature then
         ("warmed", "?"),  # it has warmed since full power began: the sensor sees the pad
+        ("short_s", "f8"),  # how long it has drawn current while commanded off
     ],
     align=True,
 )
@@ -294,7 +410,7 @@ def heater_memory(n_legs: int) -> np.ndarray:
 HEATER_DETECTORS = {
     1: ("implausible_sensor", "skin temperature sensor reads nonsense"),
     2: ("over_temperature", "the skin is over its temperature limit"),
-    3: ("thermal_runaway", "the pad keeps warming with its heater switched off"),
+    3: ("thermal_runaway", "the pad heats (draws current or keeps warming) with its heater switched off"),
     4: ("heater_fault", "full heater power but the pad does not warm (sensor off the pad?)"),
 }
 
@@ -307,11 +423,14 @@ def check_heaters(
     limit_C: float,
     memory: np.ndarray,
     heater_on_s: np.ndarray,
+    current_A: np.ndarray | None = None,
 ) -> tuple[str, int, str] | None:
     """Return (detector, leg, message) for the first heater fault, or None; updates ``memory``
     (`HEATER_MEMORY` records) and adds ``dt`` to the time each heater has been on
     (``heater_on_s``, for the auto-off)."""
-    code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, heater_on_s)
+    if current_A is None:  # the device does not measure it: the temperature checks alone
+        current_A = np.full(temp_C.shape[0], np.nan)
+    code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, heater_on_s, current_A)
     if code == 0:
         return None
     name, message = HEATER_DETECTORS[code]
@@ -319,7 +438,7 @@ def check_heaters(
 
 
 @njit(cache=True)
-def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s):
+def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s, current_A):
     for leg in range(temp_C.shape[0]):
         m = memory[leg]
         if power[leg] > 0.0:
@@ -327,6 +446,12 @@ def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s):
         temp = temp_C[leg]
         if not math.isfinite(temp):
             return 1, leg
+        if power[leg] <= 0.0 and current_A[leg] > HEATER_OFF_MAX_A:
+            m.short_s += dt
+            if m.short_s >= HEATER_SHORT_s:
+                return 3, leg
+        else:
+            m.short_s = 0.0
         if temp > limit_C + HEATER_OVER_LIMIT_C:
             return 2, leg
         if power[leg] <= 0.0:

@@ -15,9 +15,10 @@ import numpy as np
 from numba import njit
 
 from legflow.clock import Clock
-from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.device.massager import ROLLER_ZONES, Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
 from legflow.safety.detectors import (
     CELL_DETECTORS,
+    LEG_DETECTORS,
     LINK_TIMEOUT_s,
     cell_memory,
     check_cells,
@@ -66,6 +67,9 @@ class Supervisor(Massager):
         self._last_sample_s: float | None = None
         self._last_heartbeat_s = clock.now()
         self._heater_on_s = np.zeros(n_legs)
+        #: When each heater was first switched on (clock seconds, NaN: never): its auto-off counts
+        #: wall time from then, whatever duty it ran at, and a user's reset does not restart it.
+        self._heater_first_on_s = np.full(n_legs, np.nan)
         self._skin_C = np.full(n_legs, np.nan)
         self._clamped = Commands.idle(n_legs, n_cells)  # reused: the massager copies what it is sent
         #: The skin temperature the heater must never pass (when heat is refused, the default).
@@ -77,6 +81,12 @@ class Supervisor(Massager):
         self._heat_ok = limits.heat_C is not None and self.profile.heater_max_C is not None
         self._heat_on_limit_s = limits.heat_on_min * 60
         self._rollers_ok = limits.rollers_allowed and self.profile.rollers is not None
+        reach = self.profile.rollers.zones if self.profile.rollers is not None else ()
+        self._roller_reach = np.array([z in reach for z in ROLLER_ZONES])
+        blocked = limits.blocked_zones
+        self._roller_zone_ok = np.array([z not in blocked and "foot" not in blocked for z in ROLLER_ZONES])
+        self._deep_ok = limits.deep_rollers_allowed
+        self._roller_select = massager.selects_roller_zones  # else its rollers work their whole reach
         self._vibration_max = self.profile.vibration_max_level if limits.vibration_allowed else 0
 
     def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
@@ -90,6 +100,9 @@ class Supervisor(Massager):
         self._cell_memory = cell_memory(self.n_cells)
         self._last_reading = self._cell_memory["previous"]  # a view: the clamp's latest readings
         self._heater_memory = heater_memory(self.n_legs)
+        self._pump_dead_s = np.zeros(self.n_legs)
+        self._found = np.zeros(self.n_cells, np.int64)
+        self._last_manifold = np.full(self.n_legs, np.nan)  # the clamp's second pressure signal
 
     @property
     def latched(self) -> bool:
@@ -158,27 +171,33 @@ class Supervisor(Massager):
                 self._latch(detector, None, message, self._clock.now())
 
     def _latch(
-        self, detector: str, where: str | None, message: str, now: float, safe_at: float | None = None
-    ):
+        self, detector: str, where: str | None, message: str, now: float, safe_at: float | None = None,
+        also: list[tuple[str, str | None, str]] = (),  # type: ignore[assignment]
+    ):  # fmt: skip
+        """Enter the safe state for one finding; ``also``: other findings of the same moment
+        (detector, where, message), recorded beside it so that every fault present is reported."""
         self._massager.safe_state()
         self._commands = Commands.idle(self.n_legs, self.n_cells)
         reached = self._clock.now() if safe_at is None else safe_at
         self.trip = Trip(detector, where, message, now - self.start_s, reached - self.start_s)
         self.trips.append(self.trip)
+        for other in also:
+            self.trips.append(Trip(*other, now - self.start_s, reached - self.start_s))
 
     # -- detection and clamping --------------------------------------------------------------
     def _detect(self, sensors: Sensors, now: float) -> None:
         dt = 0.0 if self._last_sample_s is None else max(0.0, sensors.t_s - self._last_sample_s)
         self._last_sample_s = sensors.t_s
         c = self._commands
-        code, cell = check_cells(
+        self._last_manifold[:] = sensors.manifold_mmHg
+        found = check_cells(
             sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg, c.inlet_open, c.exhaust_open,
-            c.pump_duty, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg, self._cell_memory,
+            c.pump_duty, sensors.pump_current_A, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg,
+            self._cell_memory, self._pump_dead_s, self._found,
         )  # fmt: skip
-        if code:
-            name = CELL_DETECTORS[code]
-            reading = sensors.pressure_mmHg[cell]
-            self._latch(name, self.cell_names[cell], f"{name.replace('_', ' ')} at {reading:.1f} mmHg", now)
+        if found:
+            findings = self._cell_findings(sensors)
+            self._latch(*findings[0], now, also=findings[1:])
             return
         self._skin_C = sensors.skin_temp_C
         found = check_heaters(
@@ -189,6 +208,7 @@ class Supervisor(Massager):
             self._heat_limit_C,
             self._heater_memory,
             self._heater_on_s,
+            sensors.heater_current_A,
         )
         if found:
             name, leg, message = found
@@ -197,30 +217,62 @@ class Supervisor(Massager):
         if now - self.start_s > self._session_limit_s:
             self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
+    def _cell_findings(self, sensors: Sensors) -> list[tuple[str, str | None, str]]:
+        """(detector, where, message) for every cell the detectors flagged this sample; a finding
+        that belongs to a leg (its pump, its garment) is reported once, on the leg."""
+        findings: list[tuple[str, str | None, str]] = []
+        for cell in np.flatnonzero(self._found):
+            name = CELL_DETECTORS[int(self._found[cell])]
+            if name in LEG_DETECTORS:
+                where = self.profile.legs[int(self.cell_leg[cell])]
+                message = f"{name.replace('_', ' ')} on the {where} leg"
+            else:
+                where = self.cell_names[cell]
+                message = f"{name.replace('_', ' ')} at {sensors.pressure_mmHg[cell]:.1f} mmHg"
+            if all(f[:2] != (name, where) for f in findings):
+                findings.append((name, where, message))
+        return findings
+
     def _clamp(self, wanted: Commands) -> Commands:
         """The commands made safe: no gas into a cell at or over its limit (or blocked), no heat
-        past its limits or its auto-off, no vibration or rollers the limits refuse."""
+        past its limits or its auto-off, no vibration or rollers the limits refuse, no rollers on a
+        zone screening blocks or deep where deep is refused."""
         c = self._clamped
         clamp_commands(
             wanted.pump_duty, wanted.inlet_open, wanted.exhaust_open, wanted.heater_power,
-            wanted.roller_speed, wanted.vibration_level, self._last_reading, self.cell_limit_mmHg,
-            self.cell_leg, self._skin_C, self._heat_limit_C, self._heat_ok, self._heater_on_s,
-            self._heat_on_limit_s, self._rollers_ok, self._vibration_max,
+            wanted.roller_speed, wanted.vibration_level, wanted.roller_zones, wanted.roller_deep,
+            self._last_reading, self.cell_limit_mmHg, self.cell_leg, self._skin_C, self._heat_limit_C,
+            self._heat_ok, self._clock.now(), self._heater_first_on_s, self._heat_on_limit_s,
+            self._rollers_ok, self._roller_reach, self._roller_select, self._roller_zone_ok, self._deep_ok,
+            self._vibration_max,
             c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,
+            c.roller_zones, c.roller_deep,
         )  # fmt: skip
+        guard_manifold(c.pump_duty, c.inlet_open, c.exhaust_open, self._last_manifold, self.cell_limit_mmHg,
+                       self.cell_leg)  # fmt: skip
         c.heartbeat = wanted.heartbeat
         return c
 
 
 @njit(cache=True)
 def clamp_commands(
-    duty, inlet, exhaust, heat, rollers, vibration, reading, limit, cell_leg, skin_C,
-    heat_limit_C, heat_ok, heater_on_s, heat_on_limit_s, rollers_ok, vibration_max,
-    out_duty, out_inlet, out_exhaust, out_heat, out_rollers, out_vibration,
+    duty, inlet, exhaust, heat, rollers, vibration, roller_zones, roller_deep, reading, limit, cell_leg,
+    skin_C, heat_limit_C, heat_ok, now_s, heater_first_on_s, heat_on_limit_s, rollers_ok, roller_reach,
+    roller_select, roller_zone_ok, deep_ok, vibration_max,
+    out_duty, out_inlet, out_exhaust, out_heat, out_rollers, out_vibration, out_roller_zones, out_roller_deep,
 ):  # fmt: skip
     """Copy the wanted commands into ``out_*``, made safe. A missing (NaN) reading counts as over
-    the limit, so no gas goes into a cell before its sensor has spoken. A heater that has been on
-    for ``heat_on_limit_s`` stays off (auto-off)."""
+    the limit, so no gas goes into a cell before its sensor has spoken.
+
+    Heat: ``heat_on_limit_s`` after a heater was first switched on (``heater_first_on_s``, set
+    here at ``now_s``) it stays off (auto-off), however low its duty ran.
+
+    Rollers work the zones ``roller_zones`` names within the device's ``roller_reach`` (every zone
+    they reach when none is named, or when the device cannot choose: ``roller_select`` false). A
+    leg's rollers stop altogether, rather than drop a zone, when any zone they would work is not in
+    ``roller_zone_ok`` or they are asked deep where ``deep_ok`` is false: a roller bed presses its
+    neighbouring zones too, and the program check refuses such a program before it starts, so
+    this only catches what got past it."""
     for leg in range(duty.shape[0]):
         out_duty[leg] = 0.0
     for c in range(inlet.shape[0]):
@@ -232,7 +284,43 @@ def clamp_commands(
             out_duty[leg] = min(1.0, max(0.0, duty[leg]))
     for leg in range(duty.shape[0]):
         warm = not (skin_C[leg] < heat_limit_C)
-        auto_off = heater_on_s[leg] >= heat_on_limit_s
+        first_on = heater_first_on_s[leg]
+        auto_off = first_on == first_on and now_s - first_on >= heat_on_limit_s  # NaN: never on
         out_heat[leg] = min(1.0, max(0.0, heat[leg])) if heat_ok and not auto_off and not warm else 0.0
-        out_rollers[leg] = min(1.0, max(0.0, rollers[leg])) if rollers_ok else 0.0
+        if out_heat[leg] > 0.0 and first_on != first_on:
+            heater_first_on_s[leg] = now_s
+        named = False
+        for z in range(roller_reach.shape[0]):
+            named = named or roller_zones[leg, z]
+        whole_reach = not named or not roller_select
+        speed = min(1.0, max(0.0, rollers[leg])) if rollers_ok else 0.0
+        refused = roller_deep[leg] and not deep_ok
+        works = False
+        for z in range(roller_reach.shape[0]):
+            out_roller_zones[leg, z] = roller_reach[z] and (roller_zones[leg, z] or whole_reach)
+            works = works or out_roller_zones[leg, z]
+            refused = refused or (out_roller_zones[leg, z] and not roller_zone_ok[z])
+        if refused or not works:
+            speed = 0.0
+        out_rollers[leg] = speed
+        for z in range(roller_reach.shape[0]):
+            out_roller_zones[leg, z] = out_roller_zones[leg, z] and speed > 0.0
+        out_roller_deep[leg] = roller_deep[leg] and speed > 0.0
         out_vibration[leg] = min(max(vibration[leg], 0), vibration_max)
+
+
+#: The manifold's sensor is the second signal of every cell it feeds: while the pump runs, the gas
+#: flows from the manifold into the open cells, so none of them is above it. Stopping the pump once
+#: the manifold reaches an open cell's limit + this keeps that cell under it even when the cell's
+#: own sensor reads low (a drift, a frozen element).
+MANIFOLD_MARGIN_mmHg = 5.0
+
+
+@njit(cache=True)
+def guard_manifold(out_duty, inlet, exhaust, manifold, limit, cell_leg):
+    """No pumping on a leg whose sensed manifold is at the limit (+ margin) of a cell open to it;
+    a NaN manifold reading (none yet) stops nothing, the cells' own readings already guard."""
+    for c in range(inlet.shape[0]):
+        leg = cell_leg[c]
+        if inlet[c] and not exhaust[c] and manifold[leg] >= limit[c] + MANIFOLD_MARGIN_mmHg:
+            out_duty[leg] = 0.0

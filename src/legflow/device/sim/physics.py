@@ -22,7 +22,8 @@ ideal gas), so every flow is a "standard" volumetric flow and gas is conserved e
   the valves are. The gas amounts are then updated with those flows (conservative) and each cell
   pressure is recovered from its gas amount by Newton's method. A quiet leg (valves settled, inlets
   closed, pump stopped: it only holds or vents) takes each call in one such step.
-- Heater: pad and skin layer, two thermal masses (pad → skin → core, pad → room), explicit Euler
+- Heater: its current is its power over the supply voltage (the duty's average); pad and skin
+  layer, two thermal masses (pad → skin → core, pad → room), explicit Euler
   (stable while the substep is far below C/G ~ 100 s).
 - Motors: DC motor ``I = (V - k w)/R``, ``J dw/dt = k I - b w - load``, semi-implicit; a load above
   the stall torque keeps it stalled at ``I = V/R``.
@@ -77,7 +78,8 @@ LX_IP = 9  # pump current, A
 LX_IR = 10  # roller current, A
 LX_IV = 11  # vibration current, A
 LX_TPEAK = 12  # highest skin surface temperature so far, °C
-NLX = 13
+LX_IH = 13  # heater current, A (its duty's average)
+NLX = 14
 # --- leg parameter columns --------------------------------------------------------------------------
 LP_PUMPOK = 0  # 1 pump works, 0 `pump_failure`
 LP_RUNAWAY = 1  # 1: heater switch shorted (full power while the relay is closed)
@@ -134,9 +136,10 @@ G_ILSB = 36
 G_QUIET = 37  # 1: quiet legs take one pneumatic step per call (`_quiet`)
 NG = 38
 
-#: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration.
+#: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration
+#: and heater currents.
 OUT_BLOCKS = ("pressure_mmHg", "manifold_mmHg", "skin_temp_C", "pump_current_A", "roller_current_A",
-              "vibration_current_A")  # fmt: skip
+              "vibration_current_A", "heater_current_A")  # fmt: skip
 _MMHG_Pa = 133.322
 
 
@@ -368,6 +371,7 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
             # heater pad against the skin (a shorted switch heats fully until the relay opens)
             duty = 1.0 if lp[leg, LP_RUNAWAY] > 0.5 else lp[leg, LP_CMD_HEAT]
             heat_w = lp[leg, LP_HEATW] * duty if relay_closed else 0.0
+            lx[leg, LX_IH] = heat_w / g[G_VSUP]
             tpad = lx[leg, LX_TPAD]
             tskin = lx[leg, LX_TSKIN]
             q_ps = g[G_GPS] * (tpad - tskin)
@@ -411,6 +415,7 @@ def _sample(cx, cp, lx, lp, g, rng, out):
         )
         for k in range(3):
             out[nc + (2 + k) * nl + leg] = _adc(lx[leg, LX_IP + k], g[G_INOISE], g[G_ILSB], 0.0, 20.0, rng)
+        out[nc + 5 * nl + leg] = _adc(lx[leg, LX_IH], g[G_INOISE], g[G_ILSB], 0.0, 20.0, rng)
 
 
 @njit(cache=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from legflow.clock import Clock
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
-from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.device.massager import ROLLER_ZONES, Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
 from legflow.device.profile import DeviceProfile
 from legflow.device.sim import physics as ph
 from legflow.device.sim.parameters import (
@@ -106,7 +106,7 @@ class SimulatedMassager(Massager):
         self._lx[:, ph.LX_TSKIN] = tskin
         self._lx[:, ph.LX_TSENS] = 0.5 * (tpad + tskin)
         self._lx[:, ph.LX_TPEAK] = 0.5 * (tpad + tskin)
-        self._out = np.zeros(nc + 5 * nl)
+        self._out = np.zeros(nc + 6 * nl)
         self._cmd = Commands.idle(nl, nc)
         self._latch(self._cmd)
         self._relay_open = False
@@ -226,6 +226,18 @@ class SimulatedMassager(Massager):
         return self._cx[:, ph.CX_IN].copy(), self._cx[:, ph.CX_EX].copy()
 
     @property
+    def true_roller_work(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bool per leg and sole zone in `ROLLER_ZONES` order, bool per leg: deep) where the rollers
+        work now: the zones the last command named within their reach (all they reach when it named
+        none); nothing while they stand still or the relay is open."""
+        self._sync()
+        reach = self.profile.rollers.zones if self.profile.rollers is not None else ()
+        spinning = (self._lp[:, ph.LP_CMD_ROLL] > 0.0) & (not self._relay_open)
+        named = self._roller_zones.any(axis=1, keepdims=True)
+        zones = np.array([z in reach for z in ROLLER_ZONES]) & (self._roller_zones | ~named)
+        return zones & spinning[:, None], self._roller_deep & spinning
+
+    @property
     def heater_power_W(self) -> np.ndarray:
         """Electrical power into each heater pad now."""
         self._sync()
@@ -316,6 +328,9 @@ class SimulatedMassager(Massager):
             self._cp, self._lp, c.inlet_open, c.exhaust_open, c.pump_duty, c.heater_power, c.roller_speed,
             c.vibration_level, float(self.profile.vibration_max_level),
         )  # fmt: skip
+        # where the rollers work and how deep: the motor load does not depend on it (not modelled)
+        self._roller_zones = c.roller_zones.copy()
+        self._roller_deep = c.roller_deep.copy()
 
     def _where(self, f: FaultSpec) -> int:
         """The cell (cell faults) or leg (pump, heater, garment) index a fault names."""
@@ -379,10 +394,11 @@ def _sensors(
     """A `Sensors` with its own arrays, cut from a sample buffer (layout: `physics.OUT_BLOCKS`)."""
     o = buf.copy()
     nl = n_legs
-    nc = len(o) - 5 * nl
+    nc = len(o) - 6 * nl
     return Sensors(
         t_s, seq, o[:nc], o[nc : nc + nl], o[nc + nl : nc + 2 * nl], o[nc + 2 * nl : nc + 3 * nl],
-        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl :], relay_open, device_fault=device_fault,
+        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl : nc + 5 * nl], relay_open, device_fault=device_fault,
+        heater_current_A=o[nc + 5 * nl :],
     )  # fmt: skip
 
 
