@@ -51,11 +51,15 @@ ascii_name = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_. ", max_size=32)
 def commands(draw):
     legs, cells = draw(st.integers(1, m.MAX_LEGS)), draw(st.integers(1, m.MAX_CELLS))
     duty = st.integers(0, 255).map(lambda k: k / 255)
+    zones = st.sets(st.sampled_from(m.ROLLER_ZONES)).map(lambda z: tuple(x for x in m.ROLLER_ZONES if x in z))
+    tail = draw(st.booleans())  # the roller tail, for a device that announced it
     return m.Command(
         draw(u32), tuple(draw(st.lists(st.booleans(), min_size=cells, max_size=cells))),
         tuple(draw(st.lists(st.booleans(), min_size=cells, max_size=cells))),
         *(tuple(draw(st.lists(duty, min_size=legs, max_size=legs))) for _ in range(3)),
         tuple(draw(st.lists(u8, min_size=legs, max_size=legs))),
+        tuple(draw(st.lists(zones, min_size=legs, max_size=legs))) if tail else None,
+        tuple(draw(st.lists(st.booleans(), min_size=legs, max_size=legs))) if tail else None,
     )  # fmt: skip
 
 
@@ -79,7 +83,7 @@ def capabilities(draw):
     heater = draw(st.none() | st.integers(1, 0xFFFF).map(lambda k: k / 10))
     return m.Capabilities(
         draw(u8), draw(ascii_name), draw(st.integers(1, 2)), cells, draw(st.booleans()), draw(st.booleans()),
-        draw(u8), draw(u16), draw(u16), heater, trips, draw(ascii_name),
+        draw(u8), draw(u16), draw(u16), heater, trips, draw(ascii_name), draw(st.booleans()),
     )  # fmt: skip
 
 
@@ -179,6 +183,27 @@ def test_values_are_quantised_to_their_wire_units():
     command = m.Command(1, (True,), (False,), (1.7,), (0.5,), (-1.0,), (9,))
     assert m.Command.unpack(command.pack()).pump_duty == (1.0,)  # duties clamp to 0..1
     assert m.Command.unpack(command.pack()).roller_speed == (0.0,)
+
+
+def test_the_roller_tail_of_a_command_is_optional_and_strict():
+    base = m.Command(7, (True, False), (False, True), (0.6,), (0.0,), (0.6,), (0,))
+    assert m.Command.unpack(base.pack()) == base and base.roller_zones is None  # a v1 COMMAND
+    tail = m.Command(
+        7, (True, False), (False, True), (0.6,), (0.0,), (0.6,), (0,), (("sole.heel",),), (True,)
+    )
+    assert tail.pack() == base.pack() + bytes([0b001000, 1]) and m.Command.unpack(tail.pack()) == tail
+    zones, deep = m.Command.unpack(tail.pack()).roller_arrays(1)
+    assert list(zones[0]) == [z == "sole.heel" for z in m.ROLLER_ZONES] and list(deep) == [True]
+    for bad in (bytes([0b1000000, 0]), bytes([1, 2]), bytes([1])):  # a 7th zone, a flag, half a tail
+        with pytest.raises(m.MessageError, match="COMMAND"):
+            m.Command.unpack(base.pack() + bad)
+
+
+def test_the_host_sends_the_roller_tail_only_to_a_device_that_reads_it():
+    caps = m.Capabilities(1, "reference", 2, 5, True, True, 5, 500, 100, 44.0, (110.0,) * 5, "fw", True)
+    assert m.Capabilities.unpack(caps.pack()).roller_zones and caps.pack()[3] == 0b111  # features
+    old = m.Capabilities(1, "reference", 2, 5, True, True, 5, 500, 100, 44.0, (110.0,) * 5, "fw")
+    assert not m.Capabilities.unpack(old.pack()).roller_zones
 
 
 @given(st.sampled_from(sorted(m.MESSAGES)), st.binary(max_size=MAX_PAYLOAD))

@@ -20,6 +20,17 @@ SOLE_ZONES: tuple[str, ...] = get_args(SoleZone)
 #: Areas a guide step may name: every zone plus the areas reached only by hand.
 GUIDE_AREAS: tuple[str, ...] = COMPRESSION_ZONES + SOLE_ZONES + get_args(ManualArea)
 
+#: The compression zone each hand-only area lies on. "leg" and "whole_body" name no one zone:
+#: their steps are about moving, resting or breathing, not pressing one part of the leg.
+MANUAL_AREA_ZONES: dict[str, tuple[str, ...]] = {
+    "thigh.front": ("thigh",),
+    "thigh.back": ("thigh",),
+    "calf.back": ("calf",),
+    "shin": ("calf",),  # the calf cell wraps the whole lower leg, shin included
+    "leg": (),
+    "whole_body": (),
+}
+
 #: The traditional reflexology map of ../shared/reference/reflexology.md, shown as tradition only.
 REFLEXOLOGY_MAP: dict[str, str] = {
     "sole.toes": "head, sinuses, neck (big toe: head)",
@@ -39,3 +50,13 @@ def distal_rank(zone: str) -> int:
 def is_foot_zone(zone: str) -> bool:
     """The foot has its own, higher pressure limit (hospital foot pumps use 130 mmHg)."""
     return zone == "foot"
+
+
+def guide_area_zones(area: str) -> tuple[str, ...]:
+    """The zones a hand on a guide area presses, so screening that blocks a zone (a calf wound)
+    also blocks the hands-on steps there (calf, calf.back, shin). A sole zone lies in the foot."""
+    if area in SOLE_ZONES:
+        return (area, "foot")
+    if area in COMPRESSION_ZONES:
+        return (area,)
+    return MANUAL_AREA_ZONES[area]

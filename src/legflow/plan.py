@@ -4,6 +4,11 @@ This is the device check of `legflow check` and of every run: what the format al
 is far more than any device may do; here each request meets the device's abilities and the
 tightest limit of the defaults and the user's screening, and each refusal says the limit and why.
 
+Hands-on steps (the guide steps of a phase that runs no actuator: a `self-massage-*` program, the
+stretches after a cramp program) meet the same screening: a step on a zone screening blocks (a calf
+wound blocks calf, calf.back and shin) refuses the program like a squeeze there would, and limits
+that concern pressure add a note shown with every hands-on step (`guide_line`).
+
 It also compares each inflate ramp with what the device's pump can deliver (`pump_fills`): a ramp
 a little too fast for the pump is a *warning* (the session runs, the cells fill late); one far too
 fast is refused like any other device finding.
@@ -14,11 +19,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from legflow.anatomy import guide_area_zones
 from legflow.device.profile import DeviceProfile
 from legflow.errors import Problem, ProgramError
 from legflow.programs.loader import ProgramSource
 from legflow.programs.locate import Path
-from legflow.programs.model import Compression, Program
+from legflow.programs.model import Compression, GuideStep, Phase, Program
 from legflow.safety.limits import Limits
 
 Finding = tuple[Path, str]
@@ -45,7 +51,7 @@ def _zone_findings(program: Program, profile: DeviceProfile, limits: Limits) -> 
                     found.append(
                         (
                             (*at, "compression", "zones"),
-                            f"the {zone} zone is blocked ({limits.reason('blocked_zones')})",
+                            f"the {zone} zone is blocked ({limits.zone_reason(zone)})",
                         )
                     )
                 limit, why = limits.pressure_limit_mmHg(zone)
@@ -96,9 +102,10 @@ def _roller_findings(phase, at: Path, profile: DeviceProfile, limits: Limits) ->
         found.append(
             ((*where, "zones"), f"device '{profile.name}' rollers do not reach {', '.join(missing)}")
         )
-    blocked = [z for z in rollers.zones if z in limits.blocked_zones or "foot" in limits.blocked_zones]
-    if blocked:
-        found.append(((*where, "zones"), f"{', '.join(blocked)} blocked ({limits.reason('blocked_zones')})"))
+    for z in rollers.zones:
+        by = next((b for b in (z, "foot") if b in limits.blocked_zones), None)
+        if by is not None:
+            found.append(((*where, "zones"), f"{z} blocked ({limits.zone_reason(by)})"))
     if rollers.depth == "deep":
         if not limits.deep_rollers_allowed:
             found.append(
@@ -120,6 +127,59 @@ def _heat_findings(target_C: float, at: Path, profile: DeviceProfile, limits: Li
     if target_C > limit:
         return [(at, f"heat {target_C:g} °C is over the limit of {limit:g} °C ({why})")]
     return []
+
+
+# --- hands-on steps ------------------------------------------------------------------------------
+def is_hands_on(phase: Phase) -> bool:
+    """A phase that runs no actuator: its guide steps are the person's own hands (or stretches)."""
+    return not (phase.compression or phase.rollers or phase.vibration or phase.heat)
+
+
+def _guide_findings(program: Program, limits: Limits) -> list[Finding]:
+    """Hands-on steps on a zone screening blocks, or on an area it keeps hands off, refuse the
+    program: its steps were written as one sequence, and a gap in it misguides."""
+    found: list[Finding] = []
+    for i, phase in enumerate(program.phases):
+        if not is_hands_on(phase):
+            continue  # steps beside a running device narrate it; the device check covers its zones
+        for j, step in enumerate(phase.guide):
+            at: Path = ("phase", i, "guide", j, "area")
+            blocked = [z for z in guide_area_zones(step.area) if z in limits.blocked_zones]
+            if blocked:
+                zone = blocked[0]
+                on = f"{step.area} lies on the {zone} zone, which is" if zone != step.area else f"{zone} is"
+                found.append((at, f"{on} blocked: no hands-on step there ({limits.zone_reason(zone)})"))
+            elif step.area in limits.no_pressure_areas:
+                why = limits.zone_reason(step.area, "no_pressure_areas")
+                found.append((at, f"no hand pressure on {step.area} ({why})"))
+    return found
+
+
+def _short(reason: str) -> str:
+    """A reason cut to what it names ("screening: anticoagulants"), for a note shown at every step."""
+    return reason.split(" — ")[0]
+
+
+def hands_on_notes(limits: Limits) -> list[str]:
+    """What the limits change about hands-on steps, shown with each one: the step texts are written
+    for anyone, and a person on blood thinners must not knead firmly whatever a step says."""
+    notes = []
+    if not limits.deep_rollers_allowed:
+        why = _short(limits.reason("deep_rollers_allowed"))
+        notes.append(f"Gentle pressure only: no firm kneading or deep pressure ({why}).")
+    if limits.no_pressure_areas:
+        areas = " or ".join(sorted(a.removeprefix("sole.") for a in limits.no_pressure_areas))
+        why = _short(limits.zone_reason(sorted(limits.no_pressure_areas)[0], "no_pressure_areas"))
+        notes.append(f"No pressure on the {areas} ({why}).")
+    return notes
+
+
+def guide_line(step: GuideStep, phase: Phase, notes: list[str]) -> str:
+    """A guide step as shown and stored: its area, the limits' notes (before the text, so they
+    are read first) on a hands-on step, its text."""
+    if notes and is_hands_on(phase):
+        return f"[{step.area}] {' '.join(notes)} {step.text}"
+    return f"[{step.area}] {step.text}"
 
 
 # --- pump capacity ------------------------------------------------------------------------------
@@ -274,6 +334,7 @@ def device_findings(program: Program, profile: DeviceProfile, limits: Limits) ->
                 f"{limits.session_min:g} min ({limits.reason('session_min')})",
             )
         )
+    found += _guide_findings(program, limits)
     if not program.needs_device:
         return found
     legs = program.program.legs
@@ -282,16 +343,20 @@ def device_findings(program: Program, profile: DeviceProfile, limits: Limits) ->
         found.append((("program", "legs"), f"device '{profile.name}' has no {legs} legs mode"))
     found += _zone_findings(program, profile, limits)
     found += _pump_findings(program, profile, refused=True)
-    heat_min = sum(p.duration_min for p in program.phases if p.heat is not None)
-    if heat_min > limits.heat_on_min:
-        first = next(i for i, p in enumerate(program.phases) if p.heat is not None)
-        found.append(
-            (
-                ("phase", first, "heat"),
-                f"heat is on for {heat_min:g} min, over the auto-off limit of "
-                f"{limits.heat_on_min:g} min ({limits.reason('heat_on_min')})",
+    # the auto-off counts wall time from the heater's first switch-on (as the supervisor does), so a
+    # pause in the heat between two heated phases still counts
+    heated = [i for i, p in enumerate(program.phases) if p.heat is not None]
+    if heated:
+        first, last = heated[0], heated[-1]
+        heat_min = sum(p.duration_min for p in program.phases[first : last + 1])
+        if heat_min > limits.heat_on_min:
+            found.append(
+                (
+                    ("phase", first, "heat"),
+                    f"heat spans {heat_min:g} min from its first switch-on, over the auto-off limit of "
+                    f"{limits.heat_on_min:g} min ({limits.reason('heat_on_min')})",
+                )
             )
-        )
     return found
 
 

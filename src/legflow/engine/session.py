@@ -18,12 +18,13 @@ from numba import njit
 
 from legflow.clock import Clock, wall_s
 from legflow.device.faults import FaultSpec
-from legflow.device.massager import Commands
+from legflow.device.massager import ROLLER_ZONES, Commands
 from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import HeaterController, PressureController
 from legflow.engine.refill import measuring_cells
 from legflow.engine.timeline import Timeline
+from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Program
 from legflow.safety.supervisor import Supervisor, Trip
 from legflow.store import History
@@ -130,6 +131,8 @@ class Session:
         self.max_pressure = np.zeros(len(self.cells))
         self.vented = np.zeros(len(self.cells))  # the setpoints while paused or stopping
         self._motors_for: tuple[int, bool] | None = None  # (phase, paused) the motor commands are for
+        #: What the user's limits add to each hands-on guide step ("gentle pressure only", ...).
+        self.guide_notes = hands_on_notes(self.supervisor.limits)
         self.max_skin_C = np.full(len(profile.legs), -np.inf)
         self.status = "running"
         self.t_s = 0.0
@@ -195,7 +198,7 @@ class Session:
                 while shown < len(guides[index]) and guides[index][shown].at_s <= t_in:
                     step = guides[index][shown]
                     shown += 1
-                    self._event(session_id, "guide", f"[{step.area}] {step.text}")
+                    self._event(session_id, "guide", guide_line(step, phase, self.guide_notes))
                 cycle = self.adaptive.get(index)
                 sealed = None
                 if paused_now:
@@ -249,6 +252,9 @@ class Session:
             self._motors_for = (index, paused)
             rollers = None if paused else phase.rollers
             commands.roller_speed[:] = ROLLER_SPEED[rollers.speed] if rollers else 0.0
+            # where and how deep, so the supervisor can refuse a zone or a depth screening forbids
+            commands.roller_zones[:] = [z in rollers.zones for z in ROLLER_ZONES] if rollers else False
+            commands.roller_deep[:] = rollers is not None and rollers.depth == "deep"
             commands.vibration_level[:] = phase.vibration.level if phase.vibration and not paused else 0
 
     def _adaptive_cycles(self, legs: list[str], zones: list[str]) -> dict[int, AdaptiveCycle]:
@@ -373,7 +379,7 @@ class Session:
         guide = None
         for step in phase.guide:
             if step.at_s <= t_in:
-                guide = f"[{step.area}] {step.text}"
+                guide = guide_line(step, phase, self.guide_notes)
         r = phase.rollers
         return LiveState(
             t_s=self.t_s, duration_s=self.timeline.duration_s, phase=phase.name,

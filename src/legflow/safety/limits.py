@@ -19,8 +19,14 @@ class Limits:
     heat_on_min: float = 30.0  # heater auto-off
     vibration_allowed: bool = True
     rollers_allowed: bool = True
+    #: Deep pressure of any kind: deep rollers, and firm kneading in a hands-on program.
     deep_rollers_allowed: bool = True
+    #: Compression and sole zones nothing may press: no cell pressure, no rollers (a blocked foot
+    #: blocks every sole zone), no hands-on guide step there.
     blocked_zones: frozenset[str] = frozenset()
+    #: Guide areas a hands-on step may not press, though the device may still compress them
+    #: (pregnancy: the ankles and heel, whose reflexology points are avoided).
+    no_pressure_areas: frozenset[str] = frozenset()
     #: Why each limit has its value; a field absent here has its default value.
     reasons: dict[str, str] = field(default_factory=dict, compare=False)
     #: Screening findings that forbid any session; empty when the user may start.
@@ -30,6 +36,11 @@ class Limits:
 
     def reason(self, name: str) -> str:
         return self.reasons.get(name, DEFAULT_SOURCE)
+
+    def zone_reason(self, zone: str, name: str = "blocked_zones") -> str:
+        """Why a zone (or area) is in the set ``name``: each answer that blocked it keeps its own
+        reason, so a calf blocked by a wound is not explained by a later pregnancy answer."""
+        return self.reasons.get(f"{name}:{zone}", self.reason(name))
 
     def pressure_limit_mmHg(self, zone: str) -> tuple[float, str]:
         """The pressure limit of a compression zone and why it is that."""
@@ -43,8 +54,10 @@ class Limits:
         reasons = dict(self.reasons)
         for name, value in changes.items():
             old = getattr(self, name)
-            if name == "blocked_zones":
+            if name in ("blocked_zones", "no_pressure_areas"):
                 new = old | frozenset(value)  # type: ignore[operator]
+                for zone in new - old:
+                    reasons[f"{name}:{zone}"] = why
             elif isinstance(old, bool):
                 new = old and bool(value)
             elif name == "heat_C":

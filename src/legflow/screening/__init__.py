@@ -96,6 +96,7 @@ def _describe_limits(changes: dict[str, object]) -> str:
         "vibration_allowed": lambda v: "no vibration",
         "deep_rollers_allowed": lambda v: "no deep rollers",
         "blocked_zones": lambda v: f"no {', '.join(v)}",
+        "no_pressure_areas": lambda v: f"no hand pressure on {', '.join(v)}",
     }
     return ", ".join(words[k](v) for k, v in changes.items() if k in words)
 

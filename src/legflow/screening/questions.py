@@ -100,9 +100,14 @@ QUESTIONS: tuple[Question, ...] = (
         "pregnancy",
         "Are you pregnant?",
         "warn",
-        "caution in guidance; no reflexology pressure on the heel",
-        limits={**_FOOT_AND_LEG_40, "blocked_zones": ["sole.heel"]},
-        advice="Ask your midwife or doctor before use; no heel reflexology, pressure limited to 40 mmHg.",
+        "caution in guidance; no reflexology pressure on the ankles or heel",
+        limits={
+            **_FOOT_AND_LEG_40,
+            "blocked_zones": ["sole.heel"],
+            "no_pressure_areas": ["ankle", "sole.heel"],
+        },
+        advice="Ask your midwife or doctor before use; no heel reflexology, no hand pressure on the "
+        "ankles or heel, pressure limited to 40 mmHg.",
     ),
     Question(
         "varicose_veins",

@@ -299,6 +299,7 @@ class Emulator:
         c.pump_duty[:] = command.pump_duty
         c.heater_power[:] = command.heater_power
         c.roller_speed[:] = command.roller_speed
+        c.roller_zones[:], c.roller_deep[:] = command.roller_arrays(n_legs)
         c.vibration_level[:] = np.minimum(command.vibration_level, self.profile.vibration_max_level)
         c.heartbeat = command.heartbeat
         assert self.sim is not None
@@ -358,6 +359,7 @@ class Emulator:
             p.heater_max_C is not None, p.vibration_max_level, round(self.heartbeat_timeout_s * 1000),
             self.rate_hz, self._heater_trip_C,
             tuple(float(t) for t in self._trip_mmHg[: len(p.cells)]), FIRMWARE,
+            roller_zones=p.rollers is not None,  # its simulated rollers work only the zones named
         )  # fmt: skip
 
     def _nack(self, frame: Frame, reason: NackReason) -> None:

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from legflow.device.massager import ROLLER_ZONES
 from legflow.device.wire.framing import PROTOCOL_VERSION, Frame, encode_frame
 
 #: A command carries each cell's valves as one bit of a 32-bit mask.
@@ -98,11 +99,16 @@ class Hello(_FixedLayout):
 @dataclass(frozen=True)
 class Command:
     """Host → device: every actuator for the next tick; it also feeds the device's watchdog.
-    Duties are quantised to 1/255."""
+    Duties are quantised to 1/255.
+
+    The roller tail (per leg: the sole zones the rollers work, and deep or gentle) is optional, so
+    a device that does not announce `Capabilities.roller_zones` keeps its v1 COMMAND; without it
+    the rollers work every zone they reach, gently."""
 
     TYPE: ClassVar[MsgType] = MsgType.COMMAND
     _HEAD: ClassVar[struct.Struct] = struct.Struct("<IBBII")
     _LEG: ClassVar[struct.Struct] = struct.Struct("<BBBB")
+    _ROLLER: ClassVar[struct.Struct] = struct.Struct("<BB")  # the tail, per leg: zone mask, flags
     heartbeat: int
     inlet_open: tuple[bool, ...]
     exhaust_open: tuple[bool, ...]
@@ -110,6 +116,10 @@ class Command:
     heater_power: tuple[float, ...]
     roller_speed: tuple[float, ...]
     vibration_level: tuple[int, ...]
+    #: Per leg, the sole zones the rollers work (in `ROLLER_ZONES` order); None: no roller tail.
+    roller_zones: tuple[tuple[str, ...], ...] | None = None
+    #: Per leg, deep (True) or gentle kneading; sent with ``roller_zones``.
+    roller_deep: tuple[bool, ...] | None = None
 
     def pack(self) -> bytes:
         n_legs, n_cells = len(self.pump_duty), len(self.inlet_open)
@@ -121,6 +131,11 @@ class Command:
                 _duty(self.pump_duty[leg]), _duty(self.heater_power[leg]), _duty(self.roller_speed[leg]),
                 min(255, max(0, int(self.vibration_level[leg]))),
             )  # fmt: skip
+        if self.roller_zones is not None:
+            deep = self.roller_deep or (False,) * n_legs
+            for leg in range(n_legs):
+                mask = sum(1 << ROLLER_ZONES.index(z) for z in set(self.roller_zones[leg]))
+                out += self._ROLLER.pack(mask, int(bool(deep[leg])))
         return out
 
     @classmethod
@@ -130,8 +145,18 @@ class Command:
         heartbeat, n_legs, n_cells, inlet, exhaust = cls._HEAD.unpack_from(payload)
         if not 1 <= n_legs <= MAX_LEGS or not 1 <= n_cells <= MAX_CELLS:
             raise MessageError(f"COMMAND: {n_legs} legs, {n_cells} cells")
-        _check_size(payload, cls._HEAD.size + cls._LEG.size * n_legs, "COMMAND")
+        size = cls._HEAD.size + cls._LEG.size * n_legs
+        if len(payload) != size + cls._ROLLER.size * n_legs:
+            _check_size(payload, size, "COMMAND")  # no roller tail
         legs = [cls._LEG.unpack_from(payload, cls._HEAD.size + cls._LEG.size * k) for k in range(n_legs)]
+        zones: tuple[tuple[str, ...], ...] | None = None
+        deep: tuple[bool, ...] | None = None
+        if len(payload) > size:
+            tail = [cls._ROLLER.unpack_from(payload, size + cls._ROLLER.size * k) for k in range(n_legs)]
+            if any(mask >> len(ROLLER_ZONES) or flags & ~1 for mask, flags in tail):
+                raise MessageError("COMMAND: unknown roller zone or flag bits")
+            zones = tuple(tuple(z for i, z in enumerate(ROLLER_ZONES) if mask >> i & 1) for mask, _ in tail)
+            deep = tuple(bool(flags & 1) for _, flags in tail)
         return cls(
             heartbeat,
             tuple(bool(inlet >> i & 1) for i in range(n_cells)),
@@ -140,15 +165,35 @@ class Command:
             tuple(leg[1] / 255 for leg in legs),
             tuple(leg[2] / 255 for leg in legs),
             tuple(leg[3] for leg in legs),
+            zones,
+            deep,
         )
 
     @classmethod
-    def from_arrays(cls, heartbeat: int, inlet, exhaust, pump, heater, roller, vibration) -> Command:
+    def from_arrays(
+        cls, heartbeat: int, inlet, exhaust, pump, heater, roller, vibration,
+        roller_zones=None, roller_deep=None,
+    ) -> Command:  # fmt: skip
+        """From `Commands` arrays; ``roller_zones`` (bool per leg and zone) and ``roller_deep``
+        (bool per leg) add the roller tail."""
+        zones = None if roller_zones is None else tuple(
+            tuple(z for z, on in zip(ROLLER_ZONES, leg, strict=True) if on) for leg in roller_zones
+        )  # fmt: skip
+        deep = None if zones is None else tuple(bool(v) for v in roller_deep)
         return cls(
             int(heartbeat), tuple(bool(v) for v in inlet), tuple(bool(v) for v in exhaust),
             tuple(float(v) for v in pump), tuple(float(v) for v in heater), tuple(float(v) for v in roller),
-            tuple(int(v) for v in vibration),
+            tuple(int(v) for v in vibration), zones, deep,
         )  # fmt: skip
+
+    def roller_arrays(self, n_legs: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bool per leg and zone, bool per leg) for `Commands`; none named without the tail."""
+        zones = np.zeros((n_legs, len(ROLLER_ZONES)), bool)
+        deep = np.zeros(n_legs, bool)
+        if self.roller_zones is not None:
+            zones[:] = [[z in leg for z in ROLLER_ZONES] for leg in self.roller_zones]
+            deep[:] = self.roller_deep or False
+        return zones, deep
 
 
 @dataclass(frozen=True)
@@ -199,6 +244,9 @@ class Capabilities:
     #: Per cell of one leg: the pressure at which the firmware opens the relay (0.1 mmHg steps).
     trip_mmHg: tuple[float, ...]
     firmware: str = ""
+    #: The device reads COMMAND's roller tail: its rollers work only the zones named, at the depth
+    #: named (`features` bit 2). Without it the host sends no tail.
+    roller_zones: bool = False
 
     def pack(self) -> bytes:
         name, firmware = self.profile.encode("ascii"), self.firmware.encode("ascii")
@@ -206,7 +254,7 @@ class Capabilities:
             raise ValueError("profile and firmware names are at most 32 ASCII bytes")
         if len(self.trip_mmHg) != self.cells_per_leg:
             raise ValueError("one trip pressure per cell of a leg")
-        features = int(self.has_rollers) | int(self.has_heater) << 1
+        features = int(self.has_rollers) | int(self.has_heater) << 1 | int(self.roller_zones) << 2
         heater = 0 if self.heater_trip_C is None else round(self.heater_trip_C * 10)
         out = self._HEAD.pack(
             self.version, self.n_legs, self.cells_per_leg, features, self.vibration_max_level,
@@ -236,7 +284,7 @@ class Capabilities:
             raise MessageError("CAPABILITIES: names must be ASCII") from None
         return cls(
             version, text, n_legs, cells, bool(features & 1), bool(features & 2), vib, hb_ms, rate,
-            heater / 10 if heater else None, tuple(t / 10 for t in trips), fw,
+            heater / 10 if heater else None, tuple(t / 10 for t in trips), fw, bool(features & 4),
         )  # fmt: skip
 
 

@@ -113,8 +113,14 @@ class SerialMassager(Massager):
         assert sensors is not None  # the constructor waits for the first sample
         return sensors
 
+    @property
+    def selects_roller_zones(self) -> bool:  # type: ignore[override]
+        """Only a device that reads COMMAND's roller tail works just the zones named."""
+        return self.capabilities.roller_zones
+
     def apply(self, commands: Commands) -> None:
         c = commands
+        tail = self.capabilities.roller_zones  # a device without it refuses a longer COMMAND
         self._send(
             Command.from_arrays(
                 c.heartbeat,
@@ -124,6 +130,8 @@ class SerialMassager(Massager):
                 c.heater_power,
                 c.roller_speed,
                 c.vibration_level,
+                c.roller_zones if tail else None,
+                c.roller_deep if tail else None,
             )
         )
 
