@@ -7,7 +7,11 @@ import math
 from hypothesis import strategies as st
 
 from legflow.anatomy import COMPRESSION_ZONES, GUIDE_AREAS, SOLE_ZONES
+from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
+from legflow.device.profile import load_profile, profile_names
+from legflow.plan import PUMP_REFUSE_RATIO, device_findings, pump_fills
 from legflow.programs.model import GOALS, Program
+from legflow.safety.limits import DEFAULT_LIMITS
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30)
 seconds = st.floats(min_value=0.1, max_value=120, allow_nan=False).map(lambda x: round(x, 2))
@@ -74,3 +78,74 @@ def program_dicts(draw, max_pressure: float = 300.0, heat_max_C: float = 50.0, m
 
 def programs(**kwargs):
     return program_dicts(**kwargs).map(Program.model_validate)
+
+
+# --- programs a device may run, and single faults (the safety soak) ---------------------------------
+@st.composite
+def device_programs(draw, min_minutes: float = 1.0, max_minutes: float = 3.0, heater: bool = False):
+    """A device profile (with a heater if asked) and a program that passes the device check for it
+    under the default limits, ``min_minutes``..``max_minutes`` long: real sessions cost time per
+    simulated second, so a soak keeps them short and spends its time on more examples instead."""
+    names = [n for n in profile_names() if not heater or load_profile(n).heater_max_C is not None]
+    profile = load_profile(draw(st.sampled_from(names)))
+    zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
+    total_s = draw(st.floats(min_minutes * 60, max_minutes * 60))
+    count = draw(st.integers(1, 3))
+    shares = [draw(st.floats(0.2, 1.0)) for _ in range(count)]
+    phases = []
+    for share in shares:
+        chosen = sorted(draw(st.sets(st.sampled_from(zones), min_size=1)), key=COMPRESSION_ZONES.index)
+        limit = {z: min(c.max_pressure_mmHg for c in profile.cells_in_zone(z)) for z in chosen}
+        limit = {z: min(p, DEFAULT_LIMITS.pressure_limit_mmHg(z)[0]) for z, p in limit.items()}
+        phase: dict = {
+            "name": "p",
+            "duration_min": round(total_s * share / sum(shares) / 60, 3),
+            "compression": {
+                "pattern": draw(st.sampled_from(["sequential", "wave", "pulse", "hold"])),
+                "zones": chosen,
+                "pressure_mmHg": [round(draw(st.floats(5, limit[z])), 1) for z in chosen],
+                "inflate_s": round(draw(st.floats(0.5, 6)), 2),
+                "delay_s": round(draw(st.floats(0, 2)), 2),
+                "hold_s": round(draw(st.floats(0, 30)), 2),
+                "release_s": round(draw(st.floats(0.5, 5)), 2),
+                "rest_s": round(draw(st.floats(0, 20)), 2),
+            },
+        }
+        if profile.heater_max_C is not None and draw(st.booleans()):
+            phase["heat"] = {"target_C": round(draw(st.floats(30, min(42.0, profile.heater_max_C))), 1)}
+        if profile.vibration_max_level and draw(st.booleans()):
+            phase["vibration"] = {"level": draw(st.integers(0, profile.vibration_max_level))}
+        if profile.rollers is not None and draw(st.booleans()):
+            reach = list(profile.rollers.zones)
+            phase["rollers"] = {
+                "zones": draw(st.lists(st.sampled_from(reach), min_size=1, unique=True)),
+                "speed": draw(st.sampled_from(["slow", "medium", "fast"])),
+            }
+        phases.append(phase)
+    legs = draw(st.sampled_from(["both", "left", "right", "alternate"]))
+    data = {"program": {"name": "random", "goal": "custom", "legs": legs}, "phase": phases}
+    # a ramp far too fast for the pump is refused (legflow.plan): slow it to the fastest allowed
+    for fill in pump_fills(Program.model_validate(data), profile):
+        slowest_s = math.ceil(fill.shortest_inflate_s / PUMP_REFUSE_RATIO * 100) / 100
+        c = phases[fill.phase]["compression"]
+        c["inflate_s"] = max(c["inflate_s"], slowest_s)
+    program = Program.model_validate(data)
+    assert not device_findings(program, profile, DEFAULT_LIMITS)
+    return profile, program
+
+
+@st.composite
+def single_faults(draw, profile, duration_s: float, kind: str | None = None):
+    """One fault (of ``kind``, or of any kind the profile can have: no heater runaway without a
+    heater), in a random cell or leg, at a random time of a session ``duration_s`` long."""
+    if kind is None:
+        kinds = [k for k in FAULT_KINDS if k != "heater_runaway" or profile.heater_max_C is not None]
+        kind = draw(st.sampled_from(kinds))
+    if kind in CELL_FAULTS:
+        where = draw(st.sampled_from(profile.cell_names()))
+    elif kind == "link_loss":
+        where = None
+    else:
+        where = draw(st.sampled_from(profile.legs))
+    at_s = math.floor(draw(st.floats(0, duration_s, exclude_max=True)) * 100) / 100
+    return FaultSpec(kind, at_s, where)

@@ -10,9 +10,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import serial
 
@@ -172,6 +174,7 @@ class RawHost:
     def __init__(self, port: str):
         self.port = serial.Serial(port, timeout=0.05)
         self.tx, self.parser = m.Sequencer(), FrameParser()
+        self.pending: list = []  # read, not yet looked at (a FAULT right behind its CAPABILITIES)
 
     def send(self, message) -> int:
         seq, data = self.tx.frame(message)
@@ -182,8 +185,10 @@ class RawHost:
         """The next message of this kind (that satisfies `where`), skipping others."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for frame in self.parser.feed(self.port.read(256)):
-                message = m.decode(frame)
+            if not self.pending:
+                self.pending = [m.decode(frame) for frame in self.parser.feed(self.port.read(256))]
+            while self.pending:
+                message = self.pending.pop(0)
                 if isinstance(message, kind) and where(message):
                     return message
         raise AssertionError(f"no {kind.__name__}")
@@ -329,3 +334,192 @@ def test_an_unknown_or_mismatched_profile_is_refused():
                 SerialMassager(em.port, timeout_s=2)
         finally:
             em.stop()
+
+
+# --- the device's own safe state ------------------------------------------------------------------
+#: How many times the freeze test stops a host for a second (LEGFLOW_FREEZES=10 for a report).
+FREEZES = int(os.environ.get("LEGFLOW_FREEZES", "1"))
+
+
+@pytest.fixture
+def quick(tmp_path) -> Path:
+    """The wire test program cut to 6 s: the calf and thigh cells still reach 40 mmHg."""
+    path = tmp_path / "wire-quick.toml"
+    path.write_text(SHORT.replace("duration_min = 0.2", "duration_min = 0.1"), encoding="utf-8")
+    return path
+
+
+def _peaks(summary: dict) -> dict[str, float]:
+    return {cell: peak["max_pressure_mmHg"] for cell, peak in summary["cells"].items()}
+
+
+def _inflated(summary: dict) -> bool:
+    """The calf and thigh cells reached their 40 mmHg setpoint and no other cell filled."""
+    squeezed = ("calf", "thigh")
+    return all(
+        36.0 <= p <= 46.0 if cell.split(".")[1] in squeezed else p < 5.0
+        for cell, p in _peaks(summary).items()
+    )
+
+
+def test_a_host_frozen_for_a_second_ends_its_session_as_the_devices_watchdog_fault(emulator):
+    """SIGSTOP the host for 1 s: the device vents on its watchdog and says so; once the host runs
+    again its session ends as a `device` fault naming the watchdog, and history stores it so."""
+    resumed_to_end_s = []
+    for _ in range(FREEZES):
+        host = subprocess.Popen(
+            [sys.executable, "-m", "legflow", "run", "circulation", "--device", emulator.port, "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            armed_at = emulator.commands_heard
+            running = lambda: emulator.commands_heard >= armed_at + 150 and emulator.armed  # noqa: B023, E731
+            wait_for(lambda: running() or host.poll() is not None, what="commands")  # noqa: B023
+            assert host.poll() is None, "the host ended before the freeze: " + "".join(host.communicate())
+            host.send_signal(signal.SIGSTOP)
+            time.sleep(1.0)
+            host.send_signal(signal.SIGCONT)
+            resumed_s = time.monotonic()
+            out, err = host.communicate(timeout=10)
+            resumed_to_end_s.append(time.monotonic() - resumed_s)
+        finally:
+            host.kill()
+            host.wait()
+        assert host.returncode == 4 and "Traceback" not in err, err
+        vent = emulator.vents[-1]
+        assert vent.reason == "heartbeat_lost" and vent.silence_s is not None and vent.silence_s < 0.5
+        summary = json.loads(out)
+        assert summary["status"] == "fault"
+        (fault,) = summary["faults"]
+        assert fault["kind"] == "device" and fault["detector"] == "device", fault
+        assert fault["message"].startswith("watchdog: no heartbeat for 49"), fault["message"]
+        history = default_history()
+        try:
+            assert history.session(summary["id"]).status == "fault"
+            events = [e["detail"] for e in history.events(summary["id"]) if e["kind"] == "fault"]
+            assert len(events) == 1 and "watchdog: no heartbeat" in events[0]
+        finally:
+            history.close()
+        emulator.press_reset()  # a user's reset before the next host
+    median_ms, max_ms = statistics.median(resumed_to_end_s) * 1000, max(resumed_to_end_s) * 1000
+    print(f"\nsession end after the host resumed, over {FREEZES} freezes: median {median_ms:.0f} ms, "
+          f"max {max_ms:.0f} ms")  # fmt: skip
+    assert max(resumed_to_end_s) <= 2.0
+
+
+def _latch_by_watchdog(emulator: Emulator) -> m.Fault:
+    """A host that sends one command and goes quiet: the device's watchdog opens its relay."""
+    host = RawHost(emulator.port)
+    try:
+        host.send(m.Hello(1, 100))
+        host.expect(m.Capabilities)
+        host.send(_command(1))
+        fault = host.expect(m.Fault, timeout_s=1.5)
+    finally:
+        host.port.close()
+    assert fault.code == m.FaultCode.HEARTBEAT_LOST and emulator.safe
+    return fault
+
+
+def test_a_device_latched_by_its_own_fault_is_refused_until_the_user_resets_it(cli, quick, emulator):
+    _latch_by_watchdog(emulator)
+    refused = cli("run", str(quick), "--device", emulator.port)
+    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
+    assert refused.err.startswith(f"error: the device on {emulator.port} is latched in its safe state "
+                                  "(watchdog: no heartbeat for 49")  # fmt: skip
+    assert refused.err.rstrip().endswith("add --reset-device to reset it")
+    assert emulator.safe and emulator.commands_heard == 1  # nothing sent but a HELLO and the SAFE
+    history = default_history()
+    try:
+        assert history.sessions() == []  # a refused session is no session
+    finally:
+        history.close()
+
+    result = cli("run", str(quick), "--device", emulator.port, "--reset-device", "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["status"] == "completed" and summary["faults"] == []
+    assert _inflated(summary), _peaks(summary)
+    assert [v.reason for v in emulator.vents] == ["heartbeat_lost", "host_request"]
+
+
+def test_a_device_resting_after_a_session_starts_the_next_one_without_a_reset(cli, quick, emulator):
+    """The safe state the last host asked for (SAFE at its end) is no fault of the device: the
+    next session resets it by itself and inflates."""
+    SerialMassager(emulator.port).close()  # a host that connects and leaves: SAFE
+    assert emulator.safe and [v.reason for v in emulator.vents] == ["host_request"]
+    result = cli("run", str(quick), "--device", emulator.port, "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["status"] == "completed" and _inflated(summary), _peaks(summary)
+
+
+def test_the_device_says_why_it_is_latched_to_every_hello(emulator):
+    fault = _latch_by_watchdog(emulator)
+    host = RawHost(emulator.port)
+    try:
+        host.send(m.Hello(1, 100))
+        host.expect(m.Capabilities)
+        assert host.expect(m.Fault, timeout_s=0.5) == fault  # the same FAULT again, for a new host
+        sample = host.expect(m.SensorSample)
+        assert sample.relay_open and not sample.safe_requested
+        host.send(m.Reset())
+        host.expect(m.SensorSample, where=lambda s: not s.relay_open and not s.safe_requested)
+        host.send(m.Safe())
+        host.expect(m.SensorSample, where=lambda s: s.relay_open and s.safe_requested)
+    finally:
+        host.port.close()
+    massager = SerialMassager(emulator.port)  # the driver sees a resting device, not a latched one
+    try:
+        sensors = massager.read()
+        assert sensors.relay_open and sensors.device_fault is None
+        massager.make_ready()
+        assert not massager.read().relay_open
+    finally:
+        massager.close()
+
+
+def _trip_when_inflating(emulator: Emulator, kind: str) -> threading.Thread:
+    """Feed the firmware's own trip path a reading over its limit once the session is filling
+    (the host's tighter limits keep the real physics below the firmware's, so this is the way to
+    reach them with a working host)."""
+
+    def trip() -> None:
+        wait_for(lambda: emulator.commands_heard >= 100 and emulator.armed, what="the session")
+        with emulator.lock:
+            pressure = np.zeros(len(emulator.profile.cell_names()))
+            skin = np.full(len(emulator.profile.legs), 33.0)
+            if kind == "over_pressure":
+                pressure[2] = emulator.profile.cells[2].max_pressure_mmHg + 15.0  # left.calf
+            elif kind == "over_temperature":
+                assert emulator.profile.heater_max_C is not None
+                skin[1] = emulator.profile.heater_max_C + 2.5  # the right leg
+            emulator._trips(emulator.clock.now(), pressure, skin, relay_open=kind == "pressure_switch")
+
+    thread = threading.Thread(target=trip, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    "kind, says",
+    [
+        ("over_pressure", "over-pressure trip: 115.0 mmHg at left.calf"),
+        ("over_temperature", "over-temperature trip: 44.5 °C at the right leg"),
+        ("pressure_switch", "pressure switch: the hardware switch opened the relay"),
+    ],
+)
+def test_the_devices_own_trips_end_the_session_as_a_device_fault(cli, program, emulator, kind, says):
+    trip = _trip_when_inflating(emulator, kind)
+    result = cli("run", str(program), "--device", emulator.port)
+    trip.join(timeout=5)
+    assert result.code == 4 and emulator.vents[0].reason == kind
+    assert "SAFE STATE: device fault: " in result.out  # the live display's header
+    assert f"the device says: {says}; relay opened at device time" in result.out
+    history = default_history()
+    try:
+        (row,) = history.sessions()
+        assert row.status == "fault" and row.summary is not None
+        (fault,) = row.summary["faults"]
+        assert fault["kind"] == "device" and fault["message"].startswith(says)
+        assert 1.5 < fault["detected_s"] < 3.0  # within a tick of the trip, not at the end (12 s)
+    finally:
+        history.close()

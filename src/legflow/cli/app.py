@@ -204,6 +204,14 @@ def run(
     device: Annotated[
         str | None, typer.Option("--device", help="Run on the massager at this serial port.")
     ] = None,
+    reset_device: Annotated[
+        bool,
+        typer.Option(
+            "--reset-device",
+            help="With --device: reset a massager latched in its safe state by its own fault "
+            "(watchdog, over-pressure, over-temperature) before the session.",
+        ),
+    ] = False,
     refill_from: Annotated[
         str,
         typer.Option(
@@ -215,7 +223,8 @@ def run(
 ) -> None:
     """Run a session on the simulated massager, with the leg twin inside its cells, with live
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
-    stopped, 4 on a fault. With --device PORT the session runs in real time on that massager."""
+    stopped, 4 on a fault. With --device PORT the session runs in real time on that massager; one
+    latched by its own fault is refused unless --reset-device."""
     from legflow.cli.sessions import run_session
     from legflow.cli.twin import check_posture
 
@@ -223,7 +232,7 @@ def run(
         program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
         limits=_limits(user, answers), seed=seed, console=err if json_out else console,
         subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest, device=device,
-        refill_from=_refill_from(refill_from),
+        refill_from=_refill_from(refill_from), reset_device=reset_device,
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))

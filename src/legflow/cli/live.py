@@ -76,6 +76,8 @@ def render(state: LiveState, program: str) -> Panel:
     status = "PAUSED" if state.paused else state.status
     if state.trip is not None and state.trip.is_fault:
         status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
+        if state.trip.detector == "device":  # the device vented by itself: say why, in its words
+            status = f"SAFE STATE: device fault: {state.trip.message}"
     header = Text.assemble(
         (program, "bold"), f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}",
         f"   session {_clock(state.t_s)} / {_clock(state.duration_s)}   ",

@@ -27,16 +27,16 @@ def run_session(
     name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
     console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
     refill_from: str = "auto",
-    device: str | None = None,
+    device: str | None = None, reset_device: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Check the program for this device and user, then run it with a live display (on the
-    simulated massager, or on the massager at the serial port `device`)."""
+    simulated massager, or on the massager at the serial port `device`, reset first if asked)."""
     history = default_history()
     try:
         launch = prepare_session(
             name, limits=limits, history=history, profile=profile, fast=fast, inject=inject, seed=seed,
             subject=subject, posture=posture, fixed_rest=fixed_rest, device=device,  # type: ignore[arg-type]
-            refill_from=refill_from,  # type: ignore[arg-type]
+            refill_from=refill_from, reset_device=reset_device,  # type: ignore[arg-type]
         )  # fmt: skip
     except BaseException:
         history.close()
@@ -91,6 +91,8 @@ def _print_outcome(summary: dict[str, Any], console: Console) -> None:
                 f"  [red]{fault['kind']}[/] {fault['cell'] or ''} at {fault['at_s']:g} s: detected at "
                 f"{fault['detected_s']:.2f} s ({fault['detector']}), safe state at {fault['safe_at_s']:.2f} s"
             )
+            if fault["detector"] == "device":  # the device's own reason: its watchdog, a trip
+                console.print(f"    the device says: {fault['message']}", markup=False)
 
 
 def history_table(rows: list[SessionRow]) -> Table:

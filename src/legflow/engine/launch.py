@@ -13,7 +13,7 @@ from legflow.device.massager import Massager
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import RefillFrom, Session, leg_twin
-from legflow.errors import LegflowError, UsageError
+from legflow.errors import DeviceError, LegflowError, UsageError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
 from legflow.programs.loader import ProgramSource
@@ -45,15 +45,20 @@ def prepare_session(
     name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
     inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
     fixed_rest: bool = False, device: str | None = None, refill_from: RefillFrom = "auto",
+    reset_device: bool = False,
 ) -> Launch:  # fmt: skip
     """Check the program for this device and user, then wire a simulated massager (with the leg
     twin inside its cells) under a supervisor to a session; with `device` (a serial port), the
-    massager on that port instead. Raises `LegflowError` on bad input."""
+    massager on that port instead (`reset_device`: reset it if its own fault latched it). Raises
+    `LegflowError` on bad input."""
     if device is not None:
         return _prepare_hardware(
             name, device, limits=limits, history=history, profile=profile, fast=fast, inject=inject,
             subject=subject, posture=posture, fixed_rest=fixed_rest, refill_from=refill_from,
+            reset_device=reset_device,
         )  # fmt: skip
+    if reset_device:
+        raise UsageError("--reset-device resets a massager on --device; a simulated massager starts fresh")
     source = resolve(name)
     device = load_profile(profile)
     check_source(source, device, limits)
@@ -82,9 +87,12 @@ def _launch(
 def _prepare_hardware(
     name: str, port: str, *, limits: Limits, history: History | None, profile: str, fast: bool,
     inject: list[str] | None, subject: str, posture: Posture, fixed_rest: bool, refill_from: RefillFrom,
+    reset_device: bool,
 ) -> Launch:  # fmt: skip
     """A real-time session on the massager at `port`: its profile is the one the device reports,
-    and the engine steps the leg twin from the sensed cell pressures (no simulated limb)."""
+    and the engine steps the leg twin from the sensed cell pressures (no simulated limb). A device
+    latched in its safe state by its own fault is refused unless `reset_device`: a session on it
+    would deliver nothing."""
     if fast:
         raise UsageError("--fast runs on a virtual clock; a massager on --device runs in real time")
     if inject:
@@ -93,7 +101,7 @@ def _prepare_hardware(
             "(legflow emulate --inject ...)"
         )
     source = resolve(name)
-    from legflow.device.wire.serial_massager import SerialMassager
+    from legflow.device.wire.serial_massager import DeviceLatched, SerialMassager
 
     massager = SerialMassager(port)
     try:
@@ -101,6 +109,10 @@ def _prepare_hardware(
         if profile not in (DEFAULT_PROFILE, device.name):
             raise UsageError(f"--profile {profile}, but the device on {port} is a '{device.name}'")
         check_source(source, device, limits)
+        try:
+            massager.make_ready(reset_latched=reset_device)  # last: reset only a device it will run
+        except DeviceLatched as exc:
+            raise DeviceError(f"{exc}: add --reset-device to reset it") from None
         return _launch(
             name, source, massager, RealClock(), limits, history, twin=leg_twin(device, subject, posture),
             drive_twin=True, adaptive_rest=not fixed_rest, refill_from=refill_from,

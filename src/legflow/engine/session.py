@@ -362,7 +362,9 @@ class Session:
                 unmatched.remove(cause)
             faults.append({
                 "kind": cause.kind if cause else trip.detector,
-                "cell": (cause.where if cause and cause.where else trip.where),
+                # where the supervisor found it (never the injection's label: a test of the
+                # detectors compares the two)
+                "cell": trip.where,
                 "at_s": round(cause.at_s if cause else trip.detected_s, 3),
                 "detected_s": round(trip.detected_s, 3),
                 "safe_at_s": round(trip.safe_at_s, 3),

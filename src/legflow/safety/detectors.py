@@ -267,13 +267,13 @@ def check_cells(
             m.smooth = smoothed
             if m.closed_drop > DECAY_MAX_LOSS_mmHg and code == 0:
                 code = 3
-            # a fast loss: a hole, or (a one-tick step) a bladder that suddenly has room
+            # a fast loss: (a one-tick step) a bladder that suddenly has room, or a hole
+            if -change > GARMENT_STEP_mmHg and code == 0:
+                code = 6
             if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
                 m.window_t, m.window_p = t, smoothed
             elif m.window_p - smoothed > LEAK_DROP_mmHg and code == 0:
                 code = 3
-            if -change > GARMENT_STEP_mmHg and code == 0:
-                code = 6
         else:
             m.smooth = p  # the filter starts afresh once the valves have settled
             m.window_p = np.nan

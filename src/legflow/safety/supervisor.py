@@ -27,6 +27,9 @@ from legflow.safety.detectors import (
 )
 from legflow.safety.limits import Limits
 
+#: Findings that, on several cells of one leg at the same moment, mean the garment came off.
+SHARED_LOSS = {"pressure_decay", "no_pressure_rise", "garment_off"}
+
 
 @dataclass
 class Trip:
@@ -221,8 +224,13 @@ class Supervisor(Massager):
         """(detector, where, message) for every cell the detectors flagged this sample; a finding
         that belongs to a leg (its pump, its garment) is reported once, on the leg."""
         findings: list[tuple[str, str | None, str]] = []
-        for cell in np.flatnonzero(self._found):
+        flagged = np.flatnonzero(self._found)
+        for cell in flagged:
             name = CELL_DETECTORS[int(self._found[cell])]
+            # several cells of one leg losing their pressure at once: not one hole each, the
+            # garment around them has come off
+            if name in SHARED_LOSS and np.count_nonzero(self.cell_leg[flagged] == self.cell_leg[cell]) > 1:
+                name = "garment_off"
             if name in LEG_DETECTORS:
                 where = self.profile.legs[int(self.cell_leg[cell])]
                 message = f"{name.replace('_', ' ')} on the {where} leg"

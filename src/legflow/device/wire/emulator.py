@@ -5,7 +5,9 @@ against it.
 The firmware part is its own: it answers HELLO with the device's capabilities, streams sensor
 samples, takes commands, and opens the master relay by itself when the host goes quiet (no command
 or heartbeat for ``heartbeat_timeout_s``), when a cell's pressure passes its trip pressure, or when
-the skin under a heater passes its trip temperature. It tells the host why with a FAULT message.
+the skin under a heater passes its trip temperature. It tells the host why with a FAULT message,
+and repeats that FAULT to every HELLO until a reset, so a host that connects later learns why the
+device is latched; its samples tell a relay opened by a host's SAFE from one opened by a fault.
 Faults (`FaultSpec`) are injected into the physics; their times count from the first HELLO.
 
 What it does not model: baud-rate limits and line noise (a pty passes bytes at memory speed and
@@ -121,6 +123,8 @@ class Emulator:
         self.last_heartbeat_s: float | None = None
         self.armed = False
         self.safe = False
+        #: The FAULT that latched the relay open (None: closed, or opened by a host's SAFE).
+        self.fault: Fault | None = None
         self.port: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
@@ -268,6 +272,7 @@ class Emulator:
         assert self.sim is not None
         self.sim.reset()
         self.safe = self.armed = False
+        self.fault = None
         self._commands = Commands.idle(*self._shape())
         self._log("reset: relay closed; the watchdog arms with the next command")
 
@@ -283,6 +288,8 @@ class Emulator:
             self._next_sample_s = self.clock.now()
         self._log(f"host said hello (protocol v{hello.version}); streaming at {self.rate_hz} Hz")
         self._send(self._capabilities())
+        if self.fault is not None:  # still latched: say why again, for a host that was not there
+            self._send(self.fault)
 
     def _command(self, command: Command, frame: Frame, now: float) -> None:
         n_legs, n_cells = self._shape()
@@ -321,6 +328,7 @@ class Emulator:
             round((s.t_s - self.boot_s) * 1000), s.seq, self.heartbeat_heard, self.safe or s.relay_open,
             self.armed, tuple(s.pressure_mmHg), tuple(s.manifold_mmHg), tuple(s.skin_temp_C),
             tuple(s.pump_current_A), tuple(s.roller_current_A), tuple(s.vibration_current_A),
+            self.safe and self.fault is None,
         )  # fmt: skip
         self._send(sample)
 
@@ -349,7 +357,8 @@ class Emulator:
         quiet = f"; host quiet for {silence * 1000:.0f} ms" if silence is not None else ""
         self._log(f"relay open: {reason.replace('_', ' ')}{f' at {name}' if name else ''}{quiet}")
         if code is not None:
-            self._send(Fault(code, where, round((now - self.boot_s) * 1000), value))
+            self.fault = Fault(code, where, round((now - self.boot_s) * 1000), value)
+            self._send(self.fault)
 
     # --- sending ------------------------------------------------------------------------------
     def _capabilities(self) -> Capabilities:

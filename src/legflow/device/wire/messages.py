@@ -291,7 +291,8 @@ class Capabilities:
 @dataclass(frozen=True)
 class SensorSample:
     """Device → host, at the stream rate: one sample of every sensor, the last heartbeat the
-    device heard and the state of its relay."""
+    device heard and the state of its relay: open, and whether only because a host asked (SAFE),
+    so a host can tell a device resting after a session from one latched by its own fault."""
 
     TYPE: ClassVar[MsgType] = MsgType.SENSORS
     _HEAD: ClassVar[struct.Struct] = struct.Struct("<IIIBBB")
@@ -306,10 +307,13 @@ class SensorSample:
     pump_current_A: tuple[float, ...]  # per leg, mA steps
     roller_current_A: tuple[float, ...]
     vibration_current_A: tuple[float, ...]
+    #: The relay is open because a host sent SAFE, not by a fault of the device's own (flags bit 2;
+    #: a device that never sets it has every open relay taken as latched by a fault).
+    safe_requested: bool = False
 
     def pack(self) -> bytes:
         n_legs, n_cells = len(self.manifold_mmHg), len(self.pressure_mmHg)
-        flags = int(self.relay_open) | int(self.armed) << 1
+        flags = int(self.relay_open) | int(self.armed) << 1 | int(self.safe_requested) << 2
         out = self._HEAD.pack(
             self.t_ms & 0xFFFFFFFF, self.sample & 0xFFFFFFFF, self.heartbeat_heard & 0xFFFFFFFF, flags,
             n_legs, n_cells,
@@ -337,7 +341,7 @@ class SensorSample:
         return cls(
             t_ms, sample, heard, bool(flags & 1), bool(flags & 2), tuple(p / 10 for p in v[:n_cells]),
             tuple(g[0] / 10 for g in legs), tuple(g[1] / 100 for g in legs), tuple(g[2] / 1000 for g in legs),
-            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs),
+            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs), bool(flags & 4),
         )  # fmt: skip
 
 

@@ -10,6 +10,12 @@ counted, not retried. If the port fails (a cable pulled, the emulator gone) the 
 and says HELLO again until it answers; the device has vented by then, and only a user's reset
 closes its relay again.
 
+The device's own safe state is visible in `read()`: a FAULT, or a sample whose relay flag is set
+without a host's SAFE, gives `Sensors.relay_open` and `Sensors.device_fault` (why, in words), which
+the supervisor latches as a ``device`` fault. Before a session, `make_ready()` resets a device that
+rests in the safe state a host asked for and refuses one latched by its own fault unless told to
+reset it, so no session runs on a device that would deliver nothing.
+
 Errors a user sees are one line: the port is missing or busy, the device does not answer, it speaks
 another protocol version, or it names a profile this legflow does not know or does not match.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 import errno
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import serial
 
@@ -55,6 +61,12 @@ REPLY_TIMEOUT_s = 0.3
 HELLO_EVERY_s = 0.25
 READ_TIMEOUT_s = 0.02
 RECONNECT_EVERY_s = 0.5
+#: How long `read()` gives the reader thread to take bytes already waiting (after the host stalled).
+CATCH_UP_s = 0.05
+#: How long after a RESET's ACK a sample must show the relay closed (at least 3 sample periods).
+RESET_CONFIRM_s = 0.5
+#: `Sensors.device_fault` for a relay the device reports open by itself with no FAULT heard.
+RELAY_OPEN_BY_ITSELF = "the device reports its relay open"
 
 
 @dataclass
@@ -65,6 +77,10 @@ class DriverStats:
     write_errors: int = 0
     reconnects: int = 0
     nacks: list[str] = field(default_factory=list)
+
+
+class DeviceLatched(DeviceError):
+    """The device holds its relay open after a fault of its own: no session before a user's reset."""
 
 
 class SerialMassager(Massager):
@@ -94,6 +110,11 @@ class SerialMassager(Massager):
         self._replies = threading.Condition()
         self._answers: dict[int, Ack | Nack] = {}
         self._latest: Sensors | None = None
+        #: The FAULT behind the open relay, until a sample after it shows the relay closed again.
+        self._fault: Fault | None = None
+        self._samples = 0  # samples received; and how many when the latest CAPABILITIES came
+        self._samples_at_hello = 0
+        self._reads_started = self._reads_done = 0  # the reader thread's reads, for `read()` to catch up
         self._closing = threading.Event()
         self._serial: serial.Serial | None = self._open()
         try:
@@ -109,6 +130,7 @@ class SerialMassager(Massager):
 
     # --- the Massager interface ---------------------------------------------------------------
     def read(self) -> Sensors:
+        self._catch_up()
         sensors = self._latest
         assert sensors is not None  # the constructor waits for the first sample
         return sensors
@@ -143,11 +165,41 @@ class SerialMassager(Massager):
                 return
 
     def reset(self) -> None:
+        """RESET, then wait for a sample that shows the relay closed: an ACK says the frame arrived,
+        a sample says the relay obeyed."""
         answer = self._request(Reset())
         if answer is None:
             raise DeviceError(f"the device on {self.port} did not acknowledge the reset")
         if isinstance(answer, Nack):
             raise DeviceError(f"the device on {self.port} refused the reset ({_reason(answer.reason)})")
+        self._fault = None
+        after = self._samples  # every sample from here on left the device after the reset
+        deadline = self.clock.now() + max(RESET_CONFIRM_s, 3 / max(1, self.capabilities.sensor_rate_hz))
+        with self._replies:
+            while self._samples <= after or self._latest is None or self._latest.relay_open:
+                left = deadline - self.clock.now()
+                if left <= 0 or not self.connected:
+                    raise DeviceError(
+                        f"the device on {self.port} acknowledged the reset, but its relay stays open"
+                    )
+                self._replies.wait(left)
+
+    def make_ready(self, reset_latched: bool = False) -> None:
+        """Before a session. A device resting in the safe state a host asked for (SAFE at the end of
+        the last session) is reset: starting a session is the user's choice to leave it. One latched
+        by its own fault (watchdog, over-pressure, over-temperature, pressure switch) is refused with
+        `DeviceLatched` unless `reset_latched`, so a session never starts on a device that would
+        deliver nothing."""
+        sensors = self.read()
+        if not sensors.relay_open:
+            return
+        why = sensors.device_fault
+        if why is not None and self._fault is not None:
+            why = describe_fault(self._fault, self.profile)  # its cells and legs by name
+        if why is not None and not reset_latched:
+            raise DeviceLatched(f"the device on {self.port} is latched in its safe state ({why})")
+        self._log(f"resetting {self.port}: {why or 'in the safe state a host asked for'}")
+        self.reset()
 
     def close(self) -> None:
         """Vent, then release the port."""
@@ -228,8 +280,9 @@ class SerialMassager(Massager):
         )
 
     def _await_first_sample(self, ser: serial.Serial, timeout_s: float) -> None:
+        """Wait for a sample sent after the CAPABILITIES (older ones may wait in the port)."""
         start = self.clock.now()
-        while self._latest is None:
+        while self._samples <= self._samples_at_hello:
             if self.clock.now() - start > timeout_s:
                 raise DeviceError(f"the device on {self.port} answered but sends no sensor samples")
             self._receive(ser.read(max(1, ser.in_waiting)))
@@ -242,11 +295,35 @@ class SerialMassager(Massager):
                 self._reconnect()
                 continue
             try:
+                self._reads_started += 1
                 data = ser.read(max(1, ser.in_waiting))
             except (serial.SerialException, OSError, TypeError) as exc:
                 self._lost(str(exc))
                 continue
             self._receive(data)
+            with self._replies:
+                self._reads_done = self._reads_started
+                self._replies.notify_all()
+
+    def _catch_up(self) -> None:
+        """Let the reader take what already waits at the port before a tick reads the sensors. After
+        the host stalled (suspended, swapped out) its threads resume together, and the tick must see
+        what the device said meanwhile (a FAULT, its relay open), not a stale sample that looks like
+        a silent link."""
+        ser = self._serial
+        try:
+            if ser is None or not self.connected or not ser.in_waiting:
+                return
+        except (serial.SerialException, OSError, TypeError, ValueError):
+            return
+        deadline = self.clock.now() + CATCH_UP_s
+        with self._replies:
+            started = self._reads_started  # a read that starts after this takes what was waiting
+            while self._reads_done <= started and self.connected and not self._closing.is_set():
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    return
+                self._replies.wait(left)
 
     def _lost(self, why: str) -> None:
         self.connected = False
@@ -290,13 +367,25 @@ class SerialMassager(Massager):
                 continue
             messages.append(message)
             if isinstance(message, SensorSample):
+                self._samples += 1
+                fault = self._fault
+                if fault is not None and not message.relay_open and _later(message.t_ms, fault.t_ms):
+                    self._fault = fault = None  # closed again since (the device's own reset button)
+                relay_open = message.relay_open or fault is not None
                 self._latest = Sensors(
-                    t_s=message.t_ms / 1000, seq=message.sample, relay_open=message.relay_open,
+                    t_s=message.t_ms / 1000, seq=message.sample, relay_open=relay_open,
+                    device_fault=self._why_open(message.safe_requested) if relay_open else None,
                     extra={"heartbeat_heard": float(message.heartbeat_heard)}, **sample_arrays(message),
                 )  # fmt: skip
             elif isinstance(message, Fault):
                 self.device_faults.append(message)
-                self._log(f"device fault: {describe_fault(message)}")
+                self._fault = message
+                why = self._why_open(False)
+                if self._latest is not None:  # the relay is open now, not from the next sample on
+                    self._latest = replace(self._latest, relay_open=True, device_fault=why)
+                self._log(f"device fault: {why}")
+            elif isinstance(message, Capabilities):
+                self._samples_at_hello = self._samples
             elif isinstance(message, Ack | Nack):
                 if isinstance(message, Nack):
                     self.stats.nacks.append(f"{message.of_type:#04x}: {_reason(message.reason)}")
@@ -304,6 +393,12 @@ class SerialMassager(Massager):
                     self._answers[message.seq] = message
                     self._replies.notify_all()
         return messages
+
+    def _why_open(self, safe_requested: bool) -> str | None:
+        """Why the relay is open, in words; None when only a host's SAFE opened it."""
+        if self._fault is not None:
+            return describe_fault(self._fault, getattr(self, "profile", None))
+        return None if safe_requested else RELAY_OPEN_BY_ITSELF
 
 
 def check_profile(caps: Capabilities, port: str, expected: str | None = None) -> DeviceProfile:
@@ -342,19 +437,30 @@ def check_profile(caps: Capabilities, port: str, expected: str | None = None) ->
     return profile
 
 
-def describe_fault(fault: Fault) -> str:
-    """A device FAULT in words."""
+def describe_fault(fault: Fault, profile: DeviceProfile | None = None) -> str:
+    """A device FAULT in words, naming the firmware limit that tripped; with the device's profile,
+    its cell or leg by name."""
+    when = f"relay opened at device time {fault.t_ms / 1000:.3f} s"
     try:
         code = FaultCode(fault.code)
     except ValueError:
-        return f"unknown fault code {fault.code} at {fault.t_ms / 1000:.3f} s"
+        return f"unknown fault code {fault.code}; {when}"
+    cells = profile.cell_names() if profile is not None else []
+    legs = profile.legs if profile is not None else ()
+    cell = cells[fault.where] if fault.where < len(cells) else f"cell {fault.where}"
+    leg = f"the {legs[fault.where]} leg" if fault.where < len(legs) else f"leg {fault.where}"
     what = {
-        FaultCode.HEARTBEAT_LOST: f"no heartbeat for {fault.value} ms",
-        FaultCode.OVER_PRESSURE: f"over-pressure ({fault.value / 10:.1f} mmHg) at cell {fault.where}",
-        FaultCode.OVER_TEMPERATURE: f"over-temperature ({fault.value / 10:.1f} °C) at leg {fault.where}",
-        FaultCode.PRESSURE_SWITCH: "the pressure switch opened the relay",
+        FaultCode.HEARTBEAT_LOST: f"watchdog: no heartbeat for {fault.value} ms",
+        FaultCode.OVER_PRESSURE: f"over-pressure trip: {fault.value / 10:.1f} mmHg at {cell}",
+        FaultCode.OVER_TEMPERATURE: f"over-temperature trip: {fault.value / 10:.1f} °C at {leg}",
+        FaultCode.PRESSURE_SWITCH: "pressure switch: the hardware switch opened the relay",
     }[code]
-    return f"{what}; relay opened at device time {fault.t_ms / 1000:.3f} s"
+    return f"{what}; {when}"
+
+
+def _later(t_ms: int, than_ms: int) -> bool:
+    """Device time `t_ms` comes after `than_ms` (u32 milliseconds, wrapping after 49 days)."""
+    return 0 < (t_ms - than_ms) % 2**32 < 2**31
 
 
 def _version_error(port: str, version: int) -> DeviceError:

@@ -1,0 +1,67 @@
+"""Safety soak: random programs a device may run, with one random fault (any kind, cell or leg,
+time) or none, in real sessions with the leg twin inside the cells (`legflow.engine.faultmatrix`).
+
+With a fault, the *true* pressure never stays above a cell's limit + 10 mmHg for more than 0.5 s nor
+passes limit + 25, the true skin never passes the heat limit, and a session that ends on a fault
+leaves the pump and heater off. Without one, the session completes with no fault at all (a
+false alarm stops a healthy session).
+
+``LEGFLOW_SOAK`` examples in all (default 1,000): 70 % with a fault, spread evenly over the kinds,
+30 % without. Programs last 1-3 minutes, so each example is cheap and the soak spends its time on
+variety: ``LEGFLOW_SOAK=20000 pytest tests/test_safety_soak.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from legflow.device.faults import FAULT_KINDS
+from legflow.device.massager import HEARTBEAT_TIMEOUT_s
+from legflow.engine.faultmatrix import (
+    pressure_and_skin_breaches,
+    run_watched,
+    true_max_skin,
+    true_over_limit,
+)
+from strategies import device_programs, single_faults
+
+SOAK = int(os.environ.get("LEGFLOW_SOAK", "1000"))
+PER_KIND = max(1, round(0.7 * SOAK / len(FAULT_KINDS)))
+HEALTHY = max(1, SOAK - PER_KIND * len(FAULT_KINDS))
+SOAK_SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+
+def _breaches(watched) -> list[str]:
+    over, cell = true_over_limit(watched)
+    longest = float(watched.watch.longest_over_s.max())
+    return pressure_and_skin_breaches(over, cell, longest, true_max_skin(watched), watched.watch.skin_limit_C)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+@settings(max_examples=PER_KIND, **SOAK_SETTINGS)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_one_fault_never_breaks_the_pressure_or_skin_rule(kind, data, seed):
+    profile, program = data.draw(device_programs(heater=kind == "heater_runaway"), label="program")
+    fault = data.draw(single_faults(profile, program.duration_s, kind), label="fault")
+    watched = run_watched(profile, program, [fault], seed=seed, after_s=HEARTBEAT_TIMEOUT_s + 0.5)
+    breaches = _breaches(watched)
+    assert not breaches, (str(fault), breaches, watched.summary["faults"])
+    if watched.summary["status"] == "fault":  # and the device, on its own watch or ours, stopped
+        sim = watched.sim
+        assert float(sim.true_pump_flow_L_per_min.max()) == 0.0 and float(sim.heater_power_W.max()) == 0.0
+
+
+@pytest.mark.slow
+@settings(max_examples=HEALTHY, **SOAK_SETTINGS)
+@given(case=device_programs(), seed=st.integers(0, 2**16))
+def test_without_a_fault_a_session_completes_without_a_false_alarm(case, seed):
+    profile, program = case
+    watched = run_watched(profile, program, seed=seed, after_s=0.0)
+    summary = watched.summary
+    assert summary["status"] == "completed" and not summary["faults"], (profile.name, summary["faults"])
+    assert not _breaches(watched)
