@@ -15,12 +15,13 @@ from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 
 
-def tracking(program: Program, profile_name: str) -> tuple[str, np.ndarray, np.ndarray]:
-    """Run one session; return its status, the end-of-ramp errors and the overshoots."""
+def tracking(program: Program, profile_name: str, seed: int = 0) -> tuple[str, np.ndarray, np.ndarray]:
+    """Run one session (``seed``: the simulator's sensor noise); return its status, the end-of-ramp
+    errors and the overshoots."""
     clock = VirtualClock()
     profile = load_profile(profile_name)
     twin = leg_twin(profile)  # a leg that empties under the cells, as in `legflow run`
-    sim = SimulatedMassager(profile, clock, limb=twin)
+    sim = SimulatedMassager(profile, clock, limb=twin, seed=seed)
     sup = Supervisor(sim, DEFAULT_LIMITS, clock)
     # programmed rests, so the setpoints are the timeline's table
     session = Session(program, "tracking", sup, clock, twin=twin, adaptive_rest=False)
