@@ -232,6 +232,54 @@ def test_a_swelling_limb_raises_the_pressure_of_a_closed_cell():
     assert sim.true_pressure_mmHg[CALF] < p0 - 3.0
 
 
+class _RampLimb:
+    """A limb under the given cells whose volume moves at a steady rate (the twin's interface)."""
+
+    step_s = 0.1
+
+    def __init__(self, n_cells: int, cells: list[int], start_mL: float, rate_mL_per_s: float):
+        self.t_s, self.n_cells, self.cells = 0.0, n_cells, cells
+        self.start_mL, self.rate_mL_per_s = start_mL, rate_mL_per_s
+
+    def step(self, cell_mmHg: np.ndarray) -> None:
+        self.t_s += self.step_s
+
+    def limb_volume_change_mL(self) -> np.ndarray:
+        change = np.zeros(self.n_cells)
+        change[self.cells] = self.start_mL + self.rate_mL_per_s * self.t_s
+        return change
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["quiet-one-step", "substeps"])
+@pytest.mark.parametrize("rate_mL_per_s", [1.0, -1.0], ids=["swelling", "emptying"])
+def test_a_vented_cell_stays_near_zero_while_the_limb_fills_its_bladder(one_step, rate_mL_per_s):
+    """A limb that swells past the deflated bladder's residual volume leaves the cell's gas at its
+    floor (the tube), where dN/dp is a thousandth of what it is a fraction of a mmHg higher. A cell
+    vented there after a squeeze sits at 0 mmHg (open to air through its exhaust) while the limb
+    keeps swelling or emptying across that floor; one linearised step per tick or substep threw it
+    to -10..-220 mmHg and back."""
+    foot = [NAMES.index("left.foot"), NAMES.index("right.foot")]
+    residual_mL = SimParameters().cell_residual_fraction * PROFILE.cells_in_zone("foot")[0].volume_mL
+    start_mL = residual_mL - 5.0 if rate_mL_per_s > 0 else residual_mL + 35.0
+    clock = VirtualClock()
+    limb = _RampLimb(len(NAMES), foot, start_mL, rate_mL_per_s)
+    params = SimParameters(quiet_legs_one_step=one_step)
+    sim = SimulatedMassager(PROFILE, clock, seed=1, params=params, limb=limb)
+    true_worst = sensed_worst = 0.0
+    for _ in range(10):  # squeeze, hold, vent for 3 s
+        run(sim, clock, inflate(sim, *foot), 0.4)
+        run(sim, clock, hold(sim, *foot), 0.5)
+        for tick in range(round(3.0 / TICK_s)):
+            sim.apply(idle(sim))
+            clock.advance(TICK_s)
+            sensed = sim.read().pressure_mmHg[foot]
+            if tick * TICK_s >= 1.0:  # vented for a second: the squeeze's gas is out
+                true_worst = max(true_worst, float(np.abs(sim.true_pressure_mmHg[foot]).max()))
+                sensed_worst = max(sensed_worst, float(np.abs(sensed).max()))
+    assert limb.limb_volume_change_mL()[foot[0]] == pytest.approx(start_mL + 39.0 * rate_mL_per_s, abs=0.2)
+    assert true_worst < 1.0 and sensed_worst < 3.0
+
+
 # --- sensors --------------------------------------------------------------------------------------
 def test_pressure_sensors_have_offset_noise_and_quantisation():
     sim, clock = make(seed=3)

@@ -20,8 +20,11 @@ ideal gas), so every flow is a "standard" volumetric flow and gas is conserved e
   of the substep and the star network (manifold + its cells) is solved by backward Euler exactly
   (eliminate the cells, one scalar equation for the manifold): unconditionally stable however stiff
   the valves are. The gas amounts are then updated with those flows (conservative) and each cell
-  pressure is recovered from its gas amount by Newton's method. A quiet leg (valves settled, inlets
-  closed, pump stopped: it only holds or vents) takes each call in one such step.
+  pressure is recovered from its gas amount by Newton's method. Where that pressure is far from
+  the one the linear solve predicted (a cell crossing the knee of its volume floor, where dN/dp
+  changes a thousandfold), each cell's N(p) is re-linearised where its step landed and the step
+  solved again: Newton's method on the implicit step. A quiet leg (valves settled, inlets closed,
+  pump stopped: it only holds or vents) takes each call in one such step.
 - Heater: its current is its power over the supply voltage (the duty's average); pad and skin
   layer, two thermal masses (pad → skin → core, pad → room), explicit Euler
   (stable while the substep is far below C/G ~ 100 s).
@@ -197,6 +200,11 @@ NEWTON_LAST_STEP_Pa = 1.0
 #: An unpowered pump below this speed (of full) has stopped: dry friction stops a rotor in finite
 #: time, where the first-order spin-down alone would only approach zero.
 PUMP_STOPPED_SPEED = 1e-6
+#: A cell's implicit step is re-linearised while flows at its landing pressure would move it further
+#: than this (0.04 mmHg: half a sensor LSB).
+CELL_STEP_TOL_Pa = 5.0
+#: At most this many linearisations of a cell's gas law per step (it settles in 2 to 4 at its floor).
+CELL_STEP_ITERATIONS = 8
 #: A leg is `_quiet` with its pump below this speed (of full).
 QUIET_PUMP_SPEED = 1e-3
 
@@ -318,7 +326,13 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
             if not powered and lx[leg, LX_W] < PUMP_STOPPED_SPEED:
                 lx[leg, LX_W] = 0.0
             w = lx[leg, LX_W]
-            # pneumatics: linearised backward Euler on the star network manifold + cells
+            # pneumatics: linearised backward Euler on the star network manifold + cells. The orifice
+            # flows are linearised once, at the start; a cell's gas law N(p) is linearised at its
+            # pressure and re-linearised where the step lands (Newton on the implicit step) while
+            # flows at the landing pressure would move the cell by more than `CELL_STEP_TOL_Pa`:
+            # near the volume floor (a limb that has filled the bladder) dN/dp drops a thousandfold
+            # within a fraction of a mmHg, and one linearisation vents far more gas than the cell
+            # holds there (a vented cell thrown to -40 mmHg and back, tick after tick)
             pm = lx[leg, LX_P]
             q_free = g[G_QFREE] * lp[leg, LP_PUMPOK]
             qp = q_free * (w - pm / g[G_PSHUT])
@@ -327,37 +341,65 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
                 qp = 0.0
                 gp = 0.0
             qml, gml = _orifice(g[G_KML], pm, 0.0, g)
-            lhs = g[G_VM] / patm / h - gp + gml
-            rhs = qp - qml
             for j in range(n_per):
                 i = first + j
                 p = cx[i, CX_P]
-                fin, gin = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
+                cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]  # the gas law at the end of the step
+                scratch[j, 0], scratch[j, 1] = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
                 # exhaust and leaks are orifices in parallel across the same drop: their Cd·A add
-                fout, gout = _orifice(cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK], p, 0.0, g)
-                d = cx[i, CX_CAP] / h + gin + gout
-                r = fin - fout
-                scratch[j, 0] = fin
-                scratch[j, 1] = gin
-                scratch[j, 2] = fout
-                scratch[j, 3] = gout
-                scratch[j, 4] = d
-                scratch[j, 5] = r
-                lhs += gin * (1.0 - gin / d)
-                rhs += -fin + gin * r / d
-            dm = rhs / lhs
+                k_out = cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK]
+                scratch[j, 2], scratch[j, 3] = _orifice(k_out, p, 0.0, g)
+                scratch[j, 4] = cx[i, CX_CAP]  # dN/dp of the linearisation
+                scratch[j, 5] = 0.0  # gas per second the linearisation leaves out (N at its point)
+            for it in range(CELL_STEP_ITERATIONS):
+                lhs = g[G_VM] / patm / h - gp + gml
+                rhs = qp - qml
+                for j in range(n_per):
+                    fin = scratch[j, 0]
+                    gin = scratch[j, 1]
+                    d = scratch[j, 4] / h + gin + scratch[j, 3]
+                    r = fin - scratch[j, 2] - scratch[j, 5]
+                    scratch[j, 6] = d
+                    scratch[j, 7] = r
+                    lhs += gin * (1.0 - gin / d)
+                    rhs += -fin + gin * r / d
+                dm = rhs / lhs
+                settled = True
+                for j in range(n_per):
+                    i = first + j
+                    p = cx[i, CX_P]
+                    gin = scratch[j, 1]
+                    gout = scratch[j, 3]
+                    di = (scratch[j, 7] + gin * dm) / scratch[j, 6]
+                    q_in = scratch[j, 0] + gin * (dm - di)
+                    q_out = scratch[j, 2] + gout * di
+                    n_new = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
+                    p_new, cap_new = cell_pressure(cp, i, n_new, p + di, patm)
+                    # the Newton step of the implicit equation from here: the flow error times h
+                    # over the cell's stiffness (capacitance plus the orifices' hold on it)
+                    hg = h * (gin + gout)
+                    if hg * abs(p_new - p - di) > CELL_STEP_TOL_Pa * (cap_new + hg):
+                        settled = False
+                    scratch[j, 8] = di
+                    scratch[j, 9] = q_in
+                    scratch[j, 10] = n_new
+                    scratch[j, 11] = p_new
+                    scratch[j, 12] = cap_new
+                if settled or it == CELL_STEP_ITERATIONS - 1:
+                    break
+                for j in range(n_per):  # re-linearise every cell's gas law where its step landed
+                    i = first + j
+                    di = scratch[j, 8]
+                    n_lin, cap_lin = gas_amount(cp, i, cx[i, CX_P] + di, patm)
+                    scratch[j, 4] = cap_lin
+                    scratch[j, 5] = (n_lin - cx[i, CX_N] - cap_lin * di) / h
             q_in_total = 0.0
             for j in range(n_per):
                 i = first + j
-                fin = scratch[j, 0]
-                gin = scratch[j, 1]
-                di = (scratch[j, 5] + gin * dm) / scratch[j, 4]
-                q_in = fin + gin * (dm - di)
-                q_out = scratch[j, 2] + scratch[j, 3] * di
-                q_in_total += q_in
-                cx[i, CX_N] = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
-                cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]
-                cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P] + di, patm)
+                q_in_total += scratch[j, 9]
+                cx[i, CX_N] = scratch[j, 10]
+                cx[i, CX_P] = scratch[j, 11]
+                cx[i, CX_CAP] = scratch[j, 12]
                 cx[i, CX_PEAK] = max(cx[i, CX_PEAK], cx[i, CX_P])
                 cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
                 cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
@@ -441,7 +483,7 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
     if span > 0.0:
         n = int(np.ceil(span / dt - 1e-9))
         n = max(n, 1)
-        scratch = np.empty((n_per, 6))
+        scratch = np.empty((n_per, 13))
         busy = np.empty(n_legs, np.bool_)
         for leg in range(n_legs):
             busy[leg] = g[G_QUIET] == 0.0 or not _quiet(relay_closed, cx, cp, lx, lp, leg, n_per)
