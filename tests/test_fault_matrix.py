@@ -16,13 +16,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from legflow.device.faults import FaultSpec
+from legflow.clock import VirtualClock
+from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
+from legflow.device.massager import Commands
 from legflow.device.profile import load_profile, profile_names
+from legflow.device.sim import SimulatedMassager
 from legflow.engine.faultmatrix import (
     TIMINGS,
     FaultCase,
     Watch,
     default_where,
+    fault_matters,
+    fault_place,
     healthy_cases,
     matrix_cases,
     matrix_program,
@@ -144,3 +149,43 @@ def test_the_watch_times_each_stay_over_limit_plus_10_and_flags_the_rule():
 def test_the_matrix_programs_pass_the_device_check():
     for name in profile_names():
         matrix_program(load_profile(name), 96.0, 36.0)  # raises if the device check refuses it
+
+
+@pytest.mark.parametrize("profile", profile_names())
+def test_the_harness_places_each_fault_where_the_simulator_does(profile):
+    device = load_profile(profile)
+    clock = VirtualClock()
+    for kind in FAULT_KINDS:
+        for where in {None, default_where(device, kind), *device.legs}:
+            if kind in CELL_FAULTS or where is None or where in device.legs:
+                spec = FaultSpec(kind, 0.0, where)
+                applied = SimulatedMassager(device, clock, faults=[spec]).applied_faults[0][1].where
+                cell, leg = fault_place(device, spec)
+                placed = device.cell_names()[cell] if cell is not None else None
+                placed = placed or (device.legs[leg] if leg is not None else None)
+                assert placed == applied, (kind, where)
+
+
+def test_a_fault_takes_effect_when_the_commands_let_it_matter():
+    """A stuck-closed inlet matters once it is commanded open, a stuck-open one once closed, a kink
+    once gas should pass, a dead pump once it should run, a shorted heater below full power."""
+    idle = Commands.idle(2, 4)  # every cell vented: exhausts open, inlets closed, pump off
+    sealed = Commands.idle(2, 4)
+    sealed.exhaust_open[:] = False
+    filling = sealed.copy()
+    filling.inlet_open[1], filling.pump_duty[0] = True, 0.8
+    assert not fault_matters("valve_stuck_closed", 1, 0, sealed, 60.0)
+    assert fault_matters("valve_stuck_closed", 1, 0, filling, 20.0)
+    assert fault_matters("valve_stuck_open", 1, 0, sealed, 60.0)
+    assert not fault_matters("valve_stuck_open", 1, 0, filling, 20.0)
+    assert not fault_matters("kinked_tube", 1, 0, sealed, 60.0)
+    assert not fault_matters("kinked_tube", 1, 0, idle, 0.0)  # vented already: nothing to pass
+    assert fault_matters("kinked_tube", 1, 0, idle, 60.0)  # venting a full cell
+    assert fault_matters("kinked_tube", 1, 0, filling, 20.0)
+    assert not fault_matters("pump_failure", None, 0, sealed, 0.0)
+    assert fault_matters("pump_failure", None, 0, filling, 0.0)
+    full_heat = sealed.copy()
+    full_heat.heater_power[:] = 1.0
+    assert not fault_matters("heater_runaway", None, 0, full_heat, 0.0)
+    assert fault_matters("heater_runaway", None, 0, sealed, 0.0)
+    assert fault_matters("leak", 1, 0, sealed, 60.0) and fault_matters("garment_off", None, 0, idle, 0.0)

@@ -8,7 +8,8 @@ false alarm stops a healthy session).
 
 ``LEGFLOW_SOAK`` examples in all (default 1,000): 70 % with a fault, spread evenly over the kinds,
 30 % without. Programs last 1-3 minutes, so each example is cheap and the soak spends its time on
-variety: ``LEGFLOW_SOAK=20000 pytest tests/test_safety_soak.py``.
+variety: ``LEGFLOW_SOAK=20000 pytest tests/test_safety_soak.py``. Measured on a 2-core VM: 1,000
+examples in about 4 minutes (0.17 s per faulted example, 0.34 s per fault-free one).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from legflow.device.faults import FAULT_KINDS
@@ -32,7 +33,11 @@ from strategies import device_programs, single_faults
 SOAK = int(os.environ.get("LEGFLOW_SOAK", "1000"))
 PER_KIND = max(1, round(0.7 * SOAK / len(FAULT_KINDS)))
 HEALTHY = max(1, SOAK - PER_KIND * len(FAULT_KINDS))
-SOAK_SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+#: Shrinking replays sessions for up to 5 minutes per failing test, past what CI allows; the failing
+#: example is printed in full without it. ``LEGFLOW_SOAK_SHRINK=1`` shrinks.
+SHRINK = bool(os.environ.get("LEGFLOW_SOAK_SHRINK"))
+PHASES = list(Phase) if SHRINK else [Phase.explicit, Phase.reuse, Phase.generate]
+SOAK_SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "phases": PHASES}
 
 
 def _breaches(watched) -> list[str]:

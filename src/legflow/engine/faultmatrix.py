@@ -16,11 +16,15 @@ The session is told only the kind and time of the injected fault, as ``--inject 
 its cell: the cell in the summary is then the supervisor's own finding, not an echo of the input.
 The simulated massager is told the cell, and `SimulatedMassager.applied_faults` says where it went.
 
-A fault in a vented cell does nothing until the cell fills again, so in the "idle" timing the fault
-takes effect at the cell's (or leg's) next inflation start, read from the timeline's setpoints. A
-shorted heater switch only differs from normal heating once the controller would lower the power,
-so a heater runaway takes effect at the first tick after its injection with less than full power
-commanded.
+Latencies count from the moment a fault *takes effect*: when it first makes the device behave
+otherwise than a sound one, from the commands the device receives (`fault_matters`). A hole, a
+garment off, a frozen or drifting sensor and a lost link act at once; an inlet stuck closed only once
+the inlet is commanded open; an inlet stuck open once it is commanded closed; a kinked tube once gas
+should pass it (inlet open, or exhaust open on a cell under pressure); a dead pump once the pump is
+commanded on; a shorted heater switch once the heater is commanded below full power. No detector can
+see a fault before then (a sealed, holding cell looks the same with its inlet stuck closed). In the
+"idle" timing a fault waits at least for its cell's (or leg's) next inflation start, read from the
+timeline's setpoints: a fault in a vented cell is judged from that cell's next fill.
 """
 
 from __future__ import annotations
@@ -157,9 +161,9 @@ class Watched:
     sim: SimulatedMassager
     supervisor: Supervisor
     watch: Watch
-    #: The first tick at or after each leg's heater runaway injection with less than full power
-    #: commanded (when the short starts to matter); per leg index.
-    heater_short_matters_s: dict[int, float]
+    #: When each fault (in the order given) first mattered: `fault_matters` held for the commands
+    #: in force at or after its time (session seconds); None where it never did.
+    matters_s: list[float | None]
 
 
 def skin_limit_C(limits: Limits) -> float:
@@ -183,17 +187,24 @@ def run_watched(
     dt = 1.0 / TICK_HZ
     watch = Watch(sup.cell_names, sup.cell_limit_mmHg.copy(), skin_limit_C(limits), dt)
     start = clock.now()
-    runaway = {sim.profile.legs.index(f.where or sim.profile.legs[0]): f.at_s for f in faults
-               if f.kind == "heater_runaway"}  # fmt: skip
-    short_matters: dict[int, float] = {}
-    applied_heat = np.zeros(sim.n_legs)
+    places = [fault_place(profile, f) for f in faults]
+    matters: list[float | None] = [None] * len(faults)
+    # the commands the device acts on, since when, and whether its relay was closed to act on them
+    in_force: list = [Commands.idle(sim.n_legs, sim.n_cells), 0.0, True]
 
     def look() -> None:
-        t = clock.now() - start
-        watch.sample(t, sim.true_pressure_mmHg, sim.true_skin_temp_C, sim.relay_open)
-        for leg, at_s in runaway.items():
-            if leg not in short_matters and t >= at_s and applied_heat[leg] < 1.0:
-                short_matters[leg] = t
+        watch.sample(clock.now() - start, sim.true_pressure_mmHg, sim.true_skin_temp_C, sim.relay_open)
+
+    def check_matters(t: float) -> None:
+        """Did the commands in force since the last apply make a fault matter?"""
+        commands, since, acting = in_force
+        relay_opened = math.inf if watch.relay_open_s is None else watch.relay_open_s
+        for i, f in enumerate(faults):
+            if matters[i] is None and acting and since <= relay_opened and f.at_s < min(t, relay_opened):
+                cell, leg = places[i]
+                pressure = float(sim.true_pressure_mmHg[cell]) if cell is not None else 0.0
+                if fault_matters(f.kind, cell, leg, commands, pressure):
+                    matters[i] = max(f.at_s, since)
 
     read, apply = sup.read, sim.apply
 
@@ -203,17 +214,59 @@ def run_watched(
         return sensors
 
     def watched_apply(commands: Commands) -> None:
-        applied_heat[:] = 0.0 if sim.relay_open else commands.heater_power
+        t = clock.now() - start
+        check_matters(t)
+        in_force[:] = [commands.copy(), t, not sim.relay_open]
         apply(commands)
 
     sup.read = watched_read  # type: ignore[method-assign]
     sim.apply = watched_apply  # type: ignore[method-assign]
     told = [FaultSpec(f.kind, f.at_s) for f in faults] if session_faults is None else list(session_faults)
     summary = Session(program, "fault-matrix", sup, clock, injected=told, twin=twin).run()
+    check_matters(clock.now() - start)
     for _ in range(round(after_s / dt)):  # the device goes on (venting, its own watchdog)
         clock.advance(dt)
         look()
-    return Watched(summary, sim, sup, watch, short_matters)
+    return Watched(summary, sim, sup, watch, matters)
+
+
+def fault_place(profile: DeviceProfile, fault: FaultSpec) -> tuple[int | None, int | None]:
+    """(cell index, leg index) of a fault as the simulator places it (`SimulatedMassager._where`):
+    a cell fault's cell and its leg; a leg fault's leg; (None, None) for a lost link."""
+    if fault.kind == "link_loss":
+        return None, None
+    legs, cells = list(profile.legs), profile.cell_names()
+    if fault.kind in CELL_FAULTS:
+        where = fault.where
+        if where is None or where in legs:  # the simulator's choice: that leg's calf (or first) cell
+            zones = [c.zone for c in profile.cells]
+            first = zones.index("calf") if "calf" in zones else 0
+            where = f"{where or legs[0]}.{profile.cells[first].name}"
+        cell = cells.index(where)
+        return cell, cell // len(profile.cells)
+    return None, legs.index((fault.where or legs[0]).split(".")[0])
+
+
+#: A kinked tube matters on a cell that holds more than this while its exhaust is open.
+KINK_VENTING_mmHg = 3.0
+
+
+def fault_matters(
+    kind: str, cell: int | None, leg: int | None, commands: Commands, pressure_mmHg: float
+) -> bool:
+    """Whether a fault makes the device behave otherwise than a sound one under these commands."""
+    if kind == "valve_stuck_closed":
+        return bool(commands.inlet_open[cell])
+    if kind == "valve_stuck_open":
+        return not commands.inlet_open[cell]
+    if kind == "kinked_tube":
+        venting = commands.exhaust_open[cell] and pressure_mmHg > KINK_VENTING_mmHg
+        return bool(commands.inlet_open[cell] or venting)
+    if kind == "pump_failure":
+        return bool(commands.pump_duty[leg] > 0.0)
+    if kind == "heater_runaway":
+        return bool(commands.heater_power[leg] < 1.0)
+    return True  # a hole, a garment off, a frozen or drifting sensor, a lost link: at once
 
 
 # --- programs and timings -----------------------------------------------------------------------
@@ -263,11 +316,11 @@ def _fills(setpoint: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Schedule:
-    """When to inject a fault, and when it takes effect (None: only the watch can tell)."""
+    """When to inject a fault, and the earliest it can take effect (the next fill, when idle)."""
 
     program: Program
     inject_s: float
-    effect_s: float | None
+    effect_s: float
     limits: Limits
 
 
@@ -282,13 +335,13 @@ def schedule(case: FaultCase) -> Schedule:
         heat = None if case.timing == "idle" else HEAT_TARGET_C
         program = matrix_program(profile, case.pressure_mmHg, heat, HEATER_MINUTES)
         at = HEATER_HOLDING_AT_s if case.timing == "holding" else HEATER_WARMING_AT_s
-        return Schedule(program, at, at if heat is None else None, limits)
+        return Schedule(program, at, at, limits)
     # with no fault and a heater, long enough to hold the pad at its target for minutes too
     heated = case.kind is None and profile.heater_max_C is not None
     minutes = HEATER_MINUTES if heated else MINUTES
     program = matrix_program(profile, case.pressure_mmHg, HEAT_TARGET_C, minutes)
     if case.kind is None:
-        return Schedule(program, 0.0, None, limits)
+        return Schedule(program, 0.0, 0.0, limits)
     dt = 1.0 / TICK_HZ
     cells = profile.cell_names()
     zones = [c.zone for c in profile.cells] * len(profile.legs)
@@ -442,11 +495,8 @@ def run_case(case: FaultCase) -> FaultRun:
     watched = run_watched(profile, plan.program, faults, limits=plan.limits, seed=case.seed)
     summary, sim = watched.summary, watched.sim
     where = sim.applied_faults[0][1].where if sim.applied_faults else None
-    effect = plan.effect_s
-    if case.kind == "heater_runaway" and effect is None and sim.applied_faults:
-        effect = watched.heater_short_matters_s.get(profile.legs.index(where or profile.legs[0]))
-    if case.kind is not None and not sim.applied_faults:
-        effect = None  # the session ended before the fault's time
+    matters = watched.matters_s[0] if faults else None
+    effect = None if matters is None else max(plan.effect_s, matters)
     mine = next((f for f in summary["faults"] if f["kind"] == case.kind), None)
     others = [f for f in summary["faults"] if f is not mine]
     over, worst = true_over_limit(watched)
