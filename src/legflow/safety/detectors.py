@@ -39,6 +39,13 @@ OVER_AT_ONCE_mmHg = 25.0
 NO_RISE_WINDOW_s = 1.6  # of recent inflating time (5 s memory): about 2 s of continuous pumping
 NO_RISE_MIN_mmHg = 4.0
 NO_RISE_MEMORY_s = 5.0
+#: ... judged only once the pump (its curve from the device profile, at the sensed manifold
+#: pressure, shared by the cells open to it) has given the cell air enough to raise a sound one: a
+#: quarter of its volume within the window, and its whole volume since it was vented (a slack
+#: bladder takes up ~70 % of its volume before it presses; a big cell filling with four others
+#: gets a fifth of the pump). Where the profile gives no pump curve, time alone judges.
+NO_RISE_AIR_FRACTION = 0.25
+NO_RISE_SLACK_FRACTION = 1.0
 #: Pressure a held cell may lose with its valves closed within ~15 s (the memory below): the limb
 #: emptying under it (and under its neighbours) let the gas expand by up to 14 mmHg, measured on
 #: every built-in program and every profile with the adult and oedema twins; a 1 mm hole loses
@@ -53,6 +60,13 @@ SETTLE_s = 0.2  # after a valve closes, sensor lag and valve travel still move t
 #: built-in program, profile and twin subject), a 1.2 mm hole empties a 60 mmHg calf at ~60 mmHg/s.
 LEAK_DROP_mmHg = 6.0
 LEAK_WINDOW_s = 0.3
+#: The same loss, added up over the sealed ticks of a held cell that the controller keeps topping
+#: up (its sealed spells are a tick or a few long, too short for the window above): what the
+#: reading loses from tick to tick while sealed, decayed over LEAK_MEMORY_s (noise adds ~1.5 mmHg). A held cell over an emptying
+#: limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s), a 1.2 mm hole 30-60 mmHg/s.
+LEAK_MEMORY_s = 0.3
+LEAK_SEALED_LOSS_mmHg = 8.0
+LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
 PUMP_MIN_CURRENT_A = 0.04
@@ -63,18 +77,37 @@ PUMP_MIN_DUTY = 0.15
 #: agree within ~3 mmHg (measured). A larger gap is a sensor that lies (drift, a stuck element).
 EQUALISED_TICKS = 2
 MISMATCH_mmHg = 8.0
-MISMATCH_s = 0.06
+MISMATCH_s = 0.04  # two such ticks, which need not follow each other (a bleed opens for one)
+#: Even one tick after an inlet opens (pump off) the two agree within ~6.5 mmHg (measured): a
+#: larger gap then is an inlet that did not open (a held cell bleeding into a manifold that stays
+#: low), a kinked tube, or a lying sensor.
+MISMATCH_FIRST_TICK_mmHg = 20.0
 #: A cell vented this long (exhaust open, inlet closed) reads near zero: a 700 mL thigh empties
 #: from 60 mmHg in well under a second through its exhaust (measured: under 5 mmHg after 1 s).
 VENTED_s = 1.0
 VENTED_MAX_mmHg = 7.0
+#: ... or at least still empties as a vented cell does: a 900 mL thigh vented from 96 mmHg reads
+#: 8 mmHg after 1 s, falling with a time constant under 0.5 s. One that falls slower than with this
+#: time constant (its trend) is fed by the manifold or held back by a kink.
+VENTED_TAU_MAX_s = 2.0
+#: With every inlet of a leg closed and its pump stopped, the manifold empties back through the
+#: pump's reed valves: after 2 s it reads under 2 mmHg (measured; 15 mmHg after 1 s). One that still
+#: holds a sealed cell's pressure is joined to that cell by an inlet that did not close.
+MANIFOLD_SAG_s = 2.0
+MANIFOLD_HELD_mmHg = 10.0
+MANIFOLD_JOINED_mmHg = 5.0
 #: A sealed cell rises this much within the window while its leg's pump runs for another cell only
 #: if its inlet did not close (a limb refilling under a held cell raises it ~1.5 mmHg at most).
 FOLLOW_RISE_mmHg = 4.0
 FOLLOW_WINDOW_s = 0.3
-DEMAND_MAX = 0.7  # a held cell whose inlet is open most of the time cannot hold its gas
-DEMAND_MEMORY_s = 8.0
-DEMAND_MIN_s = 6.0  # of recent time held after a fill, before the share of refilling is judged
+#: A held cell whose inlet is open most of the time while its pressure stays put cannot hold its
+#: gas (a hole the controller keeps topping up, like a tourniquet's leak alarm after seconds of
+#: pumping). Time on a rising ramp is not refilling: a slow ramp keeps its inlet open by design.
+DEMAND_MAX = 0.75
+DEMAND_MEMORY_s = 2.0
+DEMAND_MIN_s = 1.5  # of recent time held after a fill, before the share of refilling is judged
+RAMP_RATE_mmHg_per_s = 2.0  # a cell rising faster than this (its trend) is being filled, not held
+TREND_s = 2.0  # smoothing of the trend: a ramp rises for seconds, a top-up for a tick or two
 FROZEN_s = 0.15  # 8 identical samples: sensor noise makes that near impossible while gas moves
 #: A live sensor's noise (0.25 mmHg sd over a 0.07 mmHg step) never repeats one value for a second,
 #: even on a cell at rest; a frozen element does.
@@ -135,7 +168,9 @@ CELL_MEMORY = np.dtype(
     [
         ("over_since", "f8"),  # when the reading went over limit + 10 mmHg (-1: it is not)
         ("inflate_s", "f8"),  # recent inflating time (decayed) ...
-        ("inflate_rise", "f8"),  # ... and the rise it gave
+        ("inflate_rise", "f8"),  # ... and the rise it gave ...
+        ("inflate_air", "f8"),  # ... and the air the pump gave it, mL
+        ("fill_air", "f8"),  # air the pump gave it since it was last vented, mL
         ("closed_drop", "f8"),  # recent drop with the valves closed after a fill (decayed)
         ("same_s", "f8"),  # gas-moving time with a bit-identical reading
         ("same_rest_s", "f8"),  # any time with a bit-identical reading
@@ -151,6 +186,8 @@ CELL_MEMORY = np.dtype(
         ("stiffness", "f8", (len(GARMENT_BANDS_mmHg) + 1,)),  # 0: not learned yet
         ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
         ("refilling_s", "f8"),  # ... of which the inlet was open
+        ("trend", "f8"),  # the reading's smoothed rate of change, mmHg/s
+        ("sealed_loss", "f8"),  # what it lost in sealed ticks of a held cell, decayed
         ("fresh", "?"),  # filling from vented, not yet paused
         ("fill_sum", "f8"),  # the fresh fill's rise per inflow, summed over its judged ticks ...
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
@@ -179,7 +216,7 @@ def cell_memory(n_cells: int) -> np.ndarray:
 @njit(cache=True)
 def check_cells(
     t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, leg_current, relay_open, cell_leg, limit,
-    memory, pump_dead_s, found,
+    volume_mL, pump_mL_per_s, pump_shutoff_mmHg, memory, leg_state, found,
 ):  # fmt: skip
     """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; write each
     cell's fault code (`CELL_DETECTORS`, 0: none) into ``found`` and return how many cells have one.
@@ -187,8 +224,9 @@ def check_cells(
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
     ``leg_manifold``, ``leg_duty``, ``leg_current``: each leg's sensed manifold pressure, pump
     duty and pump current; ``cell_leg`` the leg of each cell; ``relay_open``: the device reports
-    its relay open; ``limit``: per-cell limit; ``pump_dead_s``: per leg, how long its commanded
-    pump has drawn no current.
+    its relay open; ``limit``: per-cell limit; ``volume_mL``: per-cell volume (the profile's);
+    ``pump_mL_per_s``, ``pump_shutoff_mmHg``: the pump's curve (free flow 0: unknown); ``leg_state``: per leg, how long its commanded pump
+    has drawn no current and how long it has been quiet (every inlet closed, the pump stopped).
     """
     n_found = 0
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
@@ -196,16 +234,24 @@ def check_cells(
     follow = dt / (SMOOTHING_s + dt)
     keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
     keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
+    keep_loss = math.exp(-dt / LEAK_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     n_legs = leg_manifold.shape[0]
     # a commanded pump that draws no current is dead: the leg's fault, found on its first cell
     dead = np.zeros(n_legs, np.bool_)
     for leg in range(n_legs):
         if leg_duty[leg] >= PUMP_MIN_DUTY and not relay_open and leg_current[leg] < PUMP_MIN_CURRENT_A:
-            pump_dead_s[leg] += dt
-            dead[leg] = pump_dead_s[leg] >= PUMP_DEAD_s
+            leg_state[leg, 0] += dt
+            dead[leg] = leg_state[leg, 0] >= PUMP_DEAD_s
         else:
-            pump_dead_s[leg] = 0.0
+            leg_state[leg, 0] = 0.0
+        leg_state[leg, 1] = 0.0 if leg_duty[leg] > 0.0 or relay_open else leg_state[leg, 1] + dt
+    open_cells = np.zeros(n_legs)
+    for c in range(reading.shape[0]):
+        if inlet[c]:
+            leg_state[cell_leg[c], 1] = 0.0
+            if not exhaust[c]:
+                open_cells[cell_leg[c]] += 1.0
     for c in range(reading.shape[0]):
         m = memory[c]
         p = reading[c]
@@ -235,19 +281,38 @@ def check_cells(
         filling = inlet[c] and pumping and not exhaust[c]
         sealed = not inlet[c] and not exhaust[c]
         # the two sensors of one gas disagree: the cell's sensor lies (its leg's other cells agree)
-        if equalised and abs(manifold - p) > MISMATCH_mmHg:
+        # (the time adds up over interrupted openings, and agreement once equalised clears it)
+        gap = manifold - p
+        if (m.equalised >= 1 and abs(gap) > MISMATCH_FIRST_TICK_mmHg) or (
+            equalised and abs(gap) > MISMATCH_mmHg
+        ):
             m.mismatch_s += dt
-            if m.mismatch_s >= MISMATCH_s and code == 0:
-                code = 8 if manifold > p and m.inflate_rise < NO_RISE_MIN_mmHg else 7
-        else:
+            if m.mismatch_s >= MISMATCH_s - 1e-9 and code == 0:
+                # gas that cannot leave the cell, or cannot reach it, is a blocked path; a cell
+                # that rose while fed, then reads under the gas that fed it, has a lying sensor
+                code = 8 if gap < 0.0 or m.inflate_rise < NO_RISE_MIN_mmHg else 7
+        elif equalised:
             m.mismatch_s = 0.0
         # no rise while inflating: rise accumulated over recent inflating time
         m.inflate_s *= keep_inflate
         m.inflate_rise *= keep_inflate
+        m.inflate_air *= keep_inflate
+        if exhaust[c]:
+            m.fill_air = 0.0
         if filling:
             m.inflate_s += dt
             m.inflate_rise += change
-            if m.inflate_s >= NO_RISE_WINDOW_s and m.inflate_rise < NO_RISE_MIN_mmHg and code == 0:
+            air = math.inf  # no pump curve: time alone judges
+            if pump_mL_per_s > 0.0:
+                speed = min(1.0, leg_duty[leg]) - max(0.0, manifold) / pump_shutoff_mmHg
+                air = pump_mL_per_s * max(0.0, speed) * dt / max(1.0, open_cells[leg])
+            m.inflate_air += air
+            m.fill_air += air
+            fed = (
+                m.inflate_air >= NO_RISE_AIR_FRACTION * volume_mL[c]
+                and m.fill_air >= NO_RISE_SLACK_FRACTION * volume_mL[c]
+            )
+            if m.inflate_s >= NO_RISE_WINDOW_s and m.inflate_rise < NO_RISE_MIN_mmHg and fed and code == 0:
                 if leg_current[leg] < PUMP_MIN_CURRENT_A:
                     code = 10
                 elif manifold - p > MANIFOLD_GAP_mmHg:
@@ -277,6 +342,14 @@ def check_cells(
         else:
             m.smooth = p  # the filter starts afresh once the valves have settled
             m.window_p = np.nan
+        # a held cell losing gas fast in its sealed ticks, however short the controller's top-ups
+        # leave them
+        # (only once the valves have settled: what gas did through a closing valve is not counted)
+        m.sealed_loss *= keep_loss
+        if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
+            m.sealed_loss += max(0.0, -change)
+            if m.sealed_loss > LEAK_SEALED_LOSS_mmHg and code == 0:
+                code = 3
         # a sealed cell that rises with its leg's manifold while the pump fills another cell:
         # its inlet did not close
         if sealed and m.still_s > SETTLE_s and pumping:
@@ -317,11 +390,13 @@ def check_cells(
                 m.soft_s = m.soft_s + dt if 0.0 < now < GARMENT_RATIO * m.stiffness[band] else 0.0
                 if m.soft_s >= GARMENT_SOFT_s and code == 0:
                     code = 6
+        if dt > 0.0:
+            m.trend += (change / dt - m.trend) * dt / (TREND_s + dt)
         m.held_s *= keep_demand
         m.refilling_s *= keep_demand
         if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
             m.held_s += dt
-            if inlet[c]:
+            if inlet[c] and m.trend < RAMP_RATE_mmHg_per_s:
                 m.refilling_s += dt
             if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == 0:
                 code = 12
@@ -350,7 +425,8 @@ def check_cells(
         # manifold means an inlet that did not close, gas kept in means a blocked exhaust
         if exhaust[c] and not inlet[c]:
             m.vented_s += dt
-            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and code == 0:
+            emptying = p > 0.0 and m.trend < -p / VENTED_TAU_MAX_s
+            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and not emptying and code == 0:
                 if p > 0.0 and manifold > p:
                     code = 9
                 elif p > 0.0:
@@ -364,7 +440,18 @@ def check_cells(
             code = 10
             dead[leg] = False
         found[c] = code
-        if code != 0:
+    # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
+    for leg in range(n_legs):
+        if leg_state[leg, 1] < MANIFOLD_SAG_s or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
+            continue
+        joined, gap = -1, MANIFOLD_JOINED_mmHg
+        for c in range(reading.shape[0]):
+            if cell_leg[c] == leg and not exhaust[c] and abs(reading[c] - leg_manifold[leg]) < gap:
+                joined, gap = c, abs(reading[c] - leg_manifold[leg])
+        if joined >= 0 and found[joined] == 0:
+            found[joined] = 9
+    for c in range(reading.shape[0]):
+        if found[c] != 0:
             n_found += 1
     return n_found
 

@@ -63,6 +63,11 @@ class Supervisor(Massager):
         cells = list(self.profile.cells) * n_legs
         self.cell_leg = np.repeat(np.arange(n_legs), len(self.profile.cells))
         self.cell_limit_mmHg = np.array([self._cell_limit(c.zone, c.max_pressure_mmHg) for c in cells])
+        # the device's own data: each cell's volume and the pump's curve, for the no-rise check
+        self._cell_volume_mL = np.array([c.volume_mL for c in cells])
+        free = self.profile.pump_free_flow_L_per_min
+        self._pump_mL_per_s = 0.0 if free is None else free * 1000.0 / 60.0
+        self._pump_shutoff_mmHg = self.profile.pump_shutoff_mmHg or 1.0
         self._set_detectors()
         self._commands = Commands.idle(n_legs, n_cells)  # the commands in force
         self._last_seq = -1
@@ -103,7 +108,7 @@ class Supervisor(Massager):
         self._cell_memory = cell_memory(self.n_cells)
         self._last_reading = self._cell_memory["previous"]  # a view: the clamp's latest readings
         self._heater_memory = heater_memory(self.n_legs)
-        self._pump_dead_s = np.zeros(self.n_legs)
+        self._leg_state = np.zeros((self.n_legs, 2))  # per leg: pump drawing nothing, quiet
         self._found = np.zeros(self.n_cells, np.int64)
         self._last_manifold = np.full(self.n_legs, np.nan)  # the clamp's second pressure signal
 
@@ -196,7 +201,8 @@ class Supervisor(Massager):
         found = check_cells(
             sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg, c.inlet_open, c.exhaust_open,
             c.pump_duty, sensors.pump_current_A, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg,
-            self._cell_memory, self._pump_dead_s, self._found,
+            self._cell_volume_mL, self._pump_mL_per_s, self._pump_shutoff_mmHg, self._cell_memory,
+            self._leg_state, self._found,
         )  # fmt: skip
         if found:
             findings = self._cell_findings(sensors)
