@@ -62,8 +62,9 @@ LEAK_DROP_mmHg = 6.0
 LEAK_WINDOW_s = 0.3
 #: The same loss, added up over the sealed ticks of a held cell that the controller keeps topping
 #: up (its sealed spells are a tick or a few long, too short for the window above): what the
-#: reading loses from tick to tick while sealed, decayed over LEAK_MEMORY_s (noise adds ~1.5 mmHg). A held cell over an emptying
-#: limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s), a 1.2 mm hole 30-60 mmHg/s.
+#: reading loses from tick to tick while sealed, decayed over LEAK_MEMORY_s (noise adds ~1.5
+#: mmHg). A held cell over an emptying limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s), a
+#: 1.2 mm hole 30-60 mmHg/s.
 LEAK_MEMORY_s = 0.3
 LEAK_SEALED_LOSS_mmHg = 8.0
 LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
@@ -225,8 +226,9 @@ def check_cells(
     ``leg_manifold``, ``leg_duty``, ``leg_current``: each leg's sensed manifold pressure, pump
     duty and pump current; ``cell_leg`` the leg of each cell; ``relay_open``: the device reports
     its relay open; ``limit``: per-cell limit; ``volume_mL``: per-cell volume (the profile's);
-    ``pump_mL_per_s``, ``pump_shutoff_mmHg``: the pump's curve (free flow 0: unknown); ``leg_state``: per leg, how long its commanded pump
-    has drawn no current and how long it has been quiet (every inlet closed, the pump stopped).
+    ``pump_mL_per_s``, ``pump_shutoff_mmHg``: the pump's curve (free flow 0: unknown);
+    ``leg_state``: per leg, how long its commanded pump has drawn no current and how long it has
+    been quiet (every inlet closed, the pump stopped).
     """
     n_found = 0
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
