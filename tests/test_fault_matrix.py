@@ -43,20 +43,17 @@ HEALTHY = healthy_cases()
 #: Cases whose detection is still too slow or names the wrong place (measured by
 #: ``python -m benchmarks.fault_latency``, reported there and in the README): for these the truth
 #: rules (pressure, skin) and the detection itself are still asserted, the latency and the name are
-#: not yet. Leaks are found by their refill demand in 6-11 s; a valve stuck or a kink during a long
-#: hold is found only when the cell next moves gas; a garment coming off during a hold is named on a
-#: cell; a stuck-open inlet during a fill on the calf sleeve reads as a garment off.
+#: not yet. A stuck-open inlet in a cell held at its neighbours' pressure joins it to the manifold
+#: without a sign that tells which cell (found in 9-27 s, often on a neighbour); a leak in the
+#: home foot-and-calf device shares its top-ups with the ankle, which is named; a garment taken off
+#: while the recovery boots rest shows at the next fill, 5.16 s in; one taken off during a hold
+#: whose cells are being topped up is named on one cell (no pressure rise), not on the leg.
 KNOWN_MISSES = {
-    f"{profile}-leak-{timing}" for profile in profile_names() for timing in TIMINGS
-} | {
-    f"{profile}-{kind}-holding"
-    for profile in profile_names()
-    for kind in ("valve_stuck_closed", "valve_stuck_open", "kinked_tube", "garment_off")
-} | {
-    "calf-sleeve-valve_stuck_open-inflating", "home-foot-calf-valve_stuck_open-inflating",
-    "recovery-boots-garment_off-idle", "reference-garment_off-idle", "home-foot-calf-garment_off-inflating",
-    "recovery-boots-garment_off-inflating", "reference-garment_off-inflating",
-    "calf-sleeve-garment_off-inflating",
+    "calf-sleeve-valve_stuck_open-inflating", "calf-sleeve-valve_stuck_open-holding",
+    "home-foot-calf-valve_stuck_open-inflating", "home-foot-calf-valve_stuck_open-holding",
+    "recovery-boots-valve_stuck_open-holding", "reference-valve_stuck_open-holding",
+    "home-foot-calf-leak-inflating", "home-foot-calf-leak-idle", "recovery-boots-garment_off-idle",
+    "recovery-boots-garment_off-holding", "reference-garment_off-holding",
 }  # fmt: skip
 
 
