@@ -1,28 +1,36 @@
 """Fault detectors of the safety supervisor: raw sensors + the commands in force → a fault.
 
-They read only what the massager reports and what was commanded; nothing a program says.
-Thresholds follow ../shared/reference/safety.md and the trusted systems it lists:
-- over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once;
-- no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg;
-- decay while holding: valves closed after a fill, yet the filtered pressure loses more than
-  25 mmHg over the last ~15 s of holding time (so frequent top-ups cannot hide it); or a held cell
-  whose inlet is open for more than 70 % of the last ~8 s (a hole the controller keeps topping up,
-  like a tourniquet's leak alarm after seconds of pumping). A squeezed limb empties under a cell
-  (veins empty with a time constant of about 4 s), so its gas expands and the pressure falls
-  without any hole: a bounded loss, where a hole's grows without end;
-- frozen sensor: a bit-identical reading for 0.15 s while a valve moves gas;
-- implausible sensor: while filling, the manifold more than 30 mmHg above the cell for 0.1 s (the
-  gas has nowhere to go but the cell, so the cell's sensor or tube is wrong);
+They read only what the massager reports and what was commanded, and the device's own data (each
+cell's volume, the pump's curve); nothing a program says. Each finding names a cell, or a leg for a
+pump or a garment (`LEG_DETECTORS`). Thresholds follow ../shared/reference/safety.md and the trusted
+systems it lists, and each beside its constant says what normal operation was measured to do:
+- over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once; the manifold's
+  sensor is a second signal for every cell open to it once the two have equalised;
+- two sensors of one gas: with the inlet open and the pump off, cell and manifold must agree; a gap
+  is a blocked path (a valve stuck closed, a kink) or a lying sensor (`inlet_blocked`,
+  `sensor_mismatch`), as is a manifold far above a filling cell;
+- no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg,
+  once the pump has given the cell air enough to raise a sound one (its curve, shared by the open
+  cells); a commanded pump that draws no current is dead (`pump_failure`);
+- leaks: a sealed cell losing pressure fast, in one stretch or over the short sealed spells between
+  top-ups; a held cell whose inlet is open most of the last 2 s while its pressure stays put
+  (`refill_demand`). A slow fall is not judged: a squeezed limb empties under a cell, and a cell left
+  sealed on a release ramp falls with it;
+- valves: a vented cell that stops emptying above a few mmHg (fed by the manifold: an inlet stuck
+  open; not: a blocked exhaust); a sealed cell rising with the manifold while the pump fills another;
+  a quiet leg's manifold that keeps a sealed cell's pressure;
+- frozen sensor: a bit-identical reading for 0.15 s while a valve moves gas, or for 1 s at rest;
+- implausible sensor: non-finite or out of range;
 - garment off: while a cell fills from vented, its pressure rises five times less per inflow than
   it did earlier in the session (inflow through its inlet orifice ∝ √(manifold − cell pressure),
   both sensed): the bladder balloons freely instead of pressing on a leg (as the Kendall SCD's
-  garment alarms);
-- implausible sensor: non-finite or out of range, or not near zero after 2 s vented to air;
-- heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; warming 1.5 °C past
-  where it was switched off (a pad coasts up to about 1 °C); or not warming by 0.5 °C in the first
-  60 s at full power (a pad is slower than a printer nozzle: Klipper asks 2 °C in 20 s of those),
-  and once it has warmed, cooling by more than 1 °C in 60 s at full power (the sensor left the
-  pad). A pad that has settled short of its target at full power is a weak heater, not a fault.
+  garment alarms); or a held cell falling by several mmHg in one tick;
+- heater (as Marlin and Klipper guard 3D-printer heaters): above its limit; current drawn while
+  commanded off (a shorted switch); warming 1.5 °C past where it was switched off (a pad coasts up
+  to about 1 °C); or not warming by 0.5 °C in the first 60 s at full power (a pad is slower than a
+  printer nozzle: Klipper asks 2 °C in 20 s of those), and once it has warmed, cooling by more than
+  1 °C in 60 s at full power (the sensor left the pad). A pad that has settled short of its target
+  at full power is a weak heater, not a fault.
 The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
 """
 
