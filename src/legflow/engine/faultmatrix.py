@@ -36,13 +36,13 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from legflow.anatomy import COMPRESSION_ZONES
 from legflow.clock import VirtualClock
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
 from legflow.device.massager import Commands
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import TICK_HZ, Session, leg_twin
+from legflow.engine.testprogram import exercise_program
 from legflow.engine.timeline import Timeline
 from legflow.plan import device_findings
 from legflow.programs.model import Program
@@ -276,21 +276,10 @@ def matrix_program(
 ) -> Program:  # fmt: skip
     """Sequential squeezes over every zone of the device with a long hold (about 30 s full, so a
     fault can come while a cell holds), its rollers and vibration, and heat if asked."""
-    zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
-    phase: dict[str, Any] = {
-        "name": "fault matrix",
-        "duration_min": minutes,
-        "compression": {"pattern": "sequential", "zones": zones, "pressure_mmHg": pressure_mmHg,
-                        "inflate_s": 3.0, "delay_s": 0.5, "hold_s": 25.0, "release_s": 3.0, "rest_s": 12.0},
-    }  # fmt: skip
-    if profile.rollers is not None:
-        phase["rollers"] = {"zones": list(profile.rollers.zones), "speed": "medium"}
-    if profile.vibration_max_level:
-        phase["vibration"] = {"level": min(2, profile.vibration_max_level)}
-    if heat_C is not None and profile.heater_max_C is not None:
-        phase["heat"] = {"target_C": heat_C}
-    head = {"name": f"fault matrix {profile.name}", "goal": "custom", "legs": "both"}
-    program = Program.model_validate({"program": head, "phase": [phase]})
+    program = exercise_program(
+        profile, minutes, pressure_mmHg, hold_s=25.0, rest_s=12.0, heat_C=heat_C,
+        name=f"fault matrix {profile.name}",
+    )  # fmt: skip
     found = device_findings(program, profile, DEFAULT_LIMITS)
     if found:
         raise ValueError(f"the matrix program does not pass the device check for {profile.name}: {found}")

@@ -8,21 +8,25 @@ from legflow.device.profile import DeviceProfile
 from legflow.programs.model import Program
 
 
-def exercise_program(profile: DeviceProfile, minutes: float = 4.0, pressure_mmHg: float = 60.0) -> Program:
-    """Sequential squeezes over every zone of the device, with its rollers, vibration and heat."""
+def exercise_program(
+    profile: DeviceProfile, minutes: float = 4.0, pressure_mmHg: float = 60.0, *, hold_s: float = 10.0,
+    rest_s: float = 10.0, heat_C: float | None = 39.0, name: str | None = None,
+) -> Program:  # fmt: skip
+    """Sequential squeezes over every zone of the device, with its rollers, vibration and heat
+    (``heat_C``; None: none)."""
     zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
     phase: dict = {
         "name": "exercise",
         "duration_min": minutes,
         "compression": {"pattern": "sequential", "zones": zones, "pressure_mmHg": pressure_mmHg,
-                        "inflate_s": 3.0, "delay_s": 0.5, "hold_s": 10.0, "release_s": 3.0, "rest_s": 10.0},
+                        "inflate_s": 3.0, "delay_s": 0.5, "hold_s": hold_s, "release_s": 3.0,
+                        "rest_s": rest_s},
     }  # fmt: skip
     if profile.rollers is not None:
         phase["rollers"] = {"zones": list(profile.rollers.zones), "speed": "medium"}
     if profile.vibration_max_level:
         phase["vibration"] = {"level": min(2, profile.vibration_max_level)}
-    if profile.heater_max_C is not None:
-        phase["heat"] = {"target_C": 39.0}
-    return Program.model_validate(
-        {"program": {"name": f"exercise {profile.name}", "goal": "custom", "legs": "both"}, "phase": [phase]}
-    )
+    if heat_C is not None and profile.heater_max_C is not None:
+        phase["heat"] = {"target_C": heat_C}
+    head = {"name": name or f"exercise {profile.name}", "goal": "custom", "legs": "both"}
+    return Program.model_validate({"program": head, "phase": [phase]})
