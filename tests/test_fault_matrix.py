@@ -47,12 +47,13 @@ HEALTHY = healthy_cases()
 #: without a sign that tells which cell (found in 9-27 s, often on a neighbour); a leak in the
 #: home foot-and-calf device shares its top-ups with the ankle, which is named; a garment taken off
 #: while the recovery boots rest shows at the next fill, 5.16 s in; one taken off during a hold
-#: whose cells are being topped up is named on one cell (no pressure rise), not on the leg.
+#: whose cells are being topped up is named on one cell (no rise, refill demand), not on the leg.
 KNOWN_MISSES = {
     "calf-sleeve-valve_stuck_open-inflating", "calf-sleeve-valve_stuck_open-holding",
     "home-foot-calf-valve_stuck_open-inflating", "home-foot-calf-valve_stuck_open-holding",
     "recovery-boots-valve_stuck_open-holding", "reference-valve_stuck_open-holding",
     "home-foot-calf-leak-inflating", "home-foot-calf-leak-idle", "recovery-boots-garment_off-idle",
+    "calf-sleeve-garment_off-holding", "home-foot-calf-garment_off-holding",
     "recovery-boots-garment_off-holding", "reference-garment_off-holding",
 }  # fmt: skip
 

@@ -185,6 +185,19 @@ def test_values_are_quantised_to_their_wire_units():
     assert m.Command.unpack(command.pack()).roller_speed == (0.0,)
 
 
+def test_the_heater_current_tail_of_a_sample_is_optional():
+    base = m.SensorSample(1, 2, 3, False, True, (10.0,), (5.0,), (33.0,), (0.2,), (0.0,), (0.0,))
+    assert m.SensorSample.unpack(base.pack()) == base and base.heater_current_A is None
+    tail = m.SensorSample(
+        1, 2, 3, False, True, (10.0,), (5.0,), (33.0,), (0.2,), (0.0,), (0.0,), False, (0.54,)
+    )
+    back = m.SensorSample.unpack(tail.pack())
+    assert back.heater_current_A == (0.54,) and len(tail.pack()) == len(base.pack()) + 2
+    assert list(m.sample_arrays(back)["heater_current_A"]) == [0.54]
+    with pytest.raises(m.MessageError, match="SENSORS"):  # the flag without its tail
+        m.SensorSample.unpack(tail.pack()[:-2])
+
+
 def test_the_roller_tail_of_a_command_is_optional_and_strict():
     base = m.Command(7, (True, False), (False, True), (0.6,), (0.0,), (0.6,), (0,))
     assert m.Command.unpack(base.pack()) == base and base.roller_zones is None  # a v1 COMMAND

@@ -124,6 +124,20 @@ def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, pr
     assert emulator.vents[0].reason == "host_request"
 
 
+@pytest.mark.parametrize(
+    "emulator", [{"faults": [FaultSpec.parse("heater_runaway:left@1.5")]}], indirect=True
+)
+def test_a_shorted_heater_on_the_device_is_seen_by_its_current_over_the_wire(cli, program, emulator):
+    """The program asks no heat, so a heater drawing current is a shorted switch: the SENSORS
+    heater-current tail carries it, and the host trips within a fraction of a second."""
+    result = cli("run", str(program), "--device", emulator.port, "--json")
+    summary = json.loads(result.out)
+    assert result.code == 4 and summary["status"] == "fault"
+    (fault,) = summary["faults"]
+    assert fault["kind"] == "thermal_runaway" and fault["cell"] == "left"
+    assert 1.5 <= fault["detected_s"] < 2.5
+
+
 def _start_host(port: str, home: Path) -> subprocess.Popen:
     env = {**os.environ, "LEGFLOW_HOME": str(home)}
     return subprocess.Popen(

@@ -357,7 +357,7 @@ class Session:
         faults: list[dict[str, Any]] = []
         unmatched = sorted(self.injected, key=lambda f: f.at_s)
         for trip in (t for t in self.supervisor.trips if t.is_fault):
-            cause = next((f for f in reversed(unmatched) if f.at_s <= trip.detected_s), None)
+            cause = _cause(trip, unmatched)
             if cause is not None:
                 unmatched.remove(cause)
             faults.append({
@@ -393,6 +393,18 @@ class Session:
             guide=guide, paused=paused, trip=self.supervisor.trip, status=self.status,
             twin=self.twin.signals() if self.twin is not None else None,
         )  # fmt: skip
+
+
+def _cause(trip: Trip, injected: list[FaultSpec]) -> FaultSpec | None:
+    """The injected fault (sorted by time) behind a trip: of those injected before it was found,
+    the latest one at the place it was found (its cell, or that cell's leg), else the latest."""
+    before = [f for f in injected if f.at_s <= trip.detected_s]
+    if not before:
+        return None
+    where = trip.where or ""
+    here = [f for f in before if f.where and (f.where == where or where.startswith(f"{f.where}.")
+                                             or f.where.startswith(f"{where}."))]  # fmt: skip
+    return (here or before)[-1]
 
 
 def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = "supine") -> LiveTwin:

@@ -73,6 +73,11 @@ LEAK_WINDOW_s = 0.3
 #: 1.2 mm hole 30-60 mmHg/s.
 LEAK_MEMORY_s = 0.3
 LEAK_SEALED_LOSS_mmHg = 8.0
+#: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
+#: grows with the pressure, and so does the limb's response under a small cell filled fast to a
+#: high pressure (a 130 mmHg foot cell sags ~30 mmHg/s for half a second as the sole's veins empty,
+#: found by the safety soak).
+LEAK_SHARE_OF_PRESSURE = 0.1
 LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
@@ -89,28 +94,34 @@ MISMATCH_s = 0.04  # two such ticks, which need not follow each other (a bleed o
 #: larger gap then is an inlet that did not open (a held cell bleeding into a manifold that stays
 #: low), a kinked tube, or a lying sensor.
 MISMATCH_FIRST_TICK_mmHg = 20.0
-#: A cell vented this long (exhaust open, inlet closed) reads near zero: a 700 mL thigh empties
-#: from 60 mmHg in well under a second through its exhaust (measured: under 5 mmHg after 1 s).
+#: A cell vented this long (exhaust open, inlet closed) has let out most of its gas: a 700 mL thigh
+#: empties from 60 mmHg in well under a second through its exhaust, a 900 mL one vented from 33 mmHg
+#: reads 7 mmHg after 1 s (a fifth), from 96 mmHg 8 mmHg. One still above VENTED_MAX_mmHg and above
+#: VENTED_KEPT_SHARE of what it held when the vent began is fed by the manifold (an inlet stuck
+#: open: it sits at about half the manifold's pressure) or held back by a kink.
 VENTED_s = 1.0
-VENTED_MAX_mmHg = 7.0
-#: ... or at least still empties as a vented cell does: a 900 mL thigh vented from 96 mmHg reads
-#: 8 mmHg after 1 s, falling with a time constant under 0.5 s. One that falls slower than with this
-#: time constant (its trend) is fed by the manifold or held back by a kink.
-VENTED_TAU_MAX_s = 2.0
+VENTED_MAX_mmHg = 10.0
+VENTED_KEPT_SHARE = 0.4
 #: With every inlet of a leg closed and its pump stopped, the manifold empties back through the
 #: pump's reed valves: after 2 s it reads under 2 mmHg (measured; 15 mmHg after 1 s). One that still
 #: holds a sealed cell's pressure is joined to that cell by an inlet that did not close.
 MANIFOLD_SAG_s = 2.0
 MANIFOLD_HELD_mmHg = 10.0
 MANIFOLD_JOINED_mmHg = 5.0
-#: A sealed cell rises this much within the window while its leg's pump runs for another cell only
-#: if its inlet did not close (a limb refilling under a held cell raises it ~1.5 mmHg at most).
+#: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
+#: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
+#: sound cell (noise, a limb refilling under it) and grows with every top-up of its neighbours for
+#: a cell joined to the manifold.
 FOLLOW_RISE_mmHg = 4.0
-FOLLOW_WINDOW_s = 0.3
-#: A held cell whose inlet is open most of the time while its pressure stays put cannot hold its
+FOLLOW_MEMORY_s = 3.0
+#: The gains are taken on a filtered reading: the noise of ticks that do not follow each other
+#: would add up as a random walk (0.35 mmHg per tick difference, ~3.5 mmHg over 100 ticks).
+FOLLOW_FILTER_s = 0.2
+#: A held cell that is pumped into most of the time while its pressure stays put cannot hold its
 #: gas (a hole the controller keeps topping up, like a tourniquet's leak alarm after seconds of
-#: pumping). Time on a rising ramp is not refilling: a slow ramp keeps its inlet open by design.
-DEMAND_MAX = 0.75
+#: pumping). Time on a rising ramp is not refilling, nor is an inlet left open with the pump off
+#: (a slow ramp coasts that way, waiting for its setpoint).
+DEMAND_MAX = 0.55
 DEMAND_MEMORY_s = 2.0
 DEMAND_MIN_s = 1.5  # of recent time held after a fill, before the share of refilling is judged
 RAMP_RATE_mmHg_per_s = 2.0  # a cell rising faster than this (its trend) is being filled, not held
@@ -180,7 +191,8 @@ CELL_MEMORY = np.dtype(
         ("fill_air", "f8"),  # air the pump gave it since it was last vented, mL
         ("same_s", "f8"),  # gas-moving time with a bit-identical reading
         ("same_rest_s", "f8"),  # any time with a bit-identical reading
-        ("vented_s", "f8"),  # how long the cell has been vented to air
+        ("vented_s", "f8"),  # how long the cell has been vented to air ...
+        ("vented_from", "f8"),  # ... and its reading when the vent began
         ("previous", "f8"),  # the last reading (NaN before the first)
         ("still_s", "f8"),  # how long both valves have been closed
         ("gap_s", "f8"),  # how long the manifold has led the filling cell too far
@@ -203,8 +215,8 @@ CELL_MEMORY = np.dtype(
         ("mismatch_s", "f8"),  # how long cell and manifold have disagreed once equalised
         ("window_t", "f8"),  # start of the sealed-loss window ...
         ("window_p", "f8"),  # ... and the filtered reading then (NaN: no window)
-        ("follow_t", "f8"),  # start of the sealed-rise window while the pump runs ...
-        ("follow_p", "f8"),  # ... and the reading then (NaN: no window)
+        ("follow_rise", "f8"),  # what it gained sealed while its leg pumped (decayed) ...
+        ("lowpass", "f8"),  # ... on a reading filtered over FOLLOW_FILTER_s (noise would add up)
     ],
     align=True,
 )
@@ -214,7 +226,7 @@ def cell_memory(n_cells: int) -> np.ndarray:
     """Fresh detector memory for ``n_cells`` cells (at the start, and after a user's reset)."""
     memory = np.zeros(n_cells, CELL_MEMORY)
     memory["over_since"] = -1.0
-    for name in ("previous", "smooth", "window_p", "follow_p"):
+    for name in ("previous", "smooth", "window_p", "lowpass"):
         memory[name] = np.nan
     return memory
 
@@ -241,6 +253,7 @@ def check_cells(
     keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
     keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
     keep_loss = math.exp(-dt / LEAK_MEMORY_s)
+    keep_follow = math.exp(-dt / FOLLOW_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     n_legs = leg_manifold.shape[0]
     # a commanded pump that draws no current is dead: the leg's fault, found on its first cell
@@ -337,7 +350,7 @@ def check_cells(
                 code = 6
             if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
                 m.window_t, m.window_p = t, smoothed
-            elif m.window_p - smoothed > LEAK_DROP_mmHg and code == 0:
+            elif m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
                 code = 3
             m.smooth = smoothed
         else:
@@ -349,17 +362,22 @@ def check_cells(
         m.sealed_loss *= keep_loss
         if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
             m.sealed_loss += max(0.0, -change)
-            if m.sealed_loss > LEAK_SEALED_LOSS_mmHg and code == 0:
+            if m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
                 code = 3
         # a sealed cell that rises with its leg's manifold while the pump fills another cell:
         # its inlet did not close
-        if sealed and m.still_s > SETTLE_s and pumping:
-            if math.isnan(m.follow_p) or t - m.follow_t >= FOLLOW_WINDOW_s:
-                m.follow_t, m.follow_p = t, p
-            elif p - m.follow_p > FOLLOW_RISE_mmHg and manifold > p and code == 0:
-                code = 9
+        m.follow_rise *= keep_follow
+        # (the filter runs only while the cell is sealed and settled: it must not catch up on a fill)
+        settled_seal = sealed and m.still_s > SETTLE_s
+        if settled_seal and math.isfinite(m.lowpass):
+            lowpass = m.lowpass + (p - m.lowpass) * dt / (FOLLOW_FILTER_s + dt)
         else:
-            m.follow_p = np.nan
+            lowpass = p
+        if settled_seal and pumping and math.isfinite(m.lowpass):
+            m.follow_rise += lowpass - m.lowpass
+            if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == 0:
+                code = 9
+        m.lowpass = lowpass
         # garment off: far less rise per pumped gas than this cell showed before
         m.dose *= keep_dose
         m.dose_rise *= keep_dose
@@ -397,7 +415,7 @@ def check_cells(
         m.refilling_s *= keep_demand
         if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
             m.held_s += dt
-            if inlet[c] and m.trend < RAMP_RATE_mmHg_per_s:
+            if filling and m.trend < RAMP_RATE_mmHg_per_s:
                 m.refilling_s += dt
             if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == 0:
                 code = 12
@@ -425,9 +443,11 @@ def check_cells(
         # vented to air for a while: the reading must be near zero; gas still coming in from the
         # manifold means an inlet that did not close, gas kept in means a blocked exhaust
         if exhaust[c] and not inlet[c]:
+            if m.vented_s == 0.0:
+                m.vented_from = m.previous if math.isfinite(m.previous) else p
             m.vented_s += dt
-            emptying = p > 0.0 and m.trend < -p / VENTED_TAU_MAX_s
-            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and not emptying and code == 0:
+            kept = p > VENTED_KEPT_SHARE * m.vented_from
+            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and (kept or p < 0.0) and code == 0:
                 if p > 0.0 and manifold > p:
                     code = 9
                 elif p > 0.0:
@@ -441,14 +461,30 @@ def check_cells(
             code = 10
             dead[leg] = False
         found[c] = code
+    # refill demand shared by cells topped up together: the hole is in the one that loses most
+    # while sealed between the top-ups
+    for c in range(reading.shape[0]):
+        if found[c] != 12:
+            continue
+        leg, best, loss = cell_leg[c], c, memory[c].sealed_loss
+        for k in range(reading.shape[0]):
+            mk = memory[k]
+            shared = mk.held_s > 0.0 and mk.refilling_s > 0.5 * DEMAND_MAX * mk.held_s
+            if cell_leg[k] == leg and k != c and shared and mk.sealed_loss > loss and found[k] == 0:
+                best, loss = k, mk.sealed_loss
+        if best != c:
+            found[best], found[c] = 12, 0
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
     for leg in range(n_legs):
         if leg_state[leg, 1] < MANIFOLD_SAG_s or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
             continue
-        joined, gap = -1, MANIFOLD_JOINED_mmHg
+        # of the sealed cells at the manifold's pressure, the one that gained most while the pump
+        # filled its neighbours
+        joined, gained = -1, -np.inf
         for c in range(reading.shape[0]):
-            if cell_leg[c] == leg and not exhaust[c] and abs(reading[c] - leg_manifold[leg]) < gap:
-                joined, gap = c, abs(reading[c] - leg_manifold[leg])
+            near = abs(reading[c] - leg_manifold[leg]) < MANIFOLD_JOINED_mmHg
+            if cell_leg[c] == leg and not exhaust[c] and near and memory[c].follow_rise > gained:
+                joined, gained = c, memory[c].follow_rise
         if joined >= 0 and found[joined] == 0:
             found[joined] = 9
     for c in range(reading.shape[0]):

@@ -132,7 +132,7 @@ class Supervisor(Massager):
                 # the device put itself in its safe state (watchdog, pressure switch, over-temperature):
                 # a fault like our own, with the device's reason
                 why = sensors.device_fault or "the massager opened its relay by itself"
-                self._latch("device", None, why, now)
+                self._latch("device", self._named_in(why), why, now)
             elif not self.latched:
                 self._detect(sensors, now)
             return sensors
@@ -225,6 +225,11 @@ class Supervisor(Massager):
             return
         if now - self.start_s > self._session_limit_s:
             self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
+
+    def _named_in(self, reason: str) -> str | None:
+        """The cell a device's reason names (``left.calf``), as the summary's place of the fault."""
+        words = reason.replace(",", " ").replace(";", " ").replace(":", " ").split()
+        return next((w for w in words if w in self.cell_names), None)
 
     def _cell_findings(self, sensors: Sensors) -> list[tuple[str, str | None, str]]:
         """(detector, where, message) for every cell the detectors flagged this sample; a finding

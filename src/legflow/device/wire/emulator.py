@@ -329,6 +329,7 @@ class Emulator:
             self.armed, tuple(s.pressure_mmHg), tuple(s.manifold_mmHg), tuple(s.skin_temp_C),
             tuple(s.pump_current_A), tuple(s.roller_current_A), tuple(s.vibration_current_A),
             self.safe and self.fault is None,
+            None if s.heater_current_A is None else tuple(s.heater_current_A),
         )  # fmt: skip
         self._send(sample)
 

@@ -310,10 +310,15 @@ class SensorSample:
     #: The relay is open because a host sent SAFE, not by a fault of the device's own (flags bit 2;
     #: a device that never sets it has every open relay taken as latched by a fault).
     safe_requested: bool = False
+    #: Per leg, the heater's current (mA steps), as a tail after the per-leg block (flags bit 3): a
+    #: current with the heater commanded off is a shorted switch. A device without a heater current
+    #: sensor leaves it out (None).
+    heater_current_A: tuple[float, ...] | None = None
 
     def pack(self) -> bytes:
         n_legs, n_cells = len(self.manifold_mmHg), len(self.pressure_mmHg)
-        flags = int(self.relay_open) | int(self.armed) << 1 | int(self.safe_requested) << 2
+        heater = self.heater_current_A is not None
+        flags = int(self.relay_open) | int(self.armed) << 1 | int(self.safe_requested) << 2 | int(heater) << 3
         out = self._HEAD.pack(
             self.t_ms & 0xFFFFFFFF, self.sample & 0xFFFFFFFF, self.heartbeat_heard & 0xFFFFFFFF, flags,
             n_legs, n_cells,
@@ -325,6 +330,8 @@ class SensorSample:
                 _i16(self.pump_current_A[leg], 1000), _i16(self.roller_current_A[leg], 1000),
                 _i16(self.vibration_current_A[leg], 1000),
             ]  # fmt: skip
+        if self.heater_current_A is not None:
+            values += [_i16(a, 1000) for a in self.heater_current_A]
         return out + struct.pack(f"<{len(values)}h", *values)
 
     @classmethod
@@ -334,14 +341,16 @@ class SensorSample:
         t_ms, sample, heard, flags, n_legs, n_cells = cls._HEAD.unpack_from(payload)
         if not 1 <= n_legs <= MAX_LEGS or not 1 <= n_cells <= MAX_CELLS:
             raise MessageError(f"SENSORS: {n_legs} legs, {n_cells} cells")
-        count = n_cells + 5 * n_legs
+        heater = bool(flags & 8)
+        count = n_cells + 5 * n_legs + (n_legs if heater else 0)
         _check_size(payload, cls._HEAD.size + 2 * count, "SENSORS")
         v = struct.unpack_from(f"<{count}h", payload, cls._HEAD.size)
         legs = [v[n_cells + 5 * k : n_cells + 5 * k + 5] for k in range(n_legs)]
+        tail = tuple(a / 1000 for a in v[n_cells + 5 * n_legs :]) if heater else None
         return cls(
             t_ms, sample, heard, bool(flags & 1), bool(flags & 2), tuple(p / 10 for p in v[:n_cells]),
             tuple(g[0] / 10 for g in legs), tuple(g[1] / 100 for g in legs), tuple(g[2] / 1000 for g in legs),
-            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs), bool(flags & 4),
+            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs), bool(flags & 4), tail,
         )  # fmt: skip
 
 
@@ -419,7 +428,7 @@ class Sequencer:
         return seq, encode(message, seq, self.version)
 
 
-def sample_arrays(s: SensorSample) -> dict[str, np.ndarray]:
+def sample_arrays(s: SensorSample) -> dict[str, np.ndarray | None]:
     """The per-cell and per-leg readings of a sample as arrays (the `Sensors` fields)."""
     return {
         "pressure_mmHg": np.array(s.pressure_mmHg),
@@ -428,4 +437,5 @@ def sample_arrays(s: SensorSample) -> dict[str, np.ndarray]:
         "pump_current_A": np.array(s.pump_current_A),
         "roller_current_A": np.array(s.roller_current_A),
         "vibration_current_A": np.array(s.vibration_current_A),
+        "heater_current_A": None if s.heater_current_A is None else np.array(s.heater_current_A),
     }
