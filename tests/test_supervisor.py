@@ -167,17 +167,17 @@ def test_a_cell_that_needs_gas_most_of_the_time_cannot_hold_it():
 
 def test_decay_hidden_by_top_ups_is_still_caught():
     """A controller topping up a holed cell every 0.3 s cannot hide the hole: what the cell loses in
-    its short sealed spells (40 mmHg/s, a 1.2 mm hole) adds up across them."""
+    its short sealed spells (60 mmHg/s, a 1.2 mm hole in a 60 mmHg calf) adds up across them."""
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     fake.pressure[calf] = 50.0
     for _ in range(12):
         run(clock, sup, 0.2, commands(sup),
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 40.0 * TICK))  # fmt: skip
+            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 60.0 * TICK))  # fmt: skip
         top_up = commands(sup)
         top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
         run(clock, sup, 0.1, top_up,
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 80.0 * TICK))  # fmt: skip
+            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 120.0 * TICK))  # fmt: skip
     assert sup.trip is not None and sup.trip.detector == "pressure_decay"
 
 

@@ -64,7 +64,7 @@ SETTLE_s = 0.2  # after a valve closes, sensor lag and valve travel still move t
 #: A sealed cell (valves closed and settled) that loses this much within LEAK_WINDOW_s has a hole:
 #: the limb emptying under a held cell lets it sag by at most ~5 mmHg in 0.3 s (measured on every
 #: built-in program, profile and twin subject), a 1.2 mm hole empties a 60 mmHg calf at ~60 mmHg/s.
-LEAK_DROP_mmHg = 6.0
+LEAK_DROP_mmHg = 9.0
 LEAK_WINDOW_s = 0.3
 #: The same loss, added up over the sealed ticks of a held cell that the controller keeps topping
 #: up (its sealed spells are a tick or a few long, too short for the window above): what the
@@ -72,12 +72,12 @@ LEAK_WINDOW_s = 0.3
 #: mmHg). A held cell over an emptying limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s), a
 #: 1.2 mm hole 30-60 mmHg/s.
 LEAK_MEMORY_s = 0.3
-LEAK_SEALED_LOSS_mmHg = 8.0
+LEAK_SEALED_LOSS_mmHg = 12.0
 #: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
 #: grows with the pressure, and so does the limb's response under a small cell filled fast to a
 #: high pressure (a 130 mmHg foot cell sags ~30 mmHg/s for half a second as the sole's veins empty,
 #: found by the safety soak).
-LEAK_SHARE_OF_PRESSURE = 0.1
+LEAK_SHARE_OF_PRESSURE = 0.15
 LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
