@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from legflow.anatomy import COMPRESSION_ZONES, GUIDE_AREAS, SOLE_ZONES
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
-from legflow.device.profile import load_profile, profile_names
+from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.plan import PUMP_REFUSE_RATIO, device_findings, pump_fills
 from legflow.programs.model import GOALS, Program
 from legflow.safety.limits import DEFAULT_LIMITS
@@ -123,15 +123,7 @@ def device_programs(draw, min_minutes: float = 1.0, max_minutes: float = 3.0, he
             }
         phases.append(phase)
     legs = draw(st.sampled_from(["both", "left", "right", "alternate"]))
-    data = {"program": {"name": "random", "goal": "custom", "legs": legs}, "phase": phases}
-    # a ramp far too fast for the pump is refused (legflow.plan): slow it to the fastest allowed
-    for fill in pump_fills(Program.model_validate(data), profile):
-        slowest_s = math.ceil(fill.shortest_inflate_s / PUMP_REFUSE_RATIO * 100) / 100
-        c = phases[fill.phase]["compression"]
-        c["inflate_s"] = max(c["inflate_s"], slowest_s)
-    program = Program.model_validate(data)
-    assert not device_findings(program, profile, DEFAULT_LIMITS)
-    return profile, program
+    return profile, device_checked(profile, phases, legs)
 
 
 @st.composite
@@ -149,3 +141,16 @@ def single_faults(draw, profile, duration_s: float, kind: str | None = None):
         where = draw(st.sampled_from(profile.legs))
     at_s = math.floor(draw(st.floats(0, duration_s, exclude_max=True)) * 100) / 100
     return FaultSpec(kind, at_s, where)
+
+
+def device_checked(profile: DeviceProfile, phases: list[dict], legs: str) -> Program:
+    """A random program's phases as a program the device check passes: a ramp far too fast for the
+    pump is refused (legflow.plan), so each is slowed to the fastest the pump allows."""
+    data = {"program": {"name": "random", "goal": "custom", "legs": legs}, "phase": phases}
+    for fill in pump_fills(Program.model_validate(data), profile):
+        slowest_s = math.ceil(fill.shortest_inflate_s / PUMP_REFUSE_RATIO * 100) / 100
+        c = phases[fill.phase]["compression"]
+        c["inflate_s"] = max(c["inflate_s"], slowest_s)
+    program = Program.model_validate(data)
+    assert not device_findings(program, profile, DEFAULT_LIMITS)
+    return program

@@ -8,7 +8,6 @@ tests/test_safety_properties.py``.
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -22,10 +21,9 @@ from legflow.device.massager import HEARTBEAT_TIMEOUT_s
 from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session
-from legflow.plan import PUMP_REFUSE_RATIO, device_findings, pump_fills
-from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
+from strategies import device_checked
 
 EXAMPLES = int(os.environ.get("LEGFLOW_SOAK", "1000"))
 OVER_LIMIT_MAX_mmHg = 25.0
@@ -63,15 +61,7 @@ def device_program(draw):
             phase["rollers"] = {"zones": list(profile.rollers.zones)[:2], "speed": "fast"}
         phases.append(phase)
     legs = draw(st.sampled_from(["both", "left", "right", "alternate"]))
-    data = {"program": {"name": "random", "goal": "custom", "legs": legs}, "phase": phases}
-    # a ramp far too fast for the pump is refused (legflow.plan): slow it to the fastest allowed
-    for fill in pump_fills(Program.model_validate(data), profile):
-        slowest_s = math.ceil(fill.shortest_inflate_s / PUMP_REFUSE_RATIO * 100) / 100
-        c = phases[fill.phase]["compression"]
-        c["inflate_s"] = max(c["inflate_s"], slowest_s)
-    program = Program.model_validate(data)
-    assert not device_findings(program, profile, DEFAULT_LIMITS)
-    return profile, program
+    return profile, device_checked(profile, phases, legs)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
