@@ -117,6 +117,8 @@ FOLLOW_MEMORY_s = 3.0
 #: The gains are taken on a filtered reading: the noise of ticks that do not follow each other
 #: would add up as a random walk (0.35 mmHg per tick difference, ~3.5 mmHg over 100 ticks).
 FOLLOW_FILTER_s = 0.2
+#: ... counted only while the cell is within this of the manifold, as a cell joined to it is.
+FOLLOW_GAP_mmHg = 10.0
 #: A held cell that is pumped into most of the time while its pressure stays put cannot hold its
 #: gas (a hole the controller keeps topping up, like a tourniquet's leak alarm after seconds of
 #: pumping). Time on a rising ramp is not refilling, nor is an inlet left open with the pump off
@@ -373,7 +375,10 @@ def check_cells(
             lowpass = m.lowpass + (p - m.lowpass) * dt / (FOLLOW_FILTER_s + dt)
         else:
             lowpass = p
-        if settled_seal and pumping and math.isfinite(m.lowpass):
+        # (a cell joined to the manifold sits at its pressure: one far from it gains from its limb,
+        # filling with blood its squeezed neighbours push up)
+        joined = abs(manifold - p) < FOLLOW_GAP_mmHg
+        if settled_seal and pumping and joined and math.isfinite(m.lowpass):
             m.follow_rise += lowpass - m.lowpass
             if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == 0:
                 code = 9
