@@ -551,15 +551,13 @@ def check_heaters(
     power: np.ndarray,
     limit_C: float,
     memory: np.ndarray,
-    heater_on_s: np.ndarray,
     current_A: np.ndarray | None = None,
 ) -> tuple[str, int, str] | None:
     """Return (detector, leg, message) for the first heater fault, or None; updates ``memory``
-    (`HEATER_MEMORY` records) and adds ``dt`` to the time each heater has been on
-    (``heater_on_s``, for the auto-off)."""
+    (`HEATER_MEMORY` records). ``current_A``: each heater's current, where the device reports it."""
     if current_A is None:  # the device does not measure it: the temperature checks alone
         current_A = np.full(temp_C.shape[0], np.nan)
-    code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, heater_on_s, current_A)
+    code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A)
     if code == 0:
         return None
     name, message = HEATER_DETECTORS[code]
@@ -567,11 +565,9 @@ def check_heaters(
 
 
 @njit(cache=True)
-def _check_heaters(t, dt, temp_C, power, limit_C, memory, on_s, current_A):
+def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):
     for leg in range(temp_C.shape[0]):
         m = memory[leg]
-        if power[leg] > 0.0:
-            on_s[leg] += dt
         temp = temp_C[leg]
         if not math.isfinite(temp):
             return 1, leg

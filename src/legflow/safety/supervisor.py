@@ -74,7 +74,6 @@ class Supervisor(Massager):
         self._last_fresh_s = clock.now()
         self._last_sample_s: float | None = None
         self._last_heartbeat_s = clock.now()
-        self._heater_on_s = np.zeros(n_legs)
         #: When each heater was first switched on (clock seconds, NaN: never): its auto-off counts
         #: wall time from then, whatever duty it ran at, and a user's reset does not restart it.
         self._heater_first_on_s = np.full(n_legs, np.nan)
@@ -216,7 +215,6 @@ class Supervisor(Massager):
             c.heater_power,
             self._heat_limit_C,
             self._heater_memory,
-            self._heater_on_s,
             sensors.heater_current_A,
         )
         if found:
