@@ -165,35 +165,34 @@ def test_a_cell_that_needs_gas_most_of_the_time_cannot_hold_it():
     assert sup.trip is not None and sup.trip.detector == "refill_demand"
 
 
-def test_decay_hidden_by_top_ups_is_still_caught():
-    """A controller topping up a holed cell every 0.3 s cannot hide the hole: what the cell loses in
-    its short sealed spells (60 mmHg/s, a 1.2 mm hole in a 60 mmHg calf) adds up across them."""
+def held_with_top_ups(fall_per_s: float, sealed_s: float, rise_per_s: float) -> Supervisor:
+    """The calf held from 50 mmHg, falling ``fall_per_s`` in sealed spells of ``sealed_s`` between
+    0.1 s top-ups that raise it ``rise_per_s``, twelve times; return the supervisor."""
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")
     fake.pressure[calf] = 50.0
+    top_up = commands(sup)
+    top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
+
+    def change_by(per_s: float):
+        return lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + per_s * TICK)
+
     for _ in range(12):
-        run(clock, sup, 0.2, commands(sup),
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 60.0 * TICK))  # fmt: skip
-        top_up = commands(sup)
-        top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
-        run(clock, sup, 0.1, top_up,
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 120.0 * TICK))  # fmt: skip
+        run(clock, sup, sealed_s, commands(sup), each=change_by(-fall_per_s))
+        run(clock, sup, 0.1, top_up, each=change_by(rise_per_s))
+    return sup
+
+
+def test_decay_hidden_by_top_ups_is_still_caught():
+    """A controller topping up a holed cell every 0.3 s cannot hide the hole: what the cell loses in
+    its short sealed spells (60 mmHg/s, a 1.2 mm hole in a 60 mmHg calf) adds up across them."""
+    sup = held_with_top_ups(60.0, 0.2, 120.0)
     assert sup.trip is not None and sup.trip.detector == "pressure_decay"
 
 
 def test_a_slow_fall_between_top_ups_is_no_fault():
     """5 mmHg/s between top-ups every second: a limb emptying, or a cell on a release ramp."""
-    clock, fake, sup = rig()
-    calf = sup.cell_names.index("left.calf")
-    fake.pressure[calf] = 50.0
-    for _ in range(12):
-        run(clock, sup, 1.0, commands(sup),
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] - 5.0 * TICK))  # fmt: skip
-        top_up = commands(sup)
-        top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
-        run(clock, sup, 0.1, top_up,
-            each=lambda: fake.pressure.__setitem__(calf, fake.pressure[calf] + 50 * TICK))  # fmt: skip
-    assert not sup.latched
+    assert not held_with_top_ups(5.0, 1.0, 50.0).latched
 
 
 def test_frozen_sensor_while_filling():
