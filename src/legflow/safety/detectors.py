@@ -68,11 +68,12 @@ LEAK_DROP_mmHg = 9.0
 LEAK_WINDOW_s = 0.3
 #: The same loss, added up over the sealed ticks of a held cell that the controller keeps topping
 #: up (its sealed spells are a tick or a few long, too short for the window above): what the
-#: reading loses from tick to tick while sealed, decayed over LEAK_MEMORY_s (noise adds ~1.5
-#: mmHg). A held cell over an emptying limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s), a
-#: 1.2 mm hole 30-60 mmHg/s.
+#: reading loses from tick to tick while sealed, fading over LEAK_MEMORY_s of sealed time (the
+#: top-ups between spells neither add nor wipe out). It settles near the loss rate × 0.3 s: a held
+#: cell over an emptying limb loses under ~16 mmHg/s at worst (5 mmHg in 0.3 s; with the noise of
+#: its readings ~5 mmHg), a 1.2 mm hole 40-60 mmHg/s (12-18 mmHg).
 LEAK_MEMORY_s = 0.3
-LEAK_SEALED_LOSS_mmHg = 12.0
+LEAK_SEALED_LOSS_mmHg = 10.0
 #: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
 #: grows with the pressure, and so does the limb's response under a small cell filled fast to a
 #: high pressure (a 130 mmHg foot cell sags ~30 mmHg/s for half a second as the sole's veins empty,
@@ -207,7 +208,8 @@ CELL_MEMORY = np.dtype(
         ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
         ("refilling_s", "f8"),  # ... of which the inlet was open
         ("trend", "f8"),  # the reading's smoothed rate of change, mmHg/s
-        ("sealed_loss", "f8"),  # what it lost in sealed ticks of a held cell, decayed
+        ("sealed_loss", "f8"),  # its loss in sealed ticks of a held cell, fading over sealed time
+        ("recent_loss", "f8"),  # the same, decayed over all time: who lost most lately
         ("fresh", "?"),  # filling from vented, not yet paused
         ("fill_sum", "f8"),  # the fresh fill's rise per inflow, summed over its judged ticks ...
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
@@ -361,9 +363,14 @@ def check_cells(
         # a held cell losing gas fast in its sealed ticks, however short the controller's top-ups
         # leave them
         # (only once the valves have settled: what gas did through a closing valve is not counted)
-        m.sealed_loss *= keep_loss
+        # (the memory fades over sealed time only: the top-ups between the spells must not wipe out
+        # what the spells lost; a vent or a fall under the minimum clears it)
+        if exhaust[c] or p <= DECAY_MIN_PRESSURE_mmHg:
+            m.sealed_loss = 0.0
+        m.recent_loss *= keep_loss
         if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
-            m.sealed_loss += max(0.0, -change)
+            m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
+            m.recent_loss += max(0.0, -change)
             if m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
                 code = 3
         # a sealed cell that rises with its leg's manifold while the pump fills another cell:
@@ -471,12 +478,12 @@ def check_cells(
     for c in range(reading.shape[0]):
         if found[c] != 12:
             continue
-        leg, best, loss = cell_leg[c], c, memory[c].sealed_loss
+        leg, best, loss = cell_leg[c], c, memory[c].recent_loss
         for k in range(reading.shape[0]):
             mk = memory[k]
             shared = mk.held_s > 0.0 and mk.refilling_s > 0.5 * DEMAND_MAX * mk.held_s
-            if cell_leg[k] == leg and k != c and shared and mk.sealed_loss > loss and found[k] == 0:
-                best, loss = k, mk.sealed_loss
+            if cell_leg[k] == leg and k != c and shared and mk.recent_loss > loss and found[k] == 0:
+                best, loss = k, mk.recent_loss
         if best != c:
             found[best], found[c] = 12, 0
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
