@@ -23,6 +23,7 @@ from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.safety.supervisor import Supervisor
 from legflow.screening import Answers, decide, load_answers_file
+from legflow.store import History
 
 HERE = Path(__file__).parent
 TICK = 0.02
@@ -65,6 +66,24 @@ def test_deep_rollers_stop_where_screening_refuses_deep_pressure():
     _, fake, sup = rig(DEFAULT_LIMITS)  # without screening, deep passes
     sup.apply(rollers(sup, "sole.arch", deep=True))
     assert fake.applied[-1].roller_deep.all() and fake.applied[-1].roller_speed.all()
+    assert sup.take_overrides() == []
+
+
+def test_each_refusal_is_noted_once_as_it_starts_with_its_reason():
+    _, _, sup = rig(ANTICOAGULANTS)
+    why = ANTICOAGULANTS.reason("deep_rollers_allowed")
+    sup.apply(rollers(sup, "sole.arch", deep=True))
+    assert sup.take_overrides() == [
+        f"rollers on the {leg} leg refused: deep pressure is refused ({why})" for leg in ("left", "right")
+    ]
+    sup.apply(rollers(sup, "sole.arch", deep=True))  # still refused: nothing new
+    assert sup.take_overrides() == []
+    sup.apply(rollers(sup, "sole.arch"))  # allowed again ...
+    sup.apply(rollers(sup, "sole.arch", deep=True))  # ... then refused anew
+    assert len(sup.take_overrides()) == 2
+    _, _, sup = rig(pregnancy())
+    sup.apply(rollers(sup, "sole.heel"))
+    assert "which is blocked (" in sup.take_overrides()[0]
 
 
 def test_rollers_stop_on_a_sole_zone_screening_blocks():
@@ -120,9 +139,14 @@ def test_heater_auto_off_counts_wall_time_from_its_first_switch_on_not_its_on_ti
     fake.skin[:] = 36.0
     before = _heat_in_pulses(clock, fake, sup, 119.0)  # on 10 % of the time: 12 s of "on" time
     assert all(p == 0.5 for p in before) and not sup.latched
+    assert sup.take_overrides() == []
     _heat_in_pulses(clock, fake, sup, 1.5)  # two minutes after the first switch-on
     after = _heat_in_pulses(clock, fake, sup, 30.0)
     assert all(p == 0.0 for p in after) and not sup.latched
+    assert sup.take_overrides() == [
+        f"heat on the {leg} leg refused: the heater's auto-off after 2 min (test)"
+        for leg in ("left", "right")
+    ]
 
 
 def test_a_heater_switched_off_early_cannot_start_again_after_the_auto_off():
@@ -175,6 +199,16 @@ def test_the_engine_passes_the_phase_zones_and_depth_and_the_supervisor_stops_de
     assert deep.all() and current > 0.05
     zones, deep, current = _rollers_worked(_roller_program(["sole.arch"], "deep"), ANTICOAGULANTS)
     assert not zones.any() and not deep.any() and current < 0.01
+
+
+def test_the_session_history_keeps_what_the_supervisor_refused(tmp_path):
+    clock = VirtualClock()
+    sim = SimulatedMassager(load_profile("reference"), clock)
+    history = History(tmp_path / "history.db")
+    program = _roller_program(["sole.arch"], "deep")
+    summary = Session(program, "test", Supervisor(sim, ANTICOAGULANTS, clock), clock, history=history).run()
+    refused = [e["detail"] for e in history.events(summary["id"]) if e["kind"] == "override"]
+    assert len(refused) == 2 and all("deep pressure is refused" in line for line in refused)
 
 
 def test_a_program_rolling_the_heel_in_pregnancy_gets_no_rollers():

@@ -214,6 +214,8 @@ class Session:
                 self._actuate(phase, index, paused_now, setpoint, sensors, commands, sealed)
                 commands.heartbeat += 1
                 sup.apply(commands)
+                for line in sup.take_overrides():
+                    self._event(session_id, "override", line)
                 if self.drive_twin and self.twin is not None:
                     while self.twin.t_s + self.twin.step_s <= self.t_s + 1e-9:
                         self.twin.step(sensors.pressure_mmHg)

@@ -95,6 +95,9 @@ class Supervisor(Massager):
         self._deep_ok = limits.deep_rollers_allowed
         self._roller_select = massager.selects_roller_zones  # else its rollers work their whole reach
         self._vibration_max = self.profile.vibration_max_level if limits.vibration_allowed else 0
+        #: What the limits keep an actuator from doing, noted once as it starts (`take_overrides`).
+        self._overrides: list[str] = []
+        self._overriding: set[tuple[str, int]] = set()
 
     def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
         if zone in self.limits.blocked_zones:
@@ -144,8 +147,16 @@ class Supervisor(Massager):
                 self._massager.apply(safe)
             else:
                 self._commands = self._clamp(commands)
+                self._note_overrides(commands, self._commands)
                 self._massager.apply(self._commands)
             self._last_heartbeat_s = self._clock.now()
+
+    def take_overrides(self) -> list[str]:
+        """What the limits kept an actuator from doing since the last call, one line each (``rollers
+        on the left leg refused: deep pressure refused (anticoagulants)``), for the session's events."""
+        with self._lock:
+            taken, self._overrides = self._overrides, []
+            return taken
 
     def safe_state(self) -> None:
         """A graceful stop: latched like any other trip."""
@@ -249,6 +260,70 @@ class Supervisor(Massager):
             if all(f[:2] != (name, where) for f in findings):
                 findings.append((name, where, message))
         return findings
+
+    def _note_overrides(self, wanted: Commands, done: Commands) -> None:
+        """Note each actuator whose request the clamp refused for a lasting reason (a limit, the
+        device, the heater's auto-off), once as the refusal starts; not the moment-to-moment
+        holds of the pressure and temperature limits, which the controllers expect."""
+        now = self._clock.now()
+        for leg, name in enumerate(self.profile.legs):
+            # (asked, refused) per actuator; what is not asked changes nothing
+            requests = {
+                "rollers": (wanted.roller_speed[leg] > 0, done.roller_speed[leg] == 0),
+                "vibration": (
+                    wanted.vibration_level[leg] > 0,
+                    wanted.vibration_level[leg] > done.vibration_level[leg],
+                ),
+                "heat": (wanted.heater_power[leg] > 0, done.heater_power[leg] == 0),
+            }
+            for actuator, (asked, off) in requests.items():
+                if not asked:
+                    continue
+                why = None
+                if off and actuator == "rollers":
+                    why = self._roller_refusal(wanted, leg)
+                elif off and actuator == "vibration":
+                    why = self._vibration_refusal()
+                elif off:
+                    why = self._heat_refusal(leg, now)
+                key = (actuator, leg)
+                if why is None:
+                    self._overriding.discard(key)
+                elif key not in self._overriding:
+                    self._overriding.add(key)
+                    self._overrides.append(f"{actuator} on the {name} leg refused: {why}")
+
+    def _roller_refusal(self, wanted: Commands, leg: int) -> str | None:
+        limits = self.limits
+        if self.profile.rollers is None:
+            return "the device has no rollers"
+        if not limits.rollers_allowed:
+            return f"rollers are refused ({limits.reason('rollers_allowed')})"
+        if wanted.roller_deep[leg] and not self._deep_ok:
+            return f"deep pressure is refused ({limits.reason('deep_rollers_allowed')})"
+        named = wanted.roller_zones[leg].any() and self._roller_select
+        for z, zone in enumerate(ROLLER_ZONES):
+            worked = self._roller_reach[z] and (wanted.roller_zones[leg, z] or not named)
+            if worked and not self._roller_zone_ok[z]:
+                place = zone if zone in limits.blocked_zones else "foot"
+                return f"they would work {zone}, which is blocked ({limits.zone_reason(place)})"
+        return "none of the zones asked is within their reach"
+
+    def _vibration_refusal(self) -> str:
+        if not self.limits.vibration_allowed:
+            return f"vibration is refused ({self.limits.reason('vibration_allowed')})"
+        return f"the device's highest level is {self.profile.vibration_max_level}"
+
+    def _heat_refusal(self, leg: int, now: float) -> str | None:
+        limits = self.limits
+        if limits.heat_C is None:
+            return f"heat is refused ({limits.reason('heat_C')})"
+        if self.profile.heater_max_C is None:
+            return "the device has no heater"
+        first_on = self._heater_first_on_s[leg]
+        if not np.isnan(first_on) and now - first_on >= self._heat_on_limit_s:
+            return f"the heater's auto-off after {limits.heat_on_min:g} min ({limits.reason('heat_on_min')})"
+        return None  # the skin at its limit: a moment's hold, not a refusal
 
     def _clamp(self, wanted: Commands) -> Commands:
         """The commands made safe: no gas into a cell at or over its limit (or blocked), no heat
