@@ -24,6 +24,7 @@ class ScriptedMassager(Massager):
         self.relay_open = False
         self.applied: list[Commands] = []
         self.safe_calls = 0
+        self.safe_faults: list[tuple[bool, int | None]] = []  # (fault, cell) of each safe_state
         #: A real sensor's noise: readings alternate by this much, so a live sensor never repeats
         #: one value for long (0: a frozen element).
         self.dither_mmHg = 0.05
@@ -45,9 +46,10 @@ class ScriptedMassager(Massager):
     def apply(self, commands: Commands) -> None:
         self.applied.append(commands.copy())
 
-    def safe_state(self) -> None:
+    def safe_state(self, fault: bool = False, cell: int | None = None) -> None:
         self.relay_open = True
         self.safe_calls += 1
+        self.safe_faults.append((fault, cell))
 
     def reset(self) -> None:
         self.relay_open = False

@@ -84,6 +84,7 @@ def capabilities(draw):
     return m.Capabilities(
         draw(u8), draw(ascii_name), draw(st.integers(1, 2)), cells, draw(st.booleans()), draw(st.booleans()),
         draw(u8), draw(u16), draw(u16), heater, trips, draw(ascii_name), draw(st.booleans()),
+        draw(st.booleans()),
     )  # fmt: skip
 
 
@@ -92,6 +93,7 @@ any_message = st.one_of(
     commands(),
     st.builds(m.Heartbeat, u32),
     st.just(m.Safe()),
+    st.builds(m.Safe, st.just(True), u8),
     st.just(m.Reset()),
     capabilities(),
     samples(),

@@ -121,7 +121,12 @@ def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, pr
     assert fault["kind"] == "frozen_sensor" and fault["cell"] == "left.calf"
     assert 1.0 <= fault["detected_s"] < 3.0 and fault["safe_at_s"] - fault["detected_s"] < 0.1
     wait_for(lambda: emulator.vents != [], timeout_s=2, what="the vent")
-    assert emulator.vents[0].reason == "host_request"
+    # the host's fault latches the device as its own would: the next session needs a user's reset
+    assert emulator.vents[0].reason == "host_fault" and emulator.vents[0].where == "left.calf"
+    refused = cli("run", str(program), "--device", emulator.port)
+    assert refused.code == 1, refused.err
+    said = "a host's supervisor found a fault at left.calf and asked for the safe state"
+    assert f"is latched in its safe state ({said}; relay opened at device time" in refused.err
 
 
 @pytest.mark.parametrize(
@@ -237,7 +242,8 @@ def test_the_firmware_refuses_bad_requests_and_keeps_its_watchdog(emulator):
     host.expect(m.SensorSample, where=lambda sample: sample.heartbeat_heard == 13)
     quiet_from = time.monotonic()
     fault = host.expect(m.Fault, timeout_s=1.0)
-    assert fault.code == m.FaultCode.HEARTBEAT_LOST and 400 <= fault.value <= 500
+    # (the emulator's firmware loop runs every few ms: on a loaded machine a check may come late)
+    assert fault.code == m.FaultCode.HEARTBEAT_LOST and 400 <= fault.value <= 530
     assert time.monotonic() - quiet_from < 0.6
     host.expect(m.SensorSample, where=lambda sample: sample.relay_open and not sample.armed)
     seq = host.send(m.Reset())

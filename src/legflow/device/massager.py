@@ -124,8 +124,10 @@ class Massager(ABC):
         """Send the actuator commands (this is also the heartbeat)."""
 
     @abstractmethod
-    def safe_state(self) -> None:
-        """Open the master relay: pump off, exhausts open, heater and motors off."""
+    def safe_state(self, fault: bool = False, cell: int | None = None) -> None:
+        """Open the master relay: pump off, exhausts open, heater and motors off. ``fault``: the
+        host's supervisor found a fault (at ``cell``, an index, where it names one): a device that
+        can keeps itself latched until a user's reset, as after a fault of its own."""
 
     @abstractmethod
     def reset(self) -> None:

@@ -31,6 +31,10 @@ from legflow.safety.limits import Limits
 SHARED_LOSS = {"pressure_decay", "no_pressure_rise", "garment_off"}
 
 
+#: Trips that are no fault: the user's stops and the session's time limit.
+STOPS = frozenset({"emergency_stop", "stop", "time_limit"})
+
+
 @dataclass
 class Trip:
     """Why the safe state was entered, and when (session seconds)."""
@@ -43,7 +47,7 @@ class Trip:
 
     @property
     def is_fault(self) -> bool:
-        return self.detector not in ("emergency_stop", "stop", "time_limit")
+        return self.detector not in STOPS
 
 
 class Supervisor(Massager):
@@ -158,8 +162,8 @@ class Supervisor(Massager):
             taken, self._overrides = self._overrides, []
             return taken
 
-    def safe_state(self) -> None:
-        """A graceful stop: latched like any other trip."""
+    def safe_state(self, fault: bool = False, cell: int | None = None) -> None:
+        """A graceful stop: latched like any other trip (a caller's stop, never a fault)."""
         self.stop("stop", "stopped by the user")
 
     def reset(self) -> None:
@@ -194,7 +198,10 @@ class Supervisor(Massager):
     ):  # fmt: skip
         """Enter the safe state for one finding; ``also``: other findings of the same moment
         (detector, where, message), recorded beside it so that every fault present is reported."""
-        self._massager.safe_state()
+        # a fault found here latches the device too (where it can), as its own faults do: the next
+        # session on it starts only after a user's reset
+        cell = self.cell_names.index(where) if where in self.cell_names else None
+        self._massager.safe_state(fault=detector not in STOPS, cell=cell)
         self._commands = Commands.idle(self.n_legs, self.n_cells)
         reached = self._clock.now() if safe_at is None else safe_at
         self.trip = Trip(detector, where, message, now - self.start_s, reached - self.start_s)

@@ -148,10 +148,12 @@ class SimulatedMassager(Massager):
         self._last_heartbeat_s = self._t
         self._armed = True
 
-    def safe_state(self) -> None:
+    def safe_state(self, fault: bool = False, cell: int | None = None) -> None:
         """Open the master relay now: nothing downstream of it is powered (valves fall to their
         unpowered positions over their stroke time). The latched commands are cleared. Over a lost
-        link the request never arrives: the device's own heartbeat failsafe opens the relay."""
+        link the request never arrives: the device's own heartbeat failsafe opens the relay. (A
+        host's fault changes nothing here: the simulator lives for one session; the emulator
+        around it keeps the latch.)"""
         self._advance(self._clock.now(), sample=False)
         if not self._link_lost:
             self._open_relay()

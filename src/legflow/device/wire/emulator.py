@@ -75,7 +75,9 @@ class VentEvent:
     """The device opened its relay: when (clock time), why, and how long the host had been quiet."""
 
     t_s: float
-    reason: str  # heartbeat_lost | over_pressure | over_temperature | pressure_switch | host_request
+    reason: (
+        str  # heartbeat_lost | over_pressure | over_temperature | pressure_switch | host_request | host_fault
+    )
     silence_s: float | None
     where: str | None = None
 
@@ -253,7 +255,9 @@ class Emulator:
             if not self.safe:
                 self.sim.apply(self._commands)  # the actuators stay as they are; the sim's watchdog too
         elif isinstance(message, Safe):
-            if not self.safe:
+            if message.fault and self.fault is None:  # a host's fault latches, as one of ours
+                self._vent(now, "host_fault", FaultCode.HOST_FAULT, message.where, 0)
+            elif not self.safe:
                 self._vent(now, "host_request", None, NO_INDEX, 0)
             self._send(Ack(frame.seq, frame.type))
         elif isinstance(message, Reset):
@@ -353,7 +357,8 @@ class Emulator:
         silence = None if self.last_heartbeat_s is None else now - self.last_heartbeat_s
         name = None
         if where != NO_INDEX:
-            name = self._cell_names[where] if code == FaultCode.OVER_PRESSURE else self.profile.legs[where]
+            by_cell = code in (FaultCode.OVER_PRESSURE, FaultCode.HOST_FAULT)
+            name = self._cell_names[where] if by_cell else self.profile.legs[where]
         self.vents.append(VentEvent(now, reason, silence, name))
         quiet = f"; host quiet for {silence * 1000:.0f} ms" if silence is not None else ""
         self._log(f"relay open: {reason.replace('_', ' ')}{f' at {name}' if name else ''}{quiet}")
@@ -370,6 +375,7 @@ class Emulator:
             self.rate_hz, self._heater_trip_C,
             tuple(float(t) for t in self._trip_mmHg[: len(p.cells)]), FIRMWARE,
             roller_zones=p.rollers is not None,  # its simulated rollers work only the zones named
+            host_faults_latch=True,
         )  # fmt: skip
 
     def _nack(self, frame: Frame, reason: NackReason) -> None:

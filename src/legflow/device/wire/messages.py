@@ -47,6 +47,9 @@ class FaultCode(IntEnum):
     OVER_PRESSURE = 2
     OVER_TEMPERATURE = 3
     PRESSURE_SWITCH = 4  # the hardware trip below the firmware (the relay opened on its own)
+    #: A host's supervisor found a fault (a leak, a stuck valve...) and asked for the safe state
+    #: (SAFE with a fault, to a device with `features` bit 3): latched like the device's own.
+    HOST_FAULT = 5
 
 
 class NackReason(IntEnum):
@@ -209,10 +212,32 @@ class Heartbeat(_FixedLayout):
 
 
 @dataclass(frozen=True)
-class Safe(_FixedLayout):
-    """Host → device: open the master relay now (acknowledged)."""
+class Safe:
+    """Host → device: open the master relay now (acknowledged).
+
+    Empty: the end of a session, or a user's stop; the device rests (SENSORS flags bit 2). With the
+    optional tail (`fault` 1, and the cell where the host found it, or `NO_INDEX`): the host's
+    supervisor found a fault, and a device with `Capabilities.host_faults_latch` latches as on its
+    own fault (FAULT `HOST_FAULT`), so the next session starts only after a user's reset. The tail
+    goes only to such a device; older ones take SAFE as it always was."""
 
     TYPE: ClassVar[MsgType] = MsgType.SAFE
+    _TAIL: ClassVar[struct.Struct] = struct.Struct("<BB")
+    fault: bool = False
+    where: int = NO_INDEX
+
+    def pack(self) -> bytes:
+        return self._TAIL.pack(1, self.where) if self.fault else b""
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Safe:
+        if not payload:
+            return cls()
+        _check_size(payload, cls._TAIL.size, "SAFE")
+        fault, where = cls._TAIL.unpack(payload)
+        if fault not in (0, 1):
+            raise MessageError(f"SAFE: fault flag {fault}, expected 0 or 1")
+        return cls(bool(fault), where)
 
 
 @dataclass(frozen=True)
@@ -247,6 +272,8 @@ class Capabilities:
     #: The device reads COMMAND's roller tail: its rollers work only the zones named, at the depth
     #: named (`features` bit 2). Without it the host sends no tail.
     roller_zones: bool = False
+    #: A SAFE that carries a host's fault latches the device like its own fault (`features` bit 3).
+    host_faults_latch: bool = False
 
     def pack(self) -> bytes:
         name, firmware = self.profile.encode("ascii"), self.firmware.encode("ascii")
@@ -255,6 +282,7 @@ class Capabilities:
         if len(self.trip_mmHg) != self.cells_per_leg:
             raise ValueError("one trip pressure per cell of a leg")
         features = int(self.has_rollers) | int(self.has_heater) << 1 | int(self.roller_zones) << 2
+        features |= int(self.host_faults_latch) << 3
         heater = 0 if self.heater_trip_C is None else round(self.heater_trip_C * 10)
         out = self._HEAD.pack(
             self.version, self.n_legs, self.cells_per_leg, features, self.vibration_max_level,
@@ -285,6 +313,7 @@ class Capabilities:
         return cls(
             version, text, n_legs, cells, bool(features & 1), bool(features & 2), vib, hb_ms, rate,
             heater / 10 if heater else None, tuple(t / 10 for t in trips), fw, bool(features & 4),
+            bool(features & 8),
         )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s, Massager, Sen
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.wire.framing import PROTOCOL_VERSION, FrameParser
 from legflow.device.wire.messages import (
+    NO_INDEX,
     Ack,
     Capabilities,
     Command,
@@ -157,11 +158,14 @@ class SerialMassager(Massager):
             )
         )
 
-    def safe_state(self) -> None:
+    def safe_state(self, fault: bool = False, cell: int | None = None) -> None:
         """Ask the device to open its relay, and wait briefly for its ACK. Never raises: without
-        an answer the device's own watchdog vents once the commands stop."""
+        an answer the device's own watchdog vents once the commands stop. A host's fault goes with
+        it to a device that latches on one (`Capabilities.host_faults_latch`)."""
+        latch = fault and self.capabilities.host_faults_latch
+        message = Safe(True, NO_INDEX if cell is None else cell) if latch else Safe()
         for _ in range(2):
-            if self._request(Safe()) is not None:
+            if self._request(message) is not None:
                 return
 
     def reset(self) -> None:
@@ -448,6 +452,9 @@ def describe_fault(fault: Fault, profile: DeviceProfile | None = None) -> str:
     cells = profile.cell_names() if profile is not None else []
     legs = profile.legs if profile is not None else ()
     cell = cells[fault.where] if fault.where < len(cells) else f"cell {fault.where}"
+    if code == FaultCode.HOST_FAULT:
+        at = f" at {cell}" if fault.where != NO_INDEX else ""
+        return f"a host's supervisor found a fault{at} and asked for the safe state; {when}"
     leg = f"the {legs[fault.where]} leg" if fault.where < len(legs) else f"leg {fault.where}"
     what = {
         FaultCode.HEARTBEAT_LOST: f"watchdog: no heartbeat for {fault.value} ms",
