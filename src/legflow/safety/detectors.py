@@ -347,11 +347,13 @@ def check_cells(
             m.after_fill = inlet[c]
         # a cell held after a fill must keep its pressure; after a vent step it is being released
         holding = m.after_fill and m.still_s > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
+        # a one-tick step down in a held, settled cell: a bladder that suddenly has room (judged on
+        # where it was held, which may be far above where it fell to)
+        was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
+        if sealed and was_held and -change > GARMENT_STEP_mmHg and code == 0:
+            code = 6
         if holding and math.isfinite(m.smooth):
             smoothed = m.smooth + follow * (p - m.smooth)
-            # a fast loss: (a one-tick step) a bladder that suddenly has room, or a hole
-            if -change > GARMENT_STEP_mmHg and code == 0:
-                code = 6
             if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
                 m.window_t, m.window_p = t, smoothed
             elif m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
