@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import run_cli
 from legflow.device import load_profile
 from legflow.errors import ProgramError
 from legflow.plan import check_source
@@ -64,6 +65,26 @@ def test_all_problems_of_a_file_come_in_one_run(tmp_path):
     ]
     assert "did you mean 'recovery'" in str(caught.value)
     assert "did you mean 'inflate_s'" in str(caught.value)
+
+
+def test_cross_field_problems_do_not_hide_the_device_check(capsys, monkeypatch, tmp_path):
+    """Zones out of order are one problem among others: the device's refusals come in the same run."""
+    bad = tmp_path / "order-and-device.toml"
+    bad.write_text(
+        '[program]\nname = "x"\ngoal = "recovery"\n[[phase]]\nname = "a"\nduration_min = 3\n'
+        '  [phase.compression]\n  pattern = "sequential"\n  zones = ["thigh", "calf"]\n'
+        "  pressure_mmHg = 150\n  [phase.heat]\n  target_C = 45\n"
+    )
+    result = run_cli(capsys, monkeypatch, "check", str(bad))
+    assert result.code == 2
+    assert [line.split(": ", 2)[:2] for line in result.out.strip().splitlines()] == [
+        [f"{bad}:9", "phase[1].compression.zones"],
+        [f"{bad}:10", "phase[1].compression.pressure_mmHg"],
+        [f"{bad}:10", "phase[1].compression.pressure_mmHg"],
+        [f"{bad}:12", "phase[1].heat.target_C"],
+    ]
+    assert "distal to proximal" in result.out and "thigh pressure 150 mmHg" in result.out
+    assert "calf pressure 150 mmHg" in result.out and "heat 45 °C" in result.out
 
 
 def test_device_refusal_names_the_limit_and_why():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from legflow.anatomy import guide_area_zones
 from legflow.device.profile import DeviceProfile
 from legflow.errors import Problem, ProgramError
-from legflow.programs.loader import ProgramSource
+from legflow.programs.loader import ProgramSource, inspect_text
 from legflow.programs.locate import Path
 from legflow.programs.model import Compression, GuideStep, Phase, Program
 from legflow.safety.limits import Limits
@@ -375,3 +375,18 @@ def check_source(source: ProgramSource, profile: DeviceProfile, limits: Limits) 
     if problems:
         raise ProgramError(problems)
     return source.problems(device_warnings(source.program, profile))
+
+
+def check_text(
+    text: str, filename: str, profile: DeviceProfile, limits: Limits
+) -> tuple[ProgramSource, list[Problem]]:
+    """Every problem of a program in one run, as `legflow check` promises: its format, its cross-field
+    checks and, once it is well-formed, the device check beside them (zones out of order do not hide
+    a pressure over the limit). Raise `ProgramError` listing them all; return the program and its
+    warnings."""
+    source, problems = inspect_text(text, filename)
+    if source is not None:
+        problems += source.problems(device_findings(source.program, profile, limits))
+    if problems or source is None:
+        raise ProgramError(problems)
+    return source, source.problems(device_warnings(source.program, profile))

@@ -16,13 +16,14 @@ from rich.table import Table
 
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.cli.render import library_table, program_view
+from legflow.cli.text import as_text, printable
 from legflow.cli.trials import cohorts_command, optimise_command, trial_command
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
-from legflow.errors import LegflowError, ProgramError, UsageError
-from legflow.plan import check_source
+from legflow.errors import LegflowError, Problem, ProfileError, ProgramError, UsageError
+from legflow.plan import check_source, check_text
 from legflow.programs.compose import compose
-from legflow.programs.library import builtin_names, builtin_source, resolve
-from legflow.programs.loader import dump_program, load_source, validate_text
+from legflow.programs.library import builtin_names, builtin_source, program_text, resolve
+from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import Limits
 from legflow.screening import (
     DEFAULT_USER,
@@ -79,29 +80,38 @@ def show(program: Annotated[str, typer.Argument(help="Built-in name or program f
 
 @app.command()
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Program files to check.")],
+    programs: Annotated[list[str], typer.Argument(help="Program files or names (built-in or saved).")],
     profile: ProfileOpt = DEFAULT_PROFILE,
     user: UserOpt = DEFAULT_USER,
     answers: AnswersOpt = None,
 ) -> None:
-    """Validate program files for a device and the limits: exit 0, or exit 2 with
+    """Validate programs for a device and the limits: exit 0, or exit 2 with
     one line per problem, FILE:LINE: field.path: message."""
     device = load_profile(profile)
     limits = _limits(user, answers)
-    problems = []
-    for path in files:
+    problems: list[Problem] = []
+    for name in programs:
         try:
-            for w in check_source(load_source(path), device, limits):
-                err.print(
-                    f"{w.file}:{w.line}: {w.field}: warning: {w.message}", highlight=False, soft_wrap=True
-                )
-            err.print(f"{path}: ok", highlight=False)
+            text, filename = program_text(name)
+            _, warnings = check_text(text, filename, device, limits)
+        except ProfileError as exc:  # neither a program's name nor a file: a problem of that argument
+            problems.append(Problem(name, 1, "file", str(exc)))
+            continue
         except ProgramError as exc:
             problems += exc.problems
+            continue
+        for w in warnings:
+            _say(f"{w.file}:{w.line}: {w.field}: warning: {w.message}")
+        _say(f"{filename}: ok")
     for problem in problems:
-        print(problem)
+        print(printable(problem))
     if problems:
         raise typer.Exit(2)
+
+
+def _say(line: str) -> None:
+    """One line on stderr, shown as text (it holds file names and program text)."""
+    err.print(as_text(line), highlight=False, soft_wrap=True)
 
 
 @app.command(name="compose")
@@ -126,7 +136,7 @@ def compose_command(
         print(text, end="")
     else:
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {output} ({program.duration_s / 60:g} min); check it with: legflow check {output}")
+        _say(f"wrote {output} ({program.duration_s / 60:g} min); check it with: legflow check {output}")
 
 
 def _ask(question) -> object:
@@ -159,12 +169,12 @@ def screen(
         given = parse_answers({q.id: _ask(q) for q in QUESTIONS}, "answers")
     limits, decisions = decide(given)
     path = save_answers(given, profile)
-    table = Table(title=f"Screening for '{profile}'", title_justify="left")
+    table = Table(title=as_text(f"Screening for '{profile}'"), title_justify="left")
     table.add_column("decision")
     table.add_column("why and what changes")
     style = {"block": "bold red", "block_zone": "red", "limit": "yellow", "warn": "cyan"}
     for d in decisions:
-        table.add_row(f"[{style[d.action]}]{d.action.replace('_', ' ')}[/]", d.text)
+        table.add_row(as_text(d.action.replace("_", " "), style[d.action]), as_text(d.text))
     if decisions:
         console.print(table)
     if limits.blocks:
@@ -173,7 +183,7 @@ def screen(
             console.print("[bold red]Seek medical care now: these can be signs of a deep vein thrombosis.[/]")
     elif not decisions:
         console.print("Nothing in your answers limits a session; the default limits apply.")
-    err.print(f"saved to {path}")
+    _say(f"saved to {path}")
 
 
 def _refill_from(value: str) -> str:
@@ -303,7 +313,7 @@ def history_export(
         print(text, end="")
     else:
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {output}")
+        _say(f"wrote {output}")
 
 
 TWIN_ROWS = (
@@ -338,7 +348,8 @@ def twin_run(
     if json_out:
         print(json.dumps(summary, indent=2))
         return
-    table = Table(title=f"Leg twin: {source.program.name} ({subject}, {posture})", title_justify="left")
+    title = as_text(f"Leg twin: {source.program.name} ({subject}, {posture})")
+    table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("per leg, mean", justify="right")
     for key, label_text in TWIN_ROWS:
@@ -364,7 +375,7 @@ def twin_plot(
 
     source = resolve(program)
     plot_twin(source.program, source.program.name, output, subject, posture, leg)
-    err.print(f"wrote {output}", highlight=False)
+    _say(f"wrote {output}")
 
 
 @twin_app.command("validate")
@@ -404,17 +415,15 @@ def main() -> None:
         app()
     except ProgramError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(printable(problem), file=sys.stderr)
         sys.exit(exc.exit_code)
     except LegflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the last guard: a bug must still not show a traceback to a user
         if os.environ.get("LEGFLOW_DEBUG"):
             raise
-        err.print(
-            f"internal error: {type(exc).__name__}: {exc} (set LEGFLOW_DEBUG=1 for details)", markup=False
-        )
+        _say(f"internal error: {type(exc).__name__}: {exc} (set LEGFLOW_DEBUG=1 for details)")
         sys.exit(70)

@@ -7,6 +7,7 @@ import signal
 
 from rich.console import Console
 
+from legflow.cli.text import printable
 from legflow.clock import RealClock
 from legflow.device.faults import FaultSpec
 from legflow.device.profile import load_profile
@@ -29,7 +30,8 @@ def emulate(
     start_s = clock.now()
 
     def log(line: str) -> None:
-        err.print(f"{clock.now() - start_s:9.3f} s  {line}", highlight=False, markup=False, soft_wrap=True)
+        text = printable(f"{clock.now() - start_s:9.3f} s  {line}")  # what the host sent, shown as text
+        err.print(text, highlight=False, markup=False, soft_wrap=True)
 
     emulator = Emulator(
         device, faults=faults, seed=seed, limb=leg_twin(device, subject, posture), sensor_rate_hz=rate_hz,
@@ -38,7 +40,7 @@ def emulate(
     port = emulator.open()
     print(port, flush=True)
     injected = f"; faults {', '.join(map(str, faults))} (seconds from the first hello)" if faults else ""
-    say = lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+    say = lambda text: err.print(printable(text), highlight=False, markup=False, soft_wrap=True)  # noqa: E731
     say(f"emulating a '{device.name}' massager on {port}: protocol v{PROTOCOL_VERSION}, {rate_hz} Hz "
         f"sensors, watchdog {emulator.heartbeat_timeout_s * 1000:.0f} ms{injected}")  # fmt: skip
     say(f"connect with: legflow run PROGRAM --device {port}   (Ctrl-C stops)")

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from legflow.cli.text import as_text
 from legflow.engine.session import LiveState
 
 BAR_mmHg = 130.0  # full scale of the bars: the highest limit (foot)
@@ -78,10 +79,11 @@ def render(state: LiveState, program: str) -> Panel:
         status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
         if state.trip.detector == "device":  # the device vented by itself: say why, in its words
             status = f"SAFE STATE: device fault: {state.trip.message}"
-    header = Text.assemble(
-        (program, "bold"), f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}",
+    header = Text.assemble(  # the program's words and the device's as text (see legflow.cli.text)
+        as_text(program, "bold"),
+        as_text(f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}"),
         f"   session {_clock(state.t_s)} / {_clock(state.duration_s)}   ",
-        (status, "bold red" if state.trip is not None and state.trip.is_fault else "bold green"),
+        as_text(status, "bold red" if state.trip is not None and state.trip.is_fault else "bold green"),
     )  # fmt: skip
     skin = ", ".join(f"{t:.1f}" for t in state.skin_temp_C if np.isfinite(t))
     target = f" → {state.heat_target_C:g} °C" if state.heat_target_C else " (off)"
@@ -95,7 +97,7 @@ def render(state: LiveState, program: str) -> Panel:
     if state.twin is not None:
         parts.append(twin_line(state.twin, list(dict.fromkeys(c.split(".")[0] for c in state.cells))))
     if state.guide:
-        parts.append(Text.assemble(("now: ", "bold magenta"), state.guide))
+        parts.append(Text.assemble(("now: ", "bold magenta"), as_text(state.guide, multiline=True)))
     parts.append(Text("Ctrl-C: stop and vent · twice: emergency stop", "dim"))
     return Panel(Group(*parts), title="legflow session", title_align="left")
 

@@ -1,4 +1,8 @@
-"""Rich renderings of programs: the library table, one program's phases, timeline and evidence."""
+"""Rich renderings of programs: the library table, one program's phases, timeline and evidence.
+
+Every string a program file supplies (name, summary, dose, phase names, guide steps, the file's
+name) goes in as `as_text`: shown literally, never read as markup or sent as control characters.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legflow.anatomy import COMPRESSION_ZONES
+from legflow.cli.text import as_text
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.evidence import GRADE_MEANING, Benefit
 from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
@@ -68,7 +73,7 @@ def library_table(programs: dict[str, Program]) -> Table:
     table.add_column("evidence")
     for name, program in programs.items():
         table.add_row(
-            name,
+            as_text(name),
             program.program.goal,
             zones_summary(program),
             f"{program.duration_s / 60:g}",
@@ -121,10 +126,9 @@ def phase_panel(index: int, phase: Phase) -> Panel:
     if timeline is not None:
         lines.append(timeline)
     for step in phase.guide:
-        lines.append(
-            Text.assemble((f"at {step.at_s:g} s ", "dim"), (f"[{step.area}] ", "magenta"), step.text)
-        )
-    title = f"phase {index + 1}: {phase.name} — {phase.duration_min:g} min"
+        at = Text.assemble((f"at {step.at_s:g} s ", "dim"), (f"[{step.area}] ", "magenta"))
+        lines.append(at.append_text(as_text(step.text, multiline=True)))
+    title = as_text(f"phase {index + 1}: {phase.name} — {phase.duration_min:g} min")
     return Panel(Group(*lines) if lines else Text("rest", style="dim"), title=title, title_align="left")
 
 
@@ -133,9 +137,9 @@ def program_view(program: Program, label: str) -> Group:
     peak = max_pressure_mmHg(program)
     squeeze = f"peak {peak:g} mmHg" if peak else "no compression"
     facts = f"goal {info.goal} · legs {info.legs} · {program.duration_s / 60:g} min · {squeeze}"
-    header = Text.assemble((info.name, "bold"), f"  ({label})\n", facts)
+    header = Text.assemble(as_text(info.name, "bold"), as_text(f"  ({label})"), "\n", facts)
     if info.summary:
-        header.append(f"\n{info.summary}")
+        header.append("\n").append_text(as_text(info.summary, multiline=True))
     parts: list[RenderableType] = [header]
     parts += [phase_panel(i, p) for i, p in enumerate(program.phases)]
     evidence = Table(title="Evidence", title_justify="left", show_lines=True)
@@ -143,12 +147,13 @@ def program_view(program: Program, label: str) -> Group:
     evidence.add_column("dose the evidence used")
     evidence.add_column("this program's dose")
     evidence.add_column("sources")
+    dose = as_text(f"{info.dose}\n" if info.dose else "", multiline=True)
     for item in compare(program):
         mark = {True: ("✓ ", "green"), False: ("≠ ", "yellow"), None: ("- ", "dim")}[item.matches]
         evidence.add_row(
             benefit_text(item.benefit),
             item.benefit.dose or "-",
-            Text.assemble(mark, (info.dose + "\n" if info.dose else "", ""), (item.verdict, "dim")),
+            Text.assemble(mark, dose, (item.verdict, "dim")),
             Text("\n".join(item.benefit.sources), style="dim"),
         )
     parts.append(evidence)

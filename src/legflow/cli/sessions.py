@@ -15,6 +15,7 @@ from rich.text import Text
 
 from legflow.cli.live import render
 from legflow.cli.render import sparkline
+from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
 from legflow.engine.launch import prepare_session
 from legflow.engine.session import LiveState
@@ -42,7 +43,7 @@ def run_session(
         history.close()
         raise
     for warning in limits.warnings:
-        console.print(f"[yellow]screening:[/] {warning}")
+        console.print(f"[yellow]screening:[/] {markup_safe(warning)}")
     session, massager, source = launch.session, launch.massager, launch.source
 
     presses = 0
@@ -83,16 +84,17 @@ def _print_outcome(summary: dict[str, Any], console: Console) -> None:
     sid = summary.get("id", "-")
     console.print(f"\n[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
                   f"(session {sid}; see: legflow history show {sid})")  # fmt: skip
-    for fault in summary["faults"]:
+    for fault in summary["faults"]:  # a device's message and cell names come from outside: as text
         if fault["detected_s"] is None:
-            console.print(f"  injected {fault['kind']} at {fault['at_s']:g} s: {fault['message']}")
+            console.print(as_text(f"  injected {fault['kind']} at {fault['at_s']:g} s: {fault['message']}"))
         else:
+            where = markup_safe(f"{fault['cell'] or ''} at {fault['at_s']:g} s")
             console.print(
-                f"  [red]{fault['kind']}[/] {fault['cell'] or ''} at {fault['at_s']:g} s: detected at "
-                f"{fault['detected_s']:.2f} s ({fault['detector']}), safe state at {fault['safe_at_s']:.2f} s"
+                f"  [red]{markup_safe(fault['kind'])}[/] {where}: detected at {fault['detected_s']:.2f} s "
+                f"({markup_safe(fault['detector'])}), safe state at {fault['safe_at_s']:.2f} s"
             )
             if fault["detector"] == "device":  # the device's own reason: its watchdog, a trip
-                console.print(f"    the device says: {fault['message']}", markup=False)
+                console.print(as_text(f"    the device says: {fault['message']}"))
 
 
 def history_table(rows: list[SessionRow]) -> Table:
@@ -103,8 +105,8 @@ def history_table(rows: list[SessionRow]) -> Table:
         faults = len(row.summary["faults"]) if row.summary else 0
         status = {"fault": "red", "stopped": "yellow", "completed": "green"}.get(row.status, "magenta")
         started = row.started_at.replace("T", " ").removesuffix("+00:00")
-        table.add_row(str(row.id), started, row.program, row.profile, Text(row.status, status),
-                      f"{row.duration_s / 60:.1f}", str(faults))  # fmt: skip
+        table.add_row(str(row.id), started, as_text(row.program), as_text(row.profile),
+                      as_text(row.status, status), f"{row.duration_s / 60:.1f}", str(faults))  # fmt: skip
     return table
 
 
@@ -117,7 +119,7 @@ def show_session(session_id: int, console: Console) -> None:
         console.print_json(json.dumps(row.summary))
     for event in history.events(session_id):
         if event["kind"] in ("fault", "stop", "pause", "resume", "phase", "end"):
-            console.print(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}")
+            console.print(as_text(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}"))
     if not samples:
         console.print("no samples stored")
         return
@@ -138,7 +140,7 @@ def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -
     table.add_column("peak", justify="right")
     for k, name in enumerate(cells):
         peaks = [float(pressures[a:b, k].max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
-        table.add_row(name, Text(sparkline(peaks, top), "cyan"), f"{max(peaks):.0f} mmHg")
+        table.add_row(as_text(name), Text(sparkline(peaks, top), "cyan"), f"{max(peaks):.0f} mmHg")
     return table
 
 
@@ -161,5 +163,5 @@ def twin_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Ta
         table.add_column(column)
     for k, leg in enumerate(legs):
         peaks = [float(flows[a:b, k].max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
-        table.add_row(leg, Text(sparkline(peaks, top), "green"), f"{max(peaks):.0f}")
+        table.add_row(as_text(leg), Text(sparkline(peaks, top), "green"), f"{max(peaks):.0f}")
     return table

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from legflow.cli.text import as_text
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.errors import UsageError
 from legflow.programs.library import resolve
@@ -116,7 +117,7 @@ def trial_command(
         _print_trial(result, summary_rows(result))
     if report is not None and not no_report:
         written = write_report(result, report)
-        err.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+        err.print(as_text(f"wrote {', '.join(str(p) for p in written)}"), highlight=False)
 
 
 def _print_trial(result, rows: list[list[str]]) -> None:
@@ -135,7 +136,7 @@ def _print_trial(result, rows: list[list[str]]) -> None:
     for row in rows:
         if last is not None and row[0] != last:
             table.add_section()
-        table.add_row(f"{row[0]} ({row[1]})", *(row[k] for k in keep))
+        table.add_row(as_text(f"{row[0]} ({row[1]})"), *(row[k] for k in keep))  # a label from a file name
         last = row[0]
     table.caption = (
         f"{NOT_EVIDENCE} Grades are those of each goal's clinical evidence. "
@@ -214,7 +215,9 @@ def optimise_command(
     console.print(table)
     console.print(f"evidence for {goal} (grade {grade}): {evidence}", highlight=False)
     err.print(
-        f"wrote {target} ({words}: {result.best_score:.3g} {unit}); check it with: legflow check {target}",
+        as_text(
+            f"wrote {target} ({words}: {result.best_score:.3g} {unit}); check it with: legflow check {target}"
+        ),
         highlight=False,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from legflow.errors import ProfileError
 from legflow.paths import data_dir
-from legflow.programs.loader import ProgramSource, load_source, validate_text
+from legflow.programs.loader import ProgramSource, read_text, validate_text
 
 
 def _folder():
@@ -67,12 +67,20 @@ def save_user_program(name: str, text: str) -> Path:
     return path
 
 
-def resolve(name_or_file: str) -> ProgramSource:
-    """A built-in program by name, a saved program of the user's by name, or a program file by path."""
+def program_text(name_or_file: str) -> tuple[str, str]:
+    """The TOML text of a built-in program by name, a saved program of the user's by name, or a
+    program file by path, with the file name its problems are reported under. Every command that
+    takes a program (`run`, `show`, `check`, the dashboard) finds it here, so they accept the same."""
     if name_or_file in builtin_names():
-        return builtin_source(name_or_file)
+        return builtin_text(name_or_file), f"{name_or_file}.toml"
     if USER_NAME.fullmatch(name_or_file) and name_or_file in user_names():
-        return load_source(user_folder() / f"{name_or_file}.toml")
+        path = user_folder() / f"{name_or_file}.toml"
+        return read_text(path), str(path)
     if name_or_file.endswith(".toml") or Path(name_or_file).exists():
-        return load_source(name_or_file)
+        return read_text(name_or_file), name_or_file
     raise ProfileError(f"'{name_or_file}' is neither a built-in program (see: legflow programs) nor a file")
+
+
+def resolve(name_or_file: str) -> ProgramSource:
+    """A validated program by built-in name, saved name or path (see `program_text`)."""
+    return validate_text(*program_text(name_or_file))

@@ -1,14 +1,24 @@
 """Load program files: TOML → validated `Program`, or a `ProgramError` naming FILE:LINE: field.
 
 All problems of a file are collected in one pass: pydantic's structural errors for the whole
-program, then cross-field checks for every phase that is well-formed on its own.
+program, then cross-field checks for every phase that is well-formed on its own. `inspect_text`
+also hands back a program that is well-formed but has cross-field problems, so the device check
+(`legflow.plan.check_text`) can add its own findings to the same run.
+
+A file is read only if it is a regular file of at most `MAX_FILE_BYTES`: a FIFO would block the
+read forever and ``/dev/zero`` would fill the memory. What the TOML parser itself cannot take (an
+integer of thousands of digits, arrays nested hundreds deep) is a problem at its line, like a
+syntax error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
+import stat
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -18,11 +28,19 @@ import tomlkit
 from pydantic import BaseModel, ValidationError
 
 from legflow.errors import Problem, ProgramError
-from legflow.programs.locate import KeyLines, Path, format_path
+from legflow.programs.locate import KeyLines, Path, code_part, format_path
 from legflow.programs.model import Phase, Program
 from legflow.programs.semantics import phase_problems, program_problems
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+#: Far more than any program needs (the largest built-in is a few kB); reading stops here.
+MAX_FILE_BYTES = 1024 * 1024
+#: Deeper than any program nests (``phase[1].compression.zones[1]`` is five levels); deeper data
+#: would exhaust the stack of the recursive steps that validate and describe it.
+MAX_NESTING = 16
+_TOO_DEEP = f"tables or arrays nested more than {MAX_NESTING} deep"
+#: The unit of a key, from its name's suffix, for range messages.
+_UNITS = {"_mmHg": "mmHg", "_min": "min", "_s": "s", "_C": "°C"}
 _UNION_TAG = re.compile(r"[\[\-]|^(float|int|str|bool)$")
 
 
@@ -63,7 +81,7 @@ def _message(error: dict[str, Any], path: Path) -> str:
     if kind == "literal_error":
         expected = re.findall(r"'([^']*)'", error["ctx"]["expected"])
         hint = _suggest(str(value), expected) if isinstance(value, str) else ""
-        return f"{value!r} is not allowed{hint} (one of: {', '.join(expected)})"
+        return f"{_short(value)} is not allowed{hint} (one of: {', '.join(expected)})"
     if kind in ("float_type", "int_type", "string_type", "bool_type", "list_type", "model_type", "dict_type"):
         wanted = kind.removesuffix("_type").replace("model", "table").replace("dict", "table")
         wanted = {"float": "number", "int": "whole number", "string": "text", "bool": "true or false"}.get(
@@ -78,10 +96,27 @@ def _message(error: dict[str, Any], path: Path) -> str:
     }
     if kind in bounds:
         limit = next(iter(error["ctx"].values()))
-        return f"{_short(value)} is out of range: must be {bounds[kind]} {limit:g}"
+        unit = _unit(path)
+        bound = _amount(limit, unit, bound=True)
+        return f"{_amount(value, unit)} is out of range: must be {bounds[kind]} {bound}"
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
     return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _unit(path: Path) -> str:
+    """The unit in a key's name (``duration_min`` → ``min``); a list item takes its list's."""
+    key = next((p for p in reversed(path) if isinstance(p, str)), "")
+    return next((unit for suffix, unit in _UNITS.items() if key.endswith(suffix)), "")
+
+
+def _amount(value: Any, unit: str, bound: bool = False) -> str:
+    """A number with its unit; a bound under a minute in seconds, so 1/60 min reads as "1 s"."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not unit:
+        return _short(value)
+    if bound and unit == "min" and 0 < value < 1:
+        return f"{value * 60:g} s"
+    return f"{value:g} {unit}"
 
 
 def _toml_kind(value: Any) -> str:
@@ -132,16 +167,66 @@ class ProgramSource:
         return [Problem(self.filename, self.lines.line_of(p), format_path(p), m) for p, m in findings]
 
 
-def validate_text(text: str, filename: str = "<program>") -> ProgramSource:
-    """Validate a program given as TOML text; raise `ProgramError` listing every problem."""
+def _parse(text: str, filename: str) -> dict[str, Any]:
+    """TOML text → data; anything the parser refuses is a `ProgramError` at its line."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_POSITION.search(str(exc))
         line = int(m.group(1)) if m else 1
-        message = _TOML_POSITION.sub("", str(exc)).strip()
-        raise ProgramError([Problem(filename, line, "toml", f"syntax error: {message}")]) from None
+        message = f"syntax error: {_TOML_POSITION.sub('', str(exc)).strip()}"
+    except ValueError:  # int() refuses integers longer than the interpreter's digit limit
+        line, digits = _longest_number(text)
+        message = f"a number of {digits} digits is too long to read (at most {sys.get_int_max_str_digits()})"
+    except RecursionError:  # the parser recurses once per level of nested arrays and inline tables
+        line = _deepest_line(text)
+        message = _TOO_DEEP
+    raise ProgramError([Problem(filename, line, "toml", message)])
+
+
+def _longest_number(text: str) -> tuple[int, int]:
+    """The line of the longest run of digits in ``text``, and its number of digits."""
+    runs = [(len(m.group().replace("_", "")), m.start()) for m in re.finditer(r"\d[\d_]*", text)]
+    digits, start = max(runs, default=(0, 0))
+    return text.count("\n", 0, start) + 1, digits
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets and braces (outside strings and comments) first nest deepest."""
+    depth, deepest, line = 0, 0, 1
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        for ch in code_part(raw):
+            depth += (ch in "[{") - (ch in "]}")
+            if depth > deepest:
+                deepest, line = depth, lineno
+    return line
+
+
+def _too_deep(data: dict[str, Any]) -> Path | None:
+    """The path of the first value nested deeper than `MAX_NESTING`, found without recursion."""
+    stack: list[tuple[Path, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_NESTING:
+            return path
+        if isinstance(value, dict):
+            stack += [((*path, key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            stack += [((*path, i), item) for i, item in enumerate(value)]
+    return None
+
+
+def inspect_text(text: str, filename: str = "<program>") -> tuple[ProgramSource | None, list[Problem]]:
+    """Every problem of a program given as TOML text, and the program when it is well-formed (it
+    may still have cross-field problems, listed too). Raises `ProgramError` only when the text is
+    not TOML at all."""
+    data = _parse(text, filename)
     source_lines = KeyLines(text)
+    deep = _too_deep(data)
+    if deep is not None:  # at the first line that reaches that deep: a long dotted table header
+        line = min((n for p, n in source_lines.lines.items() if p[: len(deep)] == deep), default=None)
+        line = line or source_lines.line_of(deep)
+        raise ProgramError([Problem(filename, line, "toml", _TOO_DEEP)])
     found: list[tuple[Path, str]] = []
     program: Program | None = None
     try:
@@ -156,8 +241,14 @@ def validate_text(text: str, filename: str = "<program>") -> ProgramSource:
     if program is not None:
         found += program_problems(program)
     source = ProgramSource(program, filename, source_lines)  # type: ignore[arg-type]
-    if found:
-        raise ProgramError(source.problems(found))
+    return (source if program is not None else None), source.problems(found)
+
+
+def validate_text(text: str, filename: str = "<program>") -> ProgramSource:
+    """Validate a program given as TOML text; raise `ProgramError` listing every problem."""
+    source, problems = inspect_text(text, filename)
+    if problems or source is None:
+        raise ProgramError(problems)
     return source
 
 
@@ -166,12 +257,31 @@ def parse_program(text: str, filename: str = "<program>") -> Program:
 
 
 def read_text(path: str | FsPath) -> str:
-    """A program file's text; an unreadable file is a `ProgramError` at line 1."""
+    """A program file's text; a file that is missing, not a regular file, larger than
+    `MAX_FILE_BYTES` or not UTF-8 is a `ProgramError` at line 1."""
+
+    def problem(message: str) -> ProgramError:
+        return ProgramError([Problem(str(path), 1, "file", message)])
+
     try:
-        return FsPath(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
-        raise ProgramError([Problem(str(path), 1, "file", f"cannot read: {reason}")]) from None
+        # stat before opening: opening a FIFO waits for a writer, and opening a device can act on it
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise problem("cannot read: not a regular file")
+        # O_NONBLOCK: should the path have been swapped for a FIFO since, opening it does not wait
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise problem("cannot read: not a regular file")
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise problem(f"cannot read: {exc.strerror or 'unreadable'}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise problem(f"cannot read: larger than {MAX_FILE_BYTES // 2**20} MiB, too large for a program")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise problem("cannot read: not a UTF-8 text file") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
 
 
 def load_source(path: str | FsPath) -> ProgramSource:

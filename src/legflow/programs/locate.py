@@ -23,7 +23,7 @@ def _split_dotted(key: str) -> list[str]:
     return [p.strip("\"'") for p in parts]
 
 
-def _code_part(line: str) -> str:
+def code_part(line: str) -> str:
     """The line without its comment, with string contents blanked so brackets inside count not."""
     out, quote = [], ""
     for ch in line:
@@ -69,7 +69,7 @@ class KeyLines:
                     multiline_quote = ""
                 continue
             if depth > 0:
-                code = _code_part(raw)
+                code = code_part(raw)
                 depth += code.count("[") - code.count("]")
                 continue
             if m := _ARRAY_TABLE.match(raw):
@@ -92,7 +92,7 @@ class KeyLines:
                 for quote in ('"""', "'''"):
                     if rest.count(quote) == 1:
                         multiline_quote = quote
-                code = _code_part(rest)
+                code = code_part(rest)
                 depth = max(0, code.count("[") - code.count("]"))
 
     def line_of(self, path: Path) -> int:

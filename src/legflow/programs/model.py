@@ -24,6 +24,12 @@ SCHEMA_MAX_PRESSURE_mmHg = 300.0
 #: The longest program the format accepts, and the longest session the default limits allow.
 SCHEMA_MAX_PROGRAM_min = 60.0
 
+#: The shortest phase: below a second a phase is a typo (1e-3 for 1e3), not a massage.
+MIN_PHASE_s = 1.0
+#: The shortest inflate or release ramp: five control ticks at 50 Hz; a shorter one is a step that
+#: neither the controller nor a pump can follow.
+MIN_RAMP_s = 0.1
+
 Pressure_mmHg = Annotated[float, Field(ge=0, le=SCHEMA_MAX_PRESSURE_mmHg)]
 
 
@@ -48,10 +54,10 @@ class Compression(_Strict):
     pattern: Pattern = "sequential"
     zones: list[CompressionZone] = Field(default_factory=list)
     pressure_mmHg: Pressure_mmHg | list[Pressure_mmHg] = 0.0
-    inflate_s: float = Field(default=2.0, gt=0, le=600)
+    inflate_s: float = Field(default=2.0, ge=MIN_RAMP_s, le=600)
     delay_s: float = Field(default=0.5, ge=0, le=600)
     hold_s: float = Field(default=10.0, ge=0, le=600)
-    release_s: float = Field(default=3.0, gt=0, le=600)
+    release_s: float = Field(default=3.0, ge=MIN_RAMP_s, le=600)
     rest_s: float = Field(default=20.0, ge=0, le=600)
 
     def zone_pressures(self) -> dict[str, float]:
@@ -84,7 +90,7 @@ class GuideStep(_Strict):
 
 class Phase(_Strict):
     name: str = Field(min_length=1, max_length=80)
-    duration_min: float = Field(gt=0, le=SCHEMA_MAX_PROGRAM_min)
+    duration_min: float = Field(ge=MIN_PHASE_s / 60, le=SCHEMA_MAX_PROGRAM_min)
     compression: Compression | None = None
     rollers: Rollers | None = None
     vibration: Vibration | None = None
