@@ -92,7 +92,7 @@ def test_device_refusal_names_the_limit_and_why():
     with pytest.raises(ProgramError) as caught:
         check_source(load_source(path), load_profile("reference"), DEFAULT_LIMITS)
     message = caught.value.problems[0].message
-    assert "150 mmHg" in message and "limit of 100 mmHg" in message and "safety.md" in message
+    assert "150 mmHg" in message and "limit of 100 mmHg" in message and "docs/safety.md" in message
 
 
 def test_screening_limit_names_the_screening_reason():

@@ -59,7 +59,7 @@ def test_check_prints_one_line_per_problem_and_exits_2(cli):
         f"{files[0]}:10: phase[1].compression.zones: sequential zones must run distal to proximal: "
         "[foot, calf, thigh]",
         f"{files[1]}:9: phase[1].heat.target_C: heat 45 °C is over the limit of 42 °C "
-        "(default limit, safety.md)",
+        "(default limit, docs/safety.md)",
     ]
 
 

@@ -165,7 +165,7 @@ def test_heat_auto_off_counts_from_the_first_heated_phase_to_the_end_of_the_last
     found = [m for _, m in device_findings(split, REFERENCE, DEFAULT_LIMITS)]
     assert found == [
         "heat spans 45 min from its first switch-on, over the auto-off limit of 30 min "
-        "(default limit, safety.md)"
+        "(default limit, docs/safety.md)"
     ]
     assert (
         device_findings(_heated((10, True), (15, False), (5, True), (20, False)), REFERENCE, DEFAULT_LIMITS)

@@ -52,7 +52,7 @@ from legflow.safety.supervisor import Supervisor
 Timing = Literal["inflating", "holding", "idle"]
 TIMINGS: tuple[str, ...] = get_args(Timing)
 
-#: From safety.md: the over-pressure rule on the *true* cell pressure.
+#: From docs/safety.md: the over-pressure rule on the *true* cell pressure.
 OVER_SUSTAINED_mmHg = 10.0
 OVER_SUSTAINED_s = 0.5
 OVER_AT_ONCE_mmHg = 25.0

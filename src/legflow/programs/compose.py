@@ -1,7 +1,7 @@
 """The goal composer: goal + zones + intensity + minutes → a valid program a user can then edit.
 
 Intensity 1..5 maps linearly onto the goal's pressure range (from the dose its evidence used, or
-the comfort default of safety.md), graded so distal zones get the most, and never beyond the limits.
+the comfort default of docs/safety.md), graded so distal zones get the most, and never beyond the limits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from legflow.safety.limits import Limits
 
 #: Gradient between neighbouring zones, distal higher (graded compression).
 GRADIENT_mmHg_PER_ZONE = 5.0
-COMFORT_RANGE_mmHg = (30.0, 50.0)  # safety.md comfort default
+COMFORT_RANGE_mmHg = (30.0, 50.0)  # the comfort default of docs/safety.md
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 They read only what the massager reports and what was commanded, and the device's own data (each
 cell's volume, the pump's curve); nothing a program says. Each finding names a cell, or a leg for a
-pump or a garment (`LEG_DETECTORS`). Thresholds follow ../shared/reference/safety.md and the trusted
+pump or a garment (`LEG_DETECTORS`). Thresholds follow docs/safety.md and the trusted
 systems it lists, and each beside its constant says what normal operation was measured to do:
 - over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once; the manifold's
   sensor is a second signal for every cell open to it once the two have equalised;

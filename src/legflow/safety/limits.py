@@ -1,4 +1,4 @@
-"""The limits no program passes: defaults of safety.md, tightened (never loosened) by screening.
+"""The limits no program passes: defaults of docs/safety.md, tightened (never loosened) by screening.
 
 Each limit carries the reason it has its value, so a refusal can say why.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-DEFAULT_SOURCE = "default limit, safety.md"
+DEFAULT_SOURCE = "default limit, docs/safety.md"
 
 
 @dataclass(frozen=True)

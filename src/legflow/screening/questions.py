@@ -1,4 +1,4 @@
-"""The screening questions of safety.md, one per row, and what each answer does to the limits.
+"""The screening questions of docs/safety.md, one per row, and what each answer does to the limits.
 
 A question is answered yes/no, except `kind = "zones"` (yes means: which compression zones) and
 `kind = "age"` (a number of years). Actions: block (no session at all), block_zone, limit, warn.

@@ -46,7 +46,7 @@ GOAL_METRICS: dict[str, tuple[str, str]] = {
         "venous blood moved per minute: a surrogate, the twin has no model of muscle soreness",
     ),
 }
-#: Comfort bounds of a cell's pressure: safety.md's comfort default starts at 30 mmHg, and recovery
+#: Comfort bounds of a cell's pressure: the comfort default of docs/safety.md starts at 30 mmHg, and recovery
 #: programs reach 80 mmHg; the limits and the device may cap lower.
 COMFORT_PRESSURE_mmHg = (30.0, 80.0)
 GRADIENT_mmHg_PER_ZONE = (0.0, 10.0)  # Kamm 1986: best 5-10 mmHg between cells; 0 = uniform

@@ -276,7 +276,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
                 "subjects": available_subjects(), "postures": list(get_args(Posture))}  # fmt: skip
 
     # -- screening ---------------------------------------------------------------------------
-    @api.get("/screening/questions", summary="The screening questions of safety.md")
+    @api.get("/screening/questions", summary="The screening questions of docs/safety.md")
     def questions():
         return [
             {"id": q.id, "ask": q.ask, "kind": q.kind, "action": q.action, "why": q.why} for q in QUESTIONS
