@@ -15,7 +15,7 @@ from cli_helpers import run_cli
 from legflow.device import load_profile
 from legflow.errors import ProgramError
 from legflow.plan import check_source
-from legflow.programs.loader import load_source
+from legflow.programs.loader import load_source, validate_text
 from legflow.safety import DEFAULT_LIMITS
 from legflow.screening import decide, load_answers_file
 
@@ -101,6 +101,19 @@ def test_screening_limit_names_the_screening_reason():
     with pytest.raises(ProgramError) as caught:
         check_source(load_source(path), load_profile("reference"), limits)
     assert "limit of 40 mmHg" in str(caught.value) and "anticoagulants" in str(caught.value)
+
+
+def test_a_value_the_toml_parser_cannot_convert_is_a_problem(monkeypatch):
+    """Beside the digit limit, which names the number's line, any other conversion error of the
+    parser is still one problem, not an internal error."""
+
+    def refuse(text: str) -> dict:
+        raise ValueError("bad value")
+
+    monkeypatch.setattr("legflow.programs.loader.tomllib.loads", refuse)
+    with pytest.raises(ProgramError) as caught:
+        validate_text("x = 1\n", "odd.toml")
+    assert [str(p) for p in caught.value.problems] == ["odd.toml:1: toml: cannot be read: bad value"]
 
 
 def test_unreadable_file_is_a_problem_not_a_traceback(tmp_path):

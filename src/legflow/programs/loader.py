@@ -175,9 +175,11 @@ def _parse(text: str, filename: str) -> dict[str, Any]:
         m = _TOML_POSITION.search(str(exc))
         line = int(m.group(1)) if m else 1
         message = f"syntax error: {_TOML_POSITION.sub('', str(exc)).strip()}"
-    except ValueError:  # int() refuses integers longer than the interpreter's digit limit
+    except ValueError as exc:  # int() refuses decimal integers longer than the interpreter's limit
         line, digits = _longest_number(text)
         message = f"a number of {digits} digits is too long to read (at most {sys.get_int_max_str_digits()})"
+        if "digits" not in str(exc):  # no other ValueError is known to pass tomllib; still say what
+            line, message = 1, f"cannot be read: {exc}"
     except RecursionError:  # the parser recurses once per level of nested arrays and inline tables
         line = _deepest_line(text)
         message = _TOO_DEEP
@@ -202,13 +204,17 @@ def _deepest_line(text: str) -> int:
     return line
 
 
-def _too_deep(data: dict[str, Any]) -> Path | None:
-    """The path of the first value nested deeper than `MAX_NESTING`, found without recursion."""
+def _unreadable_value(data: dict[str, Any]) -> tuple[Path, str] | None:
+    """The first value the later steps could not handle, and why, found without recursion: data
+    nested deeper than `MAX_NESTING`, or an integer outside the 64-bit range TOML defines
+    (``tomllib`` reads ``0xfff…`` of any length, and printing it would exceed the digit limit)."""
     stack: list[tuple[Path, Any]] = [((), data)]
     while stack:
         path, value = stack.pop()
         if len(path) > MAX_NESTING:
-            return path
+            return path, _TOO_DEEP
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return path, "integer outside the 64-bit range of TOML"
         if isinstance(value, dict):
             stack += [((*path, key), item) for key, item in value.items()]
         elif isinstance(value, list):
@@ -222,11 +228,11 @@ def inspect_text(text: str, filename: str = "<program>") -> tuple[ProgramSource 
     not TOML at all."""
     data = _parse(text, filename)
     source_lines = KeyLines(text)
-    deep = _too_deep(data)
-    if deep is not None:  # at the first line that reaches that deep: a long dotted table header
-        line = min((n for p, n in source_lines.lines.items() if p[: len(deep)] == deep), default=None)
-        line = line or source_lines.line_of(deep)
-        raise ProgramError([Problem(filename, line, "toml", _TOO_DEEP)])
+    unreadable = _unreadable_value(data)
+    if unreadable is not None:  # at the first line that reaches it: a long dotted table header
+        where, message = unreadable
+        line = min((n for p, n in source_lines.lines.items() if p[: len(where)] == where), default=None)
+        raise ProgramError([Problem(filename, line or source_lines.line_of(where), "toml", message)])
     found: list[tuple[Path, str]] = []
     program: Program | None = None
     try:
