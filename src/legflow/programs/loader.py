@@ -224,8 +224,8 @@ def _unreadable_value(data: dict[str, Any]) -> tuple[Path, str] | None:
 
 def inspect_text(text: str, filename: str = "<program>") -> tuple[ProgramSource | None, list[Problem]]:
     """Every problem of a program given as TOML text, and the program when it is well-formed (it
-    may still have cross-field problems, listed too). Raises `ProgramError` only when the text is
-    not TOML at all."""
+    may still have cross-field problems, listed too). Raises `ProgramError` only when the text
+    cannot be read as data: a TOML syntax error, or a value no later step can take."""
     data = _parse(text, filename)
     source_lines = KeyLines(text)
     unreadable = _unreadable_value(data)
