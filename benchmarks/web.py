@@ -33,7 +33,7 @@ from websockets.asyncio.client import connect
 from legflow.clock import wall_s
 
 LATENCY_P95_GOAL_ms = 100.0
-TOKEN = "benchmark-token"
+TOKEN = "benchmark-token-7c1f4e9a2b6d8035e4a1c9f7"
 PROGRAM = "circulation"
 
 

@@ -39,13 +39,13 @@ def _until(predicate, timeout_s=20.0):
 
 
 # -- auth ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/api/v1/programs", "/api/v1/history", "/api/v1/sessions/current", "/docs",
-                                  "/openapi.json"])  # fmt: skip
+@pytest.mark.parametrize("path", ["/api/v1/programs", "/api/v1/history", "/api/v1/sessions/current",
+                                  "/openapi.json", "/static/app.js"])  # fmt: skip
 def test_every_route_refuses_a_missing_or_wrong_token(dash, path):
     with httpx.Client(base_url=dash.url) as anonymous:
         assert anonymous.get(path).status_code == 401
         assert anonymous.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert anonymous.get(path, headers={"Cookie": "legflow_token=wrong"}).status_code == 401
+        assert anonymous.get(path, headers={"Cookie": "legflow_session=wrong"}).status_code == 401
     assert dash.client.get(path).status_code == 200
 
 
@@ -73,9 +73,11 @@ def test_websocket_checks_token_and_origin(dash):
     assert refused.value.response.status_code == 403
     with pytest.raises(InvalidStatus):
         _ws(dash, Authorization="Bearer wrong")
+    login = httpx.get(dash.url + "/login", params={"token": TOKEN})
+    cookie = f"legflow_session={login.cookies['legflow_session']}"
     with pytest.raises(InvalidStatus):  # a page of another site riding on the cookie
-        _ws(dash, Cookie=f"legflow_token={TOKEN}", Origin="http://evil.example")
-    with _ws(dash, Cookie=f"legflow_token={TOKEN}", Origin=dash.url) as ws:
+        _ws(dash, Cookie=cookie, Origin="http://evil.example")
+    with _ws(dash, Cookie=cookie, Origin=dash.url) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
     with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
         assert json.loads(ws.recv(timeout=5)) == {"type": "hello", "running": False}
@@ -98,7 +100,7 @@ def _finish(process) -> str:
 
 
 def test_serve_never_writes_the_token_to_its_log(isolated_home, unused_port):
-    token = "s3cret-token-never-logged"
+    token = "s3cret-token-never-logged-5e0c2b9a41d7f3"
     process = _serve(isolated_home, "--port", str(unused_port), token=token)
     url = f"http://127.0.0.1:{unused_port}"
     try:
@@ -135,7 +137,7 @@ def test_serve_prints_a_login_url_with_a_generated_token_and_warns_on_all_interf
 
 def _reachable(url: str) -> bool:
     try:
-        return httpx.get(url + "/static/style.css", timeout=1).status_code == 200
+        return httpx.get(url + "/login", timeout=1).status_code == 401
     except httpx.TransportError:
         return False
 

@@ -87,12 +87,12 @@ def test_session_colours_the_legs_then_emergency_stop_reaches_the_safe_state(pag
     page.wait_for_selector("#evidence .grade")
     assert page.locator("canvas.chart").count() == 1  # the phase's timeline
     page.click("#start")
-    page.wait_for_function("location.hash === '#/live'")
+    page.wait_for_function("() => location.hash === '#/live'")
     foot = page.locator("[id='cell-left.foot']")
     foot.wait_for()
     empty = foot.get_attribute("fill")
     page.wait_for_function(
-        "Number(document.querySelector(\"[id='cell-left.foot']\").dataset.pressure) > 20", timeout=15_000
+        "() => Number(document.getElementById('cell-left.foot').dataset.pressure) > 20", timeout=15_000
     )
     assert foot.get_attribute("fill") != empty  # the cell filled with colour
     assert "left" in page.locator("#twin").inner_text()
@@ -122,7 +122,7 @@ def test_emergency_stop_works_while_the_page_is_busy(page, dash):
     page.goto(f"{dash.url}/#/program/short-test")
     page.click("#start")
     page.wait_for_function(
-        "Number(document.querySelector(\"[id='cell-left.foot']\")?.dataset.pressure) > 10", timeout=15_000
+        "() => Number(document.getElementById('cell-left.foot')?.dataset.pressure) > 10", timeout=15_000
     )
     page.evaluate("for (let i = 0; i < 60; i++) fetch('/api/v1/history/1/export?format=csv')")
     page.click("#estop")
@@ -146,7 +146,7 @@ def test_editor_marks_problem_lines_and_saves_a_valid_program(page, dash):
     page.wait_for_selector("#verdict.ok")
     page.fill("#e-pressure_mmHg", "40")
     page.click("#edit-form button")
-    page.wait_for_function("document.querySelector('#toml').value.includes('pressure_mmHg = 40')")
+    page.wait_for_function("() => document.querySelector('#toml').value.includes('pressure_mmHg = 40')")
     page.fill("#save-name", "gentler")
     page.click("#save")
     page.wait_for_selector("#saved.ok")

@@ -5,18 +5,19 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import uvicorn
 
-from legflow.web.auth import TokenAuth, allowed_origins
+from legflow.web.auth import TokenAuth, site_for
 from legflow.web.live import SessionManager
 from legflow.web.server import create_app
 
-TOKEN = "test-token-5f2a9c"
+TOKEN = "test-token-5f2a9c1e7b3d48a6c09e2f71d5b8a4c3"
 
 #: A 12-second program: long enough to watch, short enough for a test.
 SHORT_PROGRAM = """\
@@ -52,12 +53,15 @@ class Dashboard:
 
 
 @contextlib.contextmanager
-def running_dashboard(home: Path, stream_hz: float = 50.0) -> Iterator[Dashboard]:
+def running_dashboard(
+    home: Path, stream_hz: float = 50.0, clock: Callable[[], float] = time.monotonic
+) -> Iterator[Dashboard]:
+    """``clock``: the one the token's rate limit counts its window on."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     manager = SessionManager(str(home / "history.sqlite"), stream_hz=stream_hz)
-    app = create_app(manager, TokenAuth(TOKEN, allowed_origins("127.0.0.1", port)))
+    app = create_app(manager, TokenAuth(TOKEN, clock), site_for("127.0.0.1", port))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

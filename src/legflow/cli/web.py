@@ -6,7 +6,7 @@ from rich.console import Console
 
 from legflow.errors import LegflowError
 from legflow.store import default_history
-from legflow.web.auth import TOKEN_ENV, TokenAuth, allowed_origins, server_token
+from legflow.web.auth import TOKEN_ENV, TokenAuth, server_token, site_for
 from legflow.web.live import SessionManager
 from legflow.web.server import serve
 
@@ -14,7 +14,7 @@ from legflow.web.server import serve
 def serve_dashboard(host: str, port: int, console: Console) -> None:
     if not 0 < port < 65536:
         raise LegflowError(f"port must be 1..65535, got {port}")
-    token, generated = server_token()
+    token, generated = server_token()  # a weak LEGFLOW_TOKEN stops here, before anything starts
     history = default_history()  # opens (and creates) the database now: a bad path fails here
     path = str(history.path)
     history.close()
@@ -24,10 +24,13 @@ def serve_dashboard(host: str, port: int, console: Console) -> None:
             "with the token can start sessions. Use it only on a network you trust."
         )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    address = f"[{shown}]" if ":" in shown else shown
+    # soft_wrap: the URL stays on one line however narrow the terminal, so that copying it works
     if generated:
-        console.print(f"legflow dashboard: http://{shown}:{port}/login?token={token}", highlight=False)
+        console.print(f"legflow dashboard: http://{address}:{port}/login?token={token}", highlight=False,
+                      markup=False, soft_wrap=True)  # fmt: skip
     else:
-        console.print(f"legflow dashboard: http://{shown}:{port}/ (log in with the token in ${TOKEN_ENV})",
-                      highlight=False)  # fmt: skip
+        console.print(f"legflow dashboard: http://{address}:{port}/ (log in with the token in ${TOKEN_ENV})",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
     manager = SessionManager(path)
-    serve(manager, TokenAuth(token, allowed_origins(shown, port)), host, port)
+    serve(manager, TokenAuth(token), site_for(host, port), host, port)

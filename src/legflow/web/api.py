@@ -7,14 +7,16 @@ Every handler calls the same library functions as the CLI, so a program the page
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import tomlkit
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
@@ -25,6 +27,7 @@ from legflow.plan import check_source
 from legflow.programs.compose import compose
 from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
 from legflow.programs.library import (
+    USER_NAME,
     builtin_names,
     builtin_source,
     builtin_text,
@@ -41,10 +44,40 @@ from legflow.store import History
 from legflow.store.export import export_csv, export_json
 from legflow.twin.model import Posture
 from legflow.twin.subject import available_subjects
-from legflow.web.live import SessionManager, StartOptions
+from legflow.web.live import NoSession, SessionManager, StartOptions
 
 #: Points of a phase's timeline drawn on the program page.
 TIMELINE_POINTS = 120
+#: A screening user's name (the CLI's ``--profile``): it names a file in the data directory.
+USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+#: Stored sessions are numbered 1, 2, ... up to SQLite's largest integer.
+MAX_SESSION_ID = 2**63 - 1
+
+
+# The client names things; it never sends a path. A name is checked against its rule, or against
+# the built-in list, before anything uses it.
+def _program_name(name: str) -> str:
+    if not USER_NAME.fullmatch(name):
+        raise ValueError("not a valid program name: use 1-48 lower-case letters, digits, '-' or '_'")
+    return name
+
+
+def _user_name(name: str) -> str:
+    if not USER.fullmatch(name):
+        raise ValueError("a user name is 1-48 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
+def _subject_name(name: str) -> str:
+    if name not in available_subjects():
+        raise ValueError(f"unknown subject (one of: {', '.join(available_subjects())})")
+    return name
+
+
+ProgramName = Annotated[str, AfterValidator(_program_name)]
+UserName = Annotated[str, AfterValidator(_user_name)]
+SubjectName = Annotated[str, AfterValidator(_subject_name)]
+SessionId = Annotated[int, PathParam(ge=1, le=MAX_SESSION_ID, description="A stored session's id.")]
 
 
 class _Body(BaseModel):
@@ -54,7 +87,7 @@ class _Body(BaseModel):
 class ProgramText(_Body):
     toml: str = Field(max_length=200_000, description="The program as TOML text (format v1).")
     profile: str = DEFAULT_PROFILE
-    user: str = DEFAULT_USER
+    user: UserName = DEFAULT_USER
 
 
 class ComposeRequest(_Body):
@@ -63,7 +96,7 @@ class ComposeRequest(_Body):
     intensity: int = Field(default=3, ge=1, le=5)
     minutes: float = Field(default=20.0, gt=0)
     profile: str = DEFAULT_PROFILE
-    user: str = DEFAULT_USER
+    user: UserName = DEFAULT_USER
 
 
 class PhaseEdit(_Body):
@@ -77,20 +110,20 @@ class PhaseEdit(_Body):
 class EditRequest(ProgramText):
     """The form's common edits, applied to the TOML text so that its comments stay."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=80, description="The program's title.")
     phases: list[PhaseEdit] = Field(default_factory=list)
 
 
 class ScreeningRequest(_Body):
-    user: str = DEFAULT_USER
+    user: UserName = DEFAULT_USER
     answers: dict[str, Any]
 
 
 class StartRequest(_Body):
-    program: str = Field(description="A built-in program's name or a saved program's name.")
+    program: ProgramName = Field(description="A built-in program's name or a saved program's name.")
     profile: str = DEFAULT_PROFILE
-    user: str = DEFAULT_USER
-    subject: str = "adult"
+    user: UserName = DEFAULT_USER
+    subject: SubjectName = Field(default="adult", description="A built-in leg-twin subject.")
     posture: Posture = "supine"
     fixed_rest: bool = False
     inject: list[str] = Field(default_factory=list, description="Faults to inject: KIND[:CELL]@SECONDS.")
@@ -156,6 +189,16 @@ def program_detail(name: str, source: ProgramSource, origin: str, text: str) -> 
     extra = {"toml": text, "phases": phases, "evidence": evidence, "legs": program.program.legs,
              "dose": program.program.dose, "grade_meaning": GRADE_MEANING}  # fmt: skip
     return {**_library_row(name, source, origin), **extra}
+
+
+def _program_to_run(name: str) -> str:
+    """What the session starts from: a built-in's name, or the file the server keeps for a saved
+    program of that name; 404 for any other name."""
+    if name in builtin_names():
+        return name
+    if name in user_names():
+        return (user_folder() / f"{name}.toml").as_posix()
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
 
 def _program_text(name: str) -> tuple[ProgramSource, str, str]:
@@ -284,6 +327,10 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
 
     @api.get("/screening/{user}", summary="A user's stored answers and what they decide")
     def get_screening(user: str):
+        try:
+            _user_name(user)
+        except ValueError as exc:
+            raise HTTPException(422, f"user: {exc}") from None
         answers = stored_answers(user)
         if answers is None:
             return {"user": user, "answers": None, "decisions": [], "blocked": False}
@@ -299,8 +346,8 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     @api.post("/sessions", status_code=201, summary="Start a session (409 while one runs)")
     def start_session(body: StartRequest):
         options = StartOptions(
-            body.program, body.profile, stored_limits(body.user), body.subject, body.posture,
-            body.fixed_rest, tuple(body.inject),
+            _program_to_run(body.program), body.profile, stored_limits(body.user), body.subject,
+            body.posture, body.fixed_rest, tuple(body.inject),
         )  # fmt: skip
         return manager.start(options)
 
@@ -323,12 +370,14 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
         manager.stop()
         return {"stopping": True}
 
-    @api.post("/sessions/current/emergency-stop", summary="The safe state at once")
+    @api.post("/sessions/current/emergency-stop", summary="The safe state at once (409 if none runs)")
     async def emergency_stop(request: Request):
-        was_running = manager.emergency_stop()
+        was_running = manager.emergency_stop()  # first the safe state, then the answer
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return RedirectResponse("/#/live", status_code=303)  # the no-script form on the page
-        return {"safe_state": True, "was_running": was_running}
+        if not was_running:
+            raise NoSession("no session is running")
+        return {"safe_state": True, "was_running": True}
 
     # -- history -----------------------------------------------------------------------------
     @api.get("/history", summary="Stored sessions, newest first")
@@ -337,7 +386,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
             return [row.__dict__ for row in history.sessions()]
 
     @api.get("/history/{session_id}", summary="One stored session: summary, events, samples")
-    def history_session(session_id: int):
+    def history_session(session_id: SessionId):
         with _history(manager, session_id) as history:
             row = history.session(session_id)
             return {
@@ -347,7 +396,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
             }
 
     @api.get("/history/{session_id}/export", summary="Download: per-second samples as CSV, or JSON")
-    def history_export(session_id: int, format: Literal["csv", "json"] = "csv"):
+    def history_export(session_id: SessionId, format: Literal["csv", "json"] = "csv"):
         with _history(manager, session_id) as history:
             text = export_csv(history, session_id) if format == "csv" else export_json(history, session_id)
         media = "text/csv" if format == "csv" else "application/json"
