@@ -56,6 +56,7 @@ class AdaptiveCycle:
         self._min_mL = self.baseline_mL.copy()
         n_cells = len(self.cell_zones)
         self.sealed = np.zeros(n_cells, bool)  # cells the controller must keep closed
+        self.settling = np.zeros(n_cells, bool)  # measuring cells brought to the measuring pressure
         self.detectors = [RefillDetector(self.tick_s) for _ in self.leg_names]
         self.unmeasured = 0  # rests that fell back to the programmed rest (no signal out of the noise)
 
@@ -67,21 +68,22 @@ class AdaptiveCycle:
         return (self.leg_names.index(mode),) if mode in self.leg_names else ()
 
     def setpoints(self, mode: str) -> np.ndarray:
-        """Every cell's setpoint at the current point of the cycle."""
+        """Every cell's setpoint at the current point of the cycle; from the release on, each
+        measuring cell not yet sealed is marked ``settling``: the controller vents it down to the
+        measuring pressure (a held cell it would leave several mmHg over), so it is sealed there."""
         zones, _ = phase_zone_pressures(self.phase, min(self.t_cycle_s, self.rest_from_s))
         legs = self.active_legs(mode)
         setpoints = np.array([
             float(zones[z]) if z in zones and leg in legs else 0.0
             for z, leg in zip(self.cell_zones, self.cell_legs, strict=True)
         ])  # fmt: skip
-        if (
-            self.sensor_cells is not None
-            and self.t_cycle_s >= self.rest_from_s - self.phase.compression.release_s
-        ):
+        self.settling[:] = False
+        if self.sensor_cells is not None and self.t_cycle_s >= self.release_from_s:
             for leg in legs:  # the measuring cell stops venting at the measuring pressure
                 cell = self.sensor_cells[leg]
                 if cell >= 0:
                     setpoints[cell] = max(setpoints[cell], MEASURE_mmHg)
+                    self.settling[cell] = not self.sealed[cell]
         return setpoints
 
     def advance(

@@ -19,7 +19,8 @@ cell's pressure, and a cell that catches up coasts with its inlet open rather th
 a cell on a release ramp is never refilled, so the pump stays free for the cell that is filling.
 A held cell is topped up within a band; one that creeps over its setpoint (the limb under it
 refilling) bleeds a little gas back into its idle manifold, as the exhaust's shortest pulse is far
-too coarse for a small cell.
+too coarse for a small cell. A cell about to be sealed to measure refill is vented down to its
+setpoint within the band instead, and never bled: it must be sealed at the measuring pressure.
 """
 
 from __future__ import annotations
@@ -105,14 +106,17 @@ class ControllerSettings:
 @njit(cache=True)
 def _decide(
     setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
-    inlet, exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+    inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
+    learning,
 ):  # fmt: skip
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
 
     The duty asks for the rise rate the cell needs (the setpoint's own rate plus the gap closed in
     ``track`` seconds) divided by the cell's gain: the rise per second at full duty, learned while
     it fills, since a 120 mL ankle cell fills several times faster than a 700 mL thigh cell.
-    A sealed cell keeps both valves closed whatever it reads (it is measuring refill).
+    A sealed cell keeps both valves closed whatever it reads (it is measuring refill); a settling
+    cell (about to be sealed) is vented whenever it is over its setpoint by more than the band, as a
+    held cell is only when far over, and never bleeds, so it is sealed at its setpoint.
     """
     for c in range(setpoint.shape[0]):
         sp, p = setpoint[c], reading[c]
@@ -169,9 +173,14 @@ def _decide(
             # ahead of its falling setpoint is not refilled (it would take the manifold from a
             # cell that is filling, only to be let out again)
             inlet[c] = FILLING
-        elif p > sp + (rising_band if sp_rate > 0.0 else HOLD_VENT_ABOVE_mmHg):
+        elif p > sp + (rising_band if sp_rate > 0.0 else band if settling[c] else HOLD_VENT_ABOVE_mmHg):
             exhaust[c] = True
-        elif sp_rate == 0.0 and p > sp + BLEED_ABOVE_mmHg and manifold[cell_leg[c]] < p - BLEED_MIN_DROP_mmHg:
+        elif (
+            sp_rate == 0.0
+            and not settling[c]
+            and p > sp + BLEED_ABOVE_mmHg
+            and manifold[cell_leg[c]] < p - BLEED_MIN_DROP_mmHg
+        ):
             inlet[c] = BLEEDING
         if inlet[c] == FILLING:
             needed = sp_rate + max(0.0, ahead - predicted) / track
@@ -254,8 +263,8 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
 
 
 @njit(cache=True)
-def _control(setpoint, reading, manifold, sealed, dt, memory, inlet, exhaust, duty, tuning, cell_leg,
-             n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
+def _control(setpoint, reading, manifold, sealed, settling, dt, memory, inlet, exhaust, duty, tuning,
+             cell_leg, n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
     last_setpoint, previous, rate, gain, floor, fed, pushed = memory
     lookahead, smoothing, band, rising_band, track, min_duty, learning, spread = (
@@ -270,7 +279,8 @@ def _control(setpoint, reading, manifold, sealed, dt, memory, inlet, exhaust, du
     )
     _decide(
         setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
-        inlet, exhaust, duty, sealed, dt, lookahead, smoothing, band, rising_band, track, min_duty, learning,
+        inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
+        learning,
     )  # fmt: skip
     _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
     _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
@@ -308,17 +318,19 @@ class PressureController:
     def update(
         self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands,
         sealed: np.ndarray | None = None, manifold_mmHg: np.ndarray | None = None,
+        settling: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed.
 
         ``manifold_mmHg``, each leg's sensed manifold, lets a held cell bleed into it when it is over
-        its setpoint; without it such a cell is only vented once far over.
+        its setpoint; without it such a cell is only vented once far over. ``settling`` cells are
+        about to be sealed: they are vented down to their setpoint within the band, never bled.
         """
         _control(
             setpoint_mmHg, reading_mmHg, self._no_manifold if manifold_mmHg is None else manifold_mmHg,
-            self._unsealed if sealed is None else sealed, dt_s, self._memory, self.inlet, self.exhaust,
-            self.duty, self._tuning, self.cell_leg, self.n_legs, out.inlet_open, out.exhaust_open,
-            out.pump_duty,
+            self._unsealed if sealed is None else sealed, self._unsealed if settling is None else settling,
+            dt_s, self._memory, self.inlet, self.exhaust, self.duty, self._tuning, self.cell_leg, self.n_legs,
+            out.inlet_open, out.exhaust_open, out.pump_duty,
         )  # fmt: skip
 
     def vent_all(self) -> None:

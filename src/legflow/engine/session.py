@@ -200,7 +200,7 @@ class Session:
                     shown += 1
                     self._event(session_id, "guide", guide_line(step, phase, self.guide_notes))
                 cycle = self.adaptive.get(index)
-                sealed = None
+                sealed = settling = None
                 if paused_now:
                     setpoint = self.vented
                 elif cycle is not None:
@@ -208,10 +208,10 @@ class Session:
                     setpoint = cycle.setpoints(mode)
                     venous = self.twin.venous_volume_mL() if cycle.sensor_cells is None else None
                     cycle.advance(self.dt_s, venous, mode, sensors.pressure_mmHg)
-                    sealed = cycle.sealed
+                    sealed, settling = cycle.sealed, cycle.settling
                 else:
                     setpoint = self.table[tick]
-                self._actuate(phase, index, paused_now, setpoint, sensors, commands, sealed)
+                self._actuate(phase, index, paused_now, setpoint, sensors, commands, sealed, settling)
                 commands.heartbeat += 1
                 sup.apply(commands)
                 for line in sup.take_overrides():
@@ -241,12 +241,13 @@ class Session:
         return self.summary
 
     def _actuate(
-        self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands, sealed
-    ) -> None:
+        self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands, sealed,
+        settling=None,
+    ) -> None:  # fmt: skip
         """This tick's commands: valves and pump from the pressures, heater from the skin
         temperature; rollers and vibration change only with the phase (or a pause)."""
         self.pressure_ctl.update(
-            setpoint, sensors.pressure_mmHg, self.dt_s, commands, sealed, sensors.manifold_mmHg
+            setpoint, sensors.pressure_mmHg, self.dt_s, commands, sealed, sensors.manifold_mmHg, settling
         )
         heat = None if paused or phase.heat is None else phase.heat.target_C
         commands.heater_power = self.heater_ctl.power(heat, sensors.skin_temp_C, commands.heater_power)
