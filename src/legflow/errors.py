@@ -5,6 +5,7 @@ LegflowError
  ├── ProfileError        an unknown device profile or user profile
  ├── ScreeningError      screening answers are malformed, or screening blocks the user
  ├── DeviceError         the massager cannot be reached or misbehaves
+ ├── HistoryError        the session history cannot be read or written (damaged, read-only, busy)
  └── UsageError          options that cannot go together
 """
 
@@ -54,6 +55,11 @@ class ScreeningError(LegflowError):
 
 class DeviceError(LegflowError):
     """The massager cannot be reached or reports something we cannot handle."""
+
+
+class HistoryError(LegflowError):
+    """The history database cannot be used as asked: damaged, not a history, read-only or busy.
+    The message names the file and what to do; the file itself is left as it is."""
 
 
 class UsageError(LegflowError):

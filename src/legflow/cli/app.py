@@ -281,10 +281,9 @@ def history(
     """Stored sessions: a table, or JSON."""
     if ctx.invoked_subcommand is not None:
         return
-    from legflow.cli.sessions import history_table
-    from legflow.store import default_history
+    from legflow.cli.sessions import history_table, list_sessions
 
-    rows = default_history().sessions()
+    rows = list_sessions()
     if json_out:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:
@@ -314,6 +313,14 @@ def history_export(
     else:
         output.write_text(text, encoding="utf-8")
         _say(f"wrote {output}")
+
+
+@history_app.command("move-aside")
+def history_move_aside() -> None:
+    """Set a damaged history file aside, kept as is, so the next session starts a new history."""
+    from legflow.cli.sessions import move_history_aside
+
+    move_history_aside(console)
 
 
 TWIN_ROWS = (

@@ -20,7 +20,7 @@ from legflow.clock import RealClock
 from legflow.engine.launch import prepare_session
 from legflow.engine.session import LiveState
 from legflow.safety.limits import Limits
-from legflow.store import SessionRow, default_history
+from legflow.store import SessionRow, default_history, history_path, move_aside
 from legflow.store.export import export_csv, export_json
 
 
@@ -110,8 +110,25 @@ def history_table(rows: list[SessionRow]) -> Table:
     return table
 
 
+def list_sessions() -> list[SessionRow]:
+    """The stored sessions, newest first, read without writing anything."""
+    history = default_history(readonly=True)
+    try:
+        return history.sessions()
+    finally:
+        history.close()
+
+
+def move_history_aside(console: Console) -> None:
+    """Set a damaged history file aside (kept as is) so that the next session starts a new one."""
+    path = history_path()
+    kept = move_aside(path)
+    console.print(f"moved the damaged history {path} to {kept} (kept as is); the next session starts a new "
+                  "history", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+
+
 def show_session(session_id: int, console: Console) -> None:
-    history = default_history()
+    history = default_history(readonly=True)
     row = history.session(session_id)
     samples = history.samples(session_id)
     console.print(history_table([row]))
@@ -145,7 +162,7 @@ def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -
 
 
 def export_session(session_id: int, as_csv: bool) -> str:
-    history = default_history()
+    history = default_history(readonly=True)
     try:
         return export_csv(history, session_id) if as_csv else export_json(history, session_id)
     finally:

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
-from legflow.errors import LegflowError
+from legflow.errors import HistoryError, LegflowError
 from legflow.evidence import GRADE_MEANING, best_grade
 from legflow.plan import check_source
 from legflow.programs.compose import compose
@@ -237,12 +237,15 @@ def _edit(text: str, request: EditRequest) -> str:
 
 @contextlib.contextmanager
 def _history(manager: SessionManager, session_id: int | None = None) -> Iterator[History]:
-    """A reader of the history for one request; 404 if it has no ``session_id``."""
-    history = History(manager.history_path)
+    """A read-only reader of the history for one request; 404 if it has no ``session_id``. A
+    history that cannot be read (damaged, not a history) raises `HistoryError`: a 503."""
+    history = History(manager.history_path, readonly=True)
     try:
         if session_id is not None:
             try:
                 history.session(session_id)
+            except HistoryError:
+                raise
             except LegflowError as exc:
                 raise HTTPException(404, str(exc)) from None
         yield history

@@ -16,7 +16,7 @@ from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSoc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from legflow.errors import LegflowError, ProfileError, ProgramError, ScreeningError
+from legflow.errors import HistoryError, LegflowError, ProfileError, ProgramError, ScreeningError
 from legflow.web.api import build_router
 from legflow.web.auth import COOKIE, RedactToken, Site, TokenAuth, TooManyFailures, client_of
 from legflow.web.guard import BODY_LIMIT, BodyLimit, HostCheck, SecurityHeaders
@@ -56,6 +56,8 @@ def _error_status(exc: LegflowError) -> int:
         return 409
     if isinstance(exc, ProgramError | ScreeningError):
         return 422
+    if isinstance(exc, HistoryError):  # the store, not the request: damaged, read-only or busy
+        return 503
     if isinstance(exc, ProfileError):
         return 404 if "no built-in program" in str(exc) or "neither a built-in" in str(exc) else 400
     return 400
