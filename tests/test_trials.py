@@ -18,7 +18,14 @@ from legflow.plan import check_source
 from legflow.programs.compose import compose
 from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
-from legflow.trials.cohorts import TRAITS, CohortError, cohort_names, load_cohort, trait_overrides
+from legflow.trials.cohorts import (
+    TRAITS,
+    CohortError,
+    cohort_names,
+    load_cohort,
+    trait_notes,
+    trait_overrides,
+)
 from legflow.trials.optimise import (
     PARAMETERS,
     COMFORT_PRESSURE_mmHg,
@@ -111,6 +118,13 @@ def test_traits_map_onto_documented_parameters():
     assert kept.calf.valve_backflow_resistance_mmHg_s_per_mL == pytest.approx(
         base.calf.valve_backflow_resistance_mmHg_s_per_mL / 1.2  # competent: only scaled with the leg
     )
+
+
+@pytest.mark.parametrize("name", cohort_names())
+def test_every_source_is_a_source_or_a_stated_assumption_never_a_placeholder(name):
+    priors = [p.source for p in load_cohort(name).priors.values()]
+    for source in priors + [t["source"] for t in trait_notes().values()]:
+        assert "confirm" not in source.lower(), source
 
 
 def test_unknown_cohort_and_bad_sizes_are_clear_errors():

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.evidence_helpers import PINNED
 from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -72,14 +73,33 @@ def test_without_the_token_the_page_asks_to_log_in(browser, dash):
     context.close()
 
 
-def test_library_filters_by_goal_and_shows_grades(page):
+#: Each library row's name, grade and the note beside the grade, as the page shows them.
+LIBRARY_GRADES = """() => Object.fromEntries([...document.querySelectorAll('#library tr.click')].map((tr) =>
+  [tr.querySelector('td .muted').textContent,
+   [tr.querySelector('.grade').textContent, tr.querySelector('.grade-note')?.textContent ?? '']]))"""
+
+
+def test_library_filters_by_goal_and_shows_grades(page, dash):
     page.wait_for_selector("#library")
-    assert page.locator("#library tr:has-text('Short test') .grade").inner_text() in "ABCD"
+    api = {p["name"]: [p["grade"], p["grade_note"]] for p in dash.client.get("/api/v1/programs").json()}
+    assert page.evaluate(LIBRARY_GRADES) == api
+    pinned = {**{name: list(graded) for name, graded in PINNED.items()}, "short-test": ["B", ""]}
+    assert {name: api[name] for name in pinned} == pinned
     page.select_option("#goal-filter", "lymph")
     page.wait_for_selector("#library[data-goal=lymph]")
     goals = page.locator("#library tr td:nth-child(2)").all_inner_texts()
     assert goals and set(goals) == {"lymph"}
     _shot(page, "library-lymph")
+
+
+def test_a_program_page_shows_the_grade_and_note_the_api_gives(page, dash):
+    for name in ("pre-sport", "self-massage-calves", "recovery"):
+        detail = dash.client.get(f"/api/v1/programs/{name}").json()
+        page.goto(f"{dash.url}/#/program/{name}")
+        page.wait_for_selector(f"h1:has-text('{detail['title']}') .grade")
+        assert page.locator("h1 .grade").text_content() == detail["grade"] == PINNED[name][0]
+        note = page.locator("h1 .grade-note")
+        assert (note.text_content() if note.count() else "") == detail["grade_note"] == PINNED[name][1]
 
 
 def test_session_colours_the_legs_then_emergency_stop_reaches_the_safe_state(page, dash):

@@ -14,8 +14,8 @@ from rich.text import Text
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.cli.text import as_text
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
-from legflow.evidence import GRADE_MEANING, Benefit
-from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
+from legflow.evidence import GRADE_MEANING, Benefit, Grading
+from legflow.programs.dose import compare, max_pressure_mmHg, program_grading
 from legflow.programs.model import Phase, Program
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -52,15 +52,11 @@ def zones_summary(program: Program) -> str:
     return "by hand: " + ", ".join(sorted(areas)) if areas else "-"
 
 
-def evidence_summary(program: Program) -> Text:
-    items = program_benefits(program)
-    if not items:
-        return Text("-")
-    first = items[0]
-    text = Text(f"{first.grade}", style=GRADE_STYLE[first.grade])
-    text.append(f" {first.method}")
-    if len(items) > 1:
-        text.append(f" (+{len(items) - 1})", style="dim")
+def grading_text(grading: Grading) -> Text:
+    """A program's grade with, beside it, what the grade does not cover."""
+    text = grade_text(grading.grade)
+    if grading.note:
+        text.append(f" ({grading.note})", style="dim")
     return text
 
 
@@ -77,7 +73,7 @@ def library_table(programs: dict[str, Program]) -> Table:
             program.program.goal,
             zones_summary(program),
             f"{program.duration_s / 60:g}",
-            evidence_summary(program),
+            grading_text(program_grading(program)),
         )
     table.caption = "Evidence grades: " + "; ".join(f"{g}: {m}" for g, m in GRADE_MEANING.items())
     return table
@@ -137,7 +133,8 @@ def program_view(program: Program, label: str) -> Group:
     peak = max_pressure_mmHg(program)
     squeeze = f"peak {peak:g} mmHg" if peak else "no compression"
     facts = f"goal {info.goal} · legs {info.legs} · {program.duration_s / 60:g} min · {squeeze}"
-    header = Text.assemble(as_text(info.name, "bold"), as_text(f"  ({label})"), "\n", facts)
+    header = Text.assemble(as_text(info.name, "bold"), as_text(f"  ({label})"), "\n", facts, "\n")
+    header.append("evidence ").append_text(grading_text(program_grading(program)))
     if info.summary:
         header.append("\n").append_text(as_text(info.summary, multiline=True))
     parts: list[RenderableType] = [header]

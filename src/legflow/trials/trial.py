@@ -20,7 +20,7 @@ import numpy as np
 
 from legflow.clock import wall_s
 from legflow.dose_schedule import tissue_pressures
-from legflow.evidence import best_grade, for_goal
+from legflow.evidence import for_goal, program_grade
 from legflow.programs.model import Program
 from legflow.trials.cohorts import Cohort, VirtualSubject
 from legflow.twin.live import SESSION_RTOL, TWIN_STEP_s
@@ -71,19 +71,14 @@ def program_schedule(label: str, program: Program) -> Schedule:
 
 
 def goal_evidence(goal: str) -> tuple[str, str]:
-    """(grade, sentence) for the goal of a compression program: the pneumatic evidence where there
-    is some; otherwise the goal's best grade, saying that compression itself has none."""
-    items = for_goal(goal)
-    pneumatic = [b for b in items if b.method == "pneumatic"]
-    if pneumatic:
-        best = min(pneumatic, key=lambda b: b.grade)
-        return best.grade, best.describe()
-    if items:
-        best = min(items, key=lambda b: b.grade)
-        return best_grade(
-            items
-        ), f"No graded evidence for compression toward {goal}; for the goal: {best.describe()}"
-    return "-", f"No graded evidence for the goal '{goal}'."
+    """(grade, sentence) for the goal of a compression program, graded as the library grades a
+    program (`legflow.evidence.program_grade`): the pneumatic evidence of the goal, or the grade it
+    borrows from another method, saying so."""
+    grading = program_grade(goal, {"pneumatic"}, for_goal(goal))
+    if grading.benefit is None:
+        return "-", f"No graded evidence for the goal '{goal}'."
+    text = grading.benefit.describe()
+    return grading.grade, f"{text} ({grading.note})" if grading.note else text
 
 
 def _subject_metrics(trace: Trace, legs: slice, minutes: float) -> list[float]:

@@ -22,10 +22,10 @@ from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.errors import HistoryError, LegflowError
-from legflow.evidence import GRADE_MEANING, best_grade
+from legflow.evidence import GRADE_MEANING
 from legflow.plan import check_source
 from legflow.programs.compose import compose
-from legflow.programs.dose import compare, max_pressure_mmHg, program_benefits
+from legflow.programs.dose import compare, max_pressure_mmHg, program_grading
 from legflow.programs.library import (
     USER_NAME,
     builtin_names,
@@ -152,11 +152,11 @@ def _check(
 
 def _library_row(name: str, source: ProgramSource, origin: str) -> dict[str, Any]:
     program = source.program
-    items = program_benefits(program)
+    grading = program_grading(program)
     return {
         "name": name, "title": program.program.name, "goal": program.program.goal, "origin": origin,
         "summary": program.program.summary, "zones": program.compression_zones() + program.sole_zones(),
-        "minutes": round(program.duration_s / 60, 2), "grade": best_grade(items),
+        "minutes": round(program.duration_s / 60, 2), "grade": grading.grade, "grade_note": grading.note,
         "peak_mmHg": max_pressure_mmHg(program),
     }  # fmt: skip
 

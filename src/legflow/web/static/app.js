@@ -50,8 +50,9 @@ async function api(path, options = {}) {
   return body;
 }
 
-function gradeBadge(grade) {
-  return el("span", { class: `grade grade-${grade}`, title: `evidence grade ${grade}` }, grade);
+function gradeBadge(grade, note) {
+  const badge = el("span", { class: `grade grade-${grade}`, title: `evidence grade ${grade}` }, grade);
+  return note ? [badge, " ", el("small", { class: "grade-note muted" }, note)] : badge;
 }
 
 function fmtTime(seconds) {
@@ -237,7 +238,7 @@ async function programsView(params) {
     rows.map((r) => el("tr", { class: "click", onclick: () => { location.hash = `#/program/${r.name}`; } },
       el("td", {}, el("strong", {}, r.title), el("div", { class: "muted" }, r.name)),
       el("td", {}, r.goal), el("td", {}, r.zones.join(", ") || "by hand"), el("td", {}, r.minutes),
-      el("td", {}, gradeBadge(r.grade)), el("td", { class: "muted" }, r.origin === "user" ? "yours" : ""))));
+      el("td", {}, gradeBadge(r.grade, r.grade_note)), el("td", { class: "muted" }, r.origin === "user" ? "yours" : ""))));
   view.replaceChildren(el("h1", {}, "Programs"), el("p", {}, el("label", {}, "Goal ", filter),
     el("a", { href: "#/editor" }, "New program")), table);
 }
@@ -280,7 +281,7 @@ async function programView(params, name) {
   el("label", {}, "Posture ", select("posture", choices.postures, "supine")),
   el("button", { class: "primary", type: "submit", id: "start" }, "Start session"));
   view.replaceChildren(
-    el("h1", {}, p.title, " ", gradeBadge(p.grade)),
+    el("h1", {}, p.title, " ", gradeBadge(p.grade, p.grade_note)),
     el("p", {}, `${p.goal} · legs ${p.legs} · ${p.minutes} min · peak ${p.peak_mmHg} mmHg`, p.dose ? ` · dose: ${p.dose}` : ""),
     el("p", {}, p.summary),
     el("div", { class: "card" }, start, el("p", {}, el("a", { href: `#/editor/${name}` }, p.origin === "user" ? "Edit" : "Edit a copy"))),
