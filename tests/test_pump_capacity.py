@@ -8,12 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from cli_helpers import run_cli
-from legflow.device.profile import DeviceProfile, load_profile, profile_names
-from legflow.device.sim import physics
+from legflow.clock import VirtualClock
+from legflow.device.massager import Commands
+from legflow.device.profile import DeviceProfile, load_profile
+from legflow.device.sim import SimulatedMassager, physics
 from legflow.device.sim.parameters import ATMOSPHERE_Pa, MMHG_Pa, SimParameters
 from legflow.device.sim.simulator import _cell_params
+from legflow.engine.controller import ControllerSettings
+from legflow.engine.session import Session
 from legflow.engine.timeline import zone_fraction
-from legflow.errors import ProgramError
+from legflow.errors import DeviceError, ProgramError
 from legflow.plan import (
     PUMP_REFUSE_RATIO,
     cell_fill_mL,
@@ -27,6 +31,7 @@ from legflow.programs.library import builtin_names, builtin_source
 from legflow.programs.loader import validate_text
 from legflow.programs.model import Compression
 from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
 
 REFERENCE = load_profile("reference")
 
@@ -56,12 +61,40 @@ def _pulse(inflate_s: float, pattern: str = "pulse"):
     return validate_text(PULSE.format(inflate_s=inflate_s, pattern=pattern), "pulse.toml")
 
 
-def test_every_profile_pump_is_the_simulators():
-    sim = SimParameters()
-    for name in profile_names():
-        profile = load_profile(name)
-        assert profile.pump_free_flow_L_per_min == sim.pump_free_flow_L_per_min, name
-        assert profile.pump_shutoff_mmHg == sim.pump_shutoff_mmHg, name
+def _with_pump(free_flow_L_per_min: float | None, shutoff_mmHg: float | None) -> DeviceProfile:
+    data = {**REFERENCE.model_dump(), "pump_free_flow_L_per_min": free_flow_L_per_min}
+    return DeviceProfile.model_validate({**data, "pump_shutoff_mmHg": shutoff_mmHg})
+
+
+def test_the_simulated_pump_is_the_profiles():
+    """The simulator reads the pump curve from the device profile: a pump dead-headed against
+    closed inlets stalls at the profile's own shut-off pressure."""
+    dead_head = {}
+    for profile in (REFERENCE, _with_pump(13.0, 250.0)):
+        clock = VirtualClock()
+        sim = SimulatedMassager(profile, clock)
+        cmd = Commands.idle(sim.n_legs, sim.n_cells)
+        cmd.pump_duty[0] = 1.0  # every inlet closed
+        for _ in range(100):
+            sim.apply(cmd)  # (each command also feeds the device's heartbeat watchdog)
+            clock.advance(0.02)
+            sim.read()
+        dead_head[profile.pump_shutoff_mmHg] = float(sim.true_manifold_mmHg[0])
+    assert dead_head[400.0] == pytest.approx(400.0, rel=0.03)
+    assert dead_head[250.0] == pytest.approx(250.0, rel=0.03)
+
+
+def test_a_profile_without_a_pump_curve_cannot_be_simulated():
+    with pytest.raises(DeviceError, match="gives no pump curve"):
+        SimulatedMassager(_with_pump(None, None), VirtualClock())
+
+
+def test_the_controller_holds_with_the_profiles_pump_curve():
+    assert ControllerSettings.for_profile(REFERENCE).pump_shutoff_mmHg == REFERENCE.pump_shutoff_mmHg
+    clock = VirtualClock()
+    supervisor = Supervisor(SimulatedMassager(_with_pump(13.0, 250.0), clock), DEFAULT_LIMITS, clock)
+    session = Session(_pulse(2.0).program, "pulse", supervisor, clock)
+    assert session.pressure_ctl.settings.pump_shutoff_mmHg == 250.0  # what its controller holds with
 
 
 def test_cell_fill_is_the_simulators_gas_law():

@@ -169,16 +169,16 @@ def test_every_profile_simulates(name):
 # --- pneumatics ----------------------------------------------------------------------------------
 def test_pump_curve_is_linear_from_free_flow_to_shutoff():
     sim, clock = make()
-    p = sim.params
+    p, pump = sim.params, sim.profile
     run(sim, clock, inflate(sim, THIGH), 0.3)  # spun up, cell still soft: near free flow
     pm = sim.true_manifold_mmHg[0]
-    expected = p.pump_free_flow_L_per_min * (1 - pm / p.pump_shutoff_mmHg)
+    expected = pump.pump_flow_L_per_min(pm)
     assert sim.true_pump_flow_L_per_min[0] == pytest.approx(expected, rel=0.02)
     cmd = idle(sim)
     cmd.pump_duty[0] = True  # dead-headed: every inlet closed
     s = run(sim, clock, cmd, 2.0)
-    assert sim.true_manifold_mmHg[0] == pytest.approx(p.pump_shutoff_mmHg, rel=0.03)
-    assert sim.true_pump_flow_L_per_min[0] < 0.03 * p.pump_free_flow_L_per_min
+    assert sim.true_manifold_mmHg[0] == pytest.approx(pump.pump_shutoff_mmHg, rel=0.03)
+    assert sim.true_pump_flow_L_per_min[0] < 0.03 * pump.pump_free_flow_L_per_min
     assert s.manifold_mmHg[0] == pytest.approx(sim.true_manifold_mmHg[0], abs=3.0)
     assert s.pump_current_A[0] > p.pump_free_current_A + 0.5  # pumping against pressure costs current
 

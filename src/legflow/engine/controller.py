@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from legflow.device.massager import Commands
+from legflow.device.profile import DeviceProfile
 
 CLOSED, FILLING, FINISHING = 0, 1, 2
 #: Inlet open for one tick with the pump off, so a held cell over its setpoint lets a little gas
@@ -67,11 +68,6 @@ BLEED_ABOVE_mmHg = 2.5
 #: ... when the sensed manifold is at least this far below the cell (else the bleed moves nothing;
 #: the manifold sags through the pump's reed valves within a second of the pump stopping).
 BLEED_MIN_DROP_mmHg = 10.0
-#: A diaphragm pump's flow falls about linearly with back-pressure to none at its shut-off pressure
-#: (typical 12 V pumps: 300-600 mmHg), at a speed in proportion to the duty: the duty p / this
-#: only holds a manifold at p, and a fill gets the duty above it. A value low in the range errs
-#: towards a coasting cell creeping up with its ramp rather than sagging.
-PUMP_SHUTOFF_mmHg = 400.0
 #: A fill teaches the cell's gain only while the pump is this far above its holding duty: nearer,
 #: noise in the rise is divided by a small number.
 LEARN_ABOVE_HOLD_DUTY = 0.1
@@ -101,13 +97,26 @@ class ControllerSettings:
     initial_gain_mmHg_per_s: float = 100.0  # rise rate at full duty, before it is learned
     gain_learning: float = 0.2  # weight of each new observation of a cell's gain
     manifold_spread_mmHg: float = 3.0  # cells fill together only within this of the emptiest
+    #: A diaphragm pump's flow falls about linearly with back-pressure to none at its shut-off
+    #: pressure, at a speed in proportion to the duty: the duty p / this only holds a manifold at
+    #: p, and a fill gets the duty above it. The device profile's value (`for_profile`); where a
+    #: profile gives no pump curve, an assumed 400 mmHg, low in the 300-600 mmHg of typical 12 V
+    #: pumps, which errs towards a coasting cell creeping up with its ramp rather than sagging.
+    pump_shutoff_mmHg: float = 400.0
+
+    @classmethod
+    def for_profile(cls, profile: DeviceProfile) -> ControllerSettings:
+        """The default settings with the device's own pump curve, where its profile gives one."""
+        if profile.pump_shutoff_mmHg is None:
+            return cls()
+        return cls(pump_shutoff_mmHg=profile.pump_shutoff_mmHg)
 
 
 @njit(cache=True)
 def _decide(
     setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
     inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
-    learning,
+    learning, pump_shutoff,
 ):  # fmt: skip
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
 
@@ -126,7 +135,7 @@ def _decide(
             continue
         # the duty at which the pump only holds the pressure it pushes against (the cell's, once
         # its inlet is open)
-        hold_duty = min(1.0, max(0.0, p) / PUMP_SHUTOFF_mmHg)
+        hold_duty = min(1.0, max(0.0, p) / pump_shutoff)
         open_to_pump = inlet[c] == FILLING or inlet[c] <= COASTING  # filling, or coasting open
         if dt > 0.0 and np.isfinite(previous[c]):
             observed = (p - previous[c]) / dt
@@ -267,20 +276,13 @@ def _control(setpoint, reading, manifold, sealed, settling, dt, memory, inlet, e
              cell_leg, n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
     last_setpoint, previous, rate, gain, floor, fed, pushed = memory
-    lookahead, smoothing, band, rising_band, track, min_duty, learning, spread = (
-        tuning[0],
-        tuning[1],
-        tuning[2],
-        tuning[3],
-        tuning[4],
-        tuning[5],
-        tuning[6],
-        tuning[7],
-    )
+    # (numba unpacks tuples, not arrays)
+    lookahead, smoothing, band, rising_band, track = tuning[0], tuning[1], tuning[2], tuning[3], tuning[4]
+    min_duty, learning, spread, pump_shutoff = tuning[5], tuning[6], tuning[7], tuning[8]
     _decide(
         setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
         inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
-        learning,
+        learning, pump_shutoff,
     )  # fmt: skip
     _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
     _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
@@ -312,7 +314,7 @@ class PressureController:
         st = self.settings
         self._tuning = np.array([
             st.lookahead_s, st.rate_smoothing, st.band_mmHg, st.rising_band_mmHg, st.track_s, st.min_duty,
-            st.gain_learning, st.manifold_spread_mmHg,
+            st.gain_learning, st.manifold_spread_mmHg, st.pump_shutoff_mmHg,
         ])  # fmt: skip
 
     def update(

@@ -21,7 +21,7 @@ from legflow.device.faults import FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands
 from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
-from legflow.engine.controller import HeaterController, PressureController
+from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
 from legflow.engine.refill import measuring_cells
 from legflow.engine.timeline import Timeline
 from legflow.plan import guide_line, hands_on_notes
@@ -125,7 +125,9 @@ class Session:
         self.table = self.timeline.setpoint_table(legs, zones, self.dt_s)
         self.phase_of_tick = np.searchsorted(self.timeline.starts_s, np.arange(len(self.table)) * self.dt_s,
                                              side="right") - 1  # fmt: skip
-        self.pressure_ctl = PressureController(len(self.cells), self.supervisor.cell_leg, len(profile.legs))
+        settings = ControllerSettings.for_profile(profile)
+        leg_of_cell = self.supervisor.cell_leg
+        self.pressure_ctl = PressureController(len(self.cells), leg_of_cell, len(profile.legs), settings)
         self.heater_ctl = HeaterController()
         self.adaptive = self._adaptive_cycles(legs, zones)
         self.max_pressure = np.zeros(len(self.cells))

@@ -24,12 +24,7 @@ class SimParameters:
     """Every physical constant of the simulator. Each leg has one pump, manifold, heater and motors."""
 
     # --- pump (one per leg) ---------------------------------------------------------------------
-    #: Free (zero back-pressure) flow. Typical of the larger 12 V diaphragm air pumps in massage
-    #: chairs and compression recovery boots (about 10-30 L/min); sized so a 700 mL thigh cell
-    #: fills 0 -> 60 mmHg in under 1.6 s through its inlet valve.
-    pump_free_flow_L_per_min: float = 26.0
-    #: Shut-off (dead-head) pressure. Typical 12 V diaphragm pump curves reach 300-600 mmHg.
-    pump_shutoff_mmHg: float = 400.0
+    #: (The pump's pressure-flow curve, free flow and shut-off, is device data: the profile's.)
     #: Motor spin-up/down time constant. Typical of small brushed pump motors (tens of ms); a
     #: diaphragm pump working against pressure stops within a stroke or two once unpowered.
     pump_spinup_s: float = 0.025

@@ -78,7 +78,12 @@ class SimulatedMassager(Massager):
             raise DeviceError(f"profile '{profile.name}' has no cells to simulate")
         self._names = profile.cell_names()
         self._leg_of_cell = np.repeat(np.arange(nl), len(profile.cells))
-        self._g = _globals(self.params)
+        if profile.pump_free_flow_L_per_min is None or profile.pump_shutoff_mmHg is None:
+            raise DeviceError(
+                f"profile '{profile.name}' gives no pump curve (pump_free_flow_L_per_min, "
+                "pump_shutoff_mmHg): the simulator needs one"
+            )
+        self._g = _globals(self.params, profile.pump_free_flow_L_per_min, profile.pump_shutoff_mmHg)
         self._cp = _cell_params(profile, self.params)
         ratings = np.array([c.max_pressure_mmHg for c in profile.cells] * len(profile.legs))
         self._trip_Pa = (ratings + self.params.trip_margin_mmHg) * MMHG_Pa
@@ -197,10 +202,11 @@ class SimulatedMassager(Massager):
     def true_pump_flow_L_per_min(self) -> np.ndarray:
         """Each pump's delivery now, at atmospheric pressure (its linear pressure–flow curve)."""
         self._sync()
-        p = self.params
+        free, shutoff = self.profile.pump_free_flow_L_per_min, self.profile.pump_shutoff_mmHg
+        assert free is not None and shutoff is not None  # the constructor refuses a profile without
         speed = self._lx[:, ph.LX_W] * self._lp[:, ph.LP_PUMPOK]
-        ratio = self._lx[:, ph.LX_P] / (p.pump_shutoff_mmHg * MMHG_Pa)
-        return p.pump_free_flow_L_per_min * np.where(speed > 0.0, np.maximum(speed - ratio, 0.0), 0.0)
+        ratio = self._lx[:, ph.LX_P] / (shutoff * MMHG_Pa)
+        return free * np.where(speed > 0.0, np.maximum(speed - ratio, 0.0), 0.0)
 
     @property
     def true_cell_volume_mL(self) -> np.ndarray:
@@ -404,13 +410,14 @@ def _sensors(
     )  # fmt: skip
 
 
-def _globals(p: SimParameters) -> np.ndarray:
+def _globals(p: SimParameters, pump_free_flow_L_per_min: float, pump_shutoff_mmHg: float) -> np.ndarray:
+    """The kernel's global parameters: the simulator's physics and the device's pump curve."""
     g = np.zeros(ph.NG)
     g[ph.G_PATM] = ATMOSPHERE_Pa
     g[ph.G_RHO] = AIR_DENSITY_kg_per_m3
     g[ph.G_PLIN] = p.orifice_linear_below_mmHg * MMHG_Pa
-    g[ph.G_QFREE] = p.pump_free_flow_L_per_min * 1e-3 / 60.0
-    g[ph.G_PSHUT] = p.pump_shutoff_mmHg * MMHG_Pa
+    g[ph.G_QFREE] = pump_free_flow_L_per_min * 1e-3 / 60.0
+    g[ph.G_PSHUT] = pump_shutoff_mmHg * MMHG_Pa
     g[ph.G_TPUMP] = p.pump_spinup_s
     g[ph.G_VM] = p.manifold_volume_mL * _mL
     g[ph.G_KML] = orifice_area_m2(p.manifold_leak_diameter_mm, p.orifice_discharge_coefficient)
