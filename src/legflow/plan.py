@@ -211,25 +211,14 @@ class Fill:
 
 
 def cell_fill_mL(volume_mL: float, pressure_mmHg: float) -> float:
-    """Air (at atmospheric pressure) a cell takes from vented to ``pressure_mmHg``.
-
-    The simulator's own gas law (`legflow.device.sim.physics`): gas N = (P_atm + p) V(p) / P_atm with
-    V(p) = V·(residual + conform·(1 − e^(−p/p_conform)) + tissue·p). It leaves out the limb yielding
-    under the cell (more room, more air) and the manifold's own gas, so it never overstates.
+    """Air (at atmospheric pressure) a cell takes from vented to ``pressure_mmHg``, by the
+    simulator's own gas law (`legflow.device.sim.simulator.cell_air_mL`). It leaves out the limb
+    yielding under the cell (more room, more air) and the manifold's own gas, so it never overstates.
     """
-    # imported here: the sim package loads numba, which `legflow check` need not pay for up front
-    from legflow.device.sim.parameters import ATMOSPHERE_Pa, MMHG_Pa, SimParameters
+    # imported here: the sim package loads numba, which `legflow check` pays for only when it counts air
+    from legflow.device.sim.simulator import cell_air_mL
 
-    sim = SimParameters()
-    atmosphere_mmHg = ATMOSPHERE_Pa / MMHG_Pa
-
-    def gas_volume_mL(p: float) -> float:
-        conform = sim.cell_conform_fraction * (1.0 - math.exp(-p / sim.cell_conform_pressure_mmHg))
-        v = volume_mL * (sim.cell_residual_fraction + conform + sim.cell_tissue_fraction_per_mmHg * p)
-        return max(v, sim.cell_dead_volume_mL)
-
-    full = gas_volume_mL(pressure_mmHg) * (atmosphere_mmHg + pressure_mmHg) / atmosphere_mmHg
-    return full - gas_volume_mL(0.0)
+    return cell_air_mL(volume_mL, pressure_mmHg) - cell_air_mL(volume_mL, 0.0)
 
 
 def ramp_groups(c: Compression) -> list[tuple[str, ...]]:

@@ -454,8 +454,22 @@ def _globals(p: SimParameters, pump_free_flow_L_per_min: float, pump_shutoff_mmH
     return g
 
 
+def cell_air_mL(volume_mL: float, pressure_mmHg: float, params: SimParameters | None = None) -> float:
+    """Air (mL at atmospheric pressure) a cell of ``volume_mL`` holds at a gauge pressure, by the
+    kernel's own gas law, off the limb (no limb yielding under it): the one owner of a cell's gas
+    for the program check's pump capacity and for the simulation."""
+    cp = _cell_rows(np.array([volume_mL]), params or SimParameters())
+    gas_m3, _ = ph.gas_amount(cp, 0, pressure_mmHg * MMHG_Pa, ATMOSPHERE_Pa)
+    return gas_m3 / _mL
+
+
 def _cell_params(profile: DeviceProfile, p: SimParameters) -> np.ndarray:
-    vols = np.array([c.volume_mL for _ in profile.legs for c in profile.cells]) * _mL
+    return _cell_rows(np.array([c.volume_mL for _ in profile.legs for c in profile.cells]), p)
+
+
+def _cell_rows(volumes_mL: np.ndarray, p: SimParameters) -> np.ndarray:
+    """The kernel's per-cell parameters of cells of these volumes (`physics.CP_*` columns)."""
+    vols = volumes_mL * _mL
     cp = np.zeros((len(vols), ph.NCP))
     cp[:, ph.CP_VFLOOR] = p.cell_dead_volume_mL * _mL
     cp[:, ph.CP_SOFT] = 0.25 * p.cell_dead_volume_mL * _mL
