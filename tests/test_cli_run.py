@@ -3,6 +3,7 @@ process (once: stop and vent; twice: emergency stop)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,10 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from cli_helpers import run_cli
+from legflow.cli.live import render
+from legflow.engine.launch import prepare_session
+from legflow.safety.limits import DEFAULT_LIMITS
 
 HERE = Path(__file__).parent
+#: Two holds: the cells are full when each phase ends.
+TWO_HOLDS = HERE / "programs" / "two-holds.toml"
 
 
 @pytest.fixture
@@ -36,6 +43,43 @@ def test_live_display_shows_cells_legs_and_the_outcome(cli):
     assert result.code == 0
     for text in ("legflow session", "left.calf", "right.thigh", "mmHg", "heat", "completed after 480 s"):
         assert text in result.out
+
+
+def test_fast_run_ends_with_every_cell_vented(cli):
+    """The program ends mid-hold: the session vents and waits for the cells before it ends."""
+    result = cli("run", str(TWO_HOLDS), "--fast", "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["status"] == "completed" and summary["duration_s"] == 30.0
+    assert summary["duration_s"] < summary["vented_at_s"] < summary["duration_s"] + 3
+    assert max(cell["max_pressure_mmHg"] for cell in summary["cells"].values()) > 35
+    assert all(cell["end_pressure_mmHg"] < 3 for cell in summary["cells"].values())  # as last sensed
+
+
+def _screen(state, program: str = "Two holds") -> str:
+    console = Console(width=140, record=True, file=io.StringIO())
+    console.print(render(state, program))
+    return console.export_text()
+
+
+def test_live_display_after_one_ctrl_c_says_stopping_then_stays_on_the_phase_it_stopped_in():
+    launch = prepare_session(str(TWO_HOLDS), limits=DEFAULT_LIMITS, history=None, fast=True)
+    session = launch.session
+    screens: list[str] = []
+
+    def update(state):
+        screens.append(_screen(state))
+        if state.t_s >= 8 and not session.control.stop_requested:
+            session.control.stop()  # what the first Ctrl-C does
+            screens.clear()
+
+    with launch.massager:
+        summary = session.run(on_update=update, update_every_s=0.1)
+    assert summary["status"] == "stopped"
+    assert any("STOPPING (venting)" in screen for screen in screens)
+    assert not any("PAUSED" in screen for screen in screens)
+    end = _screen(session.last_state)
+    assert "phase: first hold" in end and "Rest your legs flat." in end
+    assert "last hold" not in end and "Stand up and walk." not in end
 
 
 def test_injected_fault_exits_4_with_the_fault_in_the_summary(cli):

@@ -3,6 +3,8 @@ controller's tracking; legs modes; guide steps and events; the summary contract.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,10 +15,14 @@ from legflow.engine.session import Session
 from legflow.engine.testprogram import exercise_program
 from legflow.engine.tracking import tracking
 from legflow.programs.library import builtin_source
+from legflow.programs.loader import load_program
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
+
+#: Two holds: the cells are full when each phase ends.
+TWO_HOLDS = Path(__file__).parent / "programs" / "two-holds.toml"
 
 
 def make_session(program: Program, profile: str = "reference", history: History | None = None):
@@ -32,7 +38,8 @@ def test_summary_follows_the_contract(tmp_path):
     assert set(summary) >= {"program", "status", "duration_s", "cells", "max_skin_temp_C", "faults"}
     assert summary["status"] == "completed" and summary["duration_s"] == pytest.approx(300, abs=0.05)
     assert set(summary["cells"]) == set(load_profile("reference").cell_names())
-    assert all(set(v) == {"max_pressure_mmHg", "true_max_pressure_mmHg"} for v in summary["cells"].values())
+    assert all(set(v) == {"max_pressure_mmHg", "true_max_pressure_mmHg", "end_pressure_mmHg"}
+               for v in summary["cells"].values())  # fmt: skip
     assert max(v["max_pressure_mmHg"] for v in summary["cells"].values()) > 40
     # the physics' own maxima (simulation only) sit within the sensors' error of the sensed ones
     for v in summary["cells"].values():
@@ -85,6 +92,73 @@ def test_emergency_stop_reaches_the_safe_state_within_one_tick():
     summary = session.run(on_update=press, update_every_s=0.02)
     assert when["relay"] is True
     assert summary["status"] == "stopped" and summary["duration_s"] <= 12.0 + 2 * session.dt_s
+
+
+def test_the_end_of_a_session_vents_until_every_cell_reads_empty(tmp_path):
+    """The last phase ends mid-hold: the session vents and waits (on its clock) for the cells."""
+    history = History(tmp_path / "h.sqlite")
+    session, sim = make_session(load_program(TWO_HOLDS), history=history)
+    states = []
+    summary = session.run(on_update=states.append, update_every_s=0.1)
+    assert summary["status"] == "completed" and summary["duration_s"] == pytest.approx(30, abs=0.05)
+    assert max(s.pressure_mmHg.max() for s in states if s.t_s > 25) > 35  # full as the program ended
+    end = session.last_state
+    assert end.pressure_mmHg.max() < 3 and sim.true_pressure_mmHg.max() < 5
+    assert end.vented and not end.venting and end.status == "completed"
+    assert summary["duration_s"] < summary["vented_at_s"] < summary["duration_s"] + 3
+    venting = [s for s in states if s.venting]
+    assert venting and all(s.status == "completed" and not s.vented for s in venting)
+    assert all(cell["end_pressure_mmHg"] < 3 for cell in summary["cells"].values())
+    assert history.session(summary["id"]).summary["vented_at_s"] == summary["vented_at_s"]
+
+
+def test_after_an_emergency_stop_the_live_state_follows_the_cells_until_they_are_empty():
+    session, sim = make_session(load_program(TWO_HOLDS))
+    after: list = []
+    pressed: dict = {}
+
+    def press(state):
+        if pressed:
+            after.append(state)
+        elif state.t_s >= 10:
+            pressed["p"] = float(state.pressure_mmHg.max())
+            session.control.emergency_stop()
+
+    summary = session.run(on_update=press, update_every_s=0.02)
+    assert pressed["p"] > 40 and summary["status"] == "stopped"
+    assert len(after) > 10  # the sensed pressures keep coming while the cells vent
+    assert all(s.status == "stopped" and s.trip is not None for s in after)
+    # "vented" is said exactly when every cell reads low
+    assert all(s.vented == (s.pressure_mmHg.max() < 3) for s in after)
+    assert after[0].venting and not after[0].vented
+    assert after[-1].vented and not after[-1].venting and sim.true_pressure_mmHg.max() < 5
+    assert 0 < summary["vented_at_s"] - summary["duration_s"] < 1.5
+
+
+def test_a_stop_leaves_the_display_on_the_phase_it_stopped_in():
+    session, _ = make_session(load_program(TWO_HOLDS))
+    summary = session.run(on_update=lambda s: s.t_s >= 8 and session.control.stop(), update_every_s=0.1)
+    assert summary["status"] == "stopped"
+    end = session.last_state
+    assert end.phase == "first hold" and "Rest your legs flat." in end.guide
+    assert end.phase_left_s == pytest.approx(18 - summary["duration_s"], abs=0.1)
+
+
+def test_a_graceful_stop_says_stopping_while_it_vents_not_paused():
+    session, _ = make_session(load_program(TWO_HOLDS))
+    states = []
+
+    def watch(state):
+        states.append(state)
+        if state.t_s >= 8 and not session.control.stop_requested:
+            session.control.stop()
+            states.clear()  # keep what is shown after the stop
+
+    session.run(on_update=watch, update_every_s=0.02)
+    stopping = [s for s in states if s.trip is None]  # venting, before the safe state latches
+    assert len(stopping) > 5 and all(s.status == "stopping" for s in stopping)
+    assert stopping[0].venting and not stopping[0].vented
+    assert not any(s.paused for s in states)
 
 
 @pytest.mark.parametrize(

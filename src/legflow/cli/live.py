@@ -73,8 +73,17 @@ def leg_picture(state: LiveState) -> Table:
     return table
 
 
+def status_word(state: LiveState) -> str:
+    """What the session does now; after its end, whether the cells are still venting."""
+    if state.status == "stopping":
+        return "STOPPING (venting)"
+    if state.paused:
+        return "PAUSED"
+    return f"{state.status} · venting" if state.venting else state.status
+
+
 def render(state: LiveState, program: str) -> Panel:
-    status = "PAUSED" if state.paused else state.status
+    status = status_word(state)
     if state.trip is not None and state.trip.is_fault:
         status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
         if state.trip.detector == "device":  # the device vented by itself: say why, in its words

@@ -33,9 +33,10 @@ from legflow.twin.model import Posture
 from legflow.twin.subject import load_subject
 
 ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
-#: A graceful stop vents until every cell reads below this, or for at most STOP_VENT_MAX_s.
-STOPPED_BELOW_mmHg = 3.0
-STOP_VENT_MAX_s = 5.0
+#: Whenever a session ends (its program's end, a stop, the safe state) it goes on reading the cells
+#: until every one reads below VENTED_BELOW_mmHg, for at most VENT_MAX_s.
+VENTED_BELOW_mmHg = 3.0
+VENT_MAX_s = 5.0
 TICK_HZ = 50
 RefillFrom = Literal["auto", "twin", "sensor"]
 #: History is committed at most this often in wall time (so every session second in real time).
@@ -60,9 +61,16 @@ class LiveState:
     guide: str | None
     paused: bool
     trip: Trip | None
-    status: str = "running"  # running | completed | stopped | fault
+    #: running | stopping (a graceful stop venting the cells) | completed | stopped | fault
+    status: str = "running"
     #: The leg twin's signals per leg (``LiveTwin.signals``), when a twin runs.
     twin: dict[str, list[float]] | None = None
+    #: The session has ended (or is stopping) and waits for the cells to empty.
+    venting: bool = False
+    #: Every cell reads below VENTED_BELOW_mmHg now.
+    vented: bool = False
+    #: Seconds since the session started on its clock, pauses and the final vent included.
+    clock_s: float = 0.0
 
 
 class SessionControl:
@@ -139,6 +147,10 @@ class Session:
         self.status = "running"
         self.t_s = 0.0
         self.session_id: int | None = None  # its row in the history, once it runs
+        self.started_s = 0.0  # the clock when it started
+        #: Session seconds (as t_s, on from the end) when every cell read empty after the end.
+        self.vented_at_s: float | None = None
+        self._twin_at_end: dict[str, Any] | None = None
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2) -> dict:
@@ -150,7 +162,7 @@ class Session:
             self.history.start(self.program_label, sup.profile.name, self.cells) if self.history else None
         )
         self.session_id = session_id
-        next_tick = clock.now()
+        self.started_s = next_tick = clock.now()
         tick = 0
         phase_index = -1
         # each phase's guide steps by time, and how many of the current phase's have been shown
@@ -164,7 +176,7 @@ class Session:
         phase_of_tick = self.phase_of_tick.tolist()  # plain ints: indexing numpy per tick is slow
         sensors = sup.read()
         paused_now = False
-        stopping_since: float | None = None
+        index, t_in = 0, 0.0  # where in the program the session is
         try:
             while tick < n_ticks:
                 clock.sleep_until(next_tick)
@@ -173,20 +185,9 @@ class Session:
                 next_tick = max(next_tick + self.dt_s, clock.now())
                 sensors = sup.read()
                 self._track(sensors)
-                if sup.latched:
+                if sup.latched or self.control.stop_requested:
                     break
-                if self.control.stop_requested:
-                    # a graceful stop vents every cell first (a second Ctrl-C meanwhile is an
-                    # emergency stop), then latches the safe state
-                    if stopping_since is None:
-                        stopping_since = clock.now()
-                        paused_now = True
-                        self.pressure_ctl.vent_all()
-                    vented = float(np.max(sensors.pressure_mmHg)) < STOPPED_BELOW_mmHg
-                    if vented or clock.now() - stopping_since >= STOP_VENT_MAX_s:
-                        sup.stop("stop", "stopped by the user")
-                        break
-                elif self.control.paused != paused_now:
+                if self.control.paused != paused_now:
                     paused_now = self.control.paused
                     self._event(session_id, "pause" if paused_now else "resume", "")
                     self.pressure_ctl.vent_all()
@@ -235,12 +236,57 @@ class Session:
                     on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
                 if not paused_now:
                     tick += 1
+            self._twin_block()  # the twin's metrics cover the program, not the vent after it
+            sensors = self._vent_out(sensors, commands, index, t_in, on_update, update_every)
         finally:
             self._finish(sensors, commands, session_id, tick >= n_ticks)
-        self.last_state = self._live(sensors, np.zeros(len(self.cells)), self.program.phases[-1], 0.0, False)
+        phase = self.program.phases[index]  # the phase it ended in: its last, or where it stopped
+        self.last_state = self._live(sensors, self.vented, phase, t_in, False)
         if on_update is not None:
             on_update(self.last_state)
         return self.summary
+
+    def _vent_out(self, sensors, commands: Commands, index: int, t_in: float, on_update,
+                  update_every: int):  # fmt: skip
+        """After the program's end, a stop or the safe state: vent every cell (the safe state
+        vents by itself) and go on reading and showing the sensed pressures until every cell reads
+        below VENTED_BELOW_mmHg (`vented_at_s`), or for VENT_MAX_s. A graceful stop (a second
+        Ctrl-C meanwhile is an emergency stop) then latches the safe state. Returns the last reading."""
+        sup, clock = self.supervisor, self.clock
+        stopping = self.control.stop_requested and not sup.latched
+        phase = self.program.phases[index]
+        self.pressure_ctl.vent_all()
+        next_tick = clock.now()
+        for k in range(round(VENT_MAX_s * self.tick_hz) + 1):  # ticks since the end
+            if k > 0:
+                next_tick += self.dt_s
+                clock.sleep_until(next_tick)
+                sensors = sup.read()
+                self._track(sensors)
+                self._actuate(phase, index, True, self.vented, sensors, commands, None)
+                commands.heartbeat += 1
+                sup.apply(commands)  # in the safe state the supervisor sends its own: all vented
+            if float(np.max(sensors.pressure_mmHg)) < VENTED_BELOW_mmHg:
+                self.vented_at_s = round(self.t_s + k * self.dt_s, 2)  # session seconds, on from the end
+                break
+            self.status = self._ending_status(stopping)
+            if on_update is not None and k % update_every == 0:
+                on_update(self._live(sensors, self.vented, phase, t_in, False, venting=True))
+        if stopping:
+            sup.stop("stop", "stopped by the user")
+        return sensors
+
+    def _twin_block(self) -> dict[str, Any] | None:
+        """The summary's twin block, taken once, as the program ends."""
+        if self._twin_at_end is None and self.twin is not None:
+            self._twin_at_end = self.twin.summary()
+        return self._twin_at_end
+
+    def _ending_status(self, stopping: bool) -> str:
+        trip = self.supervisor.trip
+        if trip is not None:
+            return "fault" if trip.is_fault else "stopped"
+        return "stopping" if stopping else "completed"
 
     def _actuate(
         self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands, sealed,
@@ -292,6 +338,7 @@ class Session:
 
     def _finish(self, sensors, commands: Commands, session_id: int | None, completed: bool) -> None:
         sup = self.supervisor
+        self.end_pressure = sensors.pressure_mmHg.copy()  # as sensed when the session ends
         trip = sup.trip
         if completed and trip is None:
             self.status = "completed"
@@ -317,8 +364,8 @@ class Session:
         """The session summary, contract v1 (DESIGN.md)."""
         hottest = float(self.max_skin_C.max())
         cells: dict[str, dict[str, float]] = {
-            name: {"max_pressure_mmHg": round(float(p), 1)}
-            for name, p in zip(self.cells, self.max_pressure, strict=True)
+            name: {"max_pressure_mmHg": round(float(p), 1), "end_pressure_mmHg": round(float(end), 1)}
+            for name, p, end in zip(self.cells, self.max_pressure, self.end_pressure, strict=True)
         }
         truth = self.supervisor.true_maxima()  # simulation only: the physics, not the sensors
         true_skin: dict[str, float] = {}
@@ -334,7 +381,8 @@ class Session:
             "max_skin_temp_C": round(hottest, 2) if np.isfinite(hottest) else None,
             **true_skin,
             "faults": self._faults(),
-            "twin": self.twin.summary() if self.twin is not None else None,
+            "vented_at_s": self.vented_at_s,
+            "twin": self._twin_block(),
             **({"adaptive": self._adaptive_summary()} if self.adaptive else {}),
         }  # fmt: skip
 
@@ -382,7 +430,7 @@ class Session:
             faults.append({"kind": f.kind, "cell": f.where, "at_s": f.at_s, **missed})
         return faults
 
-    def _live(self, sensors, setpoint, phase, t_in: float, paused: bool) -> LiveState:
+    def _live(self, sensors, setpoint, phase, t_in: float, paused: bool, venting: bool = False) -> LiveState:
         guide = None
         for step in phase.guide:
             if step.at_s <= t_in:
@@ -396,7 +444,9 @@ class Session:
             rollers=f"{', '.join(r.zones)} ({r.speed})" if r else None,
             vibration_level=phase.vibration.level if phase.vibration else 0,
             guide=guide, paused=paused, trip=self.supervisor.trip, status=self.status,
-            twin=self.twin.signals() if self.twin is not None else None,
+            twin=self.twin.signals() if self.twin is not None else None, venting=venting,
+            vented=bool(np.max(sensors.pressure_mmHg) < VENTED_BELOW_mmHg),
+            clock_s=self.clock.now() - self.started_s,
         )  # fmt: skip
 
 

@@ -73,6 +73,9 @@ def state_message(state: LiveState, run: int, session_id: int | None, program: s
         "guide": state.guide,
         "paused": state.paused,
         "status": state.status,
+        "venting": state.venting,
+        "vented": state.vented,
+        "clock_s": round(state.clock_s, 2),
         "trip": None
         if trip is None
         else {
