@@ -256,6 +256,32 @@ def test_an_emptied_or_foreign_file_is_reported_never_replaced(cli, isolated_hom
     assert [p.read_bytes() for p in _set_aside(isolated_home)] == [content]
 
 
+def test_the_wal_a_removed_history_left_is_never_replayed_into_a_new_one(cli, isolated_home):
+    db = _stored_session(isolated_home)
+    # a process that commits and dies leaves its last transaction in the -wal; then the file goes
+    script = (
+        "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+        "db.execute(\"UPDATE sessions SET program = 'changed'\"); db.commit(); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True)
+    wal = Path(f"{db}-wal")
+    assert wal.stat().st_size > 0
+    left = wal.read_bytes()
+    db.unlink()
+    refused = cli("run", "pre-sport", "--fast")
+    assert refused.code == 1
+    assert _one_error_line(refused.err) == (
+        f"error: history database {db} is missing but its history.sqlite-wal is there; it is kept as "
+        "is: move it aside with `legflow history move-aside`, then run again"
+    )
+    assert not db.exists() and wal.read_bytes() == left
+    assert cli("history", "move-aside").code == 0
+    (kept,) = isolated_home.glob("history.sqlite.damaged-*-wal")
+    assert kept.read_bytes() == left and not wal.exists()
+    fresh = cli("run", "pre-sport", "--fast", "--json")
+    assert fresh.code == 0 and json.loads(fresh.out)["id"] == 1
+
+
 def test_a_missing_history_is_created_by_a_run_and_never_by_a_reader(cli, isolated_home):
     listed = cli("history", "--json")
     assert listed.code == 0 and json.loads(listed.out) == []

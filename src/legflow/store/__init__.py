@@ -309,8 +309,8 @@ def _create(path: Path) -> None:
     """A new, empty history at `path`, which is missing. It is built under another name and
     linked into place: the history path never holds a half-made file (which another process
     would take for an emptied history), and a file another process made meanwhile is kept."""
-    if _has_wal(path):  # what a missing file left behind: SQLite would replay it into a new one
-        raise HistoryError(f"history database {path} is missing but {path}-wal is there; {KEPT}")
+    if _has_wal(path):  # what a removed file left behind: SQLite would replay it into a new one
+        raise HistoryError(f"history database {path} is missing but its {path.name}-wal is there; {KEPT}")
     if not _writable(path.parent):
         raise HistoryError(_cannot(path, "its folder is read-only", "created"))
     new = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
@@ -365,11 +365,12 @@ def damage(path: Path) -> str | None:
 
 def move_aside(path: Path) -> Path:
     """Rename a damaged history to `<name>.damaged-<UTC time>`, its -wal and -shm files with it
-    (so SQLite's own tools can still recover what is in it); the next session starts a new
-    history. A sound history is refused: a user's sessions are never moved out of sight."""
-    if not path.exists():
+    (so SQLite's own tools can still recover what is in it), or the -wal a removed history left;
+    the next session starts a new history. A sound history is refused: a user's sessions are
+    never moved out of sight."""
+    if not path.exists() and not _has_wal(path):
         raise HistoryError(f"there is no history database at {path}: nothing to move aside")
-    if damage(path) is None:
+    if path.exists() and damage(path) is None:
         raise HistoryError(f"history database {path} is not damaged: nothing to move aside")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
