@@ -18,6 +18,8 @@ playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("LEGFLOW_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
 SCREENSHOTS = ARTIFACTS / "screenshots"
+#: Two holds: the cells are full when each phase ends.
+TWO_HOLDS = (Path(__file__).parent / "programs" / "two-holds.toml").read_text()
 #: As the machine's probe starts it: no sandbox as root, and no background calls to a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -42,6 +44,7 @@ def browser():
 def dash(isolated_home):
     with running_dashboard(isolated_home) as dashboard:
         dashboard.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+        dashboard.client.put("/api/v1/programs/two-holds", json={"toml": TWO_HOLDS})
         yield dashboard
 
 
@@ -148,6 +151,66 @@ def test_emergency_stop_works_while_the_page_is_busy(page, dash):
     page.click("#estop")
     page.wait_for_selector("#safe-state", timeout=5_000)
     assert dash.manager._launch.massager.relay_open
+
+
+#: Records, on every change of the live view, the time, the highest cell pressure drawn, the
+#: outcome's text and the status line; and the time the emergency stop was pressed.
+WATCH_THE_LIVE_VIEW = """() => {
+  window.seen = [];
+  const record = () => {
+    const cells = [...document.querySelectorAll('#legs .cell')].map((c) => Number(c.dataset.pressure));
+    window.seen.push({ t: performance.now(), max: Math.max(...cells),
+      outcome: document.querySelector('#outcome').textContent,
+      status: document.querySelector('#live-status').textContent });
+  };
+  new MutationObserver(record).observe(document.querySelector('#view'),
+    { subtree: true, attributes: true, childList: true, characterData: true });
+  document.querySelector('#estop').addEventListener('pointerdown',
+    () => { window.pressedAt = performance.now(); }, { capture: true });
+}"""
+
+
+def _start(page, dash, program: str) -> None:
+    page.goto(f"{dash.url}/#/program/{program}")
+    page.click("#start")
+    page.wait_for_function("() => location.hash === '#/live'")
+    page.locator("[id='cell-left.foot']").wait_for()
+
+
+def test_after_the_emergency_stop_the_page_shows_the_cells_venting_until_they_are_empty(page, dash):
+    _start(page, dash, "two-holds")
+    page.wait_for_function(
+        "() => Number(document.getElementById('cell-left.foot').dataset.pressure) > 40", timeout=15_000
+    )
+    page.evaluate(WATCH_THE_LIVE_VIEW)
+    page.click("#estop")
+    page.wait_for_selector("#ended", timeout=10_000)
+    seen, pressed = page.evaluate("[window.seen, window.pressedAt]")
+    after = [s for s in seen if s["t"] >= pressed]
+    assert after and after[0]["max"] > 30  # full when the stop was pressed
+    # the page follows the sensed pressures down, saying so, and says "vented" only once they are low
+    assert any("venting" in s["outcome"] and s["max"] >= 5 for s in after)
+    low = next(s for s in after if s["max"] < 5)
+    assert low["t"] - pressed < 1000
+    claimed = [s for s in after if "every cell vented" in s["outcome"]]
+    assert claimed and all(s["max"] < 3 for s in claimed)
+    assert "every cell vented" in page.locator("#outcome").inner_text()
+    _shot(page, "live-emergency-stop-vented")
+
+
+def test_a_stop_says_stopping_and_stays_on_the_phase_it_stopped_in(page, dash):
+    _start(page, dash, "two-holds")
+    page.wait_for_function(
+        "() => Number(document.getElementById('cell-left.foot').dataset.pressure) > 40", timeout=15_000
+    )
+    page.evaluate(WATCH_THE_LIVE_VIEW)
+    page.click("#stop")
+    page.wait_for_selector("#ended", timeout=15_000)
+    statuses = {s["status"] for s in page.evaluate("window.seen")}
+    assert "Two holds: stopping" in statuses and not any("paused" in s for s in statuses)
+    assert page.locator("#live-status").inner_text() == "Two holds: stopped"
+    assert page.locator("#phase").inner_text().startswith("first hold · ended at")
+    assert "Rest your legs flat." in page.locator("#guide").inner_text()
 
 
 def test_editor_marks_problem_lines_and_saves_a_valid_program(page, dash):

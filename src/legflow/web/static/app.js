@@ -480,31 +480,31 @@ function liveView() {
     const word = state.trip && state.trip.is_fault ? "fault" : state.paused ? "paused" : state.status;
     status.textContent = `${hello.title}: ${word}`;
     status.className = `big status-${word}`;
-    phase.textContent = `${state.phase} · ${fmtTime(state.duration_s - state.t_s)} left (phase ${fmtTime(state.phase_left_s)})`;
+    const running = state.status === "running" || state.status === "stopping";
+    phase.textContent = running ? `${state.phase} · ${fmtTime(state.duration_s - state.t_s)} left (phase ${fmtTime(state.phase_left_s)})`
+      : `${state.phase} · ended at ${fmtTime(state.t_s)} of ${fmtTime(state.duration_s)}`;
     guide.hidden = !state.guide; guide.textContent = state.guide || "";
     indicators.replaceChildren(
       el("span", { class: state.rollers ? "on" : "", id: "rollers-state" }, `rollers: ${state.rollers || "off"}`),
       el("span", { class: state.heat_target_C ? "on" : "", id: "heat-state" },
         `heat: ${state.heat_target_C ? state.heat_target_C + " °C target" : "off"}, skin ${state.skin_temp_C.map((t) => t.toFixed(1)).join(" / ")} °C`),
       el("span", {}, `vibration: ${state.vibration_level || "off"}`));
-    if (state.trip) {
-      outcome.replaceChildren(el("p", { class: state.trip.is_fault ? "error big" : "warn big", id: "safe-state" },
-        `Safe state: ${state.trip.message}`), el("p", { class: "muted" }, "Pump off, every cell vented, heat and motors off."));
-    }
+    outcome.replaceChildren(...ending(state));
     if (state.twin) {
       twinLine.textContent = "twin: " + hello.legs.map((leg, k) =>
         `${leg} outflow ${state.twin.outflow_mL_per_min[k].toFixed(0)} mL/min, fluid cleared ${state.twin.fluid_cleared_mL[k].toFixed(1)} mL`).join(" · ");
     }
-    const recent = history.filter((s) => s.t_s >= state.t_s - 60);
+    // charted on the session's clock, which runs on through pauses and the vent after the end
+    const recent = history.filter((s) => s.clock_s >= state.clock_s - 60);
     const cellSeries = hello.cells.map((cell, i) => ({ name: cell, colour: ZONE_COLOURS[hello.cell_zones[i]] || "#333",
-      dash: cell.startsWith("right") ? [4, 3] : [], points: recent.map((s) => [s.t_s, s.pressure_mmHg[i]]) }));
+      dash: cell.startsWith("right") ? [4, 3] : [], points: recent.map((s) => [s.clock_s, s.pressure_mmHg[i]]) }));
     pressureChart.draw(cellSeries);
     if (String(drawn) !== pressureLegend.dataset.for) {
       pressureLegend.replaceChildren(legend(cellSeries.filter((s) => s.name.startsWith(hello.legs[0]))));
       pressureLegend.dataset.for = String(drawn);
     }
     if (state.twin) {
-      const twinSeries = hello.legs.map((leg, k) => ({ name: leg, colour: LEG_COLOURS[leg], points: recent.filter((s) => s.twin).map((s) => [s.t_s, s.twin.outflow_mL_per_min[k]]) }));
+      const twinSeries = hello.legs.map((leg, k) => ({ name: leg, colour: LEG_COLOURS[leg], points: recent.filter((s) => s.twin).map((s) => [s.clock_s, s.twin.outflow_mL_per_min[k]]) }));
       twinChart.draw(twinSeries);
       twinLegend.replaceChildren(legend(twinSeries));
     }
@@ -527,6 +527,21 @@ function liveView() {
 }
 
 function alertError(error) { alert(error.message); }
+
+// Once a session ends or stops: the safe state, if the supervisor holds it, and the cells as sensed
+// (venting until every cell reads empty; "vented" only when the readings say so).
+function ending(state) {
+  if (state.status === "running") return [];
+  const highest = Math.max(...state.pressure_mmHg).toFixed(1);
+  const vent = state.vented ? "every cell vented"
+    : state.venting ? `venting… (highest cell ${highest} mmHg)`
+      : `venting did not finish: a cell still reads ${highest} mmHg`;
+  return [
+    state.trip ? el("p", { class: state.trip.is_fault ? "error big" : "warn big", id: "safe-state" },
+      `Safe state: ${state.trip.message}`) : null,
+    el("p", { class: state.vented ? "ok" : "warn", id: "vent-state" }, `Pump off, heat and motors off; ${vent}.`),
+  ];
+}
 
 async function historyView() {
   const view = outlet();
