@@ -13,6 +13,8 @@ import pytest
 from tests.evidence_helpers import PINNED
 from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
 
+from legflow.device.profile import load_profile
+
 playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -20,6 +22,7 @@ ARTIFACTS = Path(os.environ.get("LEGFLOW_ARTIFACTS", Path(__file__).parent.paren
 SCREENSHOTS = ARTIFACTS / "screenshots"
 #: Two holds: the cells are full when each phase ends.
 TWO_HOLDS = (Path(__file__).parent / "programs" / "two-holds.toml").read_text()
+PHONE = {"width": 390, "height": 844}
 #: As the machine's probe starts it: no sandbox as root, and no background calls to a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -211,6 +214,55 @@ def test_a_stop_says_stopping_and_stays_on_the_phase_it_stopped_in(page, dash):
     assert page.locator("#live-status").inner_text() == "Two holds: stopped"
     assert page.locator("#phase").inner_text().startswith("first hold · ended at")
     assert "Rest your legs flat." in page.locator("#guide").inner_text()
+
+
+def test_the_pressure_legend_lists_every_drawn_cell(page, dash):
+    cells = load_profile("reference").cell_names()
+    _start(page, dash, "short-test")
+    page.wait_for_selector("#pressure-legend span")
+    assert page.locator("#pressure-legend span").all_inner_texts() == cells
+    page.click("#estop")
+    page.wait_for_selector("#ended a", timeout=10_000)
+    page.click("#ended a")
+    page.wait_for_selector("#history-legend span")
+    assert page.locator("#history-legend span").all_inner_texts() == cells
+    _shot(page, "history-legend")
+
+
+def _fits_the_phone(page) -> None:
+    box = page.locator("#estop").bounding_box()
+    assert box and box["x"] >= 0 and box["y"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"] and box["y"] + box["height"] <= PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_on_a_phone_the_stop_button_and_every_page_fit_the_screen(browser, dash):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{dash.url}/login?token={TOKEN}")
+    page.wait_for_selector("#library")
+    _fits_the_phone(page)
+    _shot(page, "phone-library")
+    for view, ready in [("#/program/recovery", "#evidence .grade"), ("#/editor/recovery", "#verdict"),
+                        ("#/screening", "#screening-form")]:  # fmt: skip
+        page.goto(f"{dash.url}/{view}")
+        page.wait_for_selector(ready)
+        _fits_the_phone(page)
+    _start(page, dash, "short-test")
+    page.wait_for_selector("#pressure-legend span")
+    _fits_the_phone(page)
+    _shot(page, "phone-live")
+    page.click("#estop")
+    page.wait_for_selector("#ended a", timeout=10_000)
+    _fits_the_phone(page)
+    page.click("#ended a")
+    page.wait_for_selector("#events")
+    _fits_the_phone(page)
+    page.goto(f"{dash.url}/#/history")
+    page.wait_for_selector("#history")
+    _fits_the_phone(page)
+    _shot(page, "phone-history")
+    context.close()
 
 
 def test_editor_marks_problem_lines_and_saves_a_valid_program(page, dash):

@@ -146,8 +146,21 @@ class LineChart {
   }
 }
 
-function legend(series) {
-  return el("div", { class: "legend" }, series.map((s) => el("span", { style: `color:${s.colour}` }, `— ${s.name}`)));
+// every series, each with a sample of its line (solid or dashed) in its colour
+function legend(series, attrs = {}) {
+  return el("div", { class: "legend", ...attrs }, series.map((s) => el("span", { style: `color:${s.colour}` }, lineSample(s), s.name)));
+}
+
+function lineSample(s) {
+  const root = svg("svg", { width: 22, height: 8, "aria-hidden": "true" });
+  root.append(svg("line", { x1: 0, y1: 4, x2: 22, y2: 4, stroke: s.colour, "stroke-width": 2,
+    "stroke-dasharray": (s.dash || []).join(" ") || "none" }));
+  return root;
+}
+
+// a table in a container that scrolls sideways on a narrow screen, so the page never does
+function scrolling(table) {
+  return el("div", { class: "scroll" }, table);
 }
 
 function cellColour(cell, zones) {
@@ -240,7 +253,7 @@ async function programsView(params) {
       el("td", {}, r.goal), el("td", {}, r.zones.join(", ") || "by hand"), el("td", {}, r.minutes),
       el("td", {}, gradeBadge(r.grade, r.grade_note)), el("td", { class: "muted" }, r.origin === "user" ? "yours" : ""))));
   view.replaceChildren(el("h1", {}, "Programs"), el("p", {}, el("label", {}, "Goal ", filter),
-    el("a", { href: "#/editor" }, "New program")), table);
+    el("a", { href: "#/editor" }, "New program")), scrolling(table));
 }
 
 function timelineChart(timeline) {
@@ -286,7 +299,7 @@ async function programView(params, name) {
     el("p", {}, p.summary),
     el("div", { class: "card" }, start, el("p", {}, el("a", { href: `#/editor/${name}` }, p.origin === "user" ? "Edit" : "Edit a copy"))),
     el("h2", {}, "Timeline"), ...phases,
-    el("h2", {}, "Evidence"), evidence,
+    el("h2", {}, "Evidence"), scrolling(evidence),
     el("p", { class: "muted" }, Object.entries(p.grade_meaning).map(([g, m]) => `${g}: ${m}`).join(" · ")));
 }
 
@@ -426,7 +439,7 @@ async function screeningView() {
     catch (error) { result.replaceChildren(); showError(error, result); }
   } },
   el("p", {}, el("label", {}, "User ", el("input", { id: "user", value: "default" }))),
-  el("table", {}, questions.map((q) => el("tr", {}, el("td", {}, q.ask, el("div", { class: "muted" }, `${q.action.replace("_", " ")}: ${q.why}`)), el("td", {}, field(q))))),
+  scrolling(el("table", {}, questions.map((q) => el("tr", {}, el("td", {}, q.ask, el("div", { class: "muted" }, `${q.action.replace("_", " ")}: ${q.why}`)), el("td", {}, field(q)))))),
   el("p", {}, el("button", { class: "primary", type: "submit" }, "Save answers")));
   const showDecisions = (answer) => {
     const items = answer.decisions.map((d) => el("li", { class: d.action.startsWith("block") ? "error" : "warn" },
@@ -452,7 +465,7 @@ function liveView() {
   const twinLine = el("p", { id: "twin" });
   const pressureCanvas = el("canvas", { class: "chart", id: "pressure-chart" });
   const twinCanvas = el("canvas", { class: "chart", id: "twin-chart" });
-  const pressureLegend = el("div"), twinLegend = el("div");
+  const pressureLegend = el("div", { id: "pressure-legend" }), twinLegend = el("div");
   const controls = el("p", {},
     el("button", { id: "pause", onclick: () => api("/sessions/current/pause", { method: "POST" }).catch(alertError) }, "Pause"), " ",
     el("button", { id: "resume", onclick: () => api("/sessions/current/resume", { method: "POST" }).catch(alertError) }, "Resume"), " ",
@@ -500,7 +513,7 @@ function liveView() {
       dash: cell.startsWith("right") ? [4, 3] : [], points: recent.map((s) => [s.clock_s, s.pressure_mmHg[i]]) }));
     pressureChart.draw(cellSeries);
     if (String(drawn) !== pressureLegend.dataset.for) {
-      pressureLegend.replaceChildren(legend(cellSeries.filter((s) => s.name.startsWith(hello.legs[0]))));
+      pressureLegend.replaceChildren(legend(cellSeries));
       pressureLegend.dataset.for = String(drawn);
     }
     if (state.twin) {
@@ -546,12 +559,12 @@ function ending(state) {
 async function historyView() {
   const view = outlet();
   const rows = await api("/history");
-  view.replaceChildren(el("h1", {}, "History"), rows.length ? el("table", { id: "history" },
+  view.replaceChildren(el("h1", {}, "History"), rows.length ? scrolling(el("table", { id: "history" },
     el("tr", {}, ["id", "started (UTC)", "program", "device", "status", "minutes", "faults"].map((h) => el("th", {}, h))),
     rows.map((r) => el("tr", { class: "click", onclick: () => { location.hash = `#/history/${r.id}`; } },
       el("td", {}, r.id), el("td", {}, r.started_at.replace("T", " ").replace("+00:00", "")), el("td", {}, r.program),
       el("td", {}, r.profile), el("td", { class: `status-${r.status}` }, r.status), el("td", {}, (r.duration_s / 60).toFixed(1)),
-      el("td", {}, r.summary ? r.summary.faults.length : "")))) : el("p", {}, "No sessions yet."));
+      el("td", {}, r.summary ? r.summary.faults.length : ""))))) : el("p", {}, "No sessions yet."));
 }
 
 async function sessionView(params, id) {
@@ -567,7 +580,7 @@ async function sessionView(params, id) {
     el("p", {}, `${s.started_at} · ${s.profile} · `, el("span", { class: `status-${s.status}` }, s.status), ` · ${fmtTime(s.duration_s)}`),
     el("p", {}, el("a", { href: `/api/v1/history/${s.id}/export?format=csv`, id: "export-csv" }, "Export CSV"), " · ",
       el("a", { href: `/api/v1/history/${s.id}/export?format=json`, id: "export-json" }, "Export JSON")),
-    el("div", { class: "card" }, el("h3", {}, "Cell pressure"), pressureCanvas, legend(series.filter((x) => !x.dash.length)))];
+    el("div", { class: "card" }, el("h3", {}, "Cell pressure"), pressureCanvas, legend(series, { id: "history-legend" }))];
   const withTwin = s.samples.filter((x) => x.twin);
   let twinCanvas = null, twinSeries = [];
   if (withTwin.length) {
@@ -578,15 +591,15 @@ async function sessionView(params, id) {
   }
   if (summary.twin) {
     parts.push(el("div", { class: "card" }, el("h3", {}, "Leg twin summary (a model prediction, not clinical evidence)"),
-      el("table", {}, Object.entries(summary.twin).filter(([, v]) => typeof v !== "object").map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))))));
+      scrolling(el("table", {}, Object.entries(summary.twin).filter(([, v]) => typeof v !== "object").map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v)))))));
   }
   if (summary.faults && summary.faults.length) {
-    parts.push(el("div", { class: "card" }, el("h3", {}, "Faults"), el("table", {}, summary.faults.map((f) =>
+    parts.push(el("div", { class: "card" }, el("h3", {}, "Faults"), scrolling(el("table", {}, summary.faults.map((f) =>
       el("tr", {}, el("td", { class: "error" }, f.kind), el("td", {}, f.cell || ""), el("td", {}, f.message || ""),
-        el("td", {}, f.safe_at_s != null ? `safe at ${f.safe_at_s} s` : ""))))));
+        el("td", {}, f.safe_at_s != null ? `safe at ${f.safe_at_s} s` : "")))))));
   }
-  parts.push(el("div", { class: "card" }, el("h3", {}, "Events"), el("table", { id: "events" },
-    s.events.map((e) => el("tr", {}, el("td", {}, `${e.t_s.toFixed(1)} s`), el("td", {}, e.kind), el("td", {}, e.detail))))));
+  parts.push(el("div", { class: "card" }, el("h3", {}, "Events"), scrolling(el("table", { id: "events" },
+    s.events.map((e) => el("tr", {}, el("td", {}, `${e.t_s.toFixed(1)} s`), el("td", {}, e.kind), el("td", {}, e.detail)))))));
   view.replaceChildren(...parts);
   requestAnimationFrame(() => {
     new LineChart(pressureCanvas, { yLabel: "mmHg" }).draw(series);
