@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from legflow.engine.timeline import Timeline, cycle_s
-from legflow.programs.model import Program
+from legflow.programs.model import Program, squeezed_legs, used_legs
 
 
 def program(pattern: str, legs: str = "both", **timing) -> Program:
@@ -69,6 +69,24 @@ def test_alternate_legs_take_turns_by_cycle():
     assert set(t.at(40 + 8.5).pressures_mmHg) == {"right.foot", "right.calf", "right.thigh"}
     assert set(Timeline(program("sequential", legs="right")).at(8.5).pressures_mmHg) == {
         "right.foot", "right.calf", "right.thigh"}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["both", "left", "right", "alternate"])
+def test_the_table_and_the_targets_squeeze_the_legs_the_mode_names(mode):
+    """The setpoint table (the session's) and the targets agree cycle by cycle with the one
+    definition of a legs mode; the device check asks for every leg the mode ever squeezes."""
+    t = Timeline(program("sequential", legs=mode))
+    cells = [f"{leg}.{zone}" for leg in ("left", "right") for zone in ("foot", "calf", "thigh")]
+    table = t.setpoint_table([c.split(".")[0] for c in cells], [c.split(".")[1] for c in cells], 0.5)
+    for cycle in range(3):
+        at = 40 * cycle + 8.5  # mid-squeeze of each 40 s cycle
+        squeezed = {c.split(".")[0] for c, p in zip(cells, table[round(at / 0.5)], strict=True) if p > 0}
+        assert (
+            squeezed == set(squeezed_legs(mode, cycle)) == {c.split(".")[0] for c in t.at(at).pressures_mmHg}
+        )
+    assert used_legs(mode) == ((mode,) if mode in ("left", "right") else ("left", "right"))
+        {"left", "right"} - {mode} if mode in ("left", "right") else set()
+    )
 
 
 def test_phases_guide_steps_and_actuators_follow_the_clock():

@@ -24,7 +24,7 @@ from legflow.device.profile import DeviceProfile
 from legflow.errors import Problem, ProgramError
 from legflow.programs.loader import ProgramSource, inspect_text
 from legflow.programs.locate import Path
-from legflow.programs.model import Compression, GuideStep, Phase, Program
+from legflow.programs.model import Compression, GuideStep, Phase, Program, used_legs
 from legflow.safety.limits import Limits
 
 Finding = tuple[Path, str]
@@ -327,8 +327,7 @@ def device_findings(program: Program, profile: DeviceProfile, limits: Limits) ->
     if not program.needs_device:
         return found
     legs = program.program.legs
-    wanted = {"both": ("left", "right"), "alternate": ("left", "right")}.get(legs, (legs,))
-    if any(leg not in profile.legs for leg in wanted):
+    if any(leg not in profile.legs for leg in used_legs(legs)):
         found.append((("program", "legs"), f"device '{profile.name}' has no {legs} legs mode"))
     found += _zone_findings(program, profile, limits)
     found += _pump_findings(program, profile, refused=True)

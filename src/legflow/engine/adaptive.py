@@ -17,7 +17,7 @@ import numpy as np
 
 from legflow.engine.refill import MEASURE_mmHg, RefillDetector, SEAL_WITHIN_mmHg
 from legflow.engine.timeline import cycle_s, phase_zone_pressures
-from legflow.programs.model import Phase
+from legflow.programs.model import Phase, squeezed_legs
 
 #: Shortest rest: the veins need a moment after the release before refill can be judged.
 MIN_REST_s = 2.0
@@ -61,11 +61,10 @@ class AdaptiveCycle:
         self.unmeasured = 0  # rests that fell back to the programmed rest (no signal out of the noise)
 
     def active_legs(self, mode: str) -> tuple[int, ...]:
-        if mode == "alternate":
-            return (self.cycle % 2,)
-        if mode == "both":
-            return tuple(range(len(self.leg_names)))
-        return (self.leg_names.index(mode),) if mode in self.leg_names else ()
+        """Indices (in ``leg_names``) of the legs this cycle squeezes."""
+        return tuple(
+            self.leg_names.index(leg) for leg in squeezed_legs(mode, self.cycle) if leg in self.leg_names
+        )
 
     def setpoints(self, mode: str) -> np.ndarray:
         """Every cell's setpoint at the current point of the cycle; from the release on, each

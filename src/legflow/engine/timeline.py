@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from legflow.programs.model import Compression, GuideStep, Phase, Program
+from legflow.programs.model import Compression, GuideStep, Phase, Program, squeezed_legs
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,7 @@ class Timeline:
         return max(0, bisect.bisect_right(self.starts_s, t) - 1)
 
     def legs_at(self, cycle: int) -> tuple[str, ...]:
-        mode = self.program.program.legs
-        if mode == "alternate":
-            return ("left",) if cycle % 2 == 0 else ("right",)
-        return ("left", "right") if mode == "both" else (mode,)
+        return squeezed_legs(self.program.program.legs, cycle)
 
     def at(self, t: float) -> Targets:
         index = self.phase_at(min(t, self.duration_s))
@@ -136,9 +133,9 @@ class Timeline:
             for k, (leg, zone) in enumerate(zip(cell_legs, cell_zones, strict=True)):
                 if zone not in zones:
                     continue
-                if mode == "alternate":
-                    active = (cycle % 2 == 0) if leg == "left" else (cycle % 2 == 1)
-                else:
-                    active = np.full(ticks.size, mode in ("both", leg))
+                # every legs mode repeats every two cycles
+                active = np.where(
+                    cycle % 2 == 0, leg in squeezed_legs(mode, 0), leg in squeezed_legs(mode, 1)
+                )
                 table[ticks, k] = zones[zone] * active
         return table

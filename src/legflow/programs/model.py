@@ -10,13 +10,29 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from legflow.anatomy import CompressionZone, GuideArea, SoleZone
+from legflow.anatomy import LEGS, CompressionZone, GuideArea, SoleZone
 
 Goal = Literal[
     "circulation", "recovery", "lymph", "pain", "pre_sport", "stress", "immune", "reflexology", "custom"
 ]
 GOALS: tuple[str, ...] = Goal.__args__  # type: ignore[attr-defined]
 LegsMode = Literal["both", "left", "right", "alternate"]
+
+
+def squeezed_legs(mode: str, cycle: int) -> tuple[str, ...]:
+    """The legs a compression cycle squeezes: both, one, or (``alternate``) the left leg on even
+    cycles and the right on odd ones. The one owner of what a legs mode means, for the timeline, the
+    adaptive rests and the device check."""
+    if mode == "alternate":
+        return (LEGS[cycle % 2],)
+    return LEGS if mode == "both" else (mode,)
+
+
+def used_legs(mode: str) -> tuple[str, ...]:
+    """Every leg a program in this legs mode squeezes at some cycle (what the device must have)."""
+    return tuple(dict.fromkeys(leg for cycle in (0, 1) for leg in squeezed_legs(mode, cycle)))
+
+
 Pattern = Literal["sequential", "wave", "pulse", "hold", "off"]
 
 #: The schema range of pressures; a device allows far less (see legflow.safety.limits).
