@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import run_cli
 from legflow.cli.twin import tissue_pressures
 from legflow.programs.library import builtin_source
+from legflow.twin.validate import load_cases, run_validation
 
 
 @pytest.fixture
@@ -38,8 +39,14 @@ def test_twin_run_json_fills_the_twin_block(cli):
 
 def test_standing_and_subjects_change_the_result(cli):
     supine = json.loads(cli("twin", "run", "lymph", "--json").out)["twin"]
+    standing = json.loads(cli("twin", "run", "lymph", "--json", "--posture", "standing").out)["twin"]
     oedema = json.loads(cli("twin", "run", "lymph", "--json", "--subject", "oedema").out)["twin"]
-    assert oedema != supine
+    assert (standing["posture"], oedema["subject"]) == ("standing", "oedema")
+    # standing, the veins' hydrostatic pressure filters fluid into the tissue and the lymph carries more
+    assert standing["fluid_cleared_mL"] < supine["fluid_cleared_mL"] - 50
+    assert standing["lymph_mL_per_h"] > supine["lymph_mL_per_h"]
+    # the oedematous leg's excess fluid drains faster through its lymph
+    assert oedema["lymph_mL_per_h"] > 2 * supine["lymph_mL_per_h"]
 
 
 def test_guide_only_program_has_no_cycles(cli):
@@ -59,15 +66,29 @@ def test_bad_options_are_one_line_errors(cli, args, message):
     assert result.code == 1 and message in result.err
 
 
-def test_validate_prints_every_case_with_pass_or_miss(cli):
+def test_validate_prints_every_case_with_its_own_verdict_and_the_true_count(cli):
+    rows = run_validation()
     result = cli("twin", "validate")
     assert result.code == 0
-    for case in (
-        "calf_step_emptying",
-        "resting_femoral_flow",
-        "foot_pump_pressure_response",
-        "calf_filtration",
-    ):
-        assert case in result.out
-    assert "MISS" in result.out or "pass" in result.out
-    assert "cases within their tolerance" in result.out
+    lines = result.out.splitlines()
+    for row in rows:
+        (line,) = [x for x in lines if x.startswith(row.id + " ")]
+        assert line.rstrip().endswith("pass" if row.passed else "MISS"), line
+        assert f"  {row.id}: {row.measure}" in lines
+    assert f"{sum(r.passed for r in rows)} of {len(rows)} cases within their tolerance" in result.out
+
+
+def test_validate_json_gives_each_case_as_the_reference_publishes_it(cli):
+    result = cli("twin", "validate", "--json")
+    assert result.code == 0
+    report = json.loads(result.out)
+    cases = load_cases()
+    assert [c["id"] for c in report["cases"]] == [c["id"] for c in cases]
+    for printed, case in zip(report["cases"], cases, strict=True):
+        assert printed["measure"] == case["measure"] and printed["protocol"] == case["protocol"]
+        value = case.get("expect", next((v for k, v in case.items() if k.startswith("value_")), None))
+        assert printed["published"] == value
+        tolerance = {k.removeprefix("tolerance_"): v for k, v in case.items() if k.startswith("tolerance_")}
+        assert printed["tolerance"] == (tolerance or None)
+        assert printed["model"] is not None and isinstance(printed["pass"], bool)
+    assert report["passed"] == sum(c["pass"] for c in report["cases"]) and report["total"] == len(cases)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os
 import tomllib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from legflow.twin import model as m
 from legflow.twin.metrics import cycle_metrics, session_metrics
 from legflow.twin.protocol import DEFAULT_COVERAGE, WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
 from legflow.twin.solver import PARALLEL_MIN_LEGS, Trace, advance, observe, rhs, simulate, step_in_place
-from legflow.twin.validate import load_cases, run_validation
+from legflow.twin.validate import CASES_FILE, load_cases, run_validation
 
 VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
 DT = 0.05
@@ -388,13 +389,82 @@ def test_batch_runs_different_subjects_side_by_side(adult):
 # ---------------------------------------------------------------- validation
 
 
-def test_a_validation_row_for_every_published_case():
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "validation.toml"
+#: Every field a reference case may have; a new one fails the test below until the report handles it.
+CASE_FIELDS = {"id", "source", "subject", "protocol", "measure", "expect", "also", "tolerance_rel",
+               "tolerance_abs"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def validation_rows():
+    return run_validation()
+
+
+def test_the_packaged_cases_are_the_reference_file_unchanged():
+    """``legflow/twin/validation.toml`` is a copy of shared/reference/validation.toml, so the cases are
+    run without shared/. Where shared/ is missing the comparison cannot be made: CI lays it beside the
+    clone, so there its absence fails; elsewhere the test says it skipped and why."""
+    if not REFERENCE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the reference {REFERENCE} is missing, so the packaged copy cannot be compared")
+        pytest.skip(f"no {REFERENCE} here to compare the packaged copy with")
+    reference = tomllib.loads(REFERENCE.read_text(encoding="utf-8"))["case"]
+    packaged = load_cases()
+    assert [c["id"] for c in packaged] == [c["id"] for c in reference]
+    for ours, theirs in zip(packaged, reference, strict=True):
+        for field in sorted(ours.keys() | theirs.keys()):
+            assert ours.get(field) == theirs.get(field), f"{theirs['id']}.{field}"
+    assert CASES_FILE.read_bytes() == REFERENCE.read_bytes()
+
+
+def test_each_row_reports_its_case_as_published(validation_rows):
+    """The report carries each case's own id, source, subject, protocol, measure, value, unit and
+    tolerance, field by field: nothing is reworded or rescaled between the file and the verdict."""
     cases = load_cases()
-    rows = run_validation()
-    assert [r.id for r in rows] == [c["id"] for c in cases]
-    shared = Path(__file__).parent.parent.parent / "shared" / "reference" / "validation.toml"
-    if shared.is_file():
-        assert {c["id"] for c in cases} <= {c["id"] for c in tomllib.loads(shared.read_text())["case"]}
-    for row in rows:
-        assert row.model and row.model != "no runner", row
+    assert [r.id for r in validation_rows] == [c["id"] for c in cases]
+    for row, case in zip(validation_rows, cases, strict=True):
+        values = [k for k in case if k.startswith("value_")]
+        assert set(case) - set(values) <= CASE_FIELDS and len(values) + ("expect" in case) == 1, case["id"]
+        for field in ("source", "subject", "protocol", "measure"):
+            assert getattr(row, field) == case[field], f"{case['id']}.{field}"
+        assert row.published == (case["expect"] if "expect" in case else case[values[0]])
+        if values:
+            assert row.unit == values[0].removeprefix("value_").replace("_per_", "/").replace("pct", "%")
+        tolerances = {k.removeprefix("tolerance_"): v for k, v in case.items() if k.startswith("tolerance_")}
+        assert row.tolerance == (tolerances or None)
+        assert row.also == case.get("also")
+        assert row.model is not None and row.model_text != "no runner", row
         assert row.verdict in ("pass", "MISS")
+
+
+def test_refill_and_foot_pump_are_scored_on_what_can_be_observed(adult, validation_rows):
+    """The calf's refill rate is the slope of its volume after the release, as a plethysmograph sees it
+    (not the model's inner inflow from the microcirculation); the foot pump's rise is in the leg's
+    outflow to the abdomen (not the flow between two of its segments)."""
+    rows = {r.id: r for r in validation_rows}
+    ratio = adult.circulation.pressure_transmission_ratio
+    step = simulate(adult, schedule([Phase(5.0), Phase(30.0, {"calf": 10.0}), Phase(30.0)], 0.02, ratio,
+                                    WHOLE_SEGMENT_COVERAGE), 0.02)  # fmt: skip
+    calf = step.segment_volume_mL[:, 0, 1]
+    slope = (calf[round(36.0 / 0.02)] - calf[round(35.0 / 0.02)]) / 1.0 * 100.0 / adult.calf.tissue_volume_mL
+    assert rows["calf_step_refill"].model == pytest.approx(slope, rel=1e-3)
+    for pressure, rise in zip((50.0, 125.0, 200.0), rows["foot_pump_pressure_response"].model, strict=True):
+        pump = simulate(adult, schedule([Phase(1.0), Phase(3.0, {"foot": pressure}), Phase(20.0)], 0.01,
+                                        ratio, WHOLE_SEGMENT_COVERAGE), 0.01)  # fmt: skip
+        outflow = pump.outflow_mL_per_s[:, 0]
+        assert rise == pytest.approx(outflow.max() - outflow[0], rel=1e-3)
+
+
+def test_each_verdict_follows_from_the_model_value_and_the_tolerance(validation_rows):
+    for row in validation_rows:
+        if row.tolerance is None:  # graded_beats_uniform: "graded > uniform"
+            assert row.published == "graded > uniform"
+            expected = row.model["graded_mL"] > row.model["uniform_mL"]
+        else:
+            published = np.atleast_1d(row.published)
+            allowed = row.tolerance.get("abs", row.tolerance.get("rel", 0.0) * np.abs(published))
+            expected = bool(np.all(np.abs(np.atleast_1d(row.model) - published) <= allowed))
+            if row.also:  # the foot pump's rise must also be monotone and saturating
+                a, b, c = row.model
+                expected = expected and a < b < c and (b - a) / 75.0 < a / 50.0
+        assert row.passed == expected, row

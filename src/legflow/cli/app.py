@@ -386,14 +386,22 @@ def twin_plot(
 
 
 @twin_app.command("validate")
-def twin_validate() -> None:
+def twin_validate(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print each case: measure, published, model, tolerance, pass.")
+    ] = False,
+) -> None:
     """Each published measurement the twin must reproduce: published value, model value, tolerance,
     pass or miss. Misses are reported, never tuned away."""
     from legflow.twin.validate import format_table, run_validation
 
     rows = run_validation()
-    print(format_table(rows))
     passed = sum(row.passed for row in rows)
+    if json_out:
+        print(json.dumps({"cases": [row.as_dict() for row in rows], "passed": passed, "total": len(rows)},
+                         indent=2, ensure_ascii=False))  # fmt: skip
+        return
+    print(format_table(rows))
     print(f"{passed} of {len(rows)} cases within their tolerance")
 
 
