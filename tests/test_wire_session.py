@@ -118,7 +118,11 @@ def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, pr
     summary = json.loads(result.out)
     assert result.code == 4 and summary["status"] == "fault"
     (fault,) = summary["faults"]  # the host injected nothing: the fault is named by its detector
-    assert fault["kind"] == "frozen_sensor" and fault["cell"] == "left.calf"
+    assert (
+        fault["kind"] == "sensor_stuck"
+        and fault["detector"] == "frozen_sensor"
+        and fault["cell"] == "left.calf"
+    )
     assert 1.0 <= fault["detected_s"] < 3.0 and fault["safe_at_s"] - fault["detected_s"] < 0.1
     wait_for(lambda: emulator.vents != [], timeout_s=2, what="the vent")
     # the host's fault latches the device as its own would: the next session needs a user's reset
@@ -139,7 +143,11 @@ def test_a_shorted_heater_on_the_device_is_seen_by_its_current_over_the_wire(cli
     summary = json.loads(result.out)
     assert result.code == 4 and summary["status"] == "fault"
     (fault,) = summary["faults"]
-    assert fault["kind"] == "thermal_runaway" and fault["cell"] == "left"
+    assert (
+        fault["kind"] == "heater_runaway"
+        and fault["detector"] == "thermal_runaway"
+        and fault["cell"] == "left"
+    )
     assert 1.5 <= fault["detected_s"] < 2.5
 
 

@@ -26,6 +26,7 @@ from legflow.engine.refill import measuring_cells
 from legflow.engine.timeline import Timeline
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Program
+from legflow.safety.detectors import fault_kind
 from legflow.safety.supervisor import Supervisor, Trip
 from legflow.store import History
 from legflow.twin.live import LiveTwin
@@ -414,7 +415,7 @@ class Session:
             if cause is not None:
                 unmatched.remove(cause)
             faults.append({
-                "kind": cause.kind if cause else trip.detector,
+                "kind": cause.kind if cause else fault_kind(trip.detector),
                 # where the supervisor found it (never the injection's label: a test of the
                 # detectors compares the two)
                 "cell": trip.where,

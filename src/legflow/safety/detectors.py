@@ -182,6 +182,25 @@ CELL_DETECTORS = {
 }
 #: Detectors whose finding belongs to the whole leg (its pump, its garment), not to one cell.
 LEG_DETECTORS = {"pump_failure", "garment_off"}
+#: What each detector's finding is, as a fault kind (those of `legflow.device.faults`) where it
+#: names one: the detector says how a fault was found, the kind what it is (a sealed cell losing
+#: pressure fast is a leak). A finding that fits several kinds (a blocked inlet: a valve stuck
+#: closed or a kinked tube; a sensor that disagrees with the manifold) keeps its detector's name.
+FAULT_KIND_OF = {
+    "pressure_decay": "leak",
+    "refill_demand": "leak",
+    "frozen_sensor": "sensor_stuck",
+    "valve_stuck_open": "valve_stuck_open",
+    "pump_failure": "pump_failure",
+    "garment_off": "garment_off",
+    "thermal_runaway": "heater_runaway",
+    "link_lost": "link_loss",
+}
+
+
+def fault_kind(detector: str) -> str:
+    """The kind of fault a detector's finding is (see `FAULT_KIND_OF`), else the detector's name."""
+    return FAULT_KIND_OF.get(detector, detector)
 
 
 #: Per-cell memory of the detectors: one record per cell, which the kernel updates in place.
