@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from legflow.errors import ProgramError
 from legflow.programs.loader import dump_program, parse_program
+from legflow.programs.model import Program
 from strategies import program_dicts, programs
 
 
@@ -24,9 +26,11 @@ def test_dump_then_load_gives_the_same_program(program):
 @given(st.binary(max_size=400))
 def test_random_bytes_raise_only_program_errors(data):
     try:
-        parse_program(data.decode("utf-8", errors="replace"))
+        program = parse_program(data.decode("utf-8", errors="replace"))
     except ProgramError as exc:
         assert exc.problems and all(p.line >= 1 for p in exc.problems)
+    else:
+        assert isinstance(program, Program)  # accepted input gives a program, not a partial result
 
 
 PROGRAM_KEYS = [
@@ -55,9 +59,11 @@ toml_values = st.recursive(
 def test_random_toml_raises_only_program_errors(data):
     text = tomlkit.dumps(data)
     try:
-        parse_program(text)
+        program = parse_program(text)
     except ProgramError as exc:
         assert exc.problems and all(p.line >= 1 for p in exc.problems)
+    else:
+        assert isinstance(program, Program)  # accepted input gives a program, not a partial result
 
 
 @settings(max_examples=150)
@@ -65,11 +71,11 @@ def test_random_toml_raises_only_program_errors(data):
 def test_wrong_types_are_reported_at_their_fields(data):
     data["phase"][0]["duration_min"] = "long"
     data["program"]["goal"] = 7
-    try:
+    with pytest.raises(ProgramError) as raised:
         parse_program(tomlkit.dumps(data))
-    except ProgramError as exc:
-        fields = {p.field for p in exc.problems}
-        assert {"phase[1].duration_min", "program.goal"} <= fields
+    fields = {p.field for p in raised.value.problems}
+    assert {"phase[1].duration_min", "program.goal"} <= fields
+    assert all(p.line >= 1 for p in raised.value.problems)
 
 
 def test_cli_check_on_garbage_prints_no_traceback(tmp_path):
