@@ -235,14 +235,24 @@ def run(
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
     stopped, 4 on a fault. With --device PORT the session runs in real time on that massager; one
     latched by its own fault is refused unless --reset-device."""
-    from legflow.cli.sessions import run_session
-    from legflow.cli.twin import check_posture
+    from legflow.cli.warmup import preparing
 
+    # a spinner on stderr at once; what can be refused is refused before anything compiles
+    with preparing(err, simulated=device is None) as on_compile:
+        from legflow.cli.sessions import run_session
+        from legflow.cli.twin import check_posture
+        from legflow.engine.launch import check_request
+        from legflow.engine.warmup import warm_up
+
+        limits, refill = _limits(user, answers), _refill_from(refill_from)
+        checked_posture = check_posture(posture)
+        check_request(program, limits=limits, profile=profile, fast=fast, inject=inject, device=device,
+                      reset_device=reset_device)  # fmt: skip
+        warm_up(simulated=device is None, on_compile=on_compile)
     summary = run_session(
-        program, fast=fast, quiet=json_out, inject=inject or [], profile=profile,
-        limits=_limits(user, answers), seed=seed, console=err if json_out else console,
-        subject=subject, posture=check_posture(posture), fixed_rest=fixed_rest, device=device,
-        refill_from=_refill_from(refill_from), reset_device=reset_device,
+        program, fast=fast, quiet=json_out, inject=inject or [], profile=profile, limits=limits, seed=seed,
+        console=err if json_out else console, subject=subject, posture=checked_posture,
+        fixed_rest=fixed_rest, device=device, refill_from=refill, reset_device=reset_device,
     )  # fmt: skip
     if json_out:
         print(json.dumps(summary, indent=2))

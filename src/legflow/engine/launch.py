@@ -13,6 +13,7 @@ from legflow.device.massager import Massager
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import RefillFrom, Session, leg_twin
+from legflow.engine.warmup import warm_up
 from legflow.errors import DeviceError, LegflowError, UsageError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
@@ -41,6 +42,32 @@ def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]
             raise LegflowError(f"fault {spec}: no cell or leg '{spec.where}' (cells: {', '.join(cells)})")
 
 
+def check_request(
+    name: str, *, limits: Limits, profile: str = DEFAULT_PROFILE, fast: bool = False,
+    inject: list[str] | None = None, device: str | None = None, reset_device: bool = False,
+) -> ProgramSource:  # fmt: skip
+    """What can be refused before any kernel compiles or a port opens: the options, the program
+    and, on the simulated massager, the program for the device profile and the limits, and the
+    faults to inject (a real device's profile is known only once it answers). Raises
+    `LegflowError`; returns the program."""
+    if device is not None:
+        if fast:
+            raise UsageError("--fast runs on a virtual clock; a massager on --device runs in real time")
+        if inject:
+            raise UsageError(
+                "--inject changes the simulated physics; with --device, inject faults on the device side "
+                "(legflow emulate --inject ...)"
+            )
+        return resolve(name)
+    if reset_device:
+        raise UsageError("--reset-device resets a massager on --device; a simulated massager starts fresh")
+    source = resolve(name)
+    spec = load_profile(profile)
+    check_source(source, spec, limits)
+    check_faults([FaultSpec.parse(text) for text in inject or []], spec.cell_names(), spec.legs)
+    return source
+
+
 def prepare_session(
     name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
     inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
@@ -49,24 +76,22 @@ def prepare_session(
 ) -> Launch:  # fmt: skip
     """Check the program for this device and user, then wire a simulated massager (with the leg
     twin inside its cells) under a supervisor to a session; with `device` (a serial port), the
-    massager on that port instead (`reset_device`: reset it if its own fault latched it). Raises
-    `LegflowError` on bad input."""
+    massager on that port instead (`reset_device`: reset it if its own fault latched it). Every
+    kernel the session calls is compiled (or loaded) first, before the port opens: a session
+    never stalls at its first ticks. Raises `LegflowError` on bad input."""
+    source = check_request(name, limits=limits, profile=profile, fast=fast, inject=inject, device=device,
+                           reset_device=reset_device)  # fmt: skip
+    warm_up(simulated=device is None)
     if device is not None:
         return _prepare_hardware(
-            name, device, limits=limits, history=history, profile=profile, fast=fast, inject=inject,
-            subject=subject, posture=posture, fixed_rest=fixed_rest, refill_from=refill_from,
-            reset_device=reset_device,
+            name, source, device, limits=limits, history=history, profile=profile, subject=subject,
+            posture=posture, fixed_rest=fixed_rest, refill_from=refill_from, reset_device=reset_device,
         )  # fmt: skip
-    if reset_device:
-        raise UsageError("--reset-device resets a massager on --device; a simulated massager starts fresh")
-    source = resolve(name)
-    device = load_profile(profile)
-    check_source(source, device, limits)
+    spec = load_profile(profile)
     faults = [FaultSpec.parse(text) for text in inject or []]
-    check_faults(faults, device.cell_names(), device.legs)
-    twin = leg_twin(device, subject, posture)
+    twin = leg_twin(spec, subject, posture)
     clock: Clock = VirtualClock() if fast else RealClock()
-    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=twin)
+    massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=twin)
     return _launch(
         name, source, massager, clock, limits, history, twin=twin, injected=faults,
         adaptive_rest=not fixed_rest, refill_from=refill_from,
@@ -85,22 +110,13 @@ def _launch(
 
 
 def _prepare_hardware(
-    name: str, port: str, *, limits: Limits, history: History | None, profile: str, fast: bool,
-    inject: list[str] | None, subject: str, posture: Posture, fixed_rest: bool, refill_from: RefillFrom,
-    reset_device: bool,
+    name: str, source: ProgramSource, port: str, *, limits: Limits, history: History | None, profile: str,
+    subject: str, posture: Posture, fixed_rest: bool, refill_from: RefillFrom, reset_device: bool,
 ) -> Launch:  # fmt: skip
     """A real-time session on the massager at `port`: its profile is the one the device reports,
     and the engine steps the leg twin from the sensed cell pressures (no simulated limb). A device
     latched in its safe state by its own fault is refused unless `reset_device`: a session on it
     would deliver nothing."""
-    if fast:
-        raise UsageError("--fast runs on a virtual clock; a massager on --device runs in real time")
-    if inject:
-        raise UsageError(
-            "--inject changes the simulated physics; with --device, inject faults on the device side "
-            "(legflow emulate --inject ...)"
-        )
-    source = resolve(name)
     from legflow.device.wire.serial_massager import DeviceLatched, SerialMassager
 
     massager = SerialMassager(port)

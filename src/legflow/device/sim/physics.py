@@ -475,8 +475,12 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
     substeps), unless the relay opens on the way. The device's own over-pressure switch is checked
     after every substep: a cell above its ``trip_Pa`` opens the relay at once. Returns the time it
     tripped, or -1.
+
+    The flags handed to `_substep` are ``np.bool_``: numba compiles a function once more for each
+    literal ``True`` or ``False`` it is called with, and `_substep` takes seconds to compile.
     """
     tripped_at = -1.0
+    yes, no = np.bool_(True), np.bool_(False)
     span = t1 - t0
     n_legs = lx.shape[0]
     n_per = cx.shape[0] // n_legs
@@ -494,7 +498,7 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
             h = dt if s < n - 1 else span - dt * (n - 1)
             if h > 0.0:
                 a_pump, a_p, a_t = lags if h == dt else _lag_factors(h, g)
-                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, busy, True)
+                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, busy, yes)
                 t += h
             if relay_closed:
                 for i in range(cx.shape[0]):
@@ -504,12 +508,12 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
                         break
                 if pending and not relay_closed:  # quiet legs catch up, then their valves move
                     a_pump, a_p, a_t = _lag_factors(t - t0, g)
-                    _substep(t - t0, True, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, False)
+                    _substep(t - t0, yes, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, no)
                     busy[:] = True
                     pending = False
         if pending:
             a_pump, a_p, a_t = _lag_factors(span, g)
-            _substep(span, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, False)
+            _substep(span, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, no)
     if sample:
         _sample(cx, cp, lx, lp, g, rng, out)
     return tripped_at
