@@ -29,6 +29,7 @@ import numba
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from legflow.device.profile import load_profile
 from legflow.twin import Subject, available_subjects, load_subject
 from legflow.twin import model as m
 from legflow.twin.network import (
@@ -57,6 +58,17 @@ CYCLE = [
     Phase(8.0, {z: CELLS_mmHg for z in ("foot", "ankle", "calf", "knee", "thigh")}),
     Phase(48.0),
 ]
+#: How the cells press the leg: the reference device's cells (its profile's coverage) on the adult.
+COVERS = load_profile().zone_covers()
+COVERAGE = {zone: tuple(c.get(s, 0.0) for s in ("foot", "calf", "thigh")) for zone, c in COVERS.items()}
+RATIO = load_subject("adult").circulation.pressure_transmission_ratio
+
+
+def cycle_schedule(dt_s: float, repeat: int = 1) -> np.ndarray:
+    """Tissue pressures of CYCLE, repeated, on a grid of ``dt_s``."""
+    return schedule(CYCLE, dt_s, RATIO, COVERAGE, repeat=repeat)
+
+
 #: Schedule grid [s]: every phase boundary of CYCLE is a whole second, so a 1-s grid is exact.
 GRID_s = 1.0
 #: Record once per cycle in the cohort runs (memory: records × legs × 8 states).
@@ -213,8 +225,8 @@ def bench_leg_hour(minutes: int, runs: int) -> None:
     _header(f"1. One leg, {minutes} min of sequential compression: legflow `solver.advance` vs SciPy")
     subject = load_subject("adult")
     prm, y0 = m.pack(subject)
-    external = schedule(CYCLE, GRID_s, repeat=minutes)
-    fine = schedule(CYCLE, 0.05, repeat=minutes)
+    external = cycle_schedule(GRID_s, minutes)
+    fine = cycle_schedule(0.05, minutes)
     at = change_points(external)
     at_fine = change_points(fine)
     assert np.allclose(at * GRID_s, at_fine * 0.05)  # same checkpoints in time
@@ -447,7 +459,7 @@ def sample_cohort(n: int, seed: int) -> list[Subject]:
 def cohort_runs(prm, y0, minutes: int, tol: float, runs: int, budget_s: float) -> Timing:
     """``advance`` over the cohort, repeated until ``runs`` runs or ``budget_s`` spent (≥ 1 run)."""
     n = prm.shape[0]
-    external = broadcast_external(schedule(CYCLE, GRID_s, repeat=minutes), n)
+    external = broadcast_external(cycle_schedule(GRID_s, minutes), n)
     timing = Timing(f"{n}x{minutes}", [])
     while len(timing.seconds) < runs and (not timing.seconds or sum(timing.seconds) < budget_s):
         seconds, _ = _timed(lambda: advance(prm, y0, external, GRID_s, COHORT_RECORD_EVERY, tol, tol))
@@ -470,7 +482,7 @@ def bench_cohort(
     pack_s, packed = _timed(lambda: [m.pack(s) for s in subjects])
     prm = np.array([p for p, _ in packed])
     y0 = np.array([y for _, y in packed])
-    advance(prm[:2], y0[:2], broadcast_external(schedule(CYCLE, GRID_s)[:3], 2), GRID_s)  # compile
+    advance(prm[:2], y0[:2], broadcast_external(cycle_schedule(GRID_s)[:3], 2), GRID_s)  # compile
     print(
         f"{n_max:,} subjects sampled (seed {seed}; `load_subject` with drawn overrides, {_s(setup_s)}) "
         f"and packed (`model.pack`, {_s(pack_s)}); not timed below. Schedule as in part 1 on a "

@@ -9,7 +9,11 @@ import pytest
 
 from cli_helpers import run_cli
 from legflow.cli.twin import tissue_pressures
+from legflow.device.profile import load_profile
+from legflow.engine.session import leg_twin
+from legflow.engine.timeline import Timeline
 from legflow.programs.library import builtin_source
+from legflow.twin.subject import load_subject
 from legflow.twin.validate import load_cases, run_validation
 
 
@@ -20,11 +24,30 @@ def cli(capsys, monkeypatch):
 
 def test_tissue_pressure_follows_the_program_and_the_coverage():
     program = builtin_source("circulation").program
-    external = tissue_pressures(program)
+    ratio = load_subject("adult").circulation.pressure_transmission_ratio
+    external = tissue_pressures(program, load_profile().zone_covers(), ratio)
     assert external.shape == (round(program.duration_s / 0.1) + 1, 2, 3)
     foot = max(p.compression.zone_pressures().get("foot", 0.0) for p in program.phases if p.compression)
-    assert external[:, 0, 0].max() == pytest.approx(0.8 * foot)  # the foot cell covers the whole foot
+    assert external[:, 0, 0].max() == pytest.approx(ratio * foot)  # the foot cell covers the whole foot
     assert np.all(external >= 0)
+
+
+def test_twin_run_squeezes_the_leg_that_legflow_run_squeezes():
+    """The twin alone (`legflow twin run`, virtual trials) and the session's twin (`legflow run`)
+    turn the same cell pressures into the same tissue pressures: the reference device's coverage,
+    through the subject's own transmission ratio."""
+    program = builtin_source("circulation").program
+    profile = load_profile()
+    session_twin = leg_twin(profile)
+    ratio = session_twin.subject.circulation.pressure_transmission_ratio
+    external = tissue_pressures(program, profile.zone_covers(), ratio)
+    legs = [name.split(".")[0] for name in profile.cell_names()]
+    table = Timeline(program).setpoint_table(legs, [c.zone for c in profile.cells] * len(profile.legs), 0.1)
+    squeezed = 0
+    for k in range(0, len(table), 7):
+        np.testing.assert_allclose(session_twin.tissue_pressures(table[k]), external[k], atol=1e-9)
+        squeezed += bool(external[k].any())
+    assert squeezed > 10
 
 
 def test_twin_run_json_fills_the_twin_block(cli):

@@ -15,7 +15,6 @@ from legflow.plan import check_source
 from legflow.programs.dose import program_benefits
 from legflow.programs.library import builtin_names, builtin_source
 from legflow.safety import DEFAULT_LIMITS
-from legflow.twin.protocol import DEFAULT_COVERAGE
 
 NAMES = builtin_names()
 #: Words that present an effect; a grade D benefit must never be framed with them.
@@ -89,7 +88,9 @@ def test_show_puts_a_grade_beside_every_benefit(name, capsys, monkeypatch):
 
 def test_shin_splints_squeezes_no_cell_over_the_shin():
     """Its text says nothing presses on the sore shin: no cell that covers the lower leg inflates."""
-    over_the_shin = {zone for zone, (_, shank, _) in DEFAULT_COVERAGE.items() if shank > 0}
+    over_the_shin = {
+        zone for zone, covers in load_profile().zone_covers().items() if covers.get("calf", 0) > 0
+    }
     program = builtin_source("shin-splints").program
     assert over_the_shin == {"ankle", "calf", "knee"}
     assert not set(program.compression_zones()) & over_the_shin

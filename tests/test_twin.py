@@ -12,15 +12,22 @@ import numpy as np
 import pytest
 
 import legflow.twin as twin
+from legflow.device.profile import load_profile
 from legflow.twin import TwinParameterError, available_subjects, load_subject
 from legflow.twin import model as m
 from legflow.twin.metrics import cycle_metrics, session_metrics
-from legflow.twin.protocol import DEFAULT_COVERAGE, WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
+from legflow.twin.protocol import WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
 from legflow.twin.solver import PARALLEL_MIN_LEGS, Trace, advance, observe, rhs, simulate, step_in_place
 from legflow.twin.validate import CASES_FILE, load_cases, run_validation
 
 VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
 DT = 0.05
+#: The adult's transmission through skin and fat, and the reference device's cells over the segments.
+RATIO = load_subject("adult").circulation.pressure_transmission_ratio
+REFERENCE_COVERAGE = {
+    zone: tuple(covers.get(segment, 0.0) for segment in ("foot", "calf", "thigh"))
+    for zone, covers in load_profile().zone_covers().items()
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,7 @@ def sequential_protocol(dt: float = DT) -> np.ndarray:
         Phase(4.0, {"foot": 80.0, "ankle": 60.0, "calf": 60.0, "thigh": 40.0}),
         Phase(54.0),
     ]
-    return schedule(cycle, dt)
+    return schedule(cycle, dt, RATIO, REFERENCE_COVERAGE)
 
 
 # ---------------------------------------------------------------- parameters
@@ -115,12 +122,15 @@ def test_twin_imports_only_what_it_may():
                     assert name.split(".")[1] in allowed, f"{file.name} imports {name}"
 
 
-def test_cell_pressure_reaches_the_segments_at_eighty_percent():
-    assert set(DEFAULT_COVERAGE) == {"foot", "ankle", "calf", "knee", "thigh"}
+def test_cell_pressure_reaches_the_segments_through_the_transmission_ratio():
+    assert set(REFERENCE_COVERAGE) == {"foot", "ankle", "calf", "knee", "thigh"}
     np.testing.assert_allclose(segment_pressures({"calf": 50.0}, 0.8, WHOLE_SEGMENT_COVERAGE), [0, 40, 0])
-    np.testing.assert_allclose(segment_pressures({"calf": 50.0, "ankle": 50.0}), [0, 32, 0])
+    # the reference device's ankle and calf cells cover a fifth and seven tenths of the shank
+    np.testing.assert_allclose(
+        segment_pressures({"calf": 50.0, "ankle": 50.0}, 0.8, REFERENCE_COVERAGE), [0, 36, 0]
+    )
     with pytest.raises(ValueError, match="no coverage"):
-        segment_pressures({"shin": 10.0})
+        segment_pressures({"shin": 10.0}, 0.8, REFERENCE_COVERAGE)
 
 
 # ---------------------------------------------------------------- equations
@@ -169,7 +179,8 @@ def test_oncotic_pressure_limits_the_fluid_a_long_hold_returns_to_the_capillarie
     hold = schedule(
         [Phase(8 * 3600.0, {"foot": 50.0, "calf": 50.0, "thigh": 50.0})],
         60.0,
-        coverage=WHOLE_SEGMENT_COVERAGE,
+        RATIO,
+        WHOLE_SEGMENT_COVERAGE,
     )
     legs = [load_subject("adult"), load_subject("adult", capillary_protein_reflection_coefficient=0.0)]
     trace = simulate(legs, hold, 60.0)
@@ -277,7 +288,7 @@ def test_segment_flows_are_observed_and_the_last_is_the_outflow(adult):
 
 
 def test_calf_compression_pushes_blood_to_the_thigh_not_the_foot(adult):
-    squeeze = schedule([Phase(3.0, {"calf": 50.0})], DT, coverage=WHOLE_SEGMENT_COVERAGE)
+    squeeze = schedule([Phase(3.0, {"calf": 50.0})], DT, RATIO, WHOLE_SEGMENT_COVERAGE)
     both = simulate([adult, load_subject("venous_insufficiency")], squeeze, DT)
     grow = both.states[:, :, :3] - both.states[0, :, :3]  # [t, leg, segment]
     competent, leaky = grow[:, 0], grow[:, 1]
@@ -295,7 +306,7 @@ def test_posture_raises_dependent_volumes(adult):
 def test_oedema_clears_more_fluid_under_a_long_50_mmHg_hold():
     oedema = load_subject("oedema")
     hold = schedule(
-        [Phase(1800.0, {"foot": 50.0, "calf": 50.0, "thigh": 50.0})], 2.0, coverage=WHOLE_SEGMENT_COVERAGE
+        [Phase(1800.0, {"foot": 50.0, "calf": 50.0, "thigh": 50.0})], 2.0, RATIO, WHOLE_SEGMENT_COVERAGE
     )
     ext = np.stack([hold, np.zeros_like(hold)], axis=1)
     cleared = session_metrics(simulate(oedema, ext, 2.0)).fluid_cleared_mL

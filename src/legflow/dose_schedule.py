@@ -9,26 +9,32 @@ skin and fat). ``trials`` reaches the timeline only through here, so it never im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from legflow.anatomy import COMPRESSION_ZONES, LEGS
 from legflow.engine.timeline import Timeline
 from legflow.programs.model import Program
-from legflow.twin.live import TRANSMISSION_RATIO, TWIN_STEP_s
-from legflow.twin.protocol import DEFAULT_COVERAGE
+from legflow.twin.live import SEGMENTS, TWIN_STEP_s
+
+ZoneCovers = Mapping[str, Mapping[str, float]]
 
 
 def tissue_pressures(
-    program: Program, dt_s: float = TWIN_STEP_s, transmission: float = TRANSMISSION_RATIO
+    program: Program, zone_covers: ZoneCovers, transmission_ratio: float, dt_s: float = TWIN_STEP_s
 ) -> np.ndarray:
     """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
 
-    Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg);
-    tissue pressure = transmission × Σ coverage × cell pressure.
+    Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg)
+    covering what ``zone_covers`` says (a device profile's `DeviceProfile.zone_covers`: the same
+    cells `legflow run` squeezes); tissue pressure = the subject's transmission ratio × Σ coverage ×
+    cell pressure.
     """
     legs = [leg for leg in LEGS for _ in COMPRESSION_ZONES]
     zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
     table = Timeline(program).setpoint_table(legs, zones, dt_s)  # [n, 10]
-    coverage = np.array([DEFAULT_COVERAGE[z] for z in COMPRESSION_ZONES])  # [5, 3]
+    cover = zone_covers.get
+    coverage = np.array([[cover(z, {}).get(s, 0.0) for s in SEGMENTS] for z in COMPRESSION_ZONES])  # [5, 3]
     per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
-    return transmission * per_leg @ coverage
+    return transmission_ratio * per_leg @ coverage

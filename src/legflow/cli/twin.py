@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from legflow.device.profile import load_profile
 from legflow.dose_schedule import tissue_pressures
 from legflow.errors import LegflowError
 from legflow.programs.model import Program
@@ -27,9 +28,12 @@ def check_posture(posture: str) -> Posture:
 
 def simulate_program(program: Program, subject: str = "adult", posture: str = "supine") -> Trace:
     """Both legs from rest under the program: the one simulation `twin run` and `twin plot` share,
-    so a figure always shows the numbers the table reports."""
-    external = tissue_pressures(program)
-    return simulate(load_subject(subject), external, TWIN_STEP_s, posture=check_posture(posture))
+    so a figure always shows the numbers the table reports. The cells are the reference device's
+    (its profile's coverage: what `legflow run` squeezes), through the subject's transmission."""
+    leg = load_subject(subject)
+    ratio = leg.circulation.pressure_transmission_ratio
+    external = tissue_pressures(program, load_profile().zone_covers(), ratio)
+    return simulate(leg, external, TWIN_STEP_s, posture=check_posture(posture))
 
 
 def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> dict[str, Any]:

@@ -79,6 +79,16 @@ class DeviceProfile(_Data):
         """Every cell of the device, ``LEG.NAME``."""
         return [f"{leg}.{c.name}" for leg in self.legs for c in self.cells]
 
+    def zone_covers(self) -> dict[str, dict[str, float]]:
+        """Per compression zone, the fraction of each twin segment its cells cover together (a
+        zone split over two cells covers what both do): how this device's zones press the leg."""
+        covers: dict[str, dict[str, float]] = {}
+        for cell in self.cells:
+            zone = covers.setdefault(cell.zone, {})
+            for segment, fraction in cell.covers.items():
+                zone[segment] = zone.get(segment, 0.0) + fraction
+        return covers
+
 
 def profile_names() -> list[str]:
     folder = resources.files("legflow.device") / "profiles"

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from legflow.clock import wall_s
+from legflow.device.profile import load_profile
 from legflow.dose_schedule import tissue_pressures
 from legflow.evidence import for_goal, program_grade
 from legflow.programs.model import Program
@@ -26,6 +27,7 @@ from legflow.trials.cohorts import Cohort, VirtualSubject
 from legflow.twin.live import SESSION_RTOL, TWIN_STEP_s
 from legflow.twin.metrics import program_metrics
 from legflow.twin.solver import Trace, simulate
+from legflow.twin.subject import load_subject
 
 #: Metric key → (what it is, unit). The first five are the session summary's ``twin`` block.
 METRICS: dict[str, tuple[str, str]] = {
@@ -64,7 +66,10 @@ class Schedule:
 
 
 def program_schedule(label: str, program: Program) -> Schedule:
-    external = tissue_pressures(program)
+    """The program as a cohort's legs feel it: the reference device's cells (its profile's
+    coverage, as `legflow run` squeezes) through the default adult's transmission ratio."""
+    ratio = load_subject("adult").circulation.pressure_transmission_ratio
+    external = tissue_pressures(program, load_profile().zone_covers(), ratio)
     if np.array_equal(external[:, 0], external[:, 1]):
         external = external[:, :1]
     return Schedule(label, program.program.goal, program.duration_s, np.ascontiguousarray(external))

@@ -20,8 +20,6 @@ from legflow.twin.solver import Trace, observe, step_in_place
 from legflow.twin.subject import Subject
 
 SEGMENTS = ("foot", "calf", "thigh")
-#: Tissue pressure / cell pressure through skin and fat (DESIGN.md, leg twin; physiology.md).
-TRANSMISSION_RATIO = 0.8
 #: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
 TWIN_STEP_s = 0.1
 #: Error tolerance of the twin inside a session: its metrics stay within 1 % of those at 1e-6
@@ -53,7 +51,8 @@ class LiveTwin:
         self._cover = np.zeros((len(self.cell_leg), self.n_legs * N_SEG))
         for cell, leg in enumerate(self.cell_leg):
             self._cover[cell, leg * N_SEG : (leg + 1) * N_SEG] = self.covers[cell]
-        self._transmit = TRANSMISSION_RATIO * self._cover.T
+        # tissue pressure / cell pressure through skin and fat: the subject's own (cited) ratio
+        self._transmit = subject.circulation.pressure_transmission_ratio * self._cover.T
         self.params = np.tile(params, (self.n_legs, 1))
         self.state = np.tile(rest, (self.n_legs, 1))
         self.rest_segment_mL = self._segment_mL(self.state)

@@ -3,9 +3,8 @@
 p_ext,seg = τ · Σ_cells coverage[cell][seg] · p_cell,   τ = pressure transmission ratio (≈ 0.8)
 
 ``coverage[cell][seg]`` is the fraction of the segment the cell covers (a cell covering the whole
-calf: 1.0 on the calf). The default coverage of a garment's zones (``legflow.anatomy``) is assumed:
-the ankle and knee cells each cover a fifth of the shank, the knee cell also the lowest tenth of the
-thigh, the calf cell the middle three fifths of the shank and the thigh cell the rest of the thigh.
+calf: 1.0 on the calf). A device's cells cover what its profile says (`DeviceProfile.zone_covers`);
+the validation protocols press whole segments (`WHOLE_SEGMENT_COVERAGE`). τ is the subject's.
 """
 
 from __future__ import annotations
@@ -15,20 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from legflow.anatomy import COMPRESSION_ZONES
-
 Coverage = Mapping[str, tuple[float, float, float]]
-
-#: Fraction of foot, calf, thigh covered by each compression zone's cell (assumed, see module doc).
-DEFAULT_COVERAGE: dict[str, tuple[float, float, float]] = {
-    "foot": (1.0, 0.0, 0.0),
-    "ankle": (0.0, 0.2, 0.0),
-    "calf": (0.0, 0.6, 0.0),
-    "knee": (0.0, 0.2, 0.1),
-    "thigh": (0.0, 0.0, 0.9),
-}
-if set(DEFAULT_COVERAGE) != set(COMPRESSION_ZONES):  # pragma: no cover - anatomy changed
-    raise ImportError("DEFAULT_COVERAGE must name every compression zone of legflow.anatomy")
 
 #: One cell per segment, each covering its whole segment (the validation protocols use these).
 WHOLE_SEGMENT_COVERAGE: dict[str, tuple[float, float, float]] = {
@@ -47,7 +33,7 @@ class Phase:
 
 
 def segment_pressures(
-    cells_mmHg: Mapping[str, float], transmission_ratio: float = 0.8, coverage: Coverage = DEFAULT_COVERAGE
+    cells_mmHg: Mapping[str, float], transmission_ratio: float, coverage: Coverage
 ) -> np.ndarray:
     """Tissue pressure on foot, calf, thigh [mmHg] from cell pressures."""
     out = np.zeros(3)
@@ -63,8 +49,8 @@ def segment_pressures(
 def schedule(
     phases: Sequence[Phase],
     dt_s: float,
-    transmission_ratio: float = 0.8,
-    coverage: Coverage = DEFAULT_COVERAGE,
+    transmission_ratio: float,
+    coverage: Coverage,
     repeat: int = 1,
 ) -> np.ndarray:
     """Tissue pressures [n_steps, 3] for the phases (repeated ``repeat`` times) on a grid of ``dt_s``.
