@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from legflow.errors import ProfileError, ScreeningError
-from legflow.safety.limits import DEFAULT_LIMITS, Limits
+from legflow.safety.limits import DEFAULT_LIMITS, DEFAULT_SOURCE, Limits
 from legflow.screening import (
     QUESTIONS,
     Answers,
@@ -166,3 +166,16 @@ def test_malformed_answers_name_the_field(tmp_path):
     bad.write_text("dvt_signs = ")
     with pytest.raises(ScreeningError, match="not a valid TOML"):
         load_answers_file(bad)
+
+
+def test_each_limit_says_why_it_has_its_value():
+    """A refusal cites the reason of the limit it meets: the answer that tightened it, or the default."""
+    limits = DEFAULT_LIMITS.tighten("anticoagulants", leg_pressure_mmHg=40).tighten(
+        "wound on the foot", blocked_zones={"foot"}
+    )
+    assert limits.pressure_limit_mmHg("calf") == (40, "anticoagulants")
+    assert limits.pressure_limit_mmHg("foot") == (130, DEFAULT_SOURCE)
+    assert limits.zone_reason("foot") == "wound on the foot"
+    # a sole zone under the blocked foot has no reason of its own: it takes the blocking's
+    assert limits.zone_reason("sole.arch") == "wound on the foot"
+    assert DEFAULT_LIMITS.zone_reason("calf") == DEFAULT_SOURCE
