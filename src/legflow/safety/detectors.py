@@ -255,7 +255,7 @@ def cell_memory(n_cells: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def check_cells(
+def check_cells(  # type: ignore[no-untyped-def]
     t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, leg_current, relay_open, cell_leg, limit,
     volume_mL, pump_mL_per_s, pump_shutoff_mmHg, memory, leg_state, found,
 ):  # fmt: skip
@@ -527,7 +527,7 @@ def check_cells(
 
 
 @njit(cache=True)
-def _learn_fill(m):
+def _learn_fill(m):  # type: ignore[no-untyped-def]
     """Fold a fresh fill's mean rise per inflow in its pressure band (``m.fill_sum`` over
     ``m.fill_ticks``, band ``m.fill_band``) into the cell's learned stiffness, once per fill; a fill
     over twice as stiff as learned is an outlier (a backflow, a knock) and teaches nothing."""
@@ -593,7 +593,7 @@ def check_heaters(
 
 
 @njit(cache=True)
-def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):
+def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):  # type: ignore[no-untyped-def]
     for leg in range(temp_C.shape[0]):
         m = memory[leg]
         temp = temp_C[leg]

@@ -5,7 +5,9 @@ Each limit carries the reason it has its value, so a refusal can say why.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 DEFAULT_SOURCE = "default limit, docs/safety.md"
 
@@ -55,15 +57,15 @@ class Limits:
         for name, value in changes.items():
             old = getattr(self, name)
             if name in ("blocked_zones", "no_pressure_areas"):
-                new = old | frozenset(value)  # type: ignore[operator]
+                new = old | frozenset(cast("Iterable[str]", value))
                 for zone in new - old:
                     reasons[f"{name}:{zone}"] = why
             elif isinstance(old, bool):
                 new = old and bool(value)
             elif name == "heat_C":
-                new = None if value is None or old is None else min(old, value)  # type: ignore[type-var]
+                new = None if value is None or old is None else min(old, value)
             else:
-                new = min(old, value)  # type: ignore[type-var]
+                new = min(old, value)
             if new != old:
                 updates[name] = new
                 reasons[name] = why

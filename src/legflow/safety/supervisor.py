@@ -9,6 +9,7 @@ by opening the massager's master relay) and holds it until the user resets.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,8 +132,13 @@ class Supervisor(Massager):
                 self._last_seq, self._last_fresh_s = sensors.seq, now
             elif now - self._last_fresh_s > LINK_TIMEOUT_s and not self.latched:
                 # the device stops itself HEARTBEAT_TIMEOUT_s after the last command it heard
-                self._latch("link_lost", None, "no sensor data from the massager", now,
-                            safe_at=self._last_heartbeat_s + HEARTBEAT_TIMEOUT_s)  # fmt: skip
+                self._latch(
+                    "link_lost",
+                    None,
+                    "no sensor data from the massager",
+                    now,
+                    safe_at=self._last_heartbeat_s + HEARTBEAT_TIMEOUT_s,
+                )
                 return sensors
             if sensors.relay_open and not self.latched:
                 # the device put itself in its safe state (watchdog, pressure switch, over-temperature):
@@ -193,9 +199,14 @@ class Supervisor(Massager):
                 self._latch(detector, None, message, self._clock.now())
 
     def _latch(
-        self, detector: str, where: str | None, message: str, now: float, safe_at: float | None = None,
-        also: list[tuple[str, str | None, str]] = (),  # type: ignore[assignment]
-    ):  # fmt: skip
+        self,
+        detector: str,
+        where: str | None,
+        message: str,
+        now: float,
+        safe_at: float | None = None,
+        also: Sequence[tuple[str, str | None, str]] = (),
+    ) -> None:
         """Enter the safe state for one finding; ``also``: other findings of the same moment
         (detector, where, message), recorded beside it so that every fault present is reported."""
         # a fault found here latches the device too (where it can), as its own faults do: the next
@@ -259,7 +270,7 @@ class Supervisor(Massager):
             if name in SHARED_LOSS and np.count_nonzero(self.cell_leg[flagged] == self.cell_leg[cell]) > 1:
                 name = "garment_off"
             if name in LEG_DETECTORS:
-                where = self.profile.legs[int(self.cell_leg[cell])]
+                where: str = self.profile.legs[int(self.cell_leg[cell])]
                 message = f"{name.replace('_', ' ')} on the {where} leg"
             else:
                 where = self.cell_names[cell]
@@ -347,14 +358,20 @@ class Supervisor(Massager):
             c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,
             c.roller_zones, c.roller_deep,
         )  # fmt: skip
-        guard_manifold(c.pump_duty, c.inlet_open, c.exhaust_open, self._last_manifold, self.cell_limit_mmHg,
-                       self.cell_leg)  # fmt: skip
+        guard_manifold(
+            c.pump_duty,
+            c.inlet_open,
+            c.exhaust_open,
+            self._last_manifold,
+            self.cell_limit_mmHg,
+            self.cell_leg,
+        )
         c.heartbeat = wanted.heartbeat
         return c
 
 
 @njit(cache=True)
-def clamp_commands(
+def clamp_commands(  # type: ignore[no-untyped-def]
     duty, inlet, exhaust, heat, rollers, vibration, roller_zones, roller_deep, reading, limit, cell_leg,
     skin_C, heat_limit_C, heat_ok, now_s, heater_first_on_s, heat_on_limit_s, rollers_ok, roller_reach,
     roller_select, roller_zone_ok, deep_ok, vibration_max,
@@ -416,7 +433,7 @@ MANIFOLD_MARGIN_mmHg = 5.0
 
 
 @njit(cache=True)
-def guard_manifold(out_duty, inlet, exhaust, manifold, limit, cell_leg):
+def guard_manifold(out_duty, inlet, exhaust, manifold, limit, cell_leg):  # type: ignore[no-untyped-def]
     """No pumping on a leg whose sensed manifold is at the limit (+ margin) of a cell open to it;
     a NaN manifold reading (none yet) stops nothing, the cells' own readings already guard."""
     for c in range(inlet.shape[0]):
