@@ -130,6 +130,8 @@ class SimulatedMassager(Massager):
         self.applied_faults: list[tuple[float, FaultSpec]] = []
         self._seq = 0
         self._kernel(self._t, True)
+        #: The last sample's `_sensors` arguments, repeated while the link is lost.
+        self._last: tuple[float, int, np.ndarray, bool, int, str | None]
         self._last = (self._t, self._seq, self._out.copy(), self._relay_open, nl, None)
         self._advance(self._t, sample=False)  # faults at 0 s
 
@@ -460,7 +462,7 @@ def cell_air_mL(volume_mL: float, pressure_mmHg: float, params: SimParameters | 
     for the program check's pump capacity and for the simulation."""
     cp = _cell_rows(np.array([volume_mL]), params or SimParameters())
     gas_m3, _ = ph.gas_amount(cp, 0, pressure_mmHg * MMHG_Pa, ATMOSPHERE_Pa)
-    return gas_m3 / _mL
+    return float(gas_m3 / _mL)
 
 
 def _cell_params(profile: DeviceProfile, p: SimParameters) -> np.ndarray:

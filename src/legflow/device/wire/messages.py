@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from typing import ClassVar
+from typing import ClassVar, Self, TypedDict
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class _FixedLayout:
         return self._S.pack(*(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
     @classmethod
-    def unpack(cls, payload: bytes):
+    def unpack(cls, payload: bytes) -> Self:
         _check_size(payload, cls._S.size, cls.TYPE.name)
         return cls(*cls._S.unpack(payload))
 
@@ -174,15 +174,16 @@ class Command:
 
     @classmethod
     def from_arrays(
-        cls, heartbeat: int, inlet, exhaust, pump, heater, roller, vibration,
-        roller_zones=None, roller_deep=None,
+        cls, heartbeat: int, inlet: np.ndarray, exhaust: np.ndarray, pump: np.ndarray, heater: np.ndarray,
+        roller: np.ndarray, vibration: np.ndarray,
+        roller_zones: np.ndarray | None = None, roller_deep: np.ndarray | None = None,
     ) -> Command:  # fmt: skip
         """From `Commands` arrays; ``roller_zones`` (bool per leg and zone) and ``roller_deep``
-        (bool per leg) add the roller tail."""
+        (bool per leg) add the roller tail (gentle without ``roller_deep``)."""
         zones = None if roller_zones is None else tuple(
             tuple(z for z, on in zip(ROLLER_ZONES, leg, strict=True) if on) for leg in roller_zones
         )  # fmt: skip
-        deep = None if zones is None else tuple(bool(v) for v in roller_deep)
+        deep = None if zones is None or roller_deep is None else tuple(bool(v) for v in roller_deep)
         return cls(
             int(heartbeat), tuple(bool(v) for v in inlet), tuple(bool(v) for v in exhaust),
             tuple(float(v) for v in pump), tuple(float(v) for v in heater), tuple(float(v) for v in roller),
@@ -422,7 +423,7 @@ class Nack(_FixedLayout):
 
 
 Message = Hello | Command | Heartbeat | Safe | Reset | Capabilities | SensorSample | Fault | Ack | Nack
-MESSAGES: dict[int, type] = {
+MESSAGES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (Hello, Command, Heartbeat, Safe, Reset, Capabilities, SensorSample, Fault, Ack, Nack)
 }
@@ -457,7 +458,19 @@ class Sequencer:
         return seq, encode(message, seq, self.version)
 
 
-def sample_arrays(s: SensorSample) -> dict[str, np.ndarray | None]:
+class SampleArrays(TypedDict):
+    """The `Sensors` fields of a sample's per-cell and per-leg readings."""
+
+    pressure_mmHg: np.ndarray
+    manifold_mmHg: np.ndarray
+    skin_temp_C: np.ndarray
+    pump_current_A: np.ndarray
+    roller_current_A: np.ndarray
+    vibration_current_A: np.ndarray
+    heater_current_A: np.ndarray | None
+
+
+def sample_arrays(s: SensorSample) -> SampleArrays:
     """The per-cell and per-leg readings of a sample as arrays (the `Sensors` fields)."""
     return {
         "pressure_mmHg": np.array(s.pressure_mmHg),
