@@ -11,8 +11,8 @@ from cli_helpers import run_cli
 from legflow.cli.twin import tissue_pressures
 from legflow.device.profile import load_profile
 from legflow.engine.session import leg_twin
-from legflow.engine.timeline import Timeline
 from legflow.programs.library import builtin_source
+from legflow.programs.timeline import Timeline
 from legflow.twin.subject import load_subject
 from legflow.twin.validate import load_cases, run_validation
 

@@ -36,7 +36,7 @@ from legflow.engine.faultmatrix import (
     schedule,
 )
 from legflow.engine.session import TICK_HZ
-from legflow.engine.timeline import Timeline
+from legflow.programs.timeline import Timeline
 
 CASES = matrix_cases()
 HEALTHY = healthy_cases()

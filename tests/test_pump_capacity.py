@@ -16,7 +16,6 @@ from legflow.device.sim.parameters import ATMOSPHERE_Pa, MMHG_Pa, SimParameters
 from legflow.device.sim.simulator import _cell_params
 from legflow.engine.controller import ControllerSettings
 from legflow.engine.session import Session
-from legflow.engine.timeline import zone_fraction
 from legflow.errors import DeviceError, ProgramError
 from legflow.plan import (
     PUMP_REFUSE_RATIO,
@@ -30,6 +29,7 @@ from legflow.plan import (
 from legflow.programs.library import builtin_names, builtin_source
 from legflow.programs.loader import validate_text
 from legflow.programs.model import Compression
+from legflow.programs.timeline import zone_fraction
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from legflow.engine.timeline import Timeline, cycle_s
 from legflow.programs.model import Program, squeezed_legs, used_legs
+from legflow.programs.timeline import Timeline, cycle_s
 
 
 def program(pattern: str, legs: str = "both", **timing) -> Program:

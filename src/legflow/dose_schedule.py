@@ -2,7 +2,7 @@
 
 Shared by ``legflow twin`` (one subject) and ``legflow.trials`` (cohorts). It lives at the top
 level because it joins three packages that must not know each other: ``programs`` (the program),
-``engine.timeline`` (the program's cell setpoints over time, a pure function of the program: no
+``programs.timeline`` (the program's cell setpoints over time, a pure function of the program: no
 clock, controller or massager) and ``twin`` (coverage of cells over segments, transmission through
 skin and fat). ``trials`` reaches the timeline only through here, so it never imports ``engine``.
 """
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from legflow.anatomy import COMPRESSION_ZONES, LEGS
-from legflow.engine.timeline import Timeline
 from legflow.programs.model import Program
+from legflow.programs.timeline import Timeline
 from legflow.twin.live import SEGMENTS, TWIN_STEP_s
 
 ZoneCovers = Mapping[str, Mapping[str, float]]

@@ -224,7 +224,7 @@ def cell_fill_mL(volume_mL: float, pressure_mmHg: float) -> float:
 def ramp_groups(c: Compression) -> list[tuple[str, ...]]:
     """Zones whose inflate ramps run at the same time, in order.
 
-    As the timeline lays them out (`legflow.engine.timeline.zone_fraction`): pulse and hold ramp
+    As the timeline lays them out (`legflow.programs.timeline.zone_fraction`): pulse and hold ramp
     every zone at once from the cycle's start; sequential and wave start zone i at i·(inflate + delay)
     and, with delay ≥ 0 (the schema's range), each ramp ends before the next begins.
     """

@@ -1,5 +1,1 @@
-"""Engine: clocks, the timeline, the pressure controller, the session runner and recorder."""
-
-from legflow.engine.timeline import Targets, Timeline, cycle_s
-
-__all__ = ["Targets", "Timeline", "cycle_s"]
+"""Engine: the pressure and heater controllers, adaptive rest, the session runner and its launch."""

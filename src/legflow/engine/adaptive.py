@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from legflow.engine.refill import MEASURE_mmHg, RefillDetector, SEAL_WITHIN_mmHg
-from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.programs.model import Phase, squeezed_legs
+from legflow.programs.timeline import cycle_s, phase_zone_pressures
 
 #: Shortest rest: the veins need a moment after the release before refill can be judged.
 MIN_REST_s = 2.0

@@ -43,9 +43,9 @@ from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import TICK_HZ, Session, leg_twin
 from legflow.engine.testprogram import exercise_program
-from legflow.engine.timeline import Timeline
 from legflow.plan import device_findings
 from legflow.programs.model import Program
+from legflow.programs.timeline import Timeline
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.safety.supervisor import Supervisor
 

@@ -23,9 +23,9 @@ from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
 from legflow.engine.refill import measuring_cells
-from legflow.engine.timeline import Timeline
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Program
+from legflow.programs.timeline import Timeline
 from legflow.safety.detectors import fault_kind
 from legflow.safety.supervisor import Supervisor, Trip
 from legflow.store import History

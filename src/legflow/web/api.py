@@ -20,7 +20,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
-from legflow.engine.timeline import cycle_s, phase_zone_pressures
 from legflow.errors import HistoryError, LegflowError
 from legflow.evidence import GRADE_MEANING
 from legflow.plan import check_source
@@ -38,6 +37,7 @@ from legflow.programs.library import (
 )
 from legflow.programs.loader import ProgramSource, dump_program, validate_text
 from legflow.programs.model import GOALS, Phase, Program
+from legflow.programs.timeline import cycle_s, phase_zone_pressures
 from legflow.screening import DEFAULT_USER, QUESTIONS, decide, parse_answers, save_answers, stored_answers
 from legflow.screening import user_limits as stored_limits
 from legflow.store import History
