@@ -10,10 +10,10 @@ held (goal: ≤ 5 mmHg).
 from __future__ import annotations
 
 import numpy as np
+from tests.tracking_helpers import tracking
 
 from legflow.device.profile import load_profile
 from legflow.engine.testprogram import exercise_program
-from legflow.engine.tracking import tracking
 from legflow.programs.library import builtin_source
 
 CASES = [

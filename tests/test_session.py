@@ -13,13 +13,13 @@ from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session
 from legflow.engine.testprogram import exercise_program
-from legflow.engine.tracking import tracking
 from legflow.programs.library import builtin_source
 from legflow.programs.loader import load_program
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
+from tracking_helpers import tracking
 
 #: Two holds: the cells are full when each phase ends.
 TWO_HOLDS = Path(__file__).parent / "programs" / "two-holds.toml"

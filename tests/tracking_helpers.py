@@ -1,6 +1,6 @@
 """How closely the controller tracks its setpoints, measured on the simulated massager's *true*
 cell pressures, with the leg twin inside the cells: the error at the end of each inflate ramp and
-the overshoot while it is held."""
+the overshoot while it is held (`tests/test_session.py`, `python -m benchmarks.controller`)."""
 
 from __future__ import annotations
 
