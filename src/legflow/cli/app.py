@@ -357,20 +357,22 @@ def twin_run(
     """The twin alone under the program's ideal cell pressures (no device limits but the 300 mmHg
     schema range): blood ejected per cycle, flow augmentation, refill time, fluid cleared."""
     from legflow.cli.twin import run_twin
+    from legflow.engine.summary import SessionSummary
 
     source = resolve(program)
     twin = run_twin(source.program, subject, posture)
     label = program.removesuffix(".toml").split("/")[-1]
-    summary = {"program": label, "status": "completed", "duration_s": source.program.duration_s, "twin": twin}
-    if json_out:
-        print(json.dumps(summary, indent=2))
+    if json_out:  # a summary with no device: no cells, faults or skin temperature
+        summary = SessionSummary(program=label, status="completed", duration_s=source.program.duration_s,
+                                 twin=twin)  # fmt: skip
+        print(json.dumps(summary.as_json(), indent=2))
         return
     title = as_text(f"Leg twin: {source.program.name} ({subject}, {posture})")
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("per leg, mean", justify="right")
     for key, label_text in TWIN_ROWS:
-        value = twin[key]
+        value = getattr(twin, key)
         table.add_row(label_text, "-" if value is None else f"{value:g}")
     table.caption = (
         "A model prediction, not clinical evidence: see `legflow twin validate` for where it misses."

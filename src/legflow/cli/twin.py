@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from legflow.device.profile import load_profile
 from legflow.dose_schedule import tissue_pressures
+from legflow.engine.summary import TwinSummary
 from legflow.errors import LegflowError
 from legflow.programs.model import Program
 from legflow.twin.live import TWIN_STEP_s
@@ -36,10 +36,10 @@ def simulate_program(program: Program, subject: str = "adult", posture: str = "s
     return simulate(leg, external, TWIN_STEP_s, posture=check_posture(posture))
 
 
-def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> dict[str, Any]:
+def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> TwinSummary:
     """The twin under the program; returns the session summary's ``twin`` block."""
     trace = simulate_program(program, subject, posture)
-    return {"subject": subject, "posture": posture, **program_metrics(trace)}
+    return TwinSummary.of(subject, posture, program_metrics(trace))
 
 
 def plot_twin(

@@ -23,6 +23,7 @@ from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
 from legflow.engine.refill import measuring_cells
+from legflow.engine.summary import AdaptiveSummary, CellSummary, FaultSummary, SessionSummary, TwinSummary
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Program
 from legflow.programs.timeline import Timeline
@@ -151,12 +152,15 @@ class Session:
         self.started_s = 0.0  # the clock when it started
         #: Session seconds (as t_s, on from the end) when every cell read empty after the end.
         self.vented_at_s: float | None = None
-        self._twin_at_end: dict[str, Any] | None = None
+        self._twin_at_end: TwinSummary | None = None
 
     # -- the loop ----------------------------------------------------------------------------
-    def run(self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2) -> dict:
+    def run(
+        self, on_update: Callable[[LiveState], None] | None = None, update_every_s: float = 0.2
+    ) -> dict[str, Any]:
         """Run to the end (or a stop or fault); ``on_update`` gets the live state every
-        ``update_every_s`` of session time. Returns the session summary."""
+        ``update_every_s`` of session time. Returns the session summary as JSON-ready Python
+        (`SessionSummary.as_json`; the typed summary is ``self.summary``)."""
         sup, clock = self.supervisor, self.clock
         commands = Commands.idle(sup.n_legs, sup.n_cells)
         session_id = (
@@ -245,7 +249,7 @@ class Session:
         self.last_state = self._live(sensors, self.vented, phase, t_in, False)
         if on_update is not None:
             on_update(self.last_state)
-        return self.summary
+        return self.summary.as_json()
 
     def _vent_out(self, sensors, commands: Commands, index: int, t_in: float, on_update,
                   update_every: int):  # fmt: skip
@@ -277,10 +281,10 @@ class Session:
             sup.stop("stop", "stopped by the user")
         return sensors
 
-    def _twin_block(self) -> dict[str, Any] | None:
+    def _twin_block(self) -> TwinSummary | None:
         """The summary's twin block, taken once, as the program ends."""
         if self._twin_at_end is None and self.twin is not None:
-            self._twin_at_end = self.twin.summary()
+            self._twin_at_end = TwinSummary.of(self.twin.subject.name, self.twin.posture, self.twin.metrics())
         return self._twin_at_end
 
     def _ending_status(self, stopping: bool) -> str:
@@ -358,77 +362,72 @@ class Session:
         if self.history is not None and session_id is not None:
             self._event(session_id, "end", self.status)
             self.history.commit(session_id, self.t_s)
-            self.history.finish(session_id, self.summary)
-            self.summary["id"] = session_id
+            self.history.finish(session_id, self.summary.as_json())  # stored without its id
+            self.summary.id = session_id
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self) -> SessionSummary:
         """The session summary, contract v1 (DESIGN.md)."""
         hottest = float(self.max_skin_C.max())
-        cells: dict[str, dict[str, float]] = {
-            name: {"max_pressure_mmHg": round(float(p), 1), "end_pressure_mmHg": round(float(end), 1)}
-            for name, p, end in zip(self.cells, self.max_pressure, self.end_pressure, strict=True)
-        }
         truth = self.supervisor.true_maxima()  # simulation only: the physics, not the sensors
-        true_skin: dict[str, float] = {}
-        if truth is not None:
-            for name, p in zip(self.cells, truth[0], strict=True):
-                cells[name]["true_max_pressure_mmHg"] = round(float(p), 1)
-            true_skin = {"true_max_skin_C": round(float(truth[1].max()), 2)}
-        return {
-            "program": self.program_label,
-            "status": self.status,
-            "duration_s": round(self.t_s, 2),
-            "cells": cells,
-            "max_skin_temp_C": round(hottest, 2) if np.isfinite(hottest) else None,
-            **true_skin,
-            "faults": self._faults(),
-            "vented_at_s": self.vented_at_s,
-            "twin": self._twin_block(),
-            **({"adaptive": self._adaptive_summary()} if self.adaptive else {}),
+        true_max: list[float | None] = [None] * len(self.cells) if truth is None else list(truth[0])
+        cells = {
+            name: CellSummary.of(p, end, true_p)
+            for name, p, end, true_p in zip(self.cells, self.max_pressure, self.end_pressure, true_max,
+                                            strict=True)
         }  # fmt: skip
+        return SessionSummary(
+            program=self.program_label,
+            status=self.status,  # type: ignore[arg-type]  # completed, stopped or fault by now
+            duration_s=round(self.t_s, 2),
+            cells=cells,
+            max_skin_temp_C=round(hottest, 2) if np.isfinite(hottest) else None,
+            true_max_skin_C=round(float(truth[1].max()), 2) if truth is not None else None,
+            faults=self._faults(),
+            vented_at_s=self.vented_at_s,
+            twin=self._twin_block(),
+            adaptive=self._adaptive_summary() if self.adaptive else None,
+        )
 
-    def _adaptive_summary(self) -> dict[str, Any]:
+    def _adaptive_summary(self) -> AdaptiveSummary:
         """What adaptive rest did: the rests it chose against the ones programmed."""
-        rests = [r for cycle in self.adaptive.values() for r in cycle.rests_s]
-        programmed = [c.phase.compression.rest_s for c in self.adaptive.values() if c.phase.compression]
-        sensor = any(c.sensor_cells is not None for c in self.adaptive.values())
-        return {
-            "refill_from": "sensor" if sensor else "twin",
-            "rests": len(rests),
-            "mean_rest_s": round(float(np.mean(rests)), 2) if rests else None,
-            "programmed_rest_s": round(float(np.mean(programmed)), 2),
-            **(self._sensor_summary() if sensor else {}),
-        }
-
-    def _sensor_summary(self) -> dict[str, int]:
         cycles = self.adaptive.values()
-        return {"artefacts_rejected": sum(c.artefacts for c in cycles),
-                "rests_unmeasured": sum(c.unmeasured for c in cycles)}  # fmt: skip
+        rests = [r for cycle in cycles for r in cycle.rests_s]
+        programmed = [c.phase.compression.rest_s for c in cycles if c.phase.compression]
+        sensor = any(c.sensor_cells is not None for c in cycles)
+        return AdaptiveSummary(
+            refill_from="sensor" if sensor else "twin",
+            rests=len(rests),
+            mean_rest_s=round(float(np.mean(rests)), 2) if rests else None,
+            programmed_rest_s=round(float(np.mean(programmed)), 2),
+            artefacts_rejected=sum(c.artefacts for c in cycles) if sensor else None,
+            rests_unmeasured=sum(c.unmeasured for c in cycles) if sensor else None,
+        )
 
-    def _faults(self) -> list[dict[str, Any]]:
+    def _faults(self) -> list[FaultSummary]:
         """Each detected fault, matched to the injected fault that caused it where there is one,
         then each injected fault that was never detected (it came after the end, or was missed)."""
-        faults: list[dict[str, Any]] = []
+        faults: list[FaultSummary] = []
         unmatched = sorted(self.injected, key=lambda f: f.at_s)
         for trip in (t for t in self.supervisor.trips if t.is_fault):
             cause = _cause(trip, unmatched)
             if cause is not None:
                 unmatched.remove(cause)
-            faults.append({
-                "kind": cause.kind if cause else fault_kind(trip.detector),
+            faults.append(FaultSummary(
+                kind=cause.kind if cause else fault_kind(trip.detector),
                 # where the supervisor found it (never the injection's label: a test of the
                 # detectors compares the two)
-                "cell": trip.where,
-                "at_s": round(cause.at_s if cause else trip.detected_s, 3),
-                "detected_s": round(trip.detected_s, 3),
-                "safe_at_s": round(trip.safe_at_s, 3),
-                "detector": trip.detector,
-                "message": trip.message,
-            })  # fmt: skip
+                cell=trip.where,
+                at_s=round(cause.at_s if cause else trip.detected_s, 3),
+                detected_s=round(trip.detected_s, 3),
+                safe_at_s=round(trip.safe_at_s, 3),
+                detector=trip.detector,
+                message=trip.message,
+            ))  # fmt: skip
         for f in unmatched:
-            missed = {"detected_s": None, "safe_at_s": None, "detector": None,
-                      "message": "not detected before the session ended"}  # fmt: skip
-            faults.append({"kind": f.kind, "cell": f.where, "at_s": f.at_s, **missed})
+            faults.append(FaultSummary(
+                kind=f.kind, cell=f.where, at_s=f.at_s, detected_s=None, safe_at_s=None, detector=None,
+                message="not detected before the session ended",
+            ))  # fmt: skip
         return faults
 
     def _live(self, sensors, setpoint, phase, t_in: float, paused: bool, venting: bool = False) -> LiveState:

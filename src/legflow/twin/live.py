@@ -2,8 +2,8 @@
 
 The simulated massager steps it with the true cell pressures and gives each cell back the volume
 change of the limb under it; on hardware the engine steps it with the sensed pressures. Either way
-the same object yields the live signals, the per-second history samples and the summary's ``twin``
-block (``metrics.program_metrics`` of the recorded trace).
+the same object yields the live signals, the per-second history samples and the metrics of the
+summary's ``twin`` block (``metrics.program_metrics`` of the recorded trace).
 """
 
 from __future__ import annotations
@@ -113,18 +113,19 @@ class LiveTwin:
             tissue_volume_mL=np.tile([s.tissue_volume_mL for s in self.subject.segments], (self.n_legs, 1)),
         )
 
-    def summary(self) -> dict[str, Any]:
-        """The session summary's ``twin`` block."""
-        block: dict[str, Any] = {"subject": self.subject.name, "posture": self.posture}
+    def metrics(self) -> dict[str, Any] | None:
+        """What the session summary's ``twin`` block reports of the trace so far
+        (``metrics.program_metrics``, and the blood ejected per minute per squeezed leg when a leg
+        was squeezed); None with under three steps, too short to measure."""
         if len(self._states) < 3:
-            return block
+            return None
         trace = self.trace()
-        metrics = program_metrics(trace)
+        metrics: dict[str, Any] = program_metrics(trace)
         squeezed_legs = sum(1 for leg in range(self.n_legs) if compression_cycles(trace, leg))
         if metrics["ejected_mL_per_cycle"] is not None and squeezed_legs:
             per_leg = metrics["ejected_mL_per_cycle"] * metrics["cycles"] / squeezed_legs
             metrics["ejected_mL_per_min"] = round(per_leg / (self.t_s / 60.0), 1)
-        return {**block, **metrics}
+        return metrics
 
     @staticmethod
     def _segment_mL(state: np.ndarray) -> np.ndarray:
