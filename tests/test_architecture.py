@@ -184,6 +184,10 @@ def test_every_package_imports_only_its_own_layer_and_those_below():
     assert found.keys() >= NOT_YET_DOWNWARD, "it imports downward now: drop it from NOT_YET_DOWNWARD"
 
 
+def test_no_module_imports_itself_through_others():
+    assert cycles(GRAPH) == []
+
+
 def test_the_readme_draws_every_layer_and_names_every_package():
     """The picture has one line per layer, top first: its name, then its packages (``a · b``)."""
     readme = (Path(__file__).parents[1] / "README.md").read_text()

@@ -18,6 +18,7 @@ from legflow.plan import check_source
 from legflow.programs.compose import compose
 from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
+from legflow.trials.chunks import METRIC_KEYS
 from legflow.trials.cohorts import (
     TRAITS,
     CohortError,
@@ -35,7 +36,7 @@ from legflow.trials.optimise import (
     program_text,
     search_space,
 )
-from legflow.trials.trial import METRIC_KEYS, TRIAL_RTOL, run_trial
+from legflow.trials.trial import TRIAL_RTOL, run_trial
 from legflow.twin.live import TWIN_STEP_s
 from legflow.twin.metrics import program_metrics
 from legflow.twin.model import pack

@@ -171,9 +171,10 @@ def optimise_command(
     """Search a program's pressures, gradient, delay, hold and rest (CMA-ES) inside the limits and
     comfort bounds for the goal's twin metric over a cohort; write the best as a checked program."""
     from legflow.trials.backends import make_backend
+    from legflow.trials.chunks import METRICS
     from legflow.trials.cohorts import load_cohort
     from legflow.trials.optimise import GOAL_METRICS, optimise, program_text
-    from legflow.trials.trial import METRICS, NOT_EVIDENCE, goal_evidence
+    from legflow.trials.trial import NOT_EVIDENCE, goal_evidence
 
     if n < 1:
         raise UsageError("--n must be at least 1")

@@ -1,6 +1,6 @@
 """Where a trial's chunks run: this machine, or a Ray cluster.
 
-Both backends run the same chunks through the same function (:func:`.trial.run_chunk`) and put the
+Both backends run the same chunks through the same function (:func:`.chunks.run_chunk`) and put the
 results back in chunk order, so a trial gives identical numbers on either for the same seed.
 
 - ``local``: chunks one after another in this process; each chunk is one batch of legs through the
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from legflow.errors import LegflowError
+from legflow.trials.chunks import Backend, Progress, Schedule, run_chunk
 from legflow.trials.cohorts import VirtualSubject
-from legflow.trials.trial import Backend, Progress, Schedule, run_chunk
 
 BACKENDS = ("local", "ray")
 

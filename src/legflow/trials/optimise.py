@@ -34,8 +34,9 @@ from legflow.programs.compose import RECIPES, compose
 from legflow.programs.loader import dump_program, validate_text
 from legflow.programs.model import Program
 from legflow.safety.limits import Limits
+from legflow.trials.chunks import METRICS, Backend
 from legflow.trials.cohorts import Cohort
-from legflow.trials.trial import METRICS, NOT_EVIDENCE, Backend, TrialResult, goal_evidence, run_on_subjects
+from legflow.trials.trial import NOT_EVIDENCE, TrialResult, goal_evidence, run_on_subjects
 
 #: The twin metric each goal is optimised for, and why it stands for the goal.
 GOAL_METRICS: dict[str, tuple[str, str]] = {

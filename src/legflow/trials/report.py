@@ -19,8 +19,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from legflow.errors import LegflowError
+from legflow.trials.chunks import METRICS
 from legflow.trials.cohorts import TRAITS, load_cohort, trait_notes
-from legflow.trials.trial import BOOTSTRAP_RESAMPLES, METRICS, NOT_EVIDENCE, TrialResult, goal_evidence
+from legflow.trials.trial import BOOTSTRAP_RESAMPLES, NOT_EVIDENCE, TrialResult, goal_evidence
 
 REPORT_SUFFIXES = (".html", ".md")
 PNG_DPI = 100

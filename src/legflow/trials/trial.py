@@ -2,8 +2,8 @@
 
 Every subject meets every program (a paired design), so differences between programs are read per
 subject, and their confidence intervals are narrower than those of the means. The cohort is cut
-into chunks of subjects; a chunk is a pure function of (schedules, subjects, rtol), so any backend
-(:mod:`.backends`) that runs the same chunks gives the same numbers.
+into chunks of subjects; a chunk is a pure function of (schedules, subjects, rtol) (:mod:`.chunks`),
+so any backend (:mod:`.backends`) that runs the same chunks gives the same numbers.
 
 The metrics are those of ``legflow twin run`` (``twin.metrics.program_metrics``) per subject, plus
 blood ejected per minute of compressed leg. They are model predictions, not clinical evidence: each
@@ -12,9 +12,8 @@ is shown beside the evidence grade of the program's goal (:func:`goal_evidence`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -23,22 +22,12 @@ from legflow.device.profile import load_profile
 from legflow.dose_schedule import tissue_pressures
 from legflow.evidence import for_goal, program_grade
 from legflow.programs.model import Program
+from legflow.trials.backends import LocalBackend
+from legflow.trials.chunks import METRIC_KEYS, Backend, Progress, Schedule
 from legflow.trials.cohorts import Cohort, VirtualSubject
-from legflow.twin.live import SESSION_RTOL, TWIN_STEP_s
-from legflow.twin.metrics import program_metrics
-from legflow.twin.solver import Trace, simulate
+from legflow.twin.live import SESSION_RTOL
 from legflow.twin.subject import load_subject
 
-#: Metric key → (what it is, unit). The first five are the session summary's ``twin`` block.
-METRICS: dict[str, tuple[str, str]] = {
-    "ejected_mL_per_cycle": ("blood ejected per cycle", "mL"),
-    "ejected_mL_per_min": ("blood ejected per minute", "mL/min"),
-    "peak_flow_augmentation": ("peak outflow / resting outflow", "x"),
-    "refill_s": ("refill to 90 % after release", "s"),
-    "fluid_cleared_mL": ("interstitial fluid cleared", "mL"),
-    "lymph_mL_per_h": ("lymph flow", "mL/h"),
-}
-METRIC_KEYS = tuple(METRICS)
 #: Solver tolerance of trials: that of the twin in sessions, whose metrics stay within 1 % of those
 #: at 1e-6 (tests/test_twin_live.py) at a third of the cost.
 TRIAL_RTOL = SESSION_RTOL
@@ -48,21 +37,6 @@ CHUNK_MEMORY_BYTES = 256 * 2**20
 _BYTES_PER_LEG_STEP = 8 * (8 + 17 + 3 + 3)
 BOOTSTRAP_RESAMPLES = 2000
 NOT_EVIDENCE = "Twin predictions are model outputs, not clinical evidence."
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """One program as tissue pressures. Legs that get identical pressures are simulated once:
-    ``external_mmHg`` is [n_steps, 1, 3] for a "both" program, [n_steps, 2, 3] otherwise."""
-
-    label: str
-    goal: str
-    duration_s: float
-    external_mmHg: np.ndarray
-
-    @property
-    def legs(self) -> int:
-        return self.external_mmHg.shape[1]
 
 
 def program_schedule(label: str, program: Program) -> Schedule:
@@ -84,45 +58,6 @@ def goal_evidence(goal: str) -> tuple[str, str]:
         return "-", f"No graded evidence for the goal '{goal}'."
     text = grading.benefit.describe()
     return grading.grade, f"{text} ({grading.note})" if grading.note else text
-
-
-def _subject_metrics(trace: Trace, legs: slice, minutes: float) -> list[float]:
-    part = Trace(
-        t_s=trace.t_s,
-        states=trace.states[:, legs],
-        external_mmHg=trace.external_mmHg[:, legs],
-        observed=trace.observed[:, legs],
-        params=trace.params[legs],
-        tissue_volume_mL=trace.tissue_volume_mL[legs],
-    )
-    found = program_metrics(part)
-    compressed = int(np.any(part.external_mmHg > 0.0, axis=(0, 2)).sum())
-    ejected = found["ejected_mL_per_cycle"]
-    per_min = None if ejected is None else round(ejected * found["cycles"] / compressed / minutes, 2)
-    found["ejected_mL_per_min"] = per_min
-    return [np.nan if found[k] is None else float(found[k]) for k in METRIC_KEYS]
-
-
-def run_chunk(schedules: Sequence[Schedule], subjects: Sequence[VirtualSubject], rtol: float) -> np.ndarray:
-    """Metrics [n_programs, n_subjects, n_metrics] of these subjects under each schedule.
-
-    Subjects are batched by posture (one posture per solver call); both legs of a subject share
-    its parameters."""
-    out = np.full((len(schedules), len(subjects), len(METRIC_KEYS)), np.nan)
-    twins = [s.subject() for s in subjects]
-    by_posture: dict[str, list[int]] = {}
-    for i, s in enumerate(subjects):
-        by_posture.setdefault(s.posture, []).append(i)
-    for p, schedule in enumerate(schedules):
-        legs = schedule.legs
-        minutes = schedule.duration_s / 60.0
-        for posture, members in by_posture.items():
-            external = np.tile(schedule.external_mmHg, (1, len(members), 1))
-            batch = [twins[i] for i in members for _ in range(legs)]
-            trace = simulate(batch, external, TWIN_STEP_s, posture=posture, rtol=rtol)  # type: ignore[arg-type]
-            for k, i in enumerate(members):
-                out[p, i] = _subject_metrics(trace, slice(k * legs, (k + 1) * legs), minutes)
-    return out
 
 
 def chunk_size(schedules: Sequence[Schedule], requested: int = DEFAULT_CHUNK_SUBJECTS) -> int:
@@ -228,26 +163,6 @@ def _bootstrap_ci(v: np.ndarray, idx: np.ndarray, alpha: float) -> tuple[float, 
     return float(low), float(high)
 
 
-Progress = Callable[[int, int], None]
-
-
-class Backend(Protocol):
-    """Runs chunks of a trial (:func:`run_chunk` on each) and returns their metrics in chunk order:
-    [n_programs, n_subjects, n_metrics]. ``progress(done_subjects, n_subjects)`` after each chunk."""
-
-    name: str
-
-    def run(
-        self,
-        schedules: Sequence[Schedule],
-        chunks: Sequence[Sequence[VirtualSubject]],
-        rtol: float,
-        progress: Progress | None = None,
-    ) -> np.ndarray: ...
-
-    def close(self) -> None: ...
-
-
 def run_trial(
     programs: Sequence[tuple[str, Program]],
     cohort: Cohort,
@@ -278,8 +193,6 @@ def run_on_subjects(
 ) -> TrialResult:
     """:func:`run_trial` on subjects already drawn (the optimiser keeps one cohort for every
     candidate, so candidates differ by their program only)."""
-    from legflow.trials.backends import LocalBackend
-
     if not programs:
         raise ValueError("a trial needs at least one program")
     runner: Backend = backend if backend is not None else LocalBackend()
