@@ -29,7 +29,7 @@ from legflow.clock import Clock, RealClock, VirtualClock, process_cpu_s
 from legflow.device.profile import DeviceProfile, load_profile
 from legflow.device.sim import SimulatedMassager, warm_up
 from legflow.engine.session import LiveState, Session, leg_twin
-from legflow.programs.compose import compose
+from legflow.plan.compose import compose
 from legflow.programs.library import builtin_source
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS

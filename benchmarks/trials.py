@@ -30,7 +30,7 @@ from importlib.metadata import version
 import numpy as np
 
 from legflow.device.profile import load_profile
-from legflow.programs.compose import compose
+from legflow.plan.compose import compose
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.trials.backends import LocalBackend, RayBackend
 from legflow.trials.cohorts import load_cohort

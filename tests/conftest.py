@@ -19,3 +19,13 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "legflow-home"
     monkeypatch.setenv("LEGFLOW_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (free when asked)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from legflow.anatomy import COMPRESSION_ZONES, GUIDE_AREAS, SOLE_ZONES
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
-from legflow.plan import PUMP_REFUSE_RATIO, device_findings, pump_fills
+from legflow.plan import device_findings
+from legflow.plan.pump import PUMP_REFUSE_RATIO, pump_fills
 from legflow.programs.model import GOALS, Program
 from legflow.safety.limits import DEFAULT_LIMITS
 
@@ -145,7 +146,7 @@ def single_faults(draw, profile, duration_s: float, kind: str | None = None):
 
 def device_checked(profile: DeviceProfile, phases: list[dict], legs: str) -> Program:
     """A random program's phases as a program the device check passes: a ramp far too fast for the
-    pump is refused (legflow.plan), so each is slowed to the fastest the pump allows."""
+    pump is refused (legflow.plan.pump), so each is slowed to the fastest the pump allows."""
     data = {"program": {"name": "random", "goal": "custom", "legs": legs}, "phase": phases}
     for fill in pump_fills(Program.model_validate(data), profile):
         slowest_s = math.ceil(fill.shortest_inflate_s / PUMP_REFUSE_RATIO * 100) / 100

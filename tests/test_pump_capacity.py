@@ -1,4 +1,4 @@
-"""The pump check of `legflow.plan`: a ramp that asks more air than a leg's pump can deliver in its
+"""The pump check of `legflow.plan.pump`: a ramp that asks more air than a leg's pump can deliver in its
 inflate time is a warning (far too fast: refused); the estimate uses the simulator's own physics."""
 
 from __future__ import annotations
@@ -17,15 +17,8 @@ from legflow.device.sim.simulator import _cell_params
 from legflow.engine.controller import ControllerSettings
 from legflow.engine.session import Session
 from legflow.errors import DeviceError, ProgramError
-from legflow.plan import (
-    PUMP_REFUSE_RATIO,
-    cell_fill_mL,
-    check_source,
-    device_findings,
-    device_warnings,
-    pump_fills,
-    ramp_groups,
-)
+from legflow.plan import check_source, device_findings, device_warnings
+from legflow.plan.pump import PUMP_REFUSE_RATIO, cell_fill_mL, pump_fills, ramp_groups
 from legflow.programs.library import builtin_names, builtin_source
 from legflow.programs.loader import validate_text
 from legflow.programs.model import Compression

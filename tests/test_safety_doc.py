@@ -10,7 +10,8 @@ import pytest
 
 import legflow
 from legflow.device import massager
-from legflow.programs import compose, model
+from legflow.plan import compose
+from legflow.programs import model
 from legflow.safety import detectors, supervisor
 from legflow.safety.limits import DEFAULT_LIMITS, DEFAULT_SOURCE
 from legflow.screening import _describe_limits

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from cli_helpers import run_cli
 from legflow.device.profile import load_profile
-from legflow.dose_schedule import tissue_pressures
 from legflow.errors import LegflowError
 from legflow.plan import check_source
-from legflow.programs.compose import compose
+from legflow.plan.compose import compose
+from legflow.plan.dose_schedule import tissue_pressures
 from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.trials.chunks import METRIC_KEYS

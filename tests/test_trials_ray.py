@@ -10,7 +10,7 @@ import pytest
 
 from cli_helpers import run_cli
 from legflow.device.profile import load_profile
-from legflow.programs.compose import compose
+from legflow.plan.compose import compose
 from legflow.programs.loader import dump_program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.trials.backends import LocalBackend, RayBackend

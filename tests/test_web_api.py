@@ -4,15 +4,11 @@ websockets client), and its token auth from a real `legflow serve` process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 from tests.evidence_helpers import PINNED
-from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
+from tests.web_helpers import SHORT_PROGRAM, TOKEN, reachable, running_dashboard, serve, until
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -27,16 +23,6 @@ def _ws(dash, **headers):
     return connect(
         dash.url.replace("http", "ws") + "/api/v1/live", additional_headers=headers, open_timeout=10
     )
-
-
-def _until(predicate, timeout_s=20.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -84,15 +70,6 @@ def test_websocket_checks_token_and_origin(dash):
         assert json.loads(ws.recv(timeout=5)) == {"type": "hello", "running": False}
 
 
-def _serve(home, *args, token=None):
-    env = {**os.environ, "LEGFLOW_HOME": str(home), "COLUMNS": "200"}
-    env.pop("LEGFLOW_TOKEN", None)
-    if token:
-        env["LEGFLOW_TOKEN"] = token
-    return subprocess.Popen([sys.executable, "-m", "legflow", "serve", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-
-
 def _finish(process) -> str:
     process.terminate()
     out, _ = process.communicate(timeout=20)
@@ -102,10 +79,10 @@ def _finish(process) -> str:
 
 def test_serve_never_writes_the_token_to_its_log(isolated_home, unused_port):
     token = "s3cret-token-never-logged-5e0c2b9a41d7f3"
-    process = _serve(isolated_home, "--port", str(unused_port), token=token)
+    process = serve(isolated_home, "--port", str(unused_port), token=token, merge_stderr=True)
     url = f"http://127.0.0.1:{unused_port}"
     try:
-        _until(lambda: _reachable(url))
+        until(lambda: reachable(url))
         with httpx.Client(base_url=url, follow_redirects=True) as browser:
             assert browser.get("/login", params={"token": token}).status_code == 200
             assert browser.get("/api/v1/programs").status_code == 200
@@ -124,9 +101,9 @@ def test_serve_never_writes_the_token_to_its_log(isolated_home, unused_port):
 def test_serve_prints_a_login_url_with_a_generated_token_and_warns_on_all_interfaces(
     isolated_home, unused_port
 ):
-    process = _serve(isolated_home, "--port", str(unused_port), "--host", "0.0.0.0")
+    process = serve(isolated_home, "--port", str(unused_port), "--host", "0.0.0.0", merge_stderr=True)
     try:
-        _until(lambda: _reachable(f"http://127.0.0.1:{unused_port}"))
+        until(lambda: reachable(f"http://127.0.0.1:{unused_port}"))
     finally:
         out = _finish(process)
     assert "warning" in out and "reachable from the network" in out
@@ -134,22 +111,6 @@ def test_serve_prints_a_login_url_with_a_generated_token_and_warns_on_all_interf
     token = login.rsplit("token=", 1)[1].strip()
     assert len(token) >= 32
     assert out.count(token) == 1  # printed once, in the login URL, never in a log line
-
-
-def _reachable(url: str) -> bool:
-    try:
-        return httpx.get(url + "/login", timeout=1).status_code == 401
-    except httpx.TransportError:
-        return False
-
-
-@pytest.fixture
-def unused_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- programs ----------------------------------------------------------------------------------
@@ -268,7 +229,7 @@ def test_session_runs_streams_pauses_and_stops_and_lands_in_history(dash):
         assert max(max(s["pressure_mmHg"]) for s in states) > 10  # the cells filled
         assert states[-1]["twin"]["outflow_mL_per_min"][0] > 0
         assert dash.client.post("/api/v1/sessions/current/pause").json() == {"paused": True}
-        _until(lambda: dash.client.get("/api/v1/sessions/current").json()["state"]["paused"])
+        until(lambda: dash.client.get("/api/v1/sessions/current").json()["state"]["paused"])
         dash.client.post("/api/v1/sessions/current/resume")
         dash.client.post("/api/v1/sessions/current/stop")
         end = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "end")
@@ -290,15 +251,15 @@ def test_emergency_stop_over_the_websocket_reaches_the_safe_state_at_once(dash):
     dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
     dash.client.post("/api/v1/sessions", json={"program": "short-test"})
     massager = dash.manager._launch.massager
-    _until(lambda: float(massager.true_pressure_mmHg.max()) > 20)
+    until(lambda: float(massager.true_pressure_mmHg.max()) > 20)
     with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
         ws.send('{"action": "emergency_stop"}')
-        _until(lambda: massager.relay_open, timeout_s=1.0)
+        until(lambda: massager.relay_open, timeout_s=1.0)
         end = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "end")
         ws.send('{"action": "dance"}')
         assert "unknown action" in json.loads(ws.recv(timeout=5))["detail"]
     assert end["summary"]["status"] == "stopped"
-    _until(lambda: float(massager.true_pressure_mmHg.max()) < 5, timeout_s=5)
+    until(lambda: float(massager.true_pressure_mmHg.max()) < 5, timeout_s=5)
 
 
 def test_emergency_stop_form_works_without_scripts(dash):

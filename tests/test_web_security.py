@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +16,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
+from tests.web_helpers import SHORT_PROGRAM, TOKEN, reachable, running_dashboard, serve, until
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -290,18 +288,9 @@ def test_the_pages_work_under_their_content_security_policy(dash):
 
 
 # -- the token -----------------------------------------------------------------------------------
-def _serve(home, *args, token=None, columns=200):
-    env = {**os.environ, "LEGFLOW_HOME": str(home), "COLUMNS": str(columns)}
-    env.pop("LEGFLOW_TOKEN", None)
-    if token is not None:
-        env["LEGFLOW_TOKEN"] = token
-    return subprocess.Popen([sys.executable, "-m", "legflow", "serve", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-
-
 @pytest.mark.parametrize("token", ["a", "short-but-not-empty", "a" * 40, "ab" * 24])
 def test_serve_refuses_a_weak_token_in_one_line(isolated_home, unused_port, token):
-    process = _serve(isolated_home, "--host", "0.0.0.0", "--port", str(unused_port), token=token)
+    process = serve(isolated_home, "--host", "0.0.0.0", "--port", str(unused_port), token=token)
     try:
         out, err = process.communicate(timeout=30)
     finally:
@@ -312,10 +301,10 @@ def test_serve_refuses_a_weak_token_in_one_line(isolated_home, unused_port, toke
 
 
 def test_the_login_url_is_printed_whole_on_a_narrow_terminal(isolated_home, unused_port):
-    process = _serve(isolated_home, "--port", str(unused_port), columns=40)
+    process = serve(isolated_home, "--port", str(unused_port), columns=40)
     url = f"http://127.0.0.1:{unused_port}"
     try:
-        _until(lambda: _reachable(url))
+        until(lambda: reachable(url))
     finally:
         process.terminate()
         out, err = process.communicate(timeout=20)
@@ -376,10 +365,10 @@ def test_the_cookie_holds_a_session_id_not_the_token(dash):
 
 def test_the_log_never_shows_the_token_however_the_query_is_spelt(isolated_home, unused_port):
     token = "s3cret-token-never-logged-0123456789abcdef"
-    process = _serve(isolated_home, "--port", str(unused_port), token=token)
+    process = serve(isolated_home, "--port", str(unused_port), token=token)
     url = f"http://127.0.0.1:{unused_port}"
     try:
-        _until(lambda: _reachable(url))
+        until(lambda: reachable(url))
         with httpx.Client(base_url=url) as browser:
             assert browser.get(f"/login?tok%65n={token}", follow_redirects=False).status_code == 303
             encoded = "".join(f"%{ord(c):02x}" for c in token)
@@ -449,26 +438,3 @@ def test_an_emergency_stop_with_no_session_gets_a_clear_answer(dash):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _until(predicate, timeout_s=20.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def _reachable(url: str) -> bool:
-    try:
-        return httpx.get(url + "/login", timeout=1).status_code == 401
-    except httpx.TransportError:
-        return False
-
-
-@pytest.fixture
-def unused_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

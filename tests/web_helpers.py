@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -80,3 +83,34 @@ def running_dashboard(
             server.should_exit = True
             thread.join(10)
             sock.close()
+
+
+def until(predicate: Callable[[], object], timeout_s: float = 20.0):
+    """Poll ``predicate`` until it gives something true (returned), or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def reachable(url: str) -> bool:
+    """A dashboard answers at ``url`` (its login page refuses a request without a token)."""
+    try:
+        return httpx.get(url + "/login", timeout=1).status_code == 401
+    except httpx.TransportError:
+        return False
+
+
+def serve(home: Path, *args: str, token: str | None = None, columns: int = 200, merge_stderr: bool = False):
+    """`legflow serve ARGS` in its own process on ``home``, with ``token`` as LEGFLOW_TOKEN (none:
+    the server makes one) and a terminal ``columns`` wide; stderr into stdout if ``merge_stderr``."""
+    env = {**os.environ, "LEGFLOW_HOME": str(home), "COLUMNS": str(columns)}
+    env.pop("LEGFLOW_TOKEN", None)
+    if token is not None:
+        env["LEGFLOW_TOKEN"] = token
+    stderr = subprocess.STDOUT if merge_stderr else subprocess.PIPE
+    return subprocess.Popen([sys.executable, "-m", "legflow", "serve", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=stderr, text=True)  # fmt: skip

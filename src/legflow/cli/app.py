@@ -21,7 +21,7 @@ from legflow.cli.trials import cohorts_command, optimise_command, trial_command
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.errors import LegflowError, Problem, ProfileError, ProgramError, UsageError
 from legflow.plan import check_source, check_text
-from legflow.programs.compose import compose
+from legflow.plan.compose import compose
 from legflow.programs.library import builtin_names, builtin_source, program_text, resolve
 from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import Limits

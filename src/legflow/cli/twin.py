@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from legflow.device.profile import load_profile
-from legflow.dose_schedule import tissue_pressures
 from legflow.engine.summary import TwinSummary
 from legflow.errors import LegflowError
+from legflow.plan.dose_schedule import tissue_pressures
 from legflow.programs.model import Program
 from legflow.twin.live import TWIN_STEP_s
 from legflow.twin.metrics import program_metrics

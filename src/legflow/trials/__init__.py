@@ -5,5 +5,5 @@ tissue-pressure schedule, the metrics of one chunk of subjects), :mod:`.trial` (
 cohort → per-subject metrics, summaries with bootstrap CIs), :mod:`.backends` (local or Ray),
 :mod:`.optimise` (CMA-ES over compression parameters inside the limits), :mod:`.report` (figures
 and the report file). Never imports engine, cli or web: a program's tissue pressures come from
-:mod:`legflow.dose_schedule`. Twin predictions are model outputs, never clinical evidence.
+:mod:`legflow.plan.dose_schedule`. Twin predictions are model outputs, never clinical evidence.
 """

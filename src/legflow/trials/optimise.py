@@ -4,7 +4,7 @@ goal's twin metric averaged over a virtual cohort.
 Searched: the pressure of the most distal zone, the gradient between neighbouring zones (distal
 highest, Kamm et al. 1986: 5–10 mmHg between cells did best), the delay between zones, the hold and
 the rest. Pattern (sequential), inflation and release times come from the goal's recipe
-(``programs.compose.RECIPES``). The search never leaves the comfort bounds and the limits: each
+(``plan.compose.RECIPES``). The search never leaves the comfort bounds and the limits: each
 zone's pressure is capped by the tightest of comfort, the user's limits and the device's rating, and
 every candidate must pass the device check (``plan.check_source``) before it is simulated; one that
 fails is recorded as failed, never scored.
@@ -30,7 +30,7 @@ from legflow.anatomy import distal_rank
 from legflow.device.profile import DeviceProfile
 from legflow.errors import LegflowError, ProgramError
 from legflow.plan import check_source
-from legflow.programs.compose import RECIPES, compose
+from legflow.plan.compose import RECIPES, compose
 from legflow.programs.loader import dump_program, validate_text
 from legflow.programs.model import Program
 from legflow.safety.limits import Limits

@@ -19,8 +19,8 @@ import numpy as np
 
 from legflow.clock import wall_s
 from legflow.device.profile import load_profile
-from legflow.dose_schedule import tissue_pressures
 from legflow.evidence import for_goal, program_grade
+from legflow.plan.dose_schedule import tissue_pressures
 from legflow.programs.model import Program
 from legflow.trials.backends import LocalBackend
 from legflow.trials.chunks import METRIC_KEYS, Backend, Progress, Schedule

@@ -1,10 +1,9 @@
 """A program as the twin sees it: tissue pressure on foot, calf and thigh of each leg at each step.
 
-Shared by ``legflow twin`` (one subject) and ``legflow.trials`` (cohorts). It lives at the top
-level because it joins three packages that must not know each other: ``programs`` (the program),
-``programs.timeline`` (the program's cell setpoints over time, a pure function of the program: no
-clock, controller or massager) and ``twin`` (coverage of cells over segments, transmission through
-skin and fat). ``trials`` reaches the timeline only through here, so it never imports ``engine``.
+Shared by ``legflow twin`` (one subject) and ``legflow.trials`` (cohorts). It joins the program's
+cell setpoints over time (``programs.timeline``, a pure function of the program: no clock,
+controller or massager) with the ``twin`` (coverage of cells over segments, transmission through
+skin and fat), so it sits in ``plan``, above both; ``trials`` reaches the timeline through here.
 """
 
 from __future__ import annotations

@@ -1,0 +1,25 @@
+"""A plan: a program checked against a device profile and the user's limits (`check`), the pump's
+capacity for its inflate ramps (`pump`), the goal composer (`compose`) and the program as tissue
+pressures for the leg twin (`dose_schedule`)."""
+
+from legflow.plan.check import (
+    Finding,
+    check_source,
+    check_text,
+    device_findings,
+    device_warnings,
+    guide_line,
+    hands_on_notes,
+    is_hands_on,
+)
+
+__all__ = [
+    "Finding",
+    "check_source",
+    "check_text",
+    "device_findings",
+    "device_warnings",
+    "guide_line",
+    "hands_on_notes",
+    "is_hands_on",
+]
