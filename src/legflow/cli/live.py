@@ -4,7 +4,7 @@ heat, rollers, vibration and the current guide step."""
 from __future__ import annotations
 
 import numpy as np
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -102,7 +102,7 @@ def render(state: LiveState, program: str) -> Panel:
     )  # fmt: skip
     body = Table.grid(padding=(0, 3))
     body.add_row(pressure_bars(state), leg_picture(state))
-    parts = [header, body, extras]
+    parts: list[RenderableType] = [header, body, extras]
     if state.twin is not None:
         parts.append(twin_line(state.twin, list(dict.fromkeys(c.split(".")[0] for c in state.cells))))
     if state.guide:

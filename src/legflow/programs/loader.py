@@ -26,6 +26,7 @@ from typing import Any
 
 import tomlkit
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from legflow.errors import Problem, ProgramError
 from legflow.programs.locate import KeyLines, Path, code_part, format_path
@@ -69,7 +70,7 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _message(error: dict[str, Any], path: Path) -> str:
+def _message(error: ErrorDetails, path: Path) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -134,7 +135,7 @@ def _structural_problems(error: ValidationError) -> list[tuple[Path, str]]:
     """Pydantic errors as (path, message). A value typed "number or array of numbers" fails in
     both union branches; only the branch that matches the value's TOML type is reported."""
     found: list[tuple[Path, str]] = []
-    unions: dict[Path, list[tuple[Path, dict[str, Any], bool]]] = {}
+    unions: dict[Path, list[tuple[Path, ErrorDetails, bool]]] = {}
     for err in error.errors():
         loc = err["loc"]
         tag_at = next((i for i, p in enumerate(loc) if isinstance(p, str) and _UNION_TAG.search(p)), None)

@@ -12,6 +12,7 @@ then S of rest, deflated, while the veins refill. ``alternate`` legs take turns 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,7 @@ class Timeline:
             guide=guide,
         )
 
-    def setpoint_table(self, cell_legs: list[str], cell_zones: list[str], dt_s: float) -> np.ndarray:
+    def setpoint_table(self, cell_legs: Sequence[str], cell_zones: Sequence[str], dt_s: float) -> np.ndarray:
         """Pressure setpoints of every cell at every tick: ``[tick, cell]`` for ticks ``k·dt_s``.
 
         Cells that share a zone (two calf cells of a sleeve) follow that zone together.

@@ -204,7 +204,8 @@ class History:
                 "VALUES (?,?,?,?,?,?)",
                 (program, profile, now, os.getpid(), "running", json.dumps(cells)),
             )
-            row.append(int(cur.lastrowid))
+            assert cur.lastrowid is not None  # set by the INSERT
+            row.append(cur.lastrowid)
 
         self._write_or_fail(insert)
         return row[0]

@@ -58,7 +58,8 @@ def _chunk_task(schedules: Sequence[Schedule], chunk: Sequence[VirtualSubject], 
     """A chunk inside a Ray worker, with numba held to the CPUs Ray gave the task."""
     import numba
 
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    # (numba.config sets NUMBA_NUM_THREADS from the environment at import: its stubs do not declare it)
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     return run_chunk(schedules, chunk, rtol)
 
 

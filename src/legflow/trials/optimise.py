@@ -205,7 +205,9 @@ def optimise(
         f"(n = {n}, seed {seed}). A model prediction, not clinical evidence."
     )
     subjects = cohort.sample(n, seed)
-    distributions = {k: optuna.distributions.FloatDistribution(*space.bounds[k]) for k in PARAMETERS}
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {
+        k: optuna.distributions.FloatDistribution(*space.bounds[k]) for k in PARAMETERS
+    }
     popsize = popsize or default_popsize()
     sampler = optuna.samplers.CmaEsSampler(
         seed=seed, popsize=popsize, n_startup_trials=1, warn_independent_sampling=False

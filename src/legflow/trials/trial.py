@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ class TrialResult:
                 if not ok.any():
                     continue
                 low, high = _bootstrap_ci(v, idx, alpha)
-                row = dict(
+                row: dict[str, Any] = dict(
                     label=label, metric=key, n=int(ok.sum()), mean=float(v[ok].mean()), ci_low=low,
                     ci_high=high, sd=float(v[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
                     p5=float(np.percentile(v[ok], 5)), median=float(np.median(v[ok])),

@@ -15,6 +15,7 @@ Definitions (per leg; a trace starts at rest, so its first record is the baselin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def compression_cycles(trace: Trace, leg: int) -> list[tuple[int, int, int]]:
     applied pressure: a cycle starts when pressure is applied after none, is released when the
     pressure falls back to none, and ends where the next one starts (or the trace ends)."""
     active = squeezing(trace.external_mmHg[:, leg])
-    starts = list(np.flatnonzero(~active[:-1] & active[1:]) + 1)
+    starts: list[int] = (np.flatnonzero(~active[:-1] & active[1:]) + 1).tolist()
     if active[0]:
         starts.insert(0, 0)
     cycles = []
@@ -119,7 +120,7 @@ def compression_cycles(trace: Trace, leg: int) -> list[tuple[int, int, int]]:
     return cycles
 
 
-def program_metrics(trace: Trace) -> dict[str, float]:
+def program_metrics(trace: Trace) -> dict[str, Any]:
     """The session summary's ``twin`` block, averaged over every compression cycle of every leg:
     blood ejected per cycle, peak outflow over the resting outflow, refill time to 90 % of the
     pre-cycle volume after release, and interstitial fluid cleared and lymph flow over the session."""

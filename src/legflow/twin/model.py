@@ -284,7 +284,7 @@ def filtration_mL_per_s(
     return kf * (starling + sigma * (p_oncotic - p_oncotic_rest)) + j_rest
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray, obs: np.ndarray) -> None:
     """dy/dt of one leg, and its observables (``OBS_*``), written into ``dydt`` and ``obs``.
 
@@ -374,7 +374,7 @@ def logistic(x: float) -> float:
     return e / (1.0 + e)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 def leg_jacobian(
     y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, jac: np.ndarray, dydt: np.ndarray
 ) -> None:

@@ -122,7 +122,9 @@ def _network_matrices(legs: LinearLegs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def steady_state_mmHg(
-    legs: LinearLegs, arterial_mmHg: np.ndarray | None = None, abdominal_mmHg: np.ndarray | None = None
+    legs: LinearLegs,
+    arterial_mmHg: np.ndarray | float | None = None,
+    abdominal_mmHg: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Venous pressures [n_legs, 3] with the inputs held (default: each leg's resting inputs): G·p = B·u."""
     g, b = _network_matrices(legs)
@@ -347,7 +349,7 @@ def svzerod_config(
         for s in SEGMENTS
     ]
     bcs.append({"bc_name": "ABDOMEN", "bc_type": "PRESSURE", "bc_values": {"P": series[ABDOMINAL], "t": t_s}})
-    vessels = []
+    vessels: list[dict[str, Any]] = []
     for i, s in enumerate(SEGMENTS):
         for kind, r, c in (
             ("mv", one.microvascular_resistance_mmHg_s_per_mL[0, i], one.compliance_mL_per_mmHg[0, i]),

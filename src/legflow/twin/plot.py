@@ -201,10 +201,9 @@ def _label_columns(axes: np.ndarray, trace: Trace, cycle: Cycle | None) -> None:
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` in the format its suffix names; an unwritable path is a :class:`PlotError`."""
     fmt = output_format(path)
-    settings = {"svg.fonttype": "none", "svg.hashsalt": "legflow"}  # text as text; stable ids
     metadata = {"Date": None} if fmt == "svg" else {}
     try:
-        with mpl.rc_context(settings):
+        with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "legflow"}):  # text as text; stable ids
             fig.savefig(path, format=fmt, dpi=PNG_DPI, metadata=metadata)
     except OSError as exc:
         raise PlotError(f"cannot write '{path}': {exc.strerror or exc}") from exc

@@ -159,7 +159,7 @@ def _in_range(y: np.ndarray, prm: np.ndarray) -> bool:
     return True
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 def _cover_interval(
     y, p_ext, prm, span_s, h, rtol, atol, method,
     w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs,

@@ -157,11 +157,14 @@ def load_subject(name: str = "adult", **overrides: float) -> Subject:
         table, leaf = path.split(".")
         tables[table][leaf] = value
     try:
-        return Subject(
-            name=meta["name"],
-            description=meta["description"],
-            sources=tuple(sorted(sources.items())),
-            **tables,
+        # each table a dict, which pydantic validates into its model
+        return Subject.model_validate(
+            {
+                "name": meta["name"],
+                "description": meta["description"],
+                "sources": tuple(sorted(sources.items())),
+                **tables,
+            }
         )
     except ValueError as exc:
         raise TwinParameterError(f"parameter set {name!r}: {exc}") from exc

@@ -281,6 +281,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
         if problems:
             raise HTTPException(422, {"message": f"{len(problems)} problem(s) in the program",
                                       "problems": problems})  # fmt: skip
+        assert source is not None  # no problems: the program was read
         path = save_user_program(name, body.toml)
         return {"name": name, "path": str(path), "title": source.program.program.name}
 

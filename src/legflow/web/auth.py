@@ -145,7 +145,7 @@ class TokenAuth:
         if header.lower().startswith("bearer "):
             return self.check(header[7:].strip(), client_of(conn))
         session = conn.cookies.get(COOKIE)
-        return bool(session) and self._logged_in(session)
+        return bool(session and self._logged_in(session))
 
 
 def client_of(conn: HTTPConnection) -> str:
