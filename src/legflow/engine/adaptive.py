@@ -50,6 +50,7 @@ class AdaptiveCycle:
         c = self.phase.compression
         assert c is not None
         self.cycle_length_s = cycle_s(c)
+        self.programmed_rest_s = c.rest_s
         self.rest_from_s = self.cycle_length_s - c.rest_s
         self.release_from_s = self.rest_from_s - c.release_s
         self.max_rest_s = max(MIN_REST_s, MAX_REST_FACTOR * c.rest_s)
@@ -100,7 +101,7 @@ class AdaptiveCycle:
         else:
             assert pressure_mmHg is not None
             refilled = resting_s >= MIN_REST_s and self._sensor_refilled(pressure_mmHg, legs)
-            if not refilled and resting_s >= self.phase.compression.rest_s and not self._measurable(legs):
+            if not refilled and resting_s >= self.programmed_rest_s and not self._measurable(legs):
                 refilled = True  # no refill signal stands out of the noise: rest as programmed
                 self.unmeasured += 1
         if refilled or resting_s >= self.max_rest_s:

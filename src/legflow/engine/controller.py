@@ -113,7 +113,7 @@ class ControllerSettings:
 
 
 @njit(cache=True)
-def _decide(
+def _decide(  # type: ignore[no-untyped-def]
     setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
     inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
     learning, pump_shutoff,
@@ -222,7 +222,7 @@ def _decide(
 
 
 @njit(cache=True)
-def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
+def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):  # type: ignore[no-untyped-def]
     """One manifold per leg: hold back fills that would disturb another cell of the same leg.
 
     While a cell finishes its fill (inlet open, pump spinning down) nothing else fills on that leg,
@@ -262,7 +262,7 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):
 
 
 @njit(cache=True)
-def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
+def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):  # type: ignore[no-untyped-def]
     """The valve commands, and per leg the highest duty any of its cells asks."""
     out_duty[:] = 0.0
     for c in range(inlet.shape[0]):
@@ -272,8 +272,10 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):
 
 
 @njit(cache=True)
-def _control(setpoint, reading, manifold, sealed, settling, dt, memory, inlet, exhaust, duty, tuning,
-             cell_leg, n_legs, out_inlet, out_exhaust, out_duty):  # fmt: skip
+def _control(  # type: ignore[no-untyped-def]
+    setpoint, reading, manifold, sealed, settling, dt, memory, inlet, exhaust, duty, tuning,
+    cell_leg, n_legs, out_inlet, out_exhaust, out_duty,
+):  # fmt: skip
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
     last_setpoint, previous, rate, gain, floor, fed, pushed = memory
     # (numba unpacks tuples, not arrays)
@@ -359,7 +361,9 @@ class HeaterController:
 
 
 @njit(cache=True)
-def _heater_power(target_C, hysteresis_C, skin_C, current):
+def _heater_power(
+    target_C: float, hysteresis_C: float, skin_C: np.ndarray, current: np.ndarray
+) -> np.ndarray:
     """Full power below target − hysteresis, off at the target, unchanged in between."""
     out = current.copy()
     for leg in range(skin_C.shape[0]):

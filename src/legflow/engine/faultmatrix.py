@@ -38,7 +38,7 @@ import numpy as np
 
 from legflow.clock import VirtualClock
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
-from legflow.device.massager import Commands
+from legflow.device.massager import Commands, Sensors
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import TICK_HZ, Session, leg_twin
@@ -190,7 +190,7 @@ def run_watched(
     places = [fault_place(profile, f) for f in faults]
     matters: list[float | None] = [None] * len(faults)
     # the commands the device acts on, since when, and whether its relay was closed to act on them
-    in_force: list = [Commands.idle(sim.n_legs, sim.n_cells), 0.0, True]
+    in_force: list[Any] = [Commands.idle(sim.n_legs, sim.n_cells), 0.0, True]
 
     def look() -> None:
         watch.sample(clock.now() - start, sim.true_pressure_mmHg, sim.true_skin_temp_C, sim.relay_open)
@@ -208,7 +208,7 @@ def run_watched(
 
     read, apply = sup.read, sim.apply
 
-    def watched_read():
+    def watched_read() -> Sensors:
         sensors = read()
         look()
         return sensors
@@ -235,7 +235,8 @@ def fault_place(profile: DeviceProfile, fault: FaultSpec) -> tuple[int | None, i
     a cell fault's cell and its leg; a leg fault's leg; (None, None) for a lost link."""
     if fault.kind == "link_loss":
         return None, None
-    legs, cells = list(profile.legs), profile.cell_names()
+    legs: list[str] = list(profile.legs)
+    cells = profile.cell_names()
     if fault.kind in CELL_FAULTS:
         where = fault.where
         if where is None or where in legs:  # the simulator's choice: that leg's calf (or first) cell

@@ -114,7 +114,7 @@ class RefillDetector:
             return NOISE_mmHg
         second = np.diff(self.blocks, 2)
         sigma = 1.4826 * float(np.median(np.abs(second - np.median(second)))) / np.sqrt(6.0)
-        return max(NOISE_mmHg, NOISE_FACTOR * sigma)
+        return float(max(NOISE_mmHg, NOISE_FACTOR * sigma))
 
     @property
     def measurable(self) -> bool:

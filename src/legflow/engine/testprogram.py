@@ -7,6 +7,8 @@ until the two move under tests/ together."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.device.profile import DeviceProfile
 from legflow.programs.model import Program
@@ -19,7 +21,7 @@ def exercise_program(
     """Sequential squeezes over every zone of the device, with its rollers, vibration and heat
     (``heat_C``; None: none)."""
     zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
-    phase: dict = {
+    phase: dict[str, Any] = {
         "name": "exercise",
         "duration_min": minutes,
         "compression": {"pattern": "sequential", "zones": zones, "pressure_mmHg": pressure_mmHg,
