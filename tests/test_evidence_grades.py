@@ -9,7 +9,7 @@ import pytest
 from cli_helpers import run_cli
 from evidence_helpers import PINNED, THERAPIST
 from legflow.evidence import benefits
-from legflow.programs.dose import compare, program_grading
+from legflow.evidence.dose import compare, program_grading
 from legflow.programs.library import builtin_names, builtin_source
 from legflow.trials.trial import goal_evidence
 

@@ -11,8 +11,8 @@ from cli_helpers import run_cli
 from legflow.cli.render import benefit_text
 from legflow.device import load_profile
 from legflow.evidence import benefits
+from legflow.evidence.dose import program_benefits
 from legflow.plan import check_source
-from legflow.programs.dose import program_benefits
 from legflow.programs.library import builtin_names, builtin_source
 from legflow.safety import DEFAULT_LIMITS
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.cli.text import as_text
 from legflow.evidence import GRADE_MEANING, Benefit, Grading
-from legflow.programs.dose import compare, max_pressure_mmHg, program_grading
+from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
 from legflow.programs.model import Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
 

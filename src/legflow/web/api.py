@@ -22,9 +22,9 @@ from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
 from legflow.errors import HistoryError, LegflowError
 from legflow.evidence import GRADE_MEANING
+from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
 from legflow.plan import check_source
 from legflow.plan.compose import compose
-from legflow.programs.dose import compare, max_pressure_mmHg, program_grading
 from legflow.programs.library import (
     USER_NAME,
     builtin_names,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from legflow.evidence import GIVEN_BY, Benefit, Grading, benefits, for_goal, program_grade
+from legflow.evidence.table import GIVEN_BY, Benefit, Grading, benefits, for_goal, program_grade
 from legflow.programs.model import Phase, Program
 
 #: The part of a program that gives each method of the evidence, as the comparison names it.
