@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run_cli
-from legflow import store
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.errors import HistoryError
 from legflow.store import History
+from legflow.store import history as history_module
 
 CELLS = load_profile(DEFAULT_PROFILE).cell_names()
 #: A 40-minute program: at --fast a few seconds of wall time each, so parallel sessions overlap.
@@ -162,7 +162,7 @@ def test_a_session_between_its_commits_holds_no_lock_on_the_history(tmp_path):
 
 
 def test_a_commit_that_finds_the_history_busy_keeps_its_rows_for_the_next(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "WRITE_WAIT_s", 0.3)
+    monkeypatch.setattr(history_module, "WRITE_WAIT_s", 0.3)
     db = tmp_path / "history.sqlite"
     history = History(db)
     other = sqlite3.connect(db, isolation_level=None)

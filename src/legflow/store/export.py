@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from legflow.store import History
+from legflow.store.history import History
 
 
 def export_json(history: History, session_id: int) -> str:

@@ -1,0 +1,429 @@
+"""Session history in SQLite (WAL mode): sessions, per-second samples and events.
+
+One sample per session second. A session queues its samples and events in memory and writes them
+in one short transaction at each commit (at most every 0.25 s of wall time; every session second
+in real time), so sessions running side by side on one home take turns in milliseconds, a crash or
+a power cut loses at most the rows since the last commit, and WAL journaling keeps the file
+consistent whatever happens.
+
+Nothing stored is ever overwritten: a writer checks the file before it writes (`PRAGMA
+quick_check`) and refuses one that is damaged, empty or not a SQLite database; a missing file is
+the only one made anew, and it is built under another name and linked into place. Readers open
+the file read-only, so a read-only home still shows its history. Every failure is one
+`HistoryError` line naming the file and what to do; `move_aside` sets a damaged file aside when
+the user asks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from legflow.errors import HistoryError, LegflowError
+from legflow.paths import data_dir
+
+#: The first 16 bytes of every SQLite database file.
+HEADER = b"SQLite format 3\x00"
+#: How long opening, starting and finishing a session wait while another session writes.
+WRITE_WAIT_s = 10.0
+#: How long a commit in the middle of a session waits; past that its rows stay queued for the next
+#: commit, so another program holding the history never holds up a session's loop for long.
+COMMIT_WAIT_s = 0.1
+#: What a user does with a file that is not a usable history: it is never changed or deleted.
+KEPT = "it is kept as is: move it aside with `legflow history move-aside`, then run again"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    program TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- running | completed | stopped | fault
+    duration_s REAL NOT NULL DEFAULT 0,
+    cells TEXT NOT NULL,               -- JSON list of cell names, the order of sample arrays
+    summary TEXT                       -- JSON session summary (contract v1) once it ends
+);
+CREATE TABLE IF NOT EXISTS samples (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    t_s REAL NOT NULL,
+    pressure_mmHg TEXT NOT NULL,       -- JSON list per cell, as sensed
+    setpoint_mmHg TEXT NOT NULL,       -- JSON list per cell
+    skin_temp_C TEXT NOT NULL,         -- JSON list per leg
+    twin TEXT                          -- JSON object of twin signals, when a twin runs
+);
+CREATE INDEX IF NOT EXISTS samples_by_session ON samples(session_id, t_s);
+CREATE TABLE IF NOT EXISTS events (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    t_s REAL NOT NULL,
+    kind TEXT NOT NULL,                -- phase | guide | fault | pause | resume | stop | end
+    detail TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    program: str
+    profile: str
+    started_at: str
+    status: str
+    duration_s: float
+    cells: list[str]
+    summary: dict[str, Any] | None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class History:
+    """The history database, opened for writing (a session) or read-only (listing, showing,
+    exporting). Readers never block a writer, and writers hold the lock only while they commit."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._samples: list[tuple] = []  # queued until the next commit
+        self._events: list[tuple] = []
+        self.db = self._open_reader() if readonly else self._open_writer()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- opening -----------------------------------------------------------------------------
+    def _open_writer(self) -> sqlite3.Connection:
+        """A connection for a session: only to a file that passes SQLite's quick check."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create(self.path)
+        except OSError as exc:
+            raise HistoryError(_cannot(self.path, exc.strerror or str(exc), "written")) from None
+        _check_header(self.path)
+        db = sqlite3.connect(self.path, timeout=WRITE_WAIT_s, isolation_level=None, check_same_thread=False)
+        try:
+            with self._errors():
+                problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise HistoryError(_damaged(self.path, problems[0].splitlines()[-1]))
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(f"PRAGMA busy_timeout = {round(WRITE_WAIT_s * 1000)}")
+                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection: it never creates, changes or checkpoints the file."""
+        if not self.path.exists():  # nothing stored yet: an empty history, and no file made for it
+            db = sqlite3.connect(":memory:", check_same_thread=False)
+            db.executescript(SCHEMA)
+            return db
+        _check_header(self.path)
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=WRITE_WAIT_s, check_same_thread=False)
+        try:
+            db.execute("PRAGMA schema_version").fetchone()  # the file is opened here, not above
+            return db
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            no_shm = isinstance(exc, sqlite3.OperationalError) and not _writable(self.path.parent)
+            if not no_shm or _has_wal(self.path):
+                raise HistoryError(_explain(self.path, exc, readonly=True)) from None
+        # A read-only folder: SQLite cannot make the shared-memory file a WAL reader needs. No
+        # writer can be at work there, and with no -wal file everything committed is in the file.
+        db = sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+        try:
+            with self._errors():
+                db.execute("PRAGMA schema_version").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors about the file as one `HistoryError` line saying what to do."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise  # a mistake in legflow, not a problem with the file
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(_explain(self.path, exc, self.readonly)) from None
+
+    def _write(self, wait_s: float, write: Callable[[sqlite3.Connection], None]) -> bool:
+        """Run `write` in one short transaction; False if another writer held the history for
+        longer than `wait_s` (nothing is written then)."""
+        with self._errors():
+            self.db.execute(f"PRAGMA busy_timeout = {round(wait_s * 1000)}")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    return False
+                raise
+            try:
+                write(self.db)
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        return True
+
+    def _write_or_fail(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        if not self._write(WRITE_WAIT_s, write):
+            raise HistoryError(_busy(self.path))
+
+    # -- writing -----------------------------------------------------------------------------
+    def start(self, program: str, profile: str, cells: list[str]) -> int:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        row: list[int] = []
+
+        def insert(db: sqlite3.Connection) -> None:
+            cur = db.execute(
+                "INSERT INTO sessions (program, profile, started_at, pid, status, cells) "
+                "VALUES (?,?,?,?,?,?)",
+                (program, profile, now, os.getpid(), "running", json.dumps(cells)),
+            )
+            assert cur.lastrowid is not None  # set by the INSERT
+            row.append(cur.lastrowid)
+
+        self._write_or_fail(insert)
+        return row[0]
+
+    def add_sample(
+        self, session: int, t_s: float, pressure, setpoint, skin, twin: dict | None = None
+    ) -> None:
+        """Queue one sample; `commit` stores it."""
+        self._samples.append((session, t_s, _floats(pressure), _floats(setpoint), _floats(skin),
+                              json.dumps(twin) if twin else None))  # fmt: skip
+
+    def add_event(self, session: int, t_s: float, kind: str, detail: str) -> None:
+        """Queue one event; `commit` stores it."""
+        self._events.append((session, t_s, kind, detail))
+
+    def _flush(self, db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", self._samples)
+        db.executemany("INSERT INTO events VALUES (?,?,?,?)", self._events)
+
+    def commit(self, session: int, duration_s: float) -> None:
+        """Store the queued rows and the duration so far, in one transaction. If another program
+        holds the history past COMMIT_WAIT_s, the rows wait for the next commit instead."""
+
+        def write(db: sqlite3.Connection) -> None:
+            self._flush(db)
+            db.execute("UPDATE sessions SET duration_s = ? WHERE id = ?", (duration_s, session))
+
+        if self._write(COMMIT_WAIT_s, write):
+            self._samples.clear()
+            self._events.clear()
+
+    def finish(self, session: int, summary: dict[str, Any]) -> None:
+        """Store what is still queued and the session's end, waiting up to WRITE_WAIT_s."""
+
+        def write(db: sqlite3.Connection) -> None:
+            self._flush(db)
+            db.execute(
+                "UPDATE sessions SET status = ?, duration_s = ?, summary = ? WHERE id = ?",
+                (summary["status"], summary["duration_s"], json.dumps(summary), session),
+            )
+
+        self._write_or_fail(write)
+        self._samples.clear()
+        self._events.clear()
+
+    # -- reading -----------------------------------------------------------------------------
+    def _row(self, row: tuple) -> SessionRow:
+        sid, program, profile, started, pid, status, duration, cells, summary = row
+        if status == "running" and not _pid_alive(pid):
+            status = "interrupted"
+        return SessionRow(sid, program, profile, started, status, duration, json.loads(cells),
+                          json.loads(summary) if summary else None)  # fmt: skip
+
+    def sessions(self) -> list[SessionRow]:
+        with self._errors():
+            rows = self.db.execute("SELECT * FROM sessions ORDER BY id DESC").fetchall()
+        return [self._row(r) for r in rows]
+
+    def session(self, session: int) -> SessionRow:
+        with self._errors():
+            row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session,)).fetchone()
+        if row is None:
+            raise LegflowError(f"no session {session} in the history (see: legflow history)")
+        return self._row(row)
+
+    def samples(self, session: int) -> list[dict[str, Any]]:
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT t_s, pressure_mmHg, setpoint_mmHg, skin_temp_C, twin FROM samples "
+                "WHERE session_id = ? ORDER BY t_s",
+                (session,),
+            ).fetchall()
+        return [
+            {"t_s": t, "pressure_mmHg": json.loads(p), "setpoint_mmHg": json.loads(s),
+             "skin_temp_C": json.loads(k), "twin": json.loads(w) if w else None}
+            for t, p, s, k, w in rows
+        ]  # fmt: skip
+
+    def events(self, session: int) -> list[dict[str, Any]]:
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT t_s, kind, detail FROM events WHERE session_id = ? ORDER BY rowid", (session,)
+            ).fetchall()
+        return [{"t_s": t, "kind": k, "detail": d} for t, k, d in rows]
+
+
+def _floats(values) -> str:
+    return json.dumps([round(float(v), 2) for v in values])
+
+
+def history_path() -> Path:
+    return data_dir() / "history.sqlite"
+
+
+def default_history(*, readonly: bool = False) -> History:
+    """The user's history: read-only to list, show and export; for writing to run a session."""
+    return History(history_path(), readonly=readonly)
+
+
+# -- the file itself ------------------------------------------------------------------------------
+def _create(path: Path) -> None:
+    """A new, empty history at `path`, which is missing. It is built under another name and
+    linked into place: the history path never holds a half-made file (which another process
+    would take for an emptied history), and a file another process made meanwhile is kept."""
+    if _has_wal(path):  # what a removed file left behind: SQLite would replay it into a new one
+        raise HistoryError(f"history database {path} is missing but its {path.name}-wal is there; {KEPT}")
+    if not _writable(path.parent):
+        raise HistoryError(_cannot(path, "its folder is read-only", "created"))
+    new = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        db = sqlite3.connect(new, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()  # the last connection: its -wal is merged into the file and removed
+        try:
+            os.link(new, path)
+        except FileExistsError:
+            pass  # another session made it first: both use that one
+        except OSError:  # a file system without hard links (FAT): rename, which could replace
+            if not path.exists():
+                os.rename(new, path)
+    finally:
+        new.unlink(missing_ok=True)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file at the history path that holds no SQLite database: SQLite would take an
+    empty file for a new database and write a history into it."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(HEADER))
+    except OSError as exc:
+        raise HistoryError(_cannot(path, exc.strerror or str(exc), "read")) from None
+    if not head:
+        raise HistoryError(f"history database {path} is empty (0 bytes), not a history; {KEPT}")
+    if head != HEADER:
+        raise HistoryError(f"history database {path} is not a SQLite database; {KEPT}")
+
+
+def damage(path: Path) -> str | None:
+    """What makes the file at `path` no usable history (one line ending in KEPT), or None if it
+    is sound. A file that cannot be checked now (busy, unreadable) raises `HistoryError`."""
+    try:
+        history = History(path, readonly=True)  # the header, and that SQLite opens it
+        try:
+            with history._errors():
+                problems = [row[0] for row in history.db.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            history.close()
+    except HistoryError as exc:
+        if str(exc).endswith(KEPT):
+            return str(exc)
+        raise
+    return None if problems == ["ok"] else _damaged(path, problems[0].splitlines()[-1])
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged history to `<name>.damaged-<UTC time>`, its -wal and -shm files with it
+    (so SQLite's own tools can still recover what is in it), or the -wal a removed history left;
+    the next session starts a new history. A sound history is refused: a user's sessions are
+    never moved out of sight."""
+    if not path.exists() and not _has_wal(path):
+        raise HistoryError(f"there is no history database at {path}: nothing to move aside")
+    if path.exists() and damage(path) is None:
+        raise HistoryError(f"history database {path} is not damaged: nothing to move aside")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    while target.exists():
+        target = path.with_name(f"{target.name}x")
+    # the -wal first: a new history must never find the old one's -wal beside it
+    for suffix in ("-wal", "-shm", ""):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            try:
+                side.rename(f"{target}{suffix}")
+            except OSError as exc:
+                raise HistoryError(_cannot(path, exc.strerror or str(exc), "moved aside")) from None
+    return target
+
+
+# -- what to tell the user ------------------------------------------------------------------------
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
+
+
+def _has_wal(path: Path) -> bool:
+    wal = Path(f"{path}-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
+def _damaged(path: Path, reason: str) -> str:
+    return f"history database {path} is damaged ({reason}); {KEPT}"
+
+
+def _busy(path: Path) -> str:
+    return f"history database {path} is busy (another program held it for over {WRITE_WAIT_s:g} s): try again"
+
+
+def _cannot(path: Path, reason: str, what: str) -> str:
+    return (
+        f"history database {path} cannot be {what} ({reason}): make its folder writable, or set "
+        "LEGFLOW_HOME to a folder you can write"
+    )
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError, readonly: bool) -> str:
+    """One line for an error SQLite raised on the history file."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return _busy(path)
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return _cannot(path, str(exc), "read" if readonly else "written")
+    if name == "SQLITE_FULL":
+        return f"the disk holding history database {path} is full: free some space, then run again"
+    if "no such table" in str(exc):
+        return f"history database {path} is not a legflow history ({exc}); {KEPT}"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or not isinstance(exc, sqlite3.OperationalError):
+        return _damaged(path, str(exc))
+    return f"history database {path} cannot be used ({exc})"
