@@ -14,7 +14,7 @@ from legflow.plan import compose
 from legflow.programs import model
 from legflow.safety import detectors, supervisor
 from legflow.safety.limits import DEFAULT_LIMITS, DEFAULT_SOURCE
-from legflow.screening import _describe_limits
+from legflow.screening.answers import _describe_limits
 from legflow.screening.questions import QUESTIONS, ADULT_AGE_years
 
 ROOT = Path(__file__).parent.parent
