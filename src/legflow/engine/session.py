@@ -18,14 +18,14 @@ from numba import njit
 
 from legflow.clock import Clock, wall_s
 from legflow.device.faults import FaultSpec
-from legflow.device.massager import ROLLER_ZONES, Commands
+from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
 from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
 from legflow.engine.refill import measuring_cells
 from legflow.engine.summary import AdaptiveSummary, CellSummary, FaultSummary, SessionSummary, TwinSummary
 from legflow.plan import guide_line, hands_on_notes
-from legflow.programs.model import Program
+from legflow.programs.model import Phase, Program
 from legflow.programs.timeline import Timeline
 from legflow.safety.detectors import fault_kind
 from legflow.safety.supervisor import Supervisor, Trip
@@ -130,7 +130,7 @@ class Session:
         self.cells = profile.cell_names()
         self.timeline = Timeline(self.program)
         legs = [name.split(".")[0] for name in self.cells]
-        zones = [c.zone for c in profile.cells] * len(profile.legs)
+        zones: list[str] = [c.zone for _ in profile.legs for c in profile.cells]
         self.dt_s = 1.0 / self.tick_hz
         self.table = self.timeline.setpoint_table(legs, zones, self.dt_s)
         self.phase_of_tick = np.searchsorted(self.timeline.starts_s, np.arange(len(self.table)) * self.dt_s,
@@ -294,8 +294,8 @@ class Session:
         return "stopping" if stopping else "completed"
 
     def _actuate(
-        self, phase, index: int, paused: bool, setpoint, sensors, commands: Commands, sealed,
-        settling=None,
+        self, phase: Phase, index: int, paused: bool, setpoint: np.ndarray, sensors: Sensors,
+        commands: Commands, sealed: np.ndarray | None, settling: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         """This tick's commands: valves and pump from the pressures, heater from the skin
         temperature; rollers and vibration change only with the phase (or a pause)."""
@@ -334,14 +334,14 @@ class Session:
         return cycles
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def _track(self, sensors) -> None:
+    def _track(self, sensors: Sensors) -> None:
         _track_peaks(self.max_pressure, sensors.pressure_mmHg, self.max_skin_C, sensors.skin_temp_C)
 
     def _event(self, session_id: int | None, kind: str, detail: str) -> None:
         if self.history is not None and session_id is not None:
             self.history.add_event(session_id, self.t_s, kind, detail)
 
-    def _finish(self, sensors, commands: Commands, session_id: int | None, completed: bool) -> None:
+    def _finish(self, sensors: Sensors, commands: Commands, session_id: int | None, completed: bool) -> None:
         sup = self.supervisor
         self.end_pressure = sensors.pressure_mmHg.copy()  # as sensed when the session ends
         trip = sup.trip
@@ -430,7 +430,15 @@ class Session:
             ))  # fmt: skip
         return faults
 
-    def _live(self, sensors, setpoint, phase, t_in: float, paused: bool, venting: bool = False) -> LiveState:
+    def _live(
+        self,
+        sensors: Sensors,
+        setpoint: np.ndarray,
+        phase: Phase,
+        t_in: float,
+        paused: bool,
+        venting: bool = False,
+    ) -> LiveState:
         guide = None
         for step in phase.guide:
             if step.at_s <= t_in:
@@ -474,7 +482,7 @@ def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = 
 
 
 @njit(cache=True)
-def _track_peaks(max_pressure, pressure, max_skin, skin):
+def _track_peaks(max_pressure, pressure, max_skin, skin):  # type: ignore[no-untyped-def]
     """The highest pressure and skin temperature so far, in place (one compiled call per tick);
     a NaN reading is no maximum."""
     for i in range(pressure.shape[0]):

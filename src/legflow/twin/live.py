@@ -33,7 +33,7 @@ class LiveTwin:
     def __init__(
         self,
         subject: Subject,
-        cell_covers: Sequence[Mapping[str, float]],
+        cell_covers: Sequence[Mapping[Any, float]],
         cell_leg: Sequence[int],
         posture: Posture = "supine",
     ):
