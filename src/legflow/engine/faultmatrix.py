@@ -50,7 +50,7 @@ from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.safety.supervisor import Supervisor
 
 Timing = Literal["inflating", "holding", "idle"]
-TIMINGS: tuple[str, ...] = get_args(Timing)
+TIMINGS: tuple[Timing, ...] = get_args(Timing)
 
 #: From docs/safety.md: the over-pressure rule on the *true* cell pressure.
 OVER_SUSTAINED_mmHg = 10.0
@@ -513,9 +513,9 @@ def matrix_cases(
             if kind == "heater_runaway" and not heater:
                 continue
             for timing in TIMINGS:
-                cases.append(FaultCase(name, kind, timing))  # type: ignore[arg-type]
+                cases.append(FaultCase(name, kind, timing))
                 if kind == "sensor_drift":
-                    cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg))  # type: ignore[arg-type]
+                    cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg))
             if kind == "heater_runaway":
                 cases.append(FaultCase(name, kind, "holding", reduced_sensation=True))
     return cases
