@@ -160,126 +160,33 @@ class Session:
     ) -> dict[str, Any]:
         """Run to the end (or a stop or fault); ``on_update`` gets the live state every
         ``update_every_s`` of session time. Returns the session summary as JSON-ready Python
-        (`SessionSummary.as_json`; the typed summary is ``self.summary``)."""
-        sup, clock = self.supervisor, self.clock
-        commands = Commands.idle(sup.n_legs, sup.n_cells)
-        session_id = (
-            self.history.start(self.program_label, sup.profile.name, self.cells) if self.history else None
-        )
-        self.session_id = session_id
-        self.started_s = next_tick = clock.now()
-        tick = 0
-        phase_index = -1
-        # each phase's guide steps by time, and how many of the current phase's have been shown
-        guides = [sorted(phase.guide, key=lambda step: step.at_s) for phase in self.program.phases]
-        shown = 0
-        last_sample_s = -1.0
-        last_commit_wall_s = -COMMIT_EVERY_s
-        update_every = max(1, round(update_every_s * self.tick_hz))
-        loops = 0  # ticks of the loop, paused ones included
-        n_ticks = len(self.table)
-        phase_of_tick = self.phase_of_tick.tolist()  # plain ints: indexing numpy per tick is slow
-        sensors = sup.read()
-        paused_now = False
-        index, t_in = 0, 0.0  # where in the program the session is
+        (`SessionSummary.as_json`; the typed summary is ``self.summary``).
+
+        Each tick is the same named steps of a `_Run`, the state of this one run."""
+        run = _Run(self, on_update, update_every_s)
         try:
-            while tick < n_ticks:
-                clock.sleep_until(next_tick)
-                if self.lateness_log is not None:
-                    self.lateness_log.append(clock.now() - next_tick)
-                next_tick = max(next_tick + self.dt_s, clock.now())
-                sensors = sup.read()
-                self._track(sensors)
-                if sup.latched or self.control.stop_requested:
+            while run.tick < run.n_ticks:
+                run.wait_for_tick()
+                run.sense()
+                if run.must_end():  # the safe state, or a stop
                     break
-                if self.control.paused != paused_now:
-                    paused_now = self.control.paused
-                    self._event(session_id, "pause" if paused_now else "resume", "")
-                    self.pressure_ctl.vent_all()
-                self.t_s = tick * self.dt_s
-                index = phase_of_tick[tick]
-                phase = self.program.phases[index]
-                if index != phase_index:
-                    phase_index, shown = index, 0
-                    self._event(session_id, "phase", phase.name)
-                t_in = self.t_s - self.timeline.starts_s[index]
-                while shown < len(guides[index]) and guides[index][shown].at_s <= t_in:
-                    step = guides[index][shown]
-                    shown += 1
-                    self._event(session_id, "guide", guide_line(step, phase, self.guide_notes))
-                cycle = self.adaptive.get(index)
-                sealed = settling = None
-                if paused_now:
-                    setpoint = self.vented
-                elif cycle is not None:
-                    mode = self.program.program.legs
-                    setpoint = cycle.setpoints(mode)
-                    venous = self.twin.venous_volume_mL() if cycle.sensor_cells is None else None
-                    cycle.advance(self.dt_s, venous, mode, sensors.pressure_mmHg)
-                    sealed, settling = cycle.sealed, cycle.settling
-                else:
-                    setpoint = self.table[tick]
-                self._actuate(phase, index, paused_now, setpoint, sensors, commands, sealed, settling)
-                commands.heartbeat += 1
-                sup.apply(commands)
-                for line in sup.take_overrides():
-                    self._event(session_id, "override", line)
-                if self.drive_twin and self.twin is not None:
-                    while self.twin.t_s + self.twin.step_s <= self.t_s + 1e-9:
-                        self.twin.step(sensors.pressure_mmHg)
-                if self.t_s - last_sample_s >= 1.0 and self.history is not None:
-                    last_sample_s = self.t_s
-                    twin = self.twin.signals() if self.twin is not None else None
-                    self.history.add_sample(
-                        session_id, self.t_s, sensors.pressure_mmHg, setpoint, sensors.skin_temp_C, twin
-                    )
-                    if wall_s() - last_commit_wall_s >= COMMIT_EVERY_s:
-                        last_commit_wall_s = wall_s()
-                        self.history.commit(session_id, self.t_s)
-                loops += 1
-                if on_update is not None and loops % update_every == 0:
-                    on_update(self._live(sensors, setpoint, phase, t_in, paused_now))
-                if not paused_now:
-                    tick += 1
+                run.follow_pause()
+                run.enter_tick()  # program time, phase and guide events
+                run.choose_setpoints()
+                run.actuate()
+                run.step_twin()
+                run.record()
+                run.show()
+                run.advance()
             self._twin_block()  # the twin's metrics cover the program, not the vent after it
-            sensors = self._vent_out(sensors, commands, index, t_in, on_update, update_every)
+            run.vent_out()
         finally:
-            self._finish(sensors, commands, session_id, tick >= n_ticks)
-        phase = self.program.phases[index]  # the phase it ended in: its last, or where it stopped
-        self.last_state = self._live(sensors, self.vented, phase, t_in, False)
+            self._finish(run.sensors, run.commands, run.session_id, run.tick >= run.n_ticks)
+        # the phase it ended in: its last, or where it stopped
+        self.last_state = self._live(run.sensors, self.vented, run.phase, run.t_in, False)
         if on_update is not None:
             on_update(self.last_state)
         return self.summary.as_json()
-
-    def _vent_out(self, sensors, commands: Commands, index: int, t_in: float, on_update,
-                  update_every: int):  # fmt: skip
-        """After the program's end, a stop or the safe state: vent every cell (the safe state
-        vents by itself) and go on reading and showing the sensed pressures until every cell reads
-        below VENTED_BELOW_mmHg (`vented_at_s`), or for VENT_MAX_s. A graceful stop (a second
-        Ctrl-C meanwhile is an emergency stop) then latches the safe state. Returns the last reading."""
-        sup, clock = self.supervisor, self.clock
-        stopping = self.control.stop_requested and not sup.latched
-        phase = self.program.phases[index]
-        self.pressure_ctl.vent_all()
-        next_tick = clock.now()
-        for k in range(round(VENT_MAX_s * self.tick_hz) + 1):  # ticks since the end
-            if k > 0:
-                next_tick += self.dt_s
-                clock.sleep_until(next_tick)
-                sensors = sup.read()
-                self._track(sensors)
-                self._actuate(phase, index, True, self.vented, sensors, commands, None)
-                commands.heartbeat += 1
-                sup.apply(commands)  # in the safe state the supervisor sends its own: all vented
-            if float(np.max(sensors.pressure_mmHg)) < VENTED_BELOW_mmHg:
-                self.vented_at_s = round(self.t_s + k * self.dt_s, 2)  # session seconds, on from the end
-                break
-            self.status = self._ending_status(stopping)
-            if on_update is not None and k % update_every == 0:
-                on_update(self._live(sensors, self.vented, phase, t_in, False, venting=True))
-        if stopping:
-            sup.stop("stop", "stopped by the user")
-        return sensors
 
     def _twin_block(self) -> TwinSummary | None:
         """The summary's twin block, taken once, as the program ends."""
@@ -456,6 +363,176 @@ class Session:
             vented=bool(np.max(sensors.pressure_mmHg) < VENTED_BELOW_mmHg),
             clock_s=self.clock.now() - self.started_s,
         )  # fmt: skip
+
+
+class _Run:
+    """One run of a session: where its loop is (tick, phase, pause, the last reading and
+    setpoints, what was recorded and shown) and each step of a tick, in the order `Session.run`
+    takes them."""
+
+    def __init__(
+        self, session: Session, on_update: Callable[[LiveState], None] | None, update_every_s: float
+    ) -> None:
+        self.session = s = session
+        self.sup, self.clock = sup, clock = s.supervisor, s.clock
+        self.on_update = on_update
+        self.commands = Commands.idle(sup.n_legs, sup.n_cells)
+        history = s.history
+        self.session_id = history.start(s.program_label, sup.profile.name, s.cells) if history else None
+        s.session_id = self.session_id
+        s.started_s = self.next_tick = clock.now()
+        self.tick = 0  # program ticks done (a paused tick does not count)
+        self.n_ticks = len(s.table)
+        self.phase_of_tick: list[int] = (
+            s.phase_of_tick.tolist()
+        )  # plain ints: indexing numpy per tick is slow
+        # each phase's guide steps by time, and how many of the current phase's have been shown
+        self.guides = [sorted(phase.guide, key=lambda step: step.at_s) for phase in s.program.phases]
+        self.shown = 0
+        self.phase_index = -1  # the phase whose start was recorded
+        self.index, self.t_in = 0, 0.0  # where in the program the session is
+        self.phase = s.program.phases[0]
+        self.paused = False
+        self.setpoint: np.ndarray = s.vented
+        self.sealed: np.ndarray | None = None
+        self.settling: np.ndarray | None = None
+        self.last_sample_s = -1.0
+        self.last_commit_wall_s = -COMMIT_EVERY_s
+        self.update_every = max(1, round(update_every_s * s.tick_hz))
+        self.loops = 0  # ticks of the loop, paused ones included
+        self.sensors = sup.read()
+
+    # -- the steps of a tick -----------------------------------------------------------------
+    def wait_for_tick(self) -> None:
+        """Scheduling: sleep until this tick is due; a late tick moves the schedule on."""
+        clock = self.clock
+        clock.sleep_until(self.next_tick)
+        if self.session.lateness_log is not None:
+            self.session.lateness_log.append(clock.now() - self.next_tick)
+        self.next_tick = max(self.next_tick + self.session.dt_s, clock.now())
+
+    def sense(self) -> None:
+        """Read the sensors through the supervisor, and track their peaks."""
+        self.sensors = self.sup.read()
+        self.session._track(self.sensors)
+
+    def must_end(self) -> bool:
+        """The safe state latched, or a stop was asked for."""
+        return self.sup.latched or self.session.control.stop_requested
+
+    def follow_pause(self) -> None:
+        """A pause or a resume asked for since the last tick: record it and vent every cell."""
+        s = self.session
+        if s.control.paused != self.paused:
+            self.paused = s.control.paused
+            s._event(self.session_id, "pause" if self.paused else "resume", "")
+            s.pressure_ctl.vent_all()
+
+    def enter_tick(self) -> None:
+        """Program time and phase; record a new phase's start and each guide step that is due."""
+        s = self.session
+        s.t_s = self.tick * s.dt_s
+        self.index = index = self.phase_of_tick[self.tick]
+        self.phase = phase = s.program.phases[index]
+        if index != self.phase_index:
+            self.phase_index, self.shown = index, 0
+            s._event(self.session_id, "phase", phase.name)
+        self.t_in = s.t_s - s.timeline.starts_s[index]
+        steps = self.guides[index]
+        while self.shown < len(steps) and steps[self.shown].at_s <= self.t_in:
+            step = steps[self.shown]
+            self.shown += 1
+            s._event(self.session_id, "guide", guide_line(step, phase, s.guide_notes))
+
+    def choose_setpoints(self) -> None:
+        """Every cell's setpoint: vented while paused, the adaptive cycle's where rests follow the
+        refill (the cycle then moves on a tick), else the timeline's."""
+        s = self.session
+        cycle = s.adaptive.get(self.index)
+        self.sealed = self.settling = None
+        if self.paused:
+            self.setpoint = s.vented
+        elif cycle is not None:
+            mode = s.program.program.legs
+            self.setpoint = cycle.setpoints(mode)
+            venous = s.twin.venous_volume_mL() if cycle.sensor_cells is None else None  # type: ignore[union-attr]
+            cycle.advance(s.dt_s, venous, mode, self.sensors.pressure_mmHg)
+            self.sealed, self.settling = cycle.sealed, cycle.settling
+        else:
+            self.setpoint = s.table[self.tick]
+
+    def actuate(self) -> None:
+        """The controllers' commands, through the supervisor (which records what it overrode)."""
+        s, commands = self.session, self.commands
+        s._actuate(self.phase, self.index, self.paused, self.setpoint, self.sensors, commands, self.sealed,
+                   self.settling)  # fmt: skip
+        commands.heartbeat += 1
+        self.sup.apply(commands)
+        for line in self.sup.take_overrides():
+            s._event(self.session_id, "override", line)
+
+    def step_twin(self) -> None:
+        """On hardware, step the leg twin up to now with the sensed pressures."""
+        s = self.session
+        twin = s.twin
+        if s.drive_twin and twin is not None:
+            while twin.t_s + twin.step_s <= s.t_s + 1e-9:
+                twin.step(self.sensors.pressure_mmHg)
+
+    def record(self) -> None:
+        """A history sample each session second; a commit at most every COMMIT_EVERY_s of wall time."""
+        s = self.session
+        if s.t_s - self.last_sample_s >= 1.0 and s.history is not None and self.session_id is not None:
+            self.last_sample_s = s.t_s
+            twin = s.twin.signals() if s.twin is not None else None
+            sensors = self.sensors
+            s.history.add_sample(self.session_id, s.t_s, sensors.pressure_mmHg, self.setpoint,
+                                 sensors.skin_temp_C, twin)  # fmt: skip
+            if wall_s() - self.last_commit_wall_s >= COMMIT_EVERY_s:
+                self.last_commit_wall_s = wall_s()
+                s.history.commit(self.session_id, s.t_s)
+
+    def show(self) -> None:
+        """The live state to ``on_update``, every ``update_every`` ticks of the loop."""
+        self.loops += 1
+        if self.on_update is not None and self.loops % self.update_every == 0:
+            self.on_update(
+                self.session._live(self.sensors, self.setpoint, self.phase, self.t_in, self.paused)
+            )
+
+    def advance(self) -> None:
+        """The program's clock moves on a tick, unless paused."""
+        if not self.paused:
+            self.tick += 1
+
+    # -- after the loop ----------------------------------------------------------------------
+    def vent_out(self) -> None:
+        """After the program's end, a stop or the safe state: vent every cell (the safe state
+        vents by itself) and go on reading and showing the sensed pressures until every cell reads
+        below VENTED_BELOW_mmHg (`vented_at_s`), or for VENT_MAX_s. A graceful stop (a second
+        Ctrl-C meanwhile is an emergency stop) then latches the safe state."""
+        s, sup, clock, commands = self.session, self.sup, self.clock, self.commands
+        stopping = s.control.stop_requested and not sup.latched
+        phase, index = self.phase, self.index
+        s.pressure_ctl.vent_all()
+        next_tick = clock.now()
+        for k in range(round(VENT_MAX_s * s.tick_hz) + 1):  # ticks since the end
+            if k > 0:
+                next_tick += s.dt_s
+                clock.sleep_until(next_tick)
+                self.sensors = sup.read()
+                s._track(self.sensors)
+                s._actuate(phase, index, True, s.vented, self.sensors, commands, None)
+                commands.heartbeat += 1
+                sup.apply(commands)  # in the safe state the supervisor sends its own: all vented
+            if float(np.max(self.sensors.pressure_mmHg)) < VENTED_BELOW_mmHg:
+                s.vented_at_s = round(s.t_s + k * s.dt_s, 2)  # session seconds, on from the end
+                break
+            s.status = s._ending_status(stopping)
+            if self.on_update is not None and k % self.update_every == 0:
+                self.on_update(s._live(self.sensors, s.vented, phase, self.t_in, False, venting=True))
+        if stopping:
+            sup.stop("stop", "stopped by the user")
 
 
 def _cause(trip: Trip, injected: list[FaultSpec]) -> FaultSpec | None:
