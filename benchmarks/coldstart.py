@@ -86,7 +86,7 @@ class Timer(event.Listener):
         if not stack:
             rows.append((name, time.process_time() - start))
 event.register("numba:compile", Timer())
-from legflow.engine.warmup import rehearse
+from legflow.apps.warmup import rehearse
 start = time.process_time()
 rehearse(simulated=True)
 print(json.dumps({"total_cpu_s": time.process_time() - start, "kernels": rows}))
@@ -227,7 +227,7 @@ def report(runs: list[Run], kernels: dict, args: argparse.Namespace, load_start:
         f"machine, longer than on an idle one.",
         "",
         f"What a simulated session compiles, on an empty cache (the rehearsal of "
-        f"`legflow.engine.warmup`: {kernels['total_cpu_s']:.1f} s CPU in all; CPU seconds per top-level "
+        f"`legflow.apps.warmup`: {kernels['total_cpu_s']:.1f} s CPU in all; CPU seconds per top-level "
         f"kernel, its nested kernels included):",
         "",
         "| kernel | CPU s | share |",

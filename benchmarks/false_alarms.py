@@ -32,10 +32,10 @@ from typing import Any, get_args
 import numba
 import numpy as np
 
+from legflow.apps.launch import prepare_session
 from legflow.device.massager import Sensors
 from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager, warm_up
-from legflow.engine.launch import prepare_session
 from legflow.errors import LegflowError
 from legflow.plan import check_source
 from legflow.programs.library import builtin_names, resolve
@@ -111,7 +111,8 @@ def run_case(case: Case) -> Outcome:
             case.program, limits=DEFAULT_LIMITS, history=None, profile=case.profile, fast=True,
             seed=case.seed, subject=case.subject, posture=case.posture,  # type: ignore[arg-type]
         )  # fmt: skip
-        massager = launch.massager
+        # the simulator behind the supervisor: this sweep watches its physics
+        massager = launch.supervisor._massager
         assert isinstance(massager, SimulatedMassager)
         recorder = _Recorder(massager)
         summary = launch.session.run()

@@ -1,5 +1,5 @@
 """Single-fault safety, measured: every fault kind on every device profile, injected while the
-faulted cell fills, while it holds, and while it is vented (`legflow.engine.faultmatrix`), in real
+faulted cell fills, while it holds, and while it is vented (`legflow.apps.faultmatrix`), in real
 sessions with the leg twin inside the cells, watching the true pressures and skin temperature.
 
 Per fault kind: detection and safe-state latency from the moment the fault takes effect (median and
@@ -24,9 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import legflow
-from legflow.device.faults import FAULT_KINDS
-from legflow.device.sim import warm_up
-from legflow.engine.faultmatrix import (
+from legflow.apps.faultmatrix import (
     TIMINGS,
     FaultRun,
     SAFE_WITHIN_s,
@@ -34,6 +32,8 @@ from legflow.engine.faultmatrix import (
     matrix_cases,
     run_case,
 )
+from legflow.device.faults import FAULT_KINDS
+from legflow.device.sim import warm_up
 
 RESULTS = Path(__file__).parent / "results" / "fault_latency.md"
 

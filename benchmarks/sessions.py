@@ -25,10 +25,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from legflow.apps.limb import leg_twin
 from legflow.clock import Clock, RealClock, VirtualClock, process_cpu_s
 from legflow.device.profile import DeviceProfile, load_profile
 from legflow.device.sim import SimulatedMassager, warm_up
-from legflow.engine.session import LiveState, Session, leg_twin
+from legflow.engine.session import LiveState, Session
 from legflow.plan.compose import compose
 from legflow.programs.library import builtin_source
 from legflow.programs.model import Program

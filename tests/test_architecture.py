@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plan": ("plan",),
     "engine": ("engine",),
     "trials": ("trials",),
-    "apps": ("__main__", "cli", "web"),
+    "apps": ("__main__", "apps", "cli", "web"),
 }
 LAYER_OF = {package: rank for rank, packages in enumerate(LAYERS.values()) for package in packages}
 
@@ -176,6 +176,22 @@ def test_every_package_imports_only_its_own_layer_and_those_below():
 
 def test_no_module_imports_itself_through_others():
     assert cycles(GRAPH) == []
+
+
+#: What an engine module never imports (DESIGN.md: the engine gets the massager only behind the
+#: supervisor): the history and the massagers themselves, the simulator and the serial client. The
+#: apps build them (`legflow.apps.launch`); the engine talks to a `Recorder` and a `Limb`
+#: (`legflow.engine.interfaces`). The plan's pump check may still read the simulator's gas law.
+ENGINE_NEVER_IMPORTS = ("legflow.store", "legflow.device.sim", "legflow.device.wire")
+
+
+def test_the_engine_builds_no_massager_and_no_history():
+    for module, imported in sorted(GRAPH.items()):
+        if package_of(module) == "engine":
+            bad = sorted(
+                m for m in imported if f"{m}.".startswith(tuple(f"{p}." for p in ENGINE_NEVER_IMPORTS))
+            )
+            assert not bad, f"{module} imports {bad}"
 
 
 def test_the_readme_draws_every_layer_and_names_every_package():

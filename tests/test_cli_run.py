@@ -17,8 +17,8 @@ import pytest
 from rich.console import Console
 
 from cli_helpers import run_cli
+from legflow.apps.launch import prepare_session
 from legflow.cli.live import render
-from legflow.engine.launch import prepare_session
 from legflow.safety.limits import DEFAULT_LIMITS
 
 HERE = Path(__file__).parent
@@ -72,7 +72,7 @@ def test_live_display_after_one_ctrl_c_says_stopping_then_stays_on_the_phase_it_
             session.control.stop()  # what the first Ctrl-C does
             screens.clear()
 
-    with launch.massager:
+    with launch:
         summary = session.run(on_update=update, update_every_s=0.1)
     assert summary["status"] == "stopped"
     assert any("STOPPING (venting)" in screen for screen in screens)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cli_helpers import run_cli
+from legflow.apps.limb import leg_twin
 from legflow.cli.twin import tissue_pressures
 from legflow.device.profile import load_profile
-from legflow.engine.session import leg_twin
 from legflow.programs.library import builtin_source
 from legflow.programs.timeline import Timeline
 from legflow.twin.subject import load_subject

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from legflow.apps.limb import leg_twin
+from legflow.apps.warmup import rehearse
 from legflow.cli.warmup import preparing
 from legflow.device.profile import load_profile
 from legflow.device.wire.emulator import Emulator
-from legflow.engine.session import leg_twin
-from legflow.engine.warmup import rehearse
 
 SHORT = """
 [program]
@@ -78,9 +78,10 @@ import sys
 from numba.core.registry import CPUDispatcher
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile, profile_names
+from legflow.apps.limb import leg_twin
+from legflow.apps.warmup import warm_up
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import Session, leg_twin
-from legflow.engine.warmup import warm_up
+from legflow.engine.session import Session
 from legflow.programs.loader import validate_text
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor

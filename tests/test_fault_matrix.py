@@ -1,6 +1,6 @@
 """Single-fault safety, case by case: every fault kind × every device profile × three moments of the
 faulted cell's cycle (filling, holding, vented), in real sessions with the leg twin inside the cells
-(`legflow.engine.faultmatrix`, which also serves ``python -m benchmarks.fault_latency``).
+(`legflow.apps.faultmatrix`, which also serves ``python -m benchmarks.fault_latency``).
 
 Each case must meet every target of `FaultRun.missed_targets`: the true pressure never over a cell's
 limit + 10 mmHg for more than 0.5 s nor over limit + 25; the true skin never over 42 °C (40 °C with
@@ -16,12 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from legflow.clock import VirtualClock
-from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
-from legflow.device.massager import Commands
-from legflow.device.profile import load_profile, profile_names
-from legflow.device.sim import SimulatedMassager
-from legflow.engine.faultmatrix import (
+from legflow.apps.faultmatrix import (
     TIMINGS,
     FaultCase,
     Watch,
@@ -35,6 +30,11 @@ from legflow.engine.faultmatrix import (
     run_watched,
     schedule,
 )
+from legflow.clock import VirtualClock
+from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
+from legflow.device.massager import Commands
+from legflow.device.profile import load_profile, profile_names
+from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import TICK_HZ
 from legflow.programs.timeline import Timeline
 

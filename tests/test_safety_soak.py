@@ -1,5 +1,5 @@
 """Safety soak: random programs a device may run, with one random fault (any kind, cell or leg,
-time) or none, in real sessions with the leg twin inside the cells (`legflow.engine.faultmatrix`).
+time) or none, in real sessions with the leg twin inside the cells (`legflow.apps.faultmatrix`).
 
 With a fault, the *true* pressure never stays above a cell's limit + 10 mmHg for more than 0.5 s nor
 passes limit + 25, the true skin never passes the heat limit, and a session that ends on a fault
@@ -20,14 +20,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from legflow.device.faults import FAULT_KINDS
-from legflow.device.massager import HEARTBEAT_TIMEOUT_s
-from legflow.engine.faultmatrix import (
+from legflow.apps.faultmatrix import (
     pressure_and_skin_breaches,
     run_watched,
     true_max_skin,
     true_over_limit,
 )
+from legflow.device.faults import FAULT_KINDS
+from legflow.device.massager import HEARTBEAT_TIMEOUT_s
 from strategies import device_programs, single_faults
 
 SOAK = int(os.environ.get("LEGFLOW_SOAK", "1000"))

@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.massager import Commands
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.adaptive import AdaptiveCycle
-from legflow.engine.session import Session, leg_twin
+from legflow.engine.session import Session
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor

@@ -250,7 +250,7 @@ def test_session_runs_streams_pauses_and_stops_and_lands_in_history(dash):
 def test_emergency_stop_over_the_websocket_reaches_the_safe_state_at_once(dash):
     dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
     dash.client.post("/api/v1/sessions", json={"program": "short-test"})
-    massager = dash.manager._launch.massager
+    massager = dash.manager._launch.supervisor._massager
     until(lambda: float(massager.true_pressure_mmHg.max()) > 20)
     with _ws(dash, Authorization=f"Bearer {TOKEN}") as ws:
         ws.send('{"action": "emergency_stop"}')
@@ -268,7 +268,7 @@ def test_emergency_stop_form_works_without_scripts(dash):
     answer = dash.client.post("/api/v1/sessions/current/emergency-stop", data={"from": "page"},
                               follow_redirects=False)  # fmt: skip
     assert answer.status_code == 303 and answer.headers["location"] == "/#/live"
-    assert dash.manager._launch.massager.relay_open
+    assert dash.manager._launch.supervisor._massager.relay_open
     dash.manager.wait(10)
     assert not dash.manager.running
 
@@ -286,5 +286,5 @@ def test_a_session_that_fails_inside_ends_visibly_and_vented(dash, monkeypatch):
         error = next(m for m in iter(lambda: json.loads(ws.recv(timeout=10)), None) if m["type"] == "error")
     assert "internal error (RuntimeError)" in error["detail"] and "vented" in error["detail"]
     dash.manager.wait(5)
-    assert not dash.manager.running and dash.manager._launch.massager.relay_open
+    assert not dash.manager.running and dash.manager._launch.supervisor._massager.relay_open
     assert dash.client.post("/api/v1/sessions", json={"program": "short-test"}).status_code == 201

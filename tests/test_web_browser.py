@@ -126,7 +126,8 @@ def test_session_colours_the_legs_then_emergency_stop_reaches_the_safe_state(pag
 
     page.click("#estop")
     page.wait_for_selector("#safe-state", timeout=5_000)
-    assert dash.manager._launch.massager.relay_open  # pump off, vents open: the device's safe state
+    # pump off, vents open: the device's safe state (the massager behind the supervisor)
+    assert dash.manager._launch.supervisor._massager.relay_open
     assert "Safe state" in page.locator("#safe-state").inner_text()
     page.wait_for_selector("#ended a", timeout=10_000)
     _shot(page, "live-emergency-stop")
@@ -153,7 +154,7 @@ def test_emergency_stop_works_while_the_page_is_busy(page, dash):
     page.evaluate("for (let i = 0; i < 60; i++) fetch('/api/v1/history/1/export?format=csv')")
     page.click("#estop")
     page.wait_for_selector("#safe-state", timeout=5_000)
-    assert dash.manager._launch.massager.relay_open
+    assert dash.manager._launch.supervisor._massager.relay_open
 
 
 #: Records, on every change of the live view, the time, the highest cell pressure drawn, the

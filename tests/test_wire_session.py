@@ -20,6 +20,7 @@ import pytest
 import serial
 
 from cli_helpers import run_cli
+from legflow.apps.limb import leg_twin
 from legflow.device.faults import FaultSpec
 from legflow.device.massager import Commands, HEARTBEAT_TIMEOUT_s
 from legflow.device.profile import load_profile
@@ -27,7 +28,6 @@ from legflow.device.wire import messages as m
 from legflow.device.wire.emulator import Emulator
 from legflow.device.wire.framing import FrameParser, cobs_encode, pack_frame
 from legflow.device.wire.serial_massager import SerialMassager
-from legflow.engine.session import leg_twin
 from legflow.errors import DeviceError, ProfileError
 from legflow.store import default_history
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import Session, leg_twin
+from legflow.engine.session import Session
 from legflow.programs.model import Program
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor

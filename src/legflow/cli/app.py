@@ -239,10 +239,10 @@ def run(
 
     # a spinner on stderr at once; what can be refused is refused before anything compiles
     with preparing(err, simulated=device is None) as on_compile:
+        from legflow.apps.launch import check_request
+        from legflow.apps.warmup import warm_up
         from legflow.cli.sessions import run_session
         from legflow.cli.twin import check_posture
-        from legflow.engine.launch import check_request
-        from legflow.engine.warmup import warm_up
 
         limits, refill = _limits(user, answers), _refill_from(refill_from)
         checked_posture = check_posture(posture)

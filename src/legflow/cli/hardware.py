@@ -7,14 +7,14 @@ import signal
 
 from rich.console import Console
 
+from legflow.apps.launch import check_faults
+from legflow.apps.limb import leg_twin
 from legflow.cli.text import printable
 from legflow.clock import RealClock
 from legflow.device.faults import FaultSpec
 from legflow.device.profile import load_profile
 from legflow.device.wire.emulator import Emulator
 from legflow.device.wire.framing import PROTOCOL_VERSION
-from legflow.engine.launch import check_faults
-from legflow.engine.session import leg_twin
 from legflow.twin.model import Posture
 
 

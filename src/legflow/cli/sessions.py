@@ -13,11 +13,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from legflow.apps.launch import prepare_session
 from legflow.cli.live import render
 from legflow.cli.render import sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
-from legflow.engine.launch import prepare_session
 from legflow.engine.session import LiveState
 from legflow.safety.limits import Limits
 from legflow.store import SessionRow, default_history, history_path, move_aside
@@ -44,7 +44,7 @@ def run_session(
         raise
     for warning in limits.warnings:
         console.print(f"[yellow]screening:[/] {markup_safe(warning)}")
-    session, massager, source = launch.session, launch.massager, launch.source
+    session, source = launch.session, launch.source
 
     presses = 0
 
@@ -58,7 +58,7 @@ def run_session(
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        with massager:
+        with launch:  # leaving it, even on an error, closes the massager in its safe state
             if quiet:
                 return session.run()
             wall = RealClock()

@@ -3,7 +3,8 @@
 Each tick (50 Hz by default): read the sensors through the supervisor, look up every cell's
 setpoint in the timeline, let the controllers decide pump, valves and heater, hand the commands to
 the supervisor (which clamps them or holds the safe state), and record a sample each second.
-The engine never sees the raw massager.
+The engine never sees the raw massager, and builds nothing it talks to: the apps hand it the
+supervisor, and the leg twin and the history as a `Limb` and a `Recorder` (`engine.interfaces`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from numba import njit
 from legflow.clock import Clock, wall_s
 from legflow.device.faults import FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
-from legflow.device.profile import DeviceProfile
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
+from legflow.engine.interfaces import Limb, Recorder
 from legflow.engine.refill import measuring_cells
 from legflow.engine.summary import AdaptiveSummary, CellSummary, FaultSummary, SessionSummary, TwinSummary
 from legflow.plan import guide_line, hands_on_notes
@@ -29,10 +30,6 @@ from legflow.programs.model import Phase, Program
 from legflow.programs.timeline import Timeline
 from legflow.safety.detectors import fault_kind
 from legflow.safety.supervisor import Supervisor, Trip
-from legflow.store import History
-from legflow.twin.live import LiveTwin
-from legflow.twin.model import Posture
-from legflow.twin.subject import load_subject
 
 ROLLER_SPEED = {"slow": 0.3, "medium": 0.6, "fast": 1.0}
 #: Whenever a session ends (its program's end, a stop, the safe state) it goes on reading the cells
@@ -65,7 +62,7 @@ class LiveState:
     trip: Trip | None
     #: running | stopping (a graceful stop venting the cells) | completed | stopped | fault
     status: str = "running"
-    #: The leg twin's signals per leg (``LiveTwin.signals``), when a twin runs.
+    #: The leg twin's signals per leg (``Limb.signals``), when a twin runs.
     twin: dict[str, list[float]] | None = None
     #: The session has ended (or is stopping) and waits for the cells to empty.
     venting: bool = False
@@ -108,14 +105,15 @@ class Session:
     program_label: str
     supervisor: Supervisor
     clock: Clock
-    history: History | None = None
+    #: Where the session is recorded (the SQLite history, `legflow.store.History`).
+    history: Recorder | None = None
     injected: Sequence[FaultSpec] = ()
     tick_hz: float = TICK_HZ
     #: Lateness of each tick against its schedule, when a benchmark asks for it.
     lateness_log: list[float] | None = None
     #: The leg twin. A simulated massager steps it with the cells' true pressures; set
     #: ``drive_twin`` where no simulated limb does (hardware): the engine steps it with the sensed ones.
-    twin: LiveTwin | None = None
+    twin: Limb | None = None
     drive_twin: bool = False
     #: Follow the program's ``[adaptive]`` table; off rests as programmed (to compare the two).
     adaptive_rest: bool = True
@@ -545,17 +543,6 @@ def _cause(trip: Trip, injected: list[FaultSpec]) -> FaultSpec | None:
     here = [f for f in before if f.where and (f.where == where or where.startswith(f"{f.where}.")
                                              or f.where.startswith(f"{where}."))]  # fmt: skip
     return (here or before)[-1]
-
-
-def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = "supine") -> LiveTwin:
-    """The leg twin of a named subject inside a device's cells (both legs of the profile)."""
-    legs = range(len(profile.legs))
-    return LiveTwin(
-        load_subject(subject),
-        [cell.covers for _ in legs for cell in profile.cells],
-        [leg for leg in legs for _ in profile.cells],
-        posture,
-    )
 
 
 @njit(cache=True)

@@ -1,7 +1,7 @@
 """A program that exercises everything a device profile has: used to check every profile
 against every fault (tests, the soak command) and by the controller benchmark.
 
-Only tests and benchmarks use it, but so does `legflow.engine.faultmatrix` (the fault harness of
+Only tests and benchmarks use it, but so does `legflow.apps.faultmatrix` (the fault harness of
 tests/test_fault_matrix.py, tests/test_safety_soak.py and benchmarks.fault_latency): it stays here
 until the two move under tests/ together."""
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
-from legflow.engine.launch import Launch, prepare_session
 from legflow.engine.session import LiveState
 from legflow.errors import LegflowError
 from legflow.safety.limits import Limits
@@ -139,7 +139,7 @@ class SessionManager:
 
     def _run(self, launch: Launch, history: History) -> None:
         try:
-            with launch.massager:  # leaving it, even on an error, puts the massager in the safe state
+            with launch:  # leaving it, even on an error, puts the massager in the safe state
                 summary = launch.session.run(on_update=self._publish, update_every_s=1.0 / self.stream_hz)
             self.last_summary = summary
             self._broadcast({"type": "end", "summary": summary})
@@ -187,7 +187,7 @@ class SessionManager:
         launch = self._launch
         if launch is None:
             return {"type": "hello", "running": False}
-        profile = launch.massager.profile
+        profile = launch.supervisor.profile
         zones = [cell.zone for _ in profile.legs for cell in profile.cells]
         limits = [cell.max_pressure_mmHg for _ in profile.legs for cell in profile.cells]
         return {

@@ -36,12 +36,13 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
 from legflow.device.massager import Commands, Sensors
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import TICK_HZ, Session, leg_twin
+from legflow.engine.session import TICK_HZ, Session
 from legflow.engine.testprogram import exercise_program
 from legflow.plan import device_findings
 from legflow.programs.model import Program

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 from numba.core import event
 
+from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.massager import Commands, Massager, Sensors
 from legflow.device.profile import DeviceProfile, load_profile
 from legflow.device.wire.messages import SensorSample, sample_arrays
-from legflow.engine.session import Session, leg_twin
+from legflow.engine.session import Session
 from legflow.programs.loader import validate_text
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
@@ -91,7 +92,7 @@ def warm_up(simulated: bool, on_compile: OnCompile | None = None) -> None:
 
 
 def rehearse(simulated: bool) -> dict[str, Any]:
-    """Run the rehearsal program as `legflow.engine.launch` wires a session, on a virtual clock;
+    """Run the rehearsal program as `legflow.apps.launch` wires a session, on a virtual clock;
     returns its summary (one that ended early, on a fault, would have left kernels uncalled)."""
     profile = load_profile()
     program = validate_text(REHEARSAL, "<warm-up>").program

@@ -1,19 +1,21 @@
 """Building a ready-to-run session from a program name and a user's choices: the one place where
 a program is checked for a device and a user, and where massager, supervisor, twin and history are
-wired together, so the CLI and the web server start sessions the same way."""
+wired together, so the CLI and the web server start sessions the same way. They get the supervisor
+and the session; the massager stays behind the supervisor (closing the launch closes it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from legflow.apps.limb import leg_twin
+from legflow.apps.warmup import warm_up
 from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
 from legflow.device.massager import Massager
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
-from legflow.engine.session import RefillFrom, Session, leg_twin
-from legflow.engine.warmup import warm_up
+from legflow.engine.session import RefillFrom, Session
 from legflow.errors import DeviceError, LegflowError, UsageError
 from legflow.plan import check_source
 from legflow.programs.library import resolve
@@ -26,14 +28,20 @@ from legflow.twin.model import Posture
 
 @dataclass
 class Launch:
-    """A checked program with its massager, supervisor and session, not started yet."""
+    """A checked program with its supervisor and session, not started yet. Use it as a context
+    manager: leaving the block closes the massager behind the supervisor, in its safe state."""
 
     source: ProgramSource
     label: str
-    massager: Massager
     supervisor: Supervisor
     session: Session
     clock: Clock
+
+    def __enter__(self) -> Launch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.supervisor.close()
 
 
 def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]) -> None:
@@ -106,7 +114,7 @@ def _launch(
     supervisor = Supervisor(massager, limits, clock)
     label = name.removesuffix(".toml").split("/")[-1]
     session = Session(source.program, label, supervisor, clock, history=history, **session_options)
-    return Launch(source, label, massager, supervisor, session, clock)
+    return Launch(source, label, supervisor, session, clock)
 
 
 def _prepare_hardware(

@@ -1,0 +1,20 @@
+"""The leg twin inside a device's cells: the `Limb` a session reads, and the limb a simulated
+massager or an emulator squeezes."""
+
+from __future__ import annotations
+
+from legflow.device.profile import DeviceProfile
+from legflow.twin.live import LiveTwin
+from legflow.twin.model import Posture
+from legflow.twin.subject import load_subject
+
+
+def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = "supine") -> LiveTwin:
+    """The leg twin of a named subject inside a device's cells (both legs of the profile)."""
+    legs = range(len(profile.legs))
+    return LiveTwin(
+        load_subject(subject),
+        [cell.covers for _ in legs for cell in profile.cells],
+        [leg for leg in legs for _ in profile.cells],
+        posture,
+    )
