@@ -98,3 +98,27 @@ def test_a_slow_fill_of_every_boot_cell_at_once_is_no_fault():
     })  # fmt: skip
     summary = run_watched(load_profile("recovery-boots"), program, seed=724, after_s=0.0).summary
     assert summary["status"] == "completed" and not summary["faults"], summary["faults"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known false alarm (found by a 20,000-example soak): on the home foot-and-calf device a foot "
+    "cell filled to 96 mmHg in 0.5 s, then held at 5 mmHg in the next phase, is taken for a valve stuck open",
+)
+def test_a_foot_cell_dropped_from_96_to_5_mmHg_between_phases_is_no_fault():
+    program = Program.model_validate({
+        "program": {"name": "random", "goal": "custom", "legs": "both"},
+        "phase": [
+            {"name": "p", "duration_min": 0.718,
+             "compression": {"pattern": "sequential", "zones": ["foot"], "pressure_mmHg": [96.0],
+                             "inflate_s": 0.5, "delay_s": 0.0, "hold_s": 0.0, "release_s": 0.5,
+                             "rest_s": 3.73},
+             "rollers": {"zones": ["sole.toes"], "speed": "slow", "depth": "gentle"}},
+            {"name": "p", "duration_min": 0.744,
+             "compression": {"pattern": "sequential", "zones": ["foot"], "pressure_mmHg": [5.0],
+                             "inflate_s": 0.5, "delay_s": 0.0, "hold_s": 1.2, "release_s": 0.5,
+                             "rest_s": 2.62}},
+        ],
+    })  # fmt: skip
+    summary = run_watched(load_profile("home-foot-calf"), program, seed=0, after_s=0.0).summary
+    assert summary["status"] == "completed" and not summary["faults"], summary["faults"]
