@@ -181,14 +181,20 @@ def _start(page, dash, program: str) -> None:
     page.locator("[id='cell-left.foot']").wait_for()
 
 
-def test_after_the_emergency_stop_the_page_shows_the_cells_venting_until_they_are_empty(page, dash):
+def _stop_two_holds_when_full(page, dash, button: str, timeout_ms: int) -> None:
+    """Start the two-holds program, watch the live view once the left foot is full, press
+    ``button`` (a stop) and wait for the page to say the session ended."""
     _start(page, dash, "two-holds")
     page.wait_for_function(
         "() => Number(document.getElementById('cell-left.foot').dataset.pressure) > 40", timeout=15_000
     )
     page.evaluate(WATCH_THE_LIVE_VIEW)
-    page.click("#estop")
-    page.wait_for_selector("#ended", timeout=10_000)
+    page.click(button)
+    page.wait_for_selector("#ended", timeout=timeout_ms)
+
+
+def test_after_the_emergency_stop_the_page_shows_the_cells_venting_until_they_are_empty(page, dash):
+    _stop_two_holds_when_full(page, dash, "#estop", 10_000)
     seen, pressed = page.evaluate("[window.seen, window.pressedAt]")
     after = [s for s in seen if s["t"] >= pressed]
     assert after and after[0]["max"] > 30  # full when the stop was pressed
@@ -203,13 +209,7 @@ def test_after_the_emergency_stop_the_page_shows_the_cells_venting_until_they_ar
 
 
 def test_a_stop_says_stopping_and_stays_on_the_phase_it_stopped_in(page, dash):
-    _start(page, dash, "two-holds")
-    page.wait_for_function(
-        "() => Number(document.getElementById('cell-left.foot').dataset.pressure) > 40", timeout=15_000
-    )
-    page.evaluate(WATCH_THE_LIVE_VIEW)
-    page.click("#stop")
-    page.wait_for_selector("#ended", timeout=15_000)
+    _stop_two_holds_when_full(page, dash, "#stop", 15_000)
     statuses = {s["status"] for s in page.evaluate("window.seen")}
     assert "Two holds: stopping" in statuses and not any("paused" in s for s in statuses)
     assert page.locator("#live-status").inner_text() == "Two holds: stopped"
