@@ -111,6 +111,11 @@ VENTED_KEPT_SHARE = 0.4
 MANIFOLD_SAG_s = 2.0
 MANIFOLD_HELD_mmHg = 10.0
 MANIFOLD_JOINED_mmHg = 5.0
+#: ... and has held it for this long: a manifold pumped to 97 mmHg still reads 18 mmHg 2 s after
+#: the pump stopped, and on its way down it passes a sealed cell's 6 mmHg within a fraction of a
+#: second (a foot cell taken for stuck open, found by a 20,000-example soak); one joined to the
+#: cell stays with it.
+MANIFOLD_JOINED_s = 0.5
 #: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
 #: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
 #: sound cell (noise, a limb refilling under it) and grows with every top-up of its neighbours for
@@ -242,6 +247,7 @@ CELL_MEMORY = np.dtype(
         ("window_p", "f8"),  # ... and the filtered reading then (NaN: no window)
         ("follow_rise", "f8"),  # what it gained sealed while its leg pumped (decayed) ...
         ("lowpass", "f8"),  # ... on a reading filtered over FOLLOW_FILTER_s (noise would add up)
+        ("joined_s", "f8"),  # how long its leg's manifold has read within MANIFOLD_JOINED_mmHg of it
     ],
     align=True,
 )
@@ -413,6 +419,7 @@ def check_cells(  # type: ignore[no-untyped-def]
             if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == 0:
                 code = 9
         m.lowpass = lowpass
+        m.joined_s = m.joined_s + dt if abs(manifold - p) < MANIFOLD_JOINED_mmHg else 0.0
         # garment off: far less rise per pumped gas than this cell showed before
         m.dose *= keep_dose
         m.dose_rise *= keep_dose
@@ -513,11 +520,11 @@ def check_cells(  # type: ignore[no-untyped-def]
     for leg in range(n_legs):
         if leg_state[leg, 1] < MANIFOLD_SAG_s or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
             continue
-        # of the sealed cells at the manifold's pressure, the one that gained most while the pump
-        # filled its neighbours
+        # of the sealed cells that have stayed at the manifold's pressure, the one that gained most
+        # while the pump filled its neighbours
         joined, gained = -1, -np.inf
         for c in range(reading.shape[0]):
-            near = abs(reading[c] - leg_manifold[leg]) < MANIFOLD_JOINED_mmHg
+            near = memory[c].joined_s >= MANIFOLD_JOINED_s
             if cell_leg[c] == leg and not exhaust[c] and near and memory[c].follow_rise > gained:
                 joined, gained = c, memory[c].follow_rise
         if joined >= 0 and found[joined] == 0:
