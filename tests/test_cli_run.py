@@ -21,6 +21,9 @@ from legflow.apps.launch import prepare_session
 from legflow.cli.live import render
 from legflow.safety.limits import DEFAULT_LIMITS
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 HERE = Path(__file__).parent
 #: Two holds: the cells are full when each phase ends.
 TWO_HOLDS = HERE / "programs" / "two-holds.toml"

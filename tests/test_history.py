@@ -107,6 +107,7 @@ def _assert_database_readable(db: Path, n_sessions: int) -> History:
     return history
 
 
+@pytest.mark.system
 def test_sigkill_at_random_moments_never_corrupts_the_history(isolated_home, tmp_path):
     rng = random.Random(20240611)
     db = _db(isolated_home)

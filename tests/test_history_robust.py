@@ -29,6 +29,9 @@ from legflow.errors import HistoryError
 from legflow.store import History
 from legflow.store import history as history_module
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 CELLS = load_profile(DEFAULT_PROFILE).cell_names()
 #: A 40-minute program: at --fast a few seconds of wall time each, so parallel sessions overlap.
 LONG_PROGRAM = "lymph"

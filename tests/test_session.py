@@ -214,6 +214,7 @@ def pooled_tracking(name: str, seeds: range = range(6)) -> tuple[list[float], np
     return shares, np.concatenate(errors), np.concatenate(overshoots)
 
 
+@pytest.mark.slow
 def test_cells_track_their_setpoints():
     """Sequential ramps on the reference device with the leg twin inside the cells: at the end of
     each inflate ramp the cells are within 3 mmHg of their setpoint and they overshoot by no more

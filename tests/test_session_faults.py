@@ -98,6 +98,7 @@ def test_a_garment_taken_off_is_caught_whenever_it_comes_off(profile):
             assert summary["faults"][0]["detected_s"] - at_s < 30.0 and sim.relay_open
 
 
+@pytest.mark.slow
 def test_every_builtin_program_runs_to_its_end_on_every_profile_without_a_false_alarm():
     """The detectors must not stop a healthy session: each built-in program on each profile it
     passes the check for, with the leg twin inside the cells."""

@@ -17,6 +17,9 @@ from legflow.trials.backends import LocalBackend, RayBackend
 from legflow.trials.cohorts import load_cohort
 from legflow.trials.trial import run_trial
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 ray = pytest.importorskip("ray")
 
 

@@ -12,6 +12,9 @@ from tests.web_helpers import SHORT_PROGRAM, TOKEN, reachable, running_dashboard
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture
 def dash(isolated_home):

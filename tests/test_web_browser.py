@@ -15,6 +15,9 @@ from tests.web_helpers import SHORT_PROGRAM, TOKEN, running_dashboard
 
 from legflow.device.profile import load_profile
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

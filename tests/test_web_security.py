@@ -25,6 +25,9 @@ from legflow.programs.library import builtin_names
 from legflow.screening import QUESTIONS
 from legflow.twin.subject import PARAMETER_DIR, available_subjects
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 PACKAGE = Path(legflow.__file__).resolve().parent
 SECRET = "SECRET_KEY_4242"
 

@@ -301,6 +301,7 @@ def mutated(draw):
     return wire, must, (message, seq)
 
 
+@pytest.mark.slow
 @fuzz_settings
 @given(st.lists(st.tuples(mutated(), st.lists(st.integers(0, 1000), max_size=4)), min_size=1, max_size=12))
 def test_fuzz_mutated_frames_are_rejected_and_counted_never_a_crash(items):

@@ -31,6 +31,9 @@ from legflow.device.wire.serial_massager import SerialMassager
 from legflow.errors import DeviceError, ProfileError
 from legflow.store import default_history
 
+#: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
+pytestmark = pytest.mark.system
+
 SHORT = """
 [program]
 name = "Wire test"
