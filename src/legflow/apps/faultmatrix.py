@@ -173,10 +173,15 @@ def skin_limit_C(limits: Limits) -> float:
 
 
 def run_watched(
-    profile: DeviceProfile, program: Program, faults: Sequence[FaultSpec] = (), *,
-    limits: Limits = DEFAULT_LIMITS, seed: int = 0, session_faults: Sequence[FaultSpec] | None = None,
+    profile: DeviceProfile,
+    program: Program,
+    faults: Sequence[FaultSpec] = (),
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    seed: int = 0,
+    session_faults: Sequence[FaultSpec] | None = None,
     after_s: float = AFTER_s,
-) -> Watched:  # fmt: skip
+) -> Watched:
     """Run ``program`` with ``faults`` injected into the simulated massager (the leg twin inside its
     cells), watching the true cell pressures and skin temperatures at every tick and for ``after_s``
     after the session ends. ``session_faults``: what the session is told (default: ``faults``
@@ -273,15 +278,22 @@ def fault_matters(
 
 # --- programs and timings -----------------------------------------------------------------------
 def matrix_program(
-    profile: DeviceProfile, pressure_mmHg: float = PRESSURE_mmHg, heat_C: float | None = None,
+    profile: DeviceProfile,
+    pressure_mmHg: float = PRESSURE_mmHg,
+    heat_C: float | None = None,
     minutes: float = MINUTES,
-) -> Program:  # fmt: skip
+) -> Program:
     """Sequential squeezes over every zone of the device with a long hold (about 30 s full, so a
     fault can come while a cell holds), its rollers and vibration, and heat if asked."""
     program = exercise_program(
-        profile, minutes, pressure_mmHg, hold_s=25.0, rest_s=12.0, heat_C=heat_C,
+        profile,
+        minutes,
+        pressure_mmHg,
+        hold_s=25.0,
+        rest_s=12.0,
+        heat_C=heat_C,
         name=f"fault matrix {profile.name}",
-    )  # fmt: skip
+    )
     found = device_findings(program, profile, DEFAULT_LIMITS)
     if found:
         raise ValueError(f"the matrix program does not pass the device check for {profile.name}: {found}")
@@ -409,8 +421,13 @@ class FaultRun:
 
     def missed_targets(self) -> list[str]:
         """Each target this run missed, in words with the numbers; empty when all are met."""
-        missed = pressure_and_skin_breaches(self.over_limit_mmHg, self.worst_cell, self.longest_over_s,
-                                            self.true_max_skin_C, self.skin_limit_C)  # fmt: skip
+        missed = pressure_and_skin_breaches(
+            self.over_limit_mmHg,
+            self.worst_cell,
+            self.longest_over_s,
+            self.true_max_skin_C,
+            self.skin_limit_C,
+        )
         kind = self.case.kind
         if kind is None:
             if self.status != "completed" or self.others:
@@ -432,8 +449,10 @@ class FaultRun:
         latency = self.safe_at_s - self.effect_s
         if kind == "sensor_drift":
             if self.rule_broken_s is not None and self.safe_at_s >= self.rule_broken_s:
-                missed.append(f"safe at {self.safe_at_s:.2f} s, after the true pressure broke its rule at "
-                              f"{self.rule_broken_s:.2f} s")  # fmt: skip
+                missed.append(
+                    f"safe at {self.safe_at_s:.2f} s, after the true pressure broke its rule at "
+                    f"{self.rule_broken_s:.2f} s"
+                )
         elif latency > SAFE_WITHIN_s[kind] + 1e-9:
             target = SAFE_WITHIN_s[kind]
             missed.append(f"safe {latency:.2f} s after the fault took effect (target ≤ {target:g} s)")
@@ -465,8 +484,9 @@ def _brief(faults: list[dict[str, Any]]) -> str:
 def true_over_limit(watched: Watched) -> tuple[float, str]:
     """Max over cells of the true maximum pressure minus the cell's limit (the summary's true
     maxima, which see between ticks, and the watch's, which sees after the session), and the cell."""
-    summary_max = np.array([watched.summary["cells"][n].get("true_max_pressure_mmHg", -math.inf)
-                            for n in watched.watch.names])  # fmt: skip
+    summary_max = np.array(
+        [watched.summary["cells"][n].get("true_max_pressure_mmHg", -math.inf) for n in watched.watch.names]
+    )
     over = np.maximum(summary_max, watched.watch.peak_mmHg) - watched.watch.limit_mmHg
     worst = int(np.argmax(over))
     return float(over[worst]), watched.watch.names[worst]
@@ -492,14 +512,26 @@ def run_case(case: FaultCase) -> FaultRun:
     others = [f for f in summary["faults"] if f is not mine]
     over, worst = true_over_limit(watched)
     return FaultRun(
-        case=case, status=summary["status"], where=where, inject_s=faults[0].at_s if faults else None,
-        effect_s=effect, at_s=mine["at_s"] if mine else None, detected_s=mine["detected_s"] if mine else None,
-        safe_at_s=mine["safe_at_s"] if mine else None, reported=mine["cell"] if mine else None,
-        detector=mine["detector"] if mine else None, others=others, over_limit_mmHg=over, worst_cell=worst,
-        longest_over_s=float(watched.watch.longest_over_s.max()), rule_broken_s=watched.watch.rule_broken_s,
-        true_max_skin_C=true_max_skin(watched), skin_limit_C=watched.watch.skin_limit_C,
-        skin_over_s=watched.watch.skin_over_s, summary=summary,
-    )  # fmt: skip
+        case=case,
+        status=summary["status"],
+        where=where,
+        inject_s=faults[0].at_s if faults else None,
+        effect_s=effect,
+        at_s=mine["at_s"] if mine else None,
+        detected_s=mine["detected_s"] if mine else None,
+        safe_at_s=mine["safe_at_s"] if mine else None,
+        reported=mine["cell"] if mine else None,
+        detector=mine["detector"] if mine else None,
+        others=others,
+        over_limit_mmHg=over,
+        worst_cell=worst,
+        longest_over_s=float(watched.watch.longest_over_s.max()),
+        rule_broken_s=watched.watch.rule_broken_s,
+        true_max_skin_C=true_max_skin(watched),
+        skin_limit_C=watched.watch.skin_limit_C,
+        skin_over_s=watched.watch.skin_over_s,
+        summary=summary,
+    )
 
 
 def matrix_cases(
@@ -524,5 +556,8 @@ def matrix_cases(
 
 def healthy_cases(profiles: Sequence[str] | None = None) -> list[FaultCase]:
     """The matrix's programs with no fault: each must complete without a fault."""
-    return [FaultCase(name, None, "holding", pressure) for name in profiles or profile_names()
-            for pressure in (PRESSURE_mmHg, NEAR_LIMIT_mmHg)]  # fmt: skip
+    return [
+        FaultCase(name, None, "holding", pressure)
+        for name in profiles or profile_names()
+        for pressure in (PRESSURE_mmHg, NEAR_LIMIT_mmHg)
+    ]

@@ -51,9 +51,15 @@ def check_faults(specs: list[FaultSpec], cells: list[str], legs: tuple[str, ...]
 
 
 def check_request(
-    name: str, *, limits: Limits, profile: str = DEFAULT_PROFILE, fast: bool = False,
-    inject: list[str] | None = None, device: str | None = None, reset_device: bool = False,
-) -> ProgramSource:  # fmt: skip
+    name: str,
+    *,
+    limits: Limits,
+    profile: str = DEFAULT_PROFILE,
+    fast: bool = False,
+    inject: list[str] | None = None,
+    device: str | None = None,
+    reset_device: bool = False,
+) -> ProgramSource:
     """What can be refused before any kernel compiles or a port opens: the options, the program
     and, on the simulated massager, the program for the device profile and the limits, and the
     faults to inject (a real device's profile is known only once it answers). Raises
@@ -77,39 +83,78 @@ def check_request(
 
 
 def prepare_session(
-    name: str, *, limits: Limits, history: History | None, profile: str = "reference", fast: bool = False,
-    inject: list[str] | None = None, seed: int = 0, subject: str = "adult", posture: Posture = "supine",
-    fixed_rest: bool = False, device: str | None = None, refill_from: RefillFrom = "auto",
+    name: str,
+    *,
+    limits: Limits,
+    history: History | None,
+    profile: str = "reference",
+    fast: bool = False,
+    inject: list[str] | None = None,
+    seed: int = 0,
+    subject: str = "adult",
+    posture: Posture = "supine",
+    fixed_rest: bool = False,
+    device: str | None = None,
+    refill_from: RefillFrom = "auto",
     reset_device: bool = False,
-) -> Launch:  # fmt: skip
+) -> Launch:
     """Check the program for this device and user, then wire a simulated massager (with the leg
     twin inside its cells) under a supervisor to a session; with `device` (a serial port), the
     massager on that port instead (`reset_device`: reset it if its own fault latched it). Every
     kernel the session calls is compiled (or loaded) first, before the port opens: a session
     never stalls at its first ticks. Raises `LegflowError` on bad input."""
-    source = check_request(name, limits=limits, profile=profile, fast=fast, inject=inject, device=device,
-                           reset_device=reset_device)  # fmt: skip
+    source = check_request(
+        name,
+        limits=limits,
+        profile=profile,
+        fast=fast,
+        inject=inject,
+        device=device,
+        reset_device=reset_device,
+    )
     warm_up(simulated=device is None)
     if device is not None:
         return _prepare_hardware(
-            name, source, device, limits=limits, history=history, profile=profile, subject=subject,
-            posture=posture, fixed_rest=fixed_rest, refill_from=refill_from, reset_device=reset_device,
-        )  # fmt: skip
+            name,
+            source,
+            device,
+            limits=limits,
+            history=history,
+            profile=profile,
+            subject=subject,
+            posture=posture,
+            fixed_rest=fixed_rest,
+            refill_from=refill_from,
+            reset_device=reset_device,
+        )
     spec = load_profile(profile)
     faults = [FaultSpec.parse(text) for text in inject or []]
     twin = leg_twin(spec, subject, posture)
     clock: Clock = VirtualClock() if fast else RealClock()
     massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=twin)
     return _launch(
-        name, source, massager, clock, limits, history, twin=twin, injected=faults,
-        adaptive_rest=not fixed_rest, refill_from=refill_from,
-    )  # fmt: skip
+        name,
+        source,
+        massager,
+        clock,
+        limits,
+        history,
+        twin=twin,
+        injected=faults,
+        adaptive_rest=not fixed_rest,
+        refill_from=refill_from,
+    )
 
 
 def _launch(
-    name: str, source: ProgramSource, massager: Massager, clock: Clock, limits: Limits,
-    history: History | None, **session_options: Any,
-) -> Launch:  # fmt: skip
+    name: str,
+    source: ProgramSource,
+    massager: Massager,
+    clock: Clock,
+    limits: Limits,
+    history: History | None,
+    **session_options: Any,
+) -> Launch:
     """The massager under a supervisor, and the session on top: the same for simulation and hardware."""
     supervisor = Supervisor(massager, limits, clock)
     label = name.removesuffix(".toml").split("/")[-1]
@@ -118,9 +163,19 @@ def _launch(
 
 
 def _prepare_hardware(
-    name: str, source: ProgramSource, port: str, *, limits: Limits, history: History | None, profile: str,
-    subject: str, posture: Posture, fixed_rest: bool, refill_from: RefillFrom, reset_device: bool,
-) -> Launch:  # fmt: skip
+    name: str,
+    source: ProgramSource,
+    port: str,
+    *,
+    limits: Limits,
+    history: History | None,
+    profile: str,
+    subject: str,
+    posture: Posture,
+    fixed_rest: bool,
+    refill_from: RefillFrom,
+    reset_device: bool,
+) -> Launch:
     """A real-time session on the massager at `port`: its profile is the one the device reports,
     and the engine steps the leg twin from the sensed cell pressures (no simulated limb). A device
     latched in its safe state by its own fault is refused unless `reset_device`: a session on it
@@ -138,9 +193,17 @@ def _prepare_hardware(
         except DeviceLatched as exc:
             raise DeviceError(f"{exc}: add --reset-device to reset it") from None
         return _launch(
-            name, source, massager, RealClock(), limits, history, twin=leg_twin(device, subject, posture),
-            drive_twin=True, adaptive_rest=not fixed_rest, refill_from=refill_from,
-        )  # fmt: skip
+            name,
+            source,
+            massager,
+            RealClock(),
+            limits,
+            history,
+            twin=leg_twin(device, subject, posture),
+            drive_twin=True,
+            adaptive_rest=not fixed_rest,
+            refill_from=refill_from,
+        )
     except BaseException:
         massager.close()
         raise

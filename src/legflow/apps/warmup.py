@@ -142,12 +142,19 @@ class WireStandIn(Massager):
         noise = 0.1 * (self._seq % 3)  # a live sensor's noise (a bit-identical reading is a fault)
         n_legs = self.n_legs
         sample = SensorSample(
-            t_ms=round(now * 1000), sample=self._seq, heartbeat_heard=self._seq, relay_open=False, armed=True,
-            pressure_mmHg=tuple(self._pressure + noise), manifold_mmHg=tuple(manifold + noise),
-            skin_temp_C=(33.0 + noise,) * n_legs, pump_current_A=(0.5,) * n_legs,
-            roller_current_A=(0.2,) * n_legs, vibration_current_A=(0.2,) * n_legs,
+            t_ms=round(now * 1000),
+            sample=self._seq,
+            heartbeat_heard=self._seq,
+            relay_open=False,
+            armed=True,
+            pressure_mmHg=tuple(self._pressure + noise),
+            manifold_mmHg=tuple(manifold + noise),
+            skin_temp_C=(33.0 + noise,) * n_legs,
+            pump_current_A=(0.5,) * n_legs,
+            roller_current_A=(0.2,) * n_legs,
+            vibration_current_A=(0.2,) * n_legs,
             heater_current_A=(0.0,) * n_legs,
-        )  # fmt: skip
+        )
         received = SensorSample.unpack(sample.pack())
         return Sensors(t_s=received.t_ms / 1000, seq=received.sample, **sample_arrays(received))
 

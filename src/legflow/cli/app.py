@@ -246,14 +246,32 @@ def run(
 
         limits, refill = _limits(user, answers), _refill_from(refill_from)
         checked_posture = check_posture(posture)
-        check_request(program, limits=limits, profile=profile, fast=fast, inject=inject, device=device,
-                      reset_device=reset_device)  # fmt: skip
+        check_request(
+            program,
+            limits=limits,
+            profile=profile,
+            fast=fast,
+            inject=inject,
+            device=device,
+            reset_device=reset_device,
+        )
         warm_up(simulated=device is None, on_compile=on_compile)
     summary = run_session(
-        program, fast=fast, quiet=json_out, inject=inject or [], profile=profile, limits=limits, seed=seed,
-        console=err if json_out else console, subject=subject, posture=checked_posture,
-        fixed_rest=fixed_rest, device=device, refill_from=refill, reset_device=reset_device,
-    )  # fmt: skip
+        program,
+        fast=fast,
+        quiet=json_out,
+        inject=inject or [],
+        profile=profile,
+        limits=limits,
+        seed=seed,
+        console=err if json_out else console,
+        subject=subject,
+        posture=checked_posture,
+        fixed_rest=fixed_rest,
+        device=device,
+        refill_from=refill,
+        reset_device=reset_device,
+    )
     if json_out:
         print(json.dumps(summary, indent=2))
     if summary["status"] == "fault":
@@ -363,8 +381,9 @@ def twin_run(
     twin = run_twin(source.program, subject, posture)
     label = program.removesuffix(".toml").split("/")[-1]
     if json_out:  # a summary with no device: no cells, faults or skin temperature
-        summary = SessionSummary(program=label, status="completed", duration_s=source.program.duration_s,
-                                 twin=twin)  # fmt: skip
+        summary = SessionSummary(
+            program=label, status="completed", duration_s=source.program.duration_s, twin=twin
+        )
         print(json.dumps(summary.as_json(), indent=2))
         return
     title = as_text(f"Leg twin: {source.program.name} ({subject}, {posture})")
@@ -410,8 +429,13 @@ def twin_validate(
     rows = run_validation()
     passed = sum(row.passed for row in rows)
     if json_out:
-        print(json.dumps({"cases": [row.as_dict() for row in rows], "passed": passed, "total": len(rows)},
-                         indent=2, ensure_ascii=False))  # fmt: skip
+        print(
+            json.dumps(
+                {"cases": [row.as_dict() for row in rows], "passed": passed, "total": len(rows)},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     print(format_table(rows))
     print(f"{passed} of {len(rows)} cases within their tolerance")

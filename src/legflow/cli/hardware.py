@@ -34,15 +34,22 @@ def emulate(
         err.print(text, highlight=False, markup=False, soft_wrap=True)
 
     emulator = Emulator(
-        device, faults=faults, seed=seed, limb=leg_twin(device, subject, posture), sensor_rate_hz=rate_hz,
-        clock=clock, log=log,
-    )  # fmt: skip
+        device,
+        faults=faults,
+        seed=seed,
+        limb=leg_twin(device, subject, posture),
+        sensor_rate_hz=rate_hz,
+        clock=clock,
+        log=log,
+    )
     port = emulator.open()
     print(port, flush=True)
     injected = f"; faults {', '.join(map(str, faults))} (seconds from the first hello)" if faults else ""
     say = lambda text: err.print(printable(text), highlight=False, markup=False, soft_wrap=True)  # noqa: E731
-    say(f"emulating a '{device.name}' massager on {port}: protocol v{PROTOCOL_VERSION}, {rate_hz} Hz "
-        f"sensors, watchdog {emulator.heartbeat_timeout_s * 1000:.0f} ms{injected}")  # fmt: skip
+    say(
+        f"emulating a '{device.name}' massager on {port}: protocol v{PROTOCOL_VERSION}, {rate_hz} Hz "
+        f"sensors, watchdog {emulator.heartbeat_timeout_s * 1000:.0f} ms{injected}"
+    )
     say(f"connect with: legflow run PROGRAM --device {port}   (Ctrl-C stops)")
     stop = lambda signum, frame: emulator.request_stop()  # noqa: E731
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}

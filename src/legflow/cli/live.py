@@ -42,8 +42,9 @@ def pressure_bars(state: LiveState, width: int = 30) -> Table:
                 bar.append("│", "bold white")
             else:
                 bar.append("█" if i < filled else "·", pressure_style(p) if i < filled else "grey23")
-        table.add_row(Text(f"{name:<14}"), bar, Text(f"{p:5.1f} mmHg", pressure_style(p)),
-                      Text(f"→ {sp:4.0f}", "dim"))  # fmt: skip
+        table.add_row(
+            Text(f"{name:<14}"), bar, Text(f"{p:5.1f} mmHg", pressure_style(p)), Text(f"→ {sp:4.0f}", "dim")
+        )
     return table
 
 
@@ -93,13 +94,17 @@ def render(state: LiveState, program: str) -> Panel:
         as_text(f"   phase: {state.phase}   phase left {_clock(state.phase_left_s)}"),
         f"   session {_clock(state.t_s)} / {_clock(state.duration_s)}   ",
         as_text(status, "bold red" if state.trip is not None and state.trip.is_fault else "bold green"),
-    )  # fmt: skip
+    )
     skin = ", ".join(f"{t:.1f}" for t in state.skin_temp_C if np.isfinite(t))
     target = f" → {state.heat_target_C:g} °C" if state.heat_target_C else " (off)"
     extras = Text.assemble(
-        ("heat ", "dim"), f"{skin} °C{target}   ", ("rollers ", "dim"), f"{state.rollers or 'off'}   ",
-        ("vibration ", "dim"), f"{state.vibration_level or 'off'}",
-    )  # fmt: skip
+        ("heat ", "dim"),
+        f"{skin} °C{target}   ",
+        ("rollers ", "dim"),
+        f"{state.rollers or 'off'}   ",
+        ("vibration ", "dim"),
+        f"{state.vibration_level or 'off'}",
+    )
     body = Table.grid(padding=(0, 3))
     body.add_row(pressure_bars(state), leg_picture(state))
     parts: list[RenderableType] = [header, body, extras]

@@ -108,8 +108,10 @@ def phase_panel(index: int, phase: Phase) -> Panel:
     lines: list[RenderableType] = []
     c = phase.compression
     if c is not None and c.pattern != "off":
-        timing = (f"inflate {c.inflate_s:g} s, delay {c.delay_s:g} s, hold {c.hold_s:g} s, "
-                  f"release {c.release_s:g} s, rest {c.rest_s:g} s")  # fmt: skip
+        timing = (
+            f"inflate {c.inflate_s:g} s, delay {c.delay_s:g} s, hold {c.hold_s:g} s, "
+            f"release {c.release_s:g} s, rest {c.rest_s:g} s"
+        )
         lines.append(Text(f"compression: {c.pattern}, {', '.join(c.zones)}; {timing}"))
     if phase.rollers:
         r = phase.rollers

@@ -25,20 +25,41 @@ from legflow.store.export import export_csv, export_json
 
 
 def run_session(
-    name: str, *, fast: bool, quiet: bool, inject: list[str], profile: str, limits: Limits, seed: int,
-    console: Console, subject: str = "adult", posture: str = "supine", fixed_rest: bool = False,
+    name: str,
+    *,
+    fast: bool,
+    quiet: bool,
+    inject: list[str],
+    profile: str,
+    limits: Limits,
+    seed: int,
+    console: Console,
+    subject: str = "adult",
+    posture: str = "supine",
+    fixed_rest: bool = False,
     refill_from: str = "auto",
-    device: str | None = None, reset_device: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    device: str | None = None,
+    reset_device: bool = False,
+) -> dict[str, Any]:
     """Check the program for this device and user, then run it with a live display (on the
     simulated massager, or on the massager at the serial port `device`, reset first if asked)."""
     history = default_history()
     try:
         launch = prepare_session(
-            name, limits=limits, history=history, profile=profile, fast=fast, inject=inject, seed=seed,
-            subject=subject, posture=posture, fixed_rest=fixed_rest, device=device,  # type: ignore[arg-type]
-            refill_from=refill_from, reset_device=reset_device,  # type: ignore[arg-type]
-        )  # fmt: skip
+            name,
+            limits=limits,
+            history=history,
+            profile=profile,
+            fast=fast,
+            inject=inject,
+            seed=seed,
+            subject=subject,
+            posture=posture,  # type: ignore[arg-type]
+            fixed_rest=fixed_rest,
+            device=device,
+            refill_from=refill_from,  # type: ignore[arg-type]
+            reset_device=reset_device,
+        )
     except BaseException:
         history.close()
         raise
@@ -82,8 +103,10 @@ def run_session(
 def _print_outcome(summary: dict[str, Any], console: Console) -> None:
     style = {"completed": "bold green", "stopped": "bold yellow", "fault": "bold red"}[summary["status"]]
     sid = summary.get("id", "-")
-    console.print(f"\n[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
-                  f"(session {sid}; see: legflow history show {sid})")  # fmt: skip
+    console.print(
+        f"\n[{style}]{summary['status']}[/] after {summary['duration_s']:.0f} s "
+        f"(session {sid}; see: legflow history show {sid})"
+    )
     for fault in summary["faults"]:  # a device's message and cell names come from outside: as text
         if fault["detected_s"] is None:
             console.print(as_text(f"  injected {fault['kind']} at {fault['at_s']:g} s: {fault['message']}"))
@@ -105,8 +128,15 @@ def history_table(rows: list[SessionRow]) -> Table:
         faults = len(row.summary["faults"]) if row.summary else 0
         status = {"fault": "red", "stopped": "yellow", "completed": "green"}.get(row.status, "magenta")
         started = row.started_at.replace("T", " ").removesuffix("+00:00")
-        table.add_row(str(row.id), started, as_text(row.program), as_text(row.profile),
-                      as_text(row.status, status), f"{row.duration_s / 60:.1f}", str(faults))  # fmt: skip
+        table.add_row(
+            str(row.id),
+            started,
+            as_text(row.program),
+            as_text(row.profile),
+            as_text(row.status, status),
+            f"{row.duration_s / 60:.1f}",
+            str(faults),
+        )
     return table
 
 
@@ -123,8 +153,12 @@ def move_history_aside(console: Console) -> None:
     """Set a damaged history file aside (kept as is) so that the next session starts a new one."""
     path = history_path()
     kept = move_aside(path)
-    console.print(f"moved the damaged history {path} to {kept} (kept as is); the next session starts a new "
-                  "history", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"moved the damaged history {path} to {kept} (kept as is); the next session starts a new history",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def show_session(session_id: int, console: Console) -> None:
@@ -150,8 +184,12 @@ def pressure_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -
     pressures = np.array([s["pressure_mmHg"] for s in samples])
     edges = np.linspace(0, len(samples), width + 1).astype(int)
     top = max(float(pressures.max()), 1.0)
-    table = Table(title=f"cell pressure over {samples[-1]['t_s']:.0f} s (bar height: peak of each slice)",
-                  title_justify="left", box=None, padding=(0, 1))  # fmt: skip
+    table = Table(
+        title=f"cell pressure over {samples[-1]['t_s']:.0f} s (bar height: peak of each slice)",
+        title_justify="left",
+        box=None,
+        padding=(0, 1),
+    )
     table.add_column("cell")
     table.add_column("pressure", no_wrap=True)
     table.add_column("peak", justify="right")

@@ -97,21 +97,31 @@ def trial_command(
         with _progress(f"{group.name}, {n} subjects") as bar:
             task = bar.add_task("trial", total=n, note=f"{backend}")
             result = run_trial(
-                loaded, group, n, seed, runner, chunk,
+                loaded,
+                group,
+                n,
+                seed,
+                runner,
+                chunk,
                 progress=lambda done, total: bar.update(task, completed=done),
-            )  # fmt: skip
+            )
     finally:
         runner.close()
     if json_out:
         summary = {
-            "cohort": result.cohort, "n": result.n, "seed": result.seed, "backend": result.backend,
-            "wall_s": round(result.wall_s, 3), "leg_hours": round(result.leg_hours, 3),
+            "cohort": result.cohort,
+            "n": result.n,
+            "seed": result.seed,
+            "backend": result.backend,
+            "wall_s": round(result.wall_s, 3),
+            "leg_hours": round(result.leg_hours, 3),
             "note": NOT_EVIDENCE,
-            "evidence": {g: dict(zip(("grade", "text"), goal_evidence(g), strict=True))
-                         for g in result.goals},
+            "evidence": {
+                g: dict(zip(("grade", "text"), goal_evidence(g), strict=True)) for g in result.goals
+            },
             "programs": result.labels,
             "summary": [asdict(r) for r in result.summary()],
-        }  # fmt: skip
+        }
         print(json.dumps(summary, indent=2))
     else:
         _print_trial(result, summary_rows(result))
@@ -188,10 +198,18 @@ def optimise_command(
         with _progress(f"optimise {goal} on {group.name}") as bar:
             task = bar.add_task("optimise", total=budget, note="")
             result = optimise(
-                goal, group, [z.strip() for z in zones.split(",") if z.strip()], minutes, budget,
-                device, limits, n=n, seed=seed, backend=runner,
+                goal,
+                group,
+                [z.strip() for z in zones.split(",") if z.strip()],
+                minutes,
+                budget,
+                device,
+                limits,
+                n=n,
+                seed=seed,
+                backend=runner,
                 progress=lambda done, total, best: bar.update(task, completed=done, note=f"best {best:.3g}"),
-            )  # fmt: skip
+            )
     finally:
         runner.close()
     text = program_text(result, device, limits)
@@ -249,6 +267,10 @@ def cohorts_command(
     for trait in TRAITS:
         prior = c.priors[trait]
         params = ", ".join(f"{k} {v}" for k, v in prior.params.items())
-        table.add_row(f"{trait} [{notes[trait]['unit']}]", f"{prior.distribution}: {params}", prior.source,
-                      notes[trait]["maps_to"])  # fmt: skip
+        table.add_row(
+            f"{trait} [{notes[trait]['unit']}]",
+            f"{prior.distribution}: {params}",
+            prior.source,
+            notes[trait]["maps_to"],
+        )
     console.print(table)

@@ -34,8 +34,13 @@ def preparing(console: Console, simulated: bool) -> Iterator[Callable[[str, str]
     what = "the simulator and safety checks" if simulated else "the safety checks"
     started = wall_s()
     compiled: list[str] = []
-    spinner = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                       console=console, transient=True)  # fmt: skip
+    spinner = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
     with spinner if console.is_terminal else nullcontext():
         task = spinner.add_task(f"preparing {what}…")
 

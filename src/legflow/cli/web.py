@@ -27,10 +27,18 @@ def serve_dashboard(host: str, port: int, console: Console) -> None:
     address = f"[{shown}]" if ":" in shown else shown
     # soft_wrap: the URL stays on one line however narrow the terminal, so that copying it works
     if generated:
-        console.print(f"legflow dashboard: http://{address}:{port}/login?token={token}", highlight=False,
-                      markup=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"legflow dashboard: http://{address}:{port}/login?token={token}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     else:
-        console.print(f"legflow dashboard: http://{address}:{port}/ (log in with the token in ${TOKEN_ENV})",
-                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"legflow dashboard: http://{address}:{port}/ (log in with the token in ${TOKEN_ENV})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     manager = SessionManager(path)
     serve(manager, TokenAuth(token), site_for(host, port), host, port)

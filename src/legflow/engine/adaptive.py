@@ -73,10 +73,12 @@ class AdaptiveCycle:
         measuring pressure (a held cell it would leave several mmHg over), so it is sealed there."""
         zones, _ = phase_zone_pressures(self.phase, min(self.t_cycle_s, self.rest_from_s))
         legs = self.active_legs(mode)
-        setpoints = np.array([
-            float(zones[z]) if z in zones and leg in legs else 0.0
-            for z, leg in zip(self.cell_zones, self.cell_legs, strict=True)
-        ])  # fmt: skip
+        setpoints = np.array(
+            [
+                float(zones[z]) if z in zones and leg in legs else 0.0
+                for z, leg in zip(self.cell_zones, self.cell_legs, strict=True)
+            ]
+        )
         self.settling[:] = False
         if self.sensor_cells is not None and self.t_cycle_s >= self.release_from_s:
             for leg in legs:  # the measuring cell stops venting at the measuring pressure

@@ -114,10 +114,32 @@ class ControllerSettings:
 
 @njit(cache=True)
 def _decide(  # type: ignore[no-untyped-def]
-    setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
-    inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
-    learning, pump_shutoff,
-):  # fmt: skip
+    setpoint,
+    last_setpoint,
+    reading,
+    manifold,
+    cell_leg,
+    previous,
+    rate,
+    gain,
+    floor,
+    fed,
+    pushed,
+    inlet,
+    exhaust,
+    duty,
+    sealed,
+    settling,
+    dt,
+    lookahead,
+    smoothing,
+    band,
+    rising_band,
+    track,
+    min_duty,
+    learning,
+    pump_shutoff,
+):
     """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
 
     The duty asks for the rise rate the cell needs (the setpoint's own rate plus the gap closed in
@@ -273,19 +295,55 @@ def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):  #
 
 @njit(cache=True)
 def _control(  # type: ignore[no-untyped-def]
-    setpoint, reading, manifold, sealed, settling, dt, memory, inlet, exhaust, duty, tuning,
-    cell_leg, n_legs, out_inlet, out_exhaust, out_duty,
-):  # fmt: skip
+    setpoint,
+    reading,
+    manifold,
+    sealed,
+    settling,
+    dt,
+    memory,
+    inlet,
+    exhaust,
+    duty,
+    tuning,
+    cell_leg,
+    n_legs,
+    out_inlet,
+    out_exhaust,
+    out_duty,
+):
     """One tick of control in one compiled call: decide, share the manifold, write the commands."""
     last_setpoint, previous, rate, gain, floor, fed, pushed = memory
     # (numba unpacks tuples, not arrays)
     lookahead, smoothing, band, rising_band, track = tuning[0], tuning[1], tuning[2], tuning[3], tuning[4]
     min_duty, learning, spread, pump_shutoff = tuning[5], tuning[6], tuning[7], tuning[8]
     _decide(
-        setpoint, last_setpoint, reading, manifold, cell_leg, previous, rate, gain, floor, fed, pushed,
-        inlet, exhaust, duty, sealed, settling, dt, lookahead, smoothing, band, rising_band, track, min_duty,
-        learning, pump_shutoff,
-    )  # fmt: skip
+        setpoint,
+        last_setpoint,
+        reading,
+        manifold,
+        cell_leg,
+        previous,
+        rate,
+        gain,
+        floor,
+        fed,
+        pushed,
+        inlet,
+        exhaust,
+        duty,
+        sealed,
+        settling,
+        dt,
+        lookahead,
+        smoothing,
+        band,
+        rising_band,
+        track,
+        min_duty,
+        learning,
+        pump_shutoff,
+    )
     _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
     _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
 
@@ -314,16 +372,30 @@ class PressureController:
         self._unsealed = np.zeros(n_cells, bool)
         self._no_manifold = np.full(n_legs, np.nan)  # unknown: no cell bleeds into it
         st = self.settings
-        self._tuning = np.array([
-            st.lookahead_s, st.rate_smoothing, st.band_mmHg, st.rising_band_mmHg, st.track_s, st.min_duty,
-            st.gain_learning, st.manifold_spread_mmHg, st.pump_shutoff_mmHg,
-        ])  # fmt: skip
+        self._tuning = np.array(
+            [
+                st.lookahead_s,
+                st.rate_smoothing,
+                st.band_mmHg,
+                st.rising_band_mmHg,
+                st.track_s,
+                st.min_duty,
+                st.gain_learning,
+                st.manifold_spread_mmHg,
+                st.pump_shutoff_mmHg,
+            ]
+        )
 
     def update(
-        self, setpoint_mmHg: np.ndarray, reading_mmHg: np.ndarray, dt_s: float, out: Commands,
-        sealed: np.ndarray | None = None, manifold_mmHg: np.ndarray | None = None,
+        self,
+        setpoint_mmHg: np.ndarray,
+        reading_mmHg: np.ndarray,
+        dt_s: float,
+        out: Commands,
+        sealed: np.ndarray | None = None,
+        manifold_mmHg: np.ndarray | None = None,
         settling: np.ndarray | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Write the valve and pump commands for this tick into ``out``; ``sealed`` cells stay closed.
 
         ``manifold_mmHg``, each leg's sensed manifold, lets a held cell bleed into it when it is over
@@ -331,11 +403,23 @@ class PressureController:
         about to be sealed: they are vented down to their setpoint within the band, never bled.
         """
         _control(
-            setpoint_mmHg, reading_mmHg, self._no_manifold if manifold_mmHg is None else manifold_mmHg,
-            self._unsealed if sealed is None else sealed, self._unsealed if settling is None else settling,
-            dt_s, self._memory, self.inlet, self.exhaust, self.duty, self._tuning, self.cell_leg, self.n_legs,
-            out.inlet_open, out.exhaust_open, out.pump_duty,
-        )  # fmt: skip
+            setpoint_mmHg,
+            reading_mmHg,
+            self._no_manifold if manifold_mmHg is None else manifold_mmHg,
+            self._unsealed if sealed is None else sealed,
+            self._unsealed if settling is None else settling,
+            dt_s,
+            self._memory,
+            self.inlet,
+            self.exhaust,
+            self.duty,
+            self._tuning,
+            self.cell_leg,
+            self.n_legs,
+            out.inlet_open,
+            out.exhaust_open,
+            out.pump_duty,
+        )
 
     def vent_all(self) -> None:
         """Forget every fill, so the next update starts from vented cells (after a pause)."""

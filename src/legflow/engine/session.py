@@ -131,8 +131,9 @@ class Session:
         zones: list[str] = [c.zone for _ in profile.legs for c in profile.cells]
         self.dt_s = 1.0 / self.tick_hz
         self.table = self.timeline.setpoint_table(legs, zones, self.dt_s)
-        self.phase_of_tick = np.searchsorted(self.timeline.starts_s, np.arange(len(self.table)) * self.dt_s,
-                                             side="right") - 1  # fmt: skip
+        self.phase_of_tick = (
+            np.searchsorted(self.timeline.starts_s, np.arange(len(self.table)) * self.dt_s, side="right") - 1
+        )
         settings = ControllerSettings.for_profile(profile)
         leg_of_cell = self.supervisor.cell_leg
         self.pressure_ctl = PressureController(len(self.cells), leg_of_cell, len(profile.legs), settings)
@@ -199,9 +200,16 @@ class Session:
         return "stopping" if stopping else "completed"
 
     def _actuate(
-        self, phase: Phase, index: int, paused: bool, setpoint: np.ndarray, sensors: Sensors,
-        commands: Commands, sealed: np.ndarray | None, settling: np.ndarray | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        phase: Phase,
+        index: int,
+        paused: bool,
+        setpoint: np.ndarray,
+        sensors: Sensors,
+        commands: Commands,
+        sealed: np.ndarray | None,
+        settling: np.ndarray | None = None,
+    ) -> None:
         """This tick's commands: valves and pump from the pressures, heater from the skin
         temperature; rollers and vibration change only with the phase (or a pause)."""
         self.pressure_ctl.update(
@@ -277,9 +285,10 @@ class Session:
         true_max: list[float | None] = [None] * len(self.cells) if truth is None else list(truth[0])
         cells = {
             name: CellSummary.of(p, end, true_p)
-            for name, p, end, true_p in zip(self.cells, self.max_pressure, self.end_pressure, true_max,
-                                            strict=True)
-        }  # fmt: skip
+            for name, p, end, true_p in zip(
+                self.cells, self.max_pressure, self.end_pressure, true_max, strict=True
+            )
+        }
         return SessionSummary(
             program=self.program_label,
             status=self.status,  # type: ignore[arg-type]  # completed, stopped or fault by now
@@ -317,22 +326,31 @@ class Session:
             cause = _cause(trip, unmatched)
             if cause is not None:
                 unmatched.remove(cause)
-            faults.append(FaultSummary(
-                kind=cause.kind if cause else fault_kind(trip.detector),
-                # where the supervisor found it (never the injection's label: a test of the
-                # detectors compares the two)
-                cell=trip.where,
-                at_s=round(cause.at_s if cause else trip.detected_s, 3),
-                detected_s=round(trip.detected_s, 3),
-                safe_at_s=round(trip.safe_at_s, 3),
-                detector=trip.detector,
-                message=trip.message,
-            ))  # fmt: skip
+            faults.append(
+                FaultSummary(
+                    kind=cause.kind if cause else fault_kind(trip.detector),
+                    # where the supervisor found it (never the injection's label: a test of the
+                    # detectors compares the two)
+                    cell=trip.where,
+                    at_s=round(cause.at_s if cause else trip.detected_s, 3),
+                    detected_s=round(trip.detected_s, 3),
+                    safe_at_s=round(trip.safe_at_s, 3),
+                    detector=trip.detector,
+                    message=trip.message,
+                )
+            )
         for f in unmatched:
-            faults.append(FaultSummary(
-                kind=f.kind, cell=f.where, at_s=f.at_s, detected_s=None, safe_at_s=None, detector=None,
-                message="not detected before the session ended",
-            ))  # fmt: skip
+            faults.append(
+                FaultSummary(
+                    kind=f.kind,
+                    cell=f.where,
+                    at_s=f.at_s,
+                    detected_s=None,
+                    safe_at_s=None,
+                    detector=None,
+                    message="not detected before the session ended",
+                )
+            )
         return faults
 
     def _live(
@@ -350,17 +368,26 @@ class Session:
                 guide = guide_line(step, phase, self.guide_notes)
         r = phase.rollers
         return LiveState(
-            t_s=self.t_s, duration_s=self.timeline.duration_s, phase=phase.name,
-            phase_left_s=max(0.0, phase.duration_s - t_in), cells=self.cells,
-            pressure_mmHg=sensors.pressure_mmHg.copy(), setpoint_mmHg=np.asarray(setpoint).copy(),
-            skin_temp_C=sensors.skin_temp_C.copy(), heat_target_C=phase.heat.target_C if phase.heat else None,
+            t_s=self.t_s,
+            duration_s=self.timeline.duration_s,
+            phase=phase.name,
+            phase_left_s=max(0.0, phase.duration_s - t_in),
+            cells=self.cells,
+            pressure_mmHg=sensors.pressure_mmHg.copy(),
+            setpoint_mmHg=np.asarray(setpoint).copy(),
+            skin_temp_C=sensors.skin_temp_C.copy(),
+            heat_target_C=phase.heat.target_C if phase.heat else None,
             rollers=f"{', '.join(r.zones)} ({r.speed})" if r else None,
             vibration_level=phase.vibration.level if phase.vibration else 0,
-            guide=guide, paused=paused, trip=self.supervisor.trip, status=self.status,
-            twin=self.twin.signals() if self.twin is not None else None, venting=venting,
+            guide=guide,
+            paused=paused,
+            trip=self.supervisor.trip,
+            status=self.status,
+            twin=self.twin.signals() if self.twin is not None else None,
+            venting=venting,
             vented=bool(np.max(sensors.pressure_mmHg) < VENTED_BELOW_mmHg),
             clock_s=self.clock.now() - self.started_s,
-        )  # fmt: skip
+        )
 
 
 class _Run:
@@ -462,8 +489,16 @@ class _Run:
     def actuate(self) -> None:
         """The controllers' commands, through the supervisor (which records what it overrode)."""
         s, commands = self.session, self.commands
-        s._actuate(self.phase, self.index, self.paused, self.setpoint, self.sensors, commands, self.sealed,
-                   self.settling)  # fmt: skip
+        s._actuate(
+            self.phase,
+            self.index,
+            self.paused,
+            self.setpoint,
+            self.sensors,
+            commands,
+            self.sealed,
+            self.settling,
+        )
         commands.heartbeat += 1
         self.sup.apply(commands)
         for line in self.sup.take_overrides():
@@ -484,8 +519,9 @@ class _Run:
             self.last_sample_s = s.t_s
             twin = s.twin.signals() if s.twin is not None else None
             sensors = self.sensors
-            s.history.add_sample(self.session_id, s.t_s, sensors.pressure_mmHg, self.setpoint,
-                                 sensors.skin_temp_C, twin)  # fmt: skip
+            s.history.add_sample(
+                self.session_id, s.t_s, sensors.pressure_mmHg, self.setpoint, sensors.skin_temp_C, twin
+            )
             if wall_s() - self.last_commit_wall_s >= COMMIT_EVERY_s:
                 self.last_commit_wall_s = wall_s()
                 s.history.commit(self.session_id, s.t_s)
@@ -540,8 +576,12 @@ def _cause(trip: Trip, injected: list[FaultSpec]) -> FaultSpec | None:
     if not before:
         return None
     where = trip.where or ""
-    here = [f for f in before if f.where and (f.where == where or where.startswith(f"{f.where}.")
-                                             or f.where.startswith(f"{where}."))]  # fmt: skip
+    here = [
+        f
+        for f in before
+        if f.where
+        and (f.where == where or where.startswith(f"{f.where}.") or f.where.startswith(f"{where}."))
+    ]
     return (here or before)[-1]
 
 

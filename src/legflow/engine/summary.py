@@ -102,9 +102,13 @@ class TwinSummary(_Block):
     )
     ABSENT_WHEN_NONE = ("ejected_mL_per_min",)
     METRICS: ClassVar[tuple[str, ...]] = (
-        "ejected_mL_per_cycle", "peak_flow_augmentation", "refill_s", "fluid_cleared_mL",
-        "lymph_mL_per_h", "cycles",
-    )  # fmt: skip
+        "ejected_mL_per_cycle",
+        "peak_flow_augmentation",
+        "refill_s",
+        "fluid_cleared_mL",
+        "lymph_mL_per_h",
+        "cycles",
+    )
 
     def _absent(self) -> set[str]:
         metrics = set(self.METRICS) if self.cycles is None else set()

@@ -15,19 +15,32 @@ from legflow.programs.model import Program
 
 
 def exercise_program(
-    profile: DeviceProfile, minutes: float = 4.0, pressure_mmHg: float = 60.0, *, hold_s: float = 10.0,
-    rest_s: float = 10.0, heat_C: float | None = 39.0, name: str | None = None,
-) -> Program:  # fmt: skip
+    profile: DeviceProfile,
+    minutes: float = 4.0,
+    pressure_mmHg: float = 60.0,
+    *,
+    hold_s: float = 10.0,
+    rest_s: float = 10.0,
+    heat_C: float | None = 39.0,
+    name: str | None = None,
+) -> Program:
     """Sequential squeezes over every zone of the device, with its rollers, vibration and heat
     (``heat_C``; None: none)."""
     zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
     phase: dict[str, Any] = {
         "name": "exercise",
         "duration_min": minutes,
-        "compression": {"pattern": "sequential", "zones": zones, "pressure_mmHg": pressure_mmHg,
-                        "inflate_s": 3.0, "delay_s": 0.5, "hold_s": hold_s, "release_s": 3.0,
-                        "rest_s": rest_s},
-    }  # fmt: skip
+        "compression": {
+            "pattern": "sequential",
+            "zones": zones,
+            "pressure_mmHg": pressure_mmHg,
+            "inflate_s": 3.0,
+            "delay_s": 0.5,
+            "hold_s": hold_s,
+            "release_s": 3.0,
+            "rest_s": rest_s,
+        },
+    }
     if profile.rollers is not None:
         phase["rollers"] = {"zones": list(profile.rollers.zones), "speed": "medium"}
     if profile.vibration_max_level:

@@ -67,8 +67,10 @@ def max_pressure_mmHg(program: Program) -> float:
 
 
 def _peak(phases: list[Phase]) -> float:
-    return max((max(p.compression.zone_pressures().values()) for p in phases if p.squeezes and p.compression),
-               default=0.0)  # fmt: skip
+    return max(
+        (max(p.compression.zone_pressures().values()) for p in phases if p.squeezes and p.compression),
+        default=0.0,
+    )
 
 
 def _within(value: float, bounds: tuple[float, float], unit: str, what: str) -> tuple[str, bool]:

@@ -91,10 +91,15 @@ def compose(
             pressures.append(round(max(0.0, min(wanted, limit, device)), 1))
         pattern = recipe.pattern if recipe.pattern != "off" else "sequential"
         phase["compression"] = {
-            "pattern": pattern, "zones": squeeze, "pressure_mmHg": pressures,
-            "inflate_s": recipe.inflate_s, "delay_s": recipe.delay_s, "hold_s": recipe.hold_s,
-            "release_s": recipe.release_s, "rest_s": recipe.rest_s,
-        }  # fmt: skip
+            "pattern": pattern,
+            "zones": squeeze,
+            "pressure_mmHg": pressures,
+            "inflate_s": recipe.inflate_s,
+            "delay_s": recipe.delay_s,
+            "hold_s": recipe.hold_s,
+            "release_s": recipe.release_s,
+            "rest_s": recipe.rest_s,
+        }
     if soles:
         phase["rollers"] = {"zones": soles, "speed": recipe.roller_speed, "depth": "gentle"}
     heat_ok = limits.heat_C is not None and profile.heater_max_C is not None

@@ -264,9 +264,24 @@ def cell_memory(n_cells: int) -> np.ndarray:
 
 @njit(cache=True)
 def check_cells(  # type: ignore[no-untyped-def]
-    t, dt, reading, leg_manifold, inlet, exhaust, leg_duty, leg_current, relay_open, cell_leg, limit,
-    volume_mL, pump_mL_per_s, pump_shutoff_mmHg, memory, leg_state, found,
-):  # fmt: skip
+    t,
+    dt,
+    reading,
+    leg_manifold,
+    inlet,
+    exhaust,
+    leg_duty,
+    leg_current,
+    relay_open,
+    cell_leg,
+    limit,
+    volume_mL,
+    pump_mL_per_s,
+    pump_shutoff_mmHg,
+    memory,
+    leg_state,
+    found,
+):
     """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; write each
     cell's fault code (`CELL_DETECTORS`, 0: none) into ``found`` and return how many cells have one.
 

@@ -227,11 +227,24 @@ class Supervisor(Massager):
         c = self._commands
         self._last_manifold[:] = sensors.manifold_mmHg
         found = check_cells(
-            sensors.t_s, dt, sensors.pressure_mmHg, sensors.manifold_mmHg, c.inlet_open, c.exhaust_open,
-            c.pump_duty, sensors.pump_current_A, sensors.relay_open, self.cell_leg, self.cell_limit_mmHg,
-            self._cell_volume_mL, self._pump_mL_per_s, self._pump_shutoff_mmHg, self._cell_memory,
-            self._leg_state, self._found,
-        )  # fmt: skip
+            sensors.t_s,
+            dt,
+            sensors.pressure_mmHg,
+            sensors.manifold_mmHg,
+            c.inlet_open,
+            c.exhaust_open,
+            c.pump_duty,
+            sensors.pump_current_A,
+            sensors.relay_open,
+            self.cell_leg,
+            self.cell_limit_mmHg,
+            self._cell_volume_mL,
+            self._pump_mL_per_s,
+            self._pump_shutoff_mmHg,
+            self._cell_memory,
+            self._leg_state,
+            self._found,
+        )
         if found:
             findings = self._cell_findings(sensors)
             self._latch(*findings[0], now, also=findings[1:])
@@ -349,15 +362,38 @@ class Supervisor(Massager):
         zone screening blocks or deep where deep is refused."""
         c = self._clamped
         clamp_commands(
-            wanted.pump_duty, wanted.inlet_open, wanted.exhaust_open, wanted.heater_power,
-            wanted.roller_speed, wanted.vibration_level, wanted.roller_zones, wanted.roller_deep,
-            self._last_reading, self.cell_limit_mmHg, self.cell_leg, self._skin_C, self._heat_limit_C,
-            self._heat_ok, self._clock.now(), self._heater_first_on_s, self._heat_on_limit_s,
-            self._rollers_ok, self._roller_reach, self._roller_select, self._roller_zone_ok, self._deep_ok,
+            wanted.pump_duty,
+            wanted.inlet_open,
+            wanted.exhaust_open,
+            wanted.heater_power,
+            wanted.roller_speed,
+            wanted.vibration_level,
+            wanted.roller_zones,
+            wanted.roller_deep,
+            self._last_reading,
+            self.cell_limit_mmHg,
+            self.cell_leg,
+            self._skin_C,
+            self._heat_limit_C,
+            self._heat_ok,
+            self._clock.now(),
+            self._heater_first_on_s,
+            self._heat_on_limit_s,
+            self._rollers_ok,
+            self._roller_reach,
+            self._roller_select,
+            self._roller_zone_ok,
+            self._deep_ok,
             self._vibration_max,
-            c.pump_duty, c.inlet_open, c.exhaust_open, c.heater_power, c.roller_speed, c.vibration_level,
-            c.roller_zones, c.roller_deep,
-        )  # fmt: skip
+            c.pump_duty,
+            c.inlet_open,
+            c.exhaust_open,
+            c.heater_power,
+            c.roller_speed,
+            c.vibration_level,
+            c.roller_zones,
+            c.roller_deep,
+        )
         guard_manifold(
             c.pump_duty,
             c.inlet_open,
@@ -372,11 +408,38 @@ class Supervisor(Massager):
 
 @njit(cache=True)
 def clamp_commands(  # type: ignore[no-untyped-def]
-    duty, inlet, exhaust, heat, rollers, vibration, roller_zones, roller_deep, reading, limit, cell_leg,
-    skin_C, heat_limit_C, heat_ok, now_s, heater_first_on_s, heat_on_limit_s, rollers_ok, roller_reach,
-    roller_select, roller_zone_ok, deep_ok, vibration_max,
-    out_duty, out_inlet, out_exhaust, out_heat, out_rollers, out_vibration, out_roller_zones, out_roller_deep,
-):  # fmt: skip
+    duty,
+    inlet,
+    exhaust,
+    heat,
+    rollers,
+    vibration,
+    roller_zones,
+    roller_deep,
+    reading,
+    limit,
+    cell_leg,
+    skin_C,
+    heat_limit_C,
+    heat_ok,
+    now_s,
+    heater_first_on_s,
+    heat_on_limit_s,
+    rollers_ok,
+    roller_reach,
+    roller_select,
+    roller_zone_ok,
+    deep_ok,
+    vibration_max,
+    out_duty,
+    out_inlet,
+    out_exhaust,
+    out_heat,
+    out_rollers,
+    out_vibration,
+    out_roller_zones,
+    out_roller_deep,
+):
     """Copy the wanted commands into ``out_*``, made safe. A missing (NaN) reading counts as over
     the limit, so no gas goes into a cell before its sensor has spoken.
 

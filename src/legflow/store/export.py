@@ -24,9 +24,15 @@ def export_csv(history: History, session_id: int) -> str:
     legs = sorted({c.split(".")[0] for c in row.cells}, key=lambda leg: leg != "left")
     samples = history.samples(session_id)
     twin_keys = sorted(samples[0]["twin"]) if samples and samples[0]["twin"] else []
-    writer.writerow(["t_s", *[f"{c}_mmHg" for c in row.cells], *[f"{c}_setpoint_mmHg" for c in row.cells],
-                     *[f"{leg}_skin_C" for leg in legs],
-                     *[f"{leg}_twin_{key}" for key in twin_keys for leg in legs]])  # fmt: skip
+    writer.writerow(
+        [
+            "t_s",
+            *[f"{c}_mmHg" for c in row.cells],
+            *[f"{c}_setpoint_mmHg" for c in row.cells],
+            *[f"{leg}_skin_C" for leg in legs],
+            *[f"{leg}_twin_{key}" for key in twin_keys for leg in legs],
+        ]
+    )
     for s in samples:
         twin = [v for key in twin_keys for v in s["twin"][key]] if s["twin"] else []
         writer.writerow([s["t_s"], *s["pressure_mmHg"], *s["setpoint_mmHg"], *s["skin_temp_C"], *twin])

@@ -214,8 +214,16 @@ class History:
         self, session: int, t_s: float, pressure, setpoint, skin, twin: dict | None = None
     ) -> None:
         """Queue one sample; `commit` stores it."""
-        self._samples.append((session, t_s, _floats(pressure), _floats(setpoint), _floats(skin),
-                              json.dumps(twin) if twin else None))  # fmt: skip
+        self._samples.append(
+            (
+                session,
+                t_s,
+                _floats(pressure),
+                _floats(setpoint),
+                _floats(skin),
+                json.dumps(twin) if twin else None,
+            )
+        )
 
     def add_event(self, session: int, t_s: float, kind: str, detail: str) -> None:
         """Queue one event; `commit` stores it."""
@@ -256,8 +264,16 @@ class History:
         sid, program, profile, started, pid, status, duration, cells, summary = row
         if status == "running" and not _pid_alive(pid):
             status = "interrupted"
-        return SessionRow(sid, program, profile, started, status, duration, json.loads(cells),
-                          json.loads(summary) if summary else None)  # fmt: skip
+        return SessionRow(
+            sid,
+            program,
+            profile,
+            started,
+            status,
+            duration,
+            json.loads(cells),
+            json.loads(summary) if summary else None,
+        )
 
     def sessions(self) -> list[SessionRow]:
         with self._errors():
@@ -279,10 +295,15 @@ class History:
                 (session,),
             ).fetchall()
         return [
-            {"t_s": t, "pressure_mmHg": json.loads(p), "setpoint_mmHg": json.loads(s),
-             "skin_temp_C": json.loads(k), "twin": json.loads(w) if w else None}
+            {
+                "t_s": t,
+                "pressure_mmHg": json.loads(p),
+                "setpoint_mmHg": json.loads(s),
+                "skin_temp_C": json.loads(k),
+                "twin": json.loads(w) if w else None,
+            }
             for t, p, s, k, w in rows
-        ]  # fmt: skip
+        ]
 
     def events(self, session: int) -> list[dict[str, Any]]:
         with self._errors():

@@ -116,10 +116,15 @@ def candidate(template: Program, space: SearchSpace, params: dict[str, float], n
     data = template.model_dump(by_alias=True, exclude_none=True)
     phase = data["phase"][0]
     phase["compression"] = {
-        "pattern": "sequential", "zones": list(space.zones), "pressure_mmHg": pressures,
-        "inflate_s": recipe.inflate_s, "delay_s": round(params["delay_s"], 1), "hold_s": hold,
-        "release_s": recipe.release_s, "rest_s": rest,
-    }  # fmt: skip
+        "pattern": "sequential",
+        "zones": list(space.zones),
+        "pressure_mmHg": pressures,
+        "inflate_s": recipe.inflate_s,
+        "delay_s": round(params["delay_s"], 1),
+        "hold_s": hold,
+        "release_s": recipe.release_s,
+        "rest_s": rest,
+    }
     phase["name"] = f"optimised {space.goal.replace('_', ' ')}"
     info = data["program"]
     info["name"] = f"Optimised {space.goal.replace('_', ' ')} program"

@@ -140,11 +140,17 @@ class TrialResult:
                     continue
                 low, high = _bootstrap_ci(v, idx, alpha)
                 row: dict[str, Any] = dict(
-                    label=label, metric=key, n=int(ok.sum()), mean=float(v[ok].mean()), ci_low=low,
-                    ci_high=high, sd=float(v[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
-                    p5=float(np.percentile(v[ok], 5)), median=float(np.median(v[ok])),
+                    label=label,
+                    metric=key,
+                    n=int(ok.sum()),
+                    mean=float(v[ok].mean()),
+                    ci_low=low,
+                    ci_high=high,
+                    sd=float(v[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
+                    p5=float(np.percentile(v[ok], 5)),
+                    median=float(np.median(v[ok])),
                     p95=float(np.percentile(v[ok], 95)),
-                )  # fmt: skip
+                )
                 if p > 0:
                     d = v - self.values[0, :, m]
                     if np.isfinite(d).any():

@@ -431,9 +431,17 @@ def leg_jacobian(
         p_onc = interstitial_oncotic_mmHg(f, v_n, prm[PONC0])
         p_drain = venular_outlet_mmHg(p_loc, p_tissue, WATERFALL_WIDTH)
         j_f = filtration_mL_per_s(
-            kf, kappa, p_drain, prm[PLOC_REST + i], p_tissue, prm[PIF_REST + i], prm[SIGMA], p_onc,
-            prm[PONC_REST + i], prm[J_REST + i],
-        )  # fmt: skip
+            kf,
+            kappa,
+            p_drain,
+            prm[PLOC_REST + i],
+            p_tissue,
+            prm[PIF_REST + i],
+            prm[SIGMA],
+            p_onc,
+            prm[PONC_REST + i],
+            prm[J_REST + i],
+        )
         j_l = prm[LYMPH0 + i] * prm[LYMPH_MAX] * th  # lymph_flow_mL_per_s
         dydt[VEIN + i] = (prm[MAP] - (p_drain - prm[HYDRO + i])) / prm[RMV + i] - j_f
         dydt[FLUID + i] = j_f - j_l

@@ -161,10 +161,29 @@ def _in_range(y: np.ndarray, prm: np.ndarray) -> bool:
 
 @njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 def _cover_interval(
-    y, p_ext, prm, span_s, h, rtol, atol, method,
-    w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs,
-    out, leg, row, n_rows, first_s, every_s,
-):  # fmt: skip
+    y,
+    p_ext,
+    prm,
+    span_s,
+    h,
+    rtol,
+    atol,
+    method,
+    w_u,
+    w_f,
+    w_f2,
+    w_y,
+    w_jac,
+    w_m,
+    piv,
+    obs,
+    out,
+    leg,
+    row,
+    n_rows,
+    first_s,
+    every_s,
+):
     """Advance one leg's ``y`` in place over ``span_s`` at constant ``p_ext``; returns the next step
     size, or −1.0 if the step size collapses (the state is then left where it failed).
 
@@ -274,10 +293,15 @@ def _workspace(n_stages):
     """Scratch arrays of one leg's Rosenbrock integration: stage vectors, right-hand sides, a
     state, the Jacobian, the LU of the dynamic block with its pivots, and the observables."""
     return (
-        np.empty((n_stages, N_STATES)), np.empty(N_STATES), np.empty(N_STATES), np.empty(N_STATES),
-        np.empty((N_STATES, N_STATES)), np.empty((_N_DYN, _N_DYN)), np.empty(_N_DYN, dtype=np.int64),
+        np.empty((n_stages, N_STATES)),
+        np.empty(N_STATES),
+        np.empty(N_STATES),
+        np.empty(N_STATES),
+        np.empty((N_STATES, N_STATES)),
+        np.empty((_N_DYN, _N_DYN)),
+        np.empty(_N_DYN, dtype=np.int64),
         np.empty(N_OBS),
-    )  # fmt: skip
+    )
 
 
 @njit(cache=True)
@@ -299,9 +323,29 @@ def _run_leg(prm, y, p_ext, dt, record_every, rtol, atol, out, leg):
         for k in range(N_SEG):
             p_here[k] = p_ext[n, k]
         h = _cover_interval(
-            y, p_here, prm, (end - n) * dt, h, rtol, atol, RODAS4, w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs,
-            out, leg, row, max(last - row + 1, 0), (row * record_every - n) * dt, record_every * dt,
-        )  # fmt: skip
+            y,
+            p_here,
+            prm,
+            (end - n) * dt,
+            h,
+            rtol,
+            atol,
+            RODAS4,
+            w_u,
+            w_f,
+            w_f2,
+            w_y,
+            w_jac,
+            w_m,
+            piv,
+            obs,
+            out,
+            leg,
+            row,
+            max(last - row + 1, 0),
+            (row * record_every - n) * dt,
+            record_every * dt,
+        )
         if h < 0.0:
             return n + 1
         if end % record_every == 0:

@@ -154,11 +154,17 @@ def _library_row(name: str, source: ProgramSource, origin: str) -> dict[str, Any
     program = source.program
     grading = program_grading(program)
     return {
-        "name": name, "title": program.program.name, "goal": program.program.goal, "origin": origin,
-        "summary": program.program.summary, "zones": program.compression_zones() + program.sole_zones(),
-        "minutes": round(program.duration_s / 60, 2), "grade": grading.grade, "grade_note": grading.note,
+        "name": name,
+        "title": program.program.name,
+        "goal": program.program.goal,
+        "origin": origin,
+        "summary": program.program.summary,
+        "zones": program.compression_zones() + program.sole_zones(),
+        "minutes": round(program.duration_s / 60, 2),
+        "grade": grading.grade,
+        "grade_note": grading.note,
         "peak_mmHg": max_pressure_mmHg(program),
-    }  # fmt: skip
+    }
 
 
 def phase_timeline(phase: Phase) -> dict[str, Any] | None:
@@ -169,25 +175,42 @@ def phase_timeline(phase: Phase) -> dict[str, Any] | None:
     span = phase.duration_s if c.pattern == "hold" else min(cycle_s(c), phase.duration_s)
     times = np.linspace(0.0, span, TIMELINE_POINTS)
     zones, _ = phase_zone_pressures(phase, times)
-    return {"span_s": span, "t_s": np.round(times, 2).tolist(),
-            "zones": {z: np.round(np.broadcast_to(p, times.shape), 1).tolist() for z, p in zones.items()},
-            "whole_phase": c.pattern == "hold"}  # fmt: skip
+    return {
+        "span_s": span,
+        "t_s": np.round(times, 2).tolist(),
+        "zones": {z: np.round(np.broadcast_to(p, times.shape), 1).tolist() for z, p in zones.items()},
+        "whole_phase": c.pattern == "hold",
+    }
 
 
 def program_detail(name: str, source: ProgramSource, origin: str, text: str) -> dict[str, Any]:
     program: Program = source.program
     evidence = [
-        {"id": item.benefit.id, "grade": item.benefit.grade, "text": item.benefit.describe(),
-         "is_effect": item.benefit.is_effect, "method": item.benefit.method, "dose": item.benefit.dose,
-         "verdict": item.verdict, "matches": item.matches, "sources": list(item.benefit.sources)}
+        {
+            "id": item.benefit.id,
+            "grade": item.benefit.grade,
+            "text": item.benefit.describe(),
+            "is_effect": item.benefit.is_effect,
+            "method": item.benefit.method,
+            "dose": item.benefit.dose,
+            "verdict": item.verdict,
+            "matches": item.matches,
+            "sources": list(item.benefit.sources),
+        }
         for item in compare(program)
-    ]  # fmt: skip
+    ]
     phases = [
         {**phase.model_dump(by_alias=True, exclude_none=True), "timeline": phase_timeline(phase)}
         for phase in program.phases
     ]
-    extra = {"toml": text, "phases": phases, "evidence": evidence, "legs": program.program.legs,
-             "dose": program.program.dose, "grade_meaning": GRADE_MEANING}  # fmt: skip
+    extra = {
+        "toml": text,
+        "phases": phases,
+        "evidence": evidence,
+        "legs": program.program.legs,
+        "dose": program.program.dose,
+        "grade_meaning": GRADE_MEANING,
+    }
     return {**_library_row(name, source, origin), **extra}
 
 
@@ -279,8 +302,9 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     def save_program(name: str, body: ProgramText):
         source, problems = _check(body.toml, f"{name}.toml", body.profile, body.user)
         if problems:
-            raise HTTPException(422, {"message": f"{len(problems)} problem(s) in the program",
-                                      "problems": problems})  # fmt: skip
+            raise HTTPException(
+                422, {"message": f"{len(problems)} problem(s) in the program", "problems": problems}
+            )
         assert source is not None  # no problems: the program was read
         path = save_user_program(name, body.toml)
         return {"name": name, "path": str(path), "title": source.program.program.name}
@@ -311,16 +335,28 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     @api.get("/profiles", summary="Device profiles")
     def profiles():
         return [
-            {"name": p.name, "title": p.title, "legs": list(p.legs), "zones": p.zones,
-             "cells": [c.name for c in p.cells], "rollers": p.rollers is not None,
-             "heater_max_C": p.heater_max_C, "vibration_max_level": p.vibration_max_level}
+            {
+                "name": p.name,
+                "title": p.title,
+                "legs": list(p.legs),
+                "zones": p.zones,
+                "cells": [c.name for c in p.cells],
+                "rollers": p.rollers is not None,
+                "heater_max_C": p.heater_max_C,
+                "vibration_max_level": p.vibration_max_level,
+            }
             for p in map(load_profile, profile_names())
-        ]  # fmt: skip
+        ]
 
     @api.get("/choices", summary="What forms offer: zones, goals, twin subjects, postures")
     def choices():
-        return {"compression": list(COMPRESSION_ZONES), "sole": list(SOLE_ZONES), "goals": list(GOALS),
-                "subjects": available_subjects(), "postures": list(get_args(Posture))}  # fmt: skip
+        return {
+            "compression": list(COMPRESSION_ZONES),
+            "sole": list(SOLE_ZONES),
+            "goals": list(GOALS),
+            "subjects": available_subjects(),
+            "postures": list(get_args(Posture)),
+        }
 
     # -- screening ---------------------------------------------------------------------------
     @api.get("/screening/questions", summary="The screening questions of docs/safety.md")
@@ -350,9 +386,14 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     @api.post("/sessions", status_code=201, summary="Start a session (409 while one runs)")
     def start_session(body: StartRequest):
         options = StartOptions(
-            _program_to_run(body.program), body.profile, stored_limits(body.user), body.subject,
-            body.posture, body.fixed_rest, tuple(body.inject),
-        )  # fmt: skip
+            _program_to_run(body.program),
+            body.profile,
+            stored_limits(body.user),
+            body.subject,
+            body.posture,
+            body.fixed_rest,
+            tuple(body.inject),
+        )
         return manager.start(options)
 
     @api.get("/sessions/current", summary="The running (or last) session: what it is, its state")

@@ -120,10 +120,15 @@ class SessionManager:
             history = History(self.history_path)
             try:
                 launch = prepare_session(
-                    options.program, limits=options.limits, history=history, profile=options.profile,
-                    inject=list(options.inject), subject=options.subject, posture=options.posture,
+                    options.program,
+                    limits=options.limits,
+                    history=history,
+                    profile=options.profile,
+                    inject=list(options.inject),
+                    subject=options.subject,
+                    posture=options.posture,
                     fixed_rest=options.fixed_rest,
-                )  # fmt: skip
+                )
             except BaseException:
                 history.close()
                 raise
@@ -132,8 +137,9 @@ class SessionManager:
             self.latest = None
             self.last_summary = None
             self._broadcast(self.hello())
-            self._thread = threading.Thread(target=self._run, args=(launch, history), daemon=True,
-                                            name="legflow-session")  # fmt: skip
+            self._thread = threading.Thread(
+                target=self._run, args=(launch, history), daemon=True, name="legflow-session"
+            )
             self._thread.start()
         return self.hello()
 
@@ -191,13 +197,19 @@ class SessionManager:
         zones = [cell.zone for _ in profile.legs for cell in profile.cells]
         limits = [cell.max_pressure_mmHg for _ in profile.legs for cell in profile.cells]
         return {
-            "type": "hello", "running": self.running, "run": self.runs,
-            "session_id": launch.session.session_id, "program": launch.label,
+            "type": "hello",
+            "running": self.running,
+            "run": self.runs,
+            "session_id": launch.session.session_id,
+            "program": launch.label,
             "title": launch.source.program.program.name,
-            "profile": profile.name, "cells": profile.cell_names(), "cell_zones": zones,
-            "cell_max_mmHg": limits, "legs": list(profile.legs),
+            "profile": profile.name,
+            "cells": profile.cell_names(),
+            "cell_zones": zones,
+            "cell_max_mmHg": limits,
+            "legs": list(profile.legs),
             "duration_s": launch.session.timeline.duration_s,
-        }  # fmt: skip
+        }
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(CLIENT_QUEUE)

@@ -141,8 +141,15 @@ NG = 38
 
 #: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration
 #: and heater currents.
-OUT_BLOCKS = ("pressure_mmHg", "manifold_mmHg", "skin_temp_C", "pump_current_A", "roller_current_A",
-              "vibration_current_A", "heater_current_A")  # fmt: skip
+OUT_BLOCKS = (
+    "pressure_mmHg",
+    "manifold_mmHg",
+    "skin_temp_C",
+    "pump_current_A",
+    "roller_current_A",
+    "vibration_current_A",
+    "heater_current_A",
+)
 _MMHG_Pa = 133.322
 
 

@@ -282,9 +282,20 @@ class SimulatedMassager(Massager):
 
     def _kernel(self, t1: float, sample: bool) -> None:
         tripped_at = ph.advance(
-            self._t, t1, self.params.substep_s, not self._relay_open, sample,
-            self._cx, self._cp, self._lx, self._lp, self._g, self._rng, self._out, self._trip_Pa,
-        )  # fmt: skip
+            self._t,
+            t1,
+            self.params.substep_s,
+            not self._relay_open,
+            sample,
+            self._cx,
+            self._cp,
+            self._lx,
+            self._lp,
+            self._g,
+            self._rng,
+            self._out,
+            self._trip_Pa,
+        )
         if tripped_at >= 0.0:  # the device's own over-pressure switch
             if self.failsafe_at_s is None:
                 self.failsafe_at_s = tripped_at
@@ -335,9 +346,16 @@ class SimulatedMassager(Massager):
 
     def _latch(self, c: Commands) -> None:
         ph.latch(
-            self._cp, self._lp, c.inlet_open, c.exhaust_open, c.pump_duty, c.heater_power, c.roller_speed,
-            c.vibration_level, float(self.profile.vibration_max_level),
-        )  # fmt: skip
+            self._cp,
+            self._lp,
+            c.inlet_open,
+            c.exhaust_open,
+            c.pump_duty,
+            c.heater_power,
+            c.roller_speed,
+            c.vibration_level,
+            float(self.profile.vibration_max_level),
+        )
         # where the rollers work and how deep: the motor load does not depend on it (not modelled)
         self._roller_zones = c.roller_zones.copy()
         self._roller_deep = c.roller_deep.copy()
@@ -406,10 +424,18 @@ def _sensors(
     nl = n_legs
     nc = len(o) - 6 * nl
     return Sensors(
-        t_s, seq, o[:nc], o[nc : nc + nl], o[nc + nl : nc + 2 * nl], o[nc + 2 * nl : nc + 3 * nl],
-        o[nc + 3 * nl : nc + 4 * nl], o[nc + 4 * nl : nc + 5 * nl], relay_open, device_fault=device_fault,
+        t_s,
+        seq,
+        o[:nc],
+        o[nc : nc + nl],
+        o[nc + nl : nc + 2 * nl],
+        o[nc + 2 * nl : nc + 3 * nl],
+        o[nc + 3 * nl : nc + 4 * nl],
+        o[nc + 4 * nl : nc + 5 * nl],
+        relay_open,
+        device_fault=device_fault,
         heater_current_A=o[nc + 5 * nl :],
-    )  # fmt: skip
+    )
 
 
 def _globals(p: SimParameters, pump_free_flow_L_per_min: float, pump_shutoff_mmHg: float) -> np.ndarray:

@@ -329,12 +329,20 @@ class Emulator:
         if self.link_lost:
             return
         sample = SensorSample(
-            round((s.t_s - self.boot_s) * 1000), s.seq, self.heartbeat_heard, self.safe or s.relay_open,
-            self.armed, tuple(s.pressure_mmHg), tuple(s.manifold_mmHg), tuple(s.skin_temp_C),
-            tuple(s.pump_current_A), tuple(s.roller_current_A), tuple(s.vibration_current_A),
+            round((s.t_s - self.boot_s) * 1000),
+            s.seq,
+            self.heartbeat_heard,
+            self.safe or s.relay_open,
+            self.armed,
+            tuple(s.pressure_mmHg),
+            tuple(s.manifold_mmHg),
+            tuple(s.skin_temp_C),
+            tuple(s.pump_current_A),
+            tuple(s.roller_current_A),
+            tuple(s.vibration_current_A),
             self.safe and self.fault is None,
             None if s.heater_current_A is None else tuple(s.heater_current_A),
-        )  # fmt: skip
+        )
         self._send(sample)
 
     def _trips(self, now: float, pressure_mmHg: np.ndarray, skin_C: np.ndarray, relay_open: bool) -> None:
@@ -370,13 +378,21 @@ class Emulator:
     def _capabilities(self) -> Capabilities:
         p = self.profile
         return Capabilities(
-            self.version, p.name, len(p.legs), len(p.cells), p.rollers is not None,
-            p.heater_max_C is not None, p.vibration_max_level, round(self.heartbeat_timeout_s * 1000),
-            self.rate_hz, self._heater_trip_C,
-            tuple(float(t) for t in self._trip_mmHg[: len(p.cells)]), FIRMWARE,
+            self.version,
+            p.name,
+            len(p.legs),
+            len(p.cells),
+            p.rollers is not None,
+            p.heater_max_C is not None,
+            p.vibration_max_level,
+            round(self.heartbeat_timeout_s * 1000),
+            self.rate_hz,
+            self._heater_trip_C,
+            tuple(float(t) for t in self._trip_mmHg[: len(p.cells)]),
+            FIRMWARE,
             roller_zones=p.rollers is not None,  # its simulated rollers work only the zones named
             host_faults_latch=True,
-        )  # fmt: skip
+        )
 
     def _nack(self, frame: Frame, reason: NackReason) -> None:
         self.nacks += 1

@@ -131,9 +131,11 @@ class Command:
         out = self._HEAD.pack(self.heartbeat & 0xFFFFFFFF, n_legs, n_cells, inlet, exhaust)
         for leg in range(n_legs):
             out += self._LEG.pack(
-                _duty(self.pump_duty[leg]), _duty(self.heater_power[leg]), _duty(self.roller_speed[leg]),
+                _duty(self.pump_duty[leg]),
+                _duty(self.heater_power[leg]),
+                _duty(self.roller_speed[leg]),
                 min(255, max(0, int(self.vibration_level[leg]))),
-            )  # fmt: skip
+            )
         if self.roller_zones is not None:
             deep = self.roller_deep or (False,) * n_legs
             for leg in range(n_legs):
@@ -174,21 +176,38 @@ class Command:
 
     @classmethod
     def from_arrays(
-        cls, heartbeat: int, inlet: np.ndarray, exhaust: np.ndarray, pump: np.ndarray, heater: np.ndarray,
-        roller: np.ndarray, vibration: np.ndarray,
-        roller_zones: np.ndarray | None = None, roller_deep: np.ndarray | None = None,
-    ) -> Command:  # fmt: skip
+        cls,
+        heartbeat: int,
+        inlet: np.ndarray,
+        exhaust: np.ndarray,
+        pump: np.ndarray,
+        heater: np.ndarray,
+        roller: np.ndarray,
+        vibration: np.ndarray,
+        roller_zones: np.ndarray | None = None,
+        roller_deep: np.ndarray | None = None,
+    ) -> Command:
         """From `Commands` arrays; ``roller_zones`` (bool per leg and zone) and ``roller_deep``
         (bool per leg) add the roller tail (gentle without ``roller_deep``)."""
-        zones = None if roller_zones is None else tuple(
-            tuple(z for z, on in zip(ROLLER_ZONES, leg, strict=True) if on) for leg in roller_zones
-        )  # fmt: skip
+        zones = (
+            None
+            if roller_zones is None
+            else tuple(
+                tuple(z for z, on in zip(ROLLER_ZONES, leg, strict=True) if on) for leg in roller_zones
+            )
+        )
         deep = None if zones is None or roller_deep is None else tuple(bool(v) for v in roller_deep)
         return cls(
-            int(heartbeat), tuple(bool(v) for v in inlet), tuple(bool(v) for v in exhaust),
-            tuple(float(v) for v in pump), tuple(float(v) for v in heater), tuple(float(v) for v in roller),
-            tuple(int(v) for v in vibration), zones, deep,
-        )  # fmt: skip
+            int(heartbeat),
+            tuple(bool(v) for v in inlet),
+            tuple(bool(v) for v in exhaust),
+            tuple(float(v) for v in pump),
+            tuple(float(v) for v in heater),
+            tuple(float(v) for v in roller),
+            tuple(int(v) for v in vibration),
+            zones,
+            deep,
+        )
 
     def roller_arrays(self, n_legs: int) -> tuple[np.ndarray, np.ndarray]:
         """(bool per leg and zone, bool per leg) for `Commands`; none named without the tail."""
@@ -286,9 +305,15 @@ class Capabilities:
         features |= int(self.host_faults_latch) << 3
         heater = 0 if self.heater_trip_C is None else round(self.heater_trip_C * 10)
         out = self._HEAD.pack(
-            self.version, self.n_legs, self.cells_per_leg, features, self.vibration_max_level,
-            self.heartbeat_timeout_ms, self.sensor_rate_hz, heater,
-        )  # fmt: skip
+            self.version,
+            self.n_legs,
+            self.cells_per_leg,
+            features,
+            self.vibration_max_level,
+            self.heartbeat_timeout_ms,
+            self.sensor_rate_hz,
+            heater,
+        )
         out += bytes([len(name)]) + name + bytes([len(firmware)]) + firmware
         return out + struct.pack(f"<{self.cells_per_leg}H", *(round(p * 10) for p in self.trip_mmHg))
 
@@ -312,10 +337,21 @@ class Capabilities:
         except UnicodeDecodeError:
             raise MessageError("CAPABILITIES: names must be ASCII") from None
         return cls(
-            version, text, n_legs, cells, bool(features & 1), bool(features & 2), vib, hb_ms, rate,
-            heater / 10 if heater else None, tuple(t / 10 for t in trips), fw, bool(features & 4),
+            version,
+            text,
+            n_legs,
+            cells,
+            bool(features & 1),
+            bool(features & 2),
+            vib,
+            hb_ms,
+            rate,
+            heater / 10 if heater else None,
+            tuple(t / 10 for t in trips),
+            fw,
+            bool(features & 4),
             bool(features & 8),
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -350,16 +386,22 @@ class SensorSample:
         heater = self.heater_current_A is not None
         flags = int(self.relay_open) | int(self.armed) << 1 | int(self.safe_requested) << 2 | int(heater) << 3
         out = self._HEAD.pack(
-            self.t_ms & 0xFFFFFFFF, self.sample & 0xFFFFFFFF, self.heartbeat_heard & 0xFFFFFFFF, flags,
-            n_legs, n_cells,
-        )  # fmt: skip
+            self.t_ms & 0xFFFFFFFF,
+            self.sample & 0xFFFFFFFF,
+            self.heartbeat_heard & 0xFFFFFFFF,
+            flags,
+            n_legs,
+            n_cells,
+        )
         values = [_i16(p, 10) for p in self.pressure_mmHg]
         for leg in range(n_legs):
             values += [
-                _i16(self.manifold_mmHg[leg], 10), _i16(self.skin_temp_C[leg], 100),
-                _i16(self.pump_current_A[leg], 1000), _i16(self.roller_current_A[leg], 1000),
+                _i16(self.manifold_mmHg[leg], 10),
+                _i16(self.skin_temp_C[leg], 100),
+                _i16(self.pump_current_A[leg], 1000),
+                _i16(self.roller_current_A[leg], 1000),
                 _i16(self.vibration_current_A[leg], 1000),
-            ]  # fmt: skip
+            ]
         if self.heater_current_A is not None:
             values += [_i16(a, 1000) for a in self.heater_current_A]
         return out + struct.pack(f"<{len(values)}h", *values)
@@ -378,10 +420,20 @@ class SensorSample:
         legs = [v[n_cells + 5 * k : n_cells + 5 * k + 5] for k in range(n_legs)]
         tail = tuple(a / 1000 for a in v[n_cells + 5 * n_legs :]) if heater else None
         return cls(
-            t_ms, sample, heard, bool(flags & 1), bool(flags & 2), tuple(p / 10 for p in v[:n_cells]),
-            tuple(g[0] / 10 for g in legs), tuple(g[1] / 100 for g in legs), tuple(g[2] / 1000 for g in legs),
-            tuple(g[3] / 1000 for g in legs), tuple(g[4] / 1000 for g in legs), bool(flags & 4), tail,
-        )  # fmt: skip
+            t_ms,
+            sample,
+            heard,
+            bool(flags & 1),
+            bool(flags & 2),
+            tuple(p / 10 for p in v[:n_cells]),
+            tuple(g[0] / 10 for g in legs),
+            tuple(g[1] / 100 for g in legs),
+            tuple(g[2] / 1000 for g in legs),
+            tuple(g[3] / 1000 for g in legs),
+            tuple(g[4] / 1000 for g in legs),
+            bool(flags & 4),
+            tail,
+        )
 
 
 @dataclass(frozen=True)

@@ -377,10 +377,13 @@ class SerialMassager(Massager):
                     self._fault = fault = None  # closed again since (the device's own reset button)
                 relay_open = message.relay_open or fault is not None
                 self._latest = Sensors(
-                    t_s=message.t_ms / 1000, seq=message.sample, relay_open=relay_open,
+                    t_s=message.t_ms / 1000,
+                    seq=message.sample,
+                    relay_open=relay_open,
                     device_fault=self._why_open(message.safe_requested) if relay_open else None,
-                    extra={"heartbeat_heard": float(message.heartbeat_heard)}, **sample_arrays(message),
-                )  # fmt: skip
+                    extra={"heartbeat_heard": float(message.heartbeat_heard)},
+                    **sample_arrays(message),
+                )
             elif isinstance(message, Fault):
                 self.device_faults.append(message)
                 self._fault = message
@@ -418,22 +421,27 @@ def check_profile(caps: Capabilities, port: str, expected: str | None = None) ->
     ratings = [c.max_pressure_mmHg for c in profile.cells]
     problems = []
     if caps.n_legs != len(profile.legs) or caps.cells_per_leg != len(profile.cells):
-        problems.append(f"{caps.n_legs} legs of {caps.cells_per_leg} cells, the profile "
-                        f"{len(profile.legs)} of {len(profile.cells)}")  # fmt: skip
+        problems.append(
+            f"{caps.n_legs} legs of {caps.cells_per_leg} cells, the profile "
+            f"{len(profile.legs)} of {len(profile.cells)}"
+        )
     if caps.has_rollers != (profile.rollers is not None):
         problems.append("rollers " + ("present" if caps.has_rollers else "missing"))
     if caps.has_heater != (profile.heater_max_C is not None):
         problems.append("heater " + ("present" if caps.has_heater else "missing"))
     if caps.vibration_max_level != profile.vibration_max_level:
-        problems.append(f"vibration up to level {caps.vibration_max_level}, the profile "
-                        f"{profile.vibration_max_level}")  # fmt: skip
+        problems.append(
+            f"vibration up to level {caps.vibration_max_level}, the profile {profile.vibration_max_level}"
+        )
     if len(caps.trip_mmHg) == len(ratings) and any(
         t < r for t, r in zip(caps.trip_mmHg, ratings, strict=True)
     ):
         problems.append("its firmware trips below the cells' rated pressures")
     if caps.heartbeat_timeout_ms > round(HEARTBEAT_TIMEOUT_s * 1000):
-        problems.append(f"its watchdog waits {caps.heartbeat_timeout_ms} ms "
-                        f"(legflow needs {HEARTBEAT_TIMEOUT_s * 1000:.0f} ms or less)")  # fmt: skip
+        problems.append(
+            f"its watchdog waits {caps.heartbeat_timeout_ms} ms "
+            f"(legflow needs {HEARTBEAT_TIMEOUT_s * 1000:.0f} ms or less)"
+        )
     if problems:
         raise DeviceError(
             f"the device on {port} does not match profile '{profile.name}': {'; '.join(problems)}"
