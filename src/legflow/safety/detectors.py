@@ -37,6 +37,7 @@ The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs micro
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
@@ -171,22 +172,29 @@ GARMENT_SOFT_s = 0.2
 #: takes a tick to lose a mmHg or two): its bladder suddenly has more room, off the leg.
 GARMENT_STEP_mmHg = 6.0
 
-#: Detector names by code, as reported in events and session summaries. Each names what it found,
-#: so the code of a cell detector says whether the cell or its leg is at fault (`LEG_DETECTORS`).
-CELL_DETECTORS = {
-    1: "over_pressure",
-    2: "no_pressure_rise",
-    3: "pressure_decay",
-    4: "frozen_sensor",
-    5: "implausible_sensor",
-    6: "garment_off",
-    7: "sensor_mismatch",
-    8: "inlet_blocked",
-    9: "valve_stuck_open",
-    10: "pump_failure",
-    11: "exhaust_blocked",
-    12: "refill_demand",
-}
+
+class CellFinding(IntEnum):
+    """What a cell's detectors found (0: nothing), as the kernel writes it per cell. Its name in
+    lower case is the detector's name in events and session summaries; each names what it found, so
+    it says whether the cell or its leg is at fault (`LEG_DETECTORS`)."""
+
+    NONE = 0
+    OVER_PRESSURE = 1
+    NO_PRESSURE_RISE = 2
+    PRESSURE_DECAY = 3
+    FROZEN_SENSOR = 4
+    IMPLAUSIBLE_SENSOR = 5
+    GARMENT_OFF = 6
+    SENSOR_MISMATCH = 7
+    INLET_BLOCKED = 8
+    VALVE_STUCK_OPEN = 9
+    PUMP_FAILURE = 10
+    EXHAUST_BLOCKED = 11
+    REFILL_DEMAND = 12
+
+
+#: Detector names by code, as reported in events and session summaries.
+CELL_DETECTORS = {int(f): f.name.lower() for f in CellFinding if f is not CellFinding.NONE}
 #: Detectors whose finding belongs to the whole leg (its pump, its garment), not to one cell.
 LEG_DETECTORS = {"pump_failure", "garment_off"}
 #: What each detector's finding is, as a fault kind (those of `legflow.device.faults`) where it
@@ -283,7 +291,7 @@ def check_cells(  # type: ignore[no-untyped-def]
     found,
 ):
     """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; write each
-    cell's fault code (`CELL_DETECTORS`, 0: none) into ``found`` and return how many cells have one.
+    cell's finding (a `CellFinding`, 0: none) into ``found`` and return how many cells have one.
 
     ``inlet``, ``exhaust``: the valve commands in force during the last ``dt`` seconds;
     ``leg_manifold``, ``leg_duty``, ``leg_current``: each leg's sensed manifold pressure, pump
@@ -321,9 +329,9 @@ def check_cells(  # type: ignore[no-untyped-def]
         m = memory[c]
         p = reading[c]
         leg = cell_leg[c]
-        code = 0
+        code = CellFinding.NONE
         if not math.isfinite(p) or p < low or p > high:
-            code = 5
+            code = CellFinding.IMPLAUSIBLE_SENSOR
             p = m.previous if math.isfinite(m.previous) else 0.0
         manifold = leg_manifold[leg]
         pumping = leg_duty[leg] > 0.0 and not relay_open
@@ -334,12 +342,12 @@ def check_cells(  # type: ignore[no-untyped-def]
         # (sustained only: a manifold far above a cell it cannot reach is a blocked inlet, below)
         worst = max(p, manifold) if equalised else p
         if p > limit[c] + OVER_AT_ONCE_mmHg:
-            code = 1
+            code = CellFinding.OVER_PRESSURE
         elif worst > limit[c] + OVER_SUSTAINED_mmHg:
             if m.over_since < 0:
                 m.over_since = t
             elif t - m.over_since >= OVER_SUSTAINED_s:
-                code = 1
+                code = CellFinding.OVER_PRESSURE
         else:
             m.over_since = -1.0
         change = 0.0 if math.isnan(m.previous) else p - m.previous
@@ -352,10 +360,14 @@ def check_cells(  # type: ignore[no-untyped-def]
             equalised and abs(gap) > MISMATCH_mmHg
         ):
             m.mismatch_s += dt
-            if m.mismatch_s >= MISMATCH_s - 1e-9 and code == 0:
+            if m.mismatch_s >= MISMATCH_s - 1e-9 and code == CellFinding.NONE:
                 # gas that cannot leave the cell, or cannot reach it, is a blocked path; a cell
                 # that rose while fed, then reads under the gas that fed it, has a lying sensor
-                code = 8 if gap < 0.0 or m.inflate_rise < NO_RISE_MIN_mmHg else 7
+                code = (
+                    CellFinding.INLET_BLOCKED
+                    if gap < 0.0 or m.inflate_rise < NO_RISE_MIN_mmHg
+                    else CellFinding.SENSOR_MISMATCH
+                )
         elif equalised:
             m.mismatch_s = 0.0
         # no rise while inflating: rise accumulated over recent inflating time
@@ -377,13 +389,18 @@ def check_cells(  # type: ignore[no-untyped-def]
                 m.inflate_air >= NO_RISE_AIR_FRACTION * volume_mL[c]
                 and m.fill_air >= NO_RISE_SLACK_FRACTION * volume_mL[c]
             )
-            if m.inflate_s >= NO_RISE_WINDOW_s and m.inflate_rise < NO_RISE_MIN_mmHg and fed and code == 0:
+            if (
+                m.inflate_s >= NO_RISE_WINDOW_s
+                and m.inflate_rise < NO_RISE_MIN_mmHg
+                and fed
+                and code == CellFinding.NONE
+            ):
                 if leg_current[leg] < PUMP_MIN_CURRENT_A:
-                    code = 10
+                    code = CellFinding.PUMP_FAILURE
                 elif manifold - p > MANIFOLD_GAP_mmHg:
-                    code = 8
+                    code = CellFinding.INLET_BLOCKED
                 else:
-                    code = 2
+                    code = CellFinding.NO_PRESSURE_RISE
         m.still_s = m.still_s + dt if sealed else 0.0
         if inlet[c] or exhaust[c]:
             m.after_fill = inlet[c]
@@ -392,14 +409,17 @@ def check_cells(  # type: ignore[no-untyped-def]
         # a one-tick step down in a held, settled cell: a bladder that suddenly has room (judged on
         # where it was held, which may be far above where it fell to)
         was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
-        if sealed and was_held and -change > GARMENT_STEP_mmHg and code == 0:
-            code = 6
+        if sealed and was_held and -change > GARMENT_STEP_mmHg and code == CellFinding.NONE:
+            code = CellFinding.GARMENT_OFF
         if holding and math.isfinite(m.smooth):
             smoothed = m.smooth + follow * (p - m.smooth)
             if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
                 m.window_t, m.window_p = t, smoothed
-            elif m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
-                code = 3
+            elif (
+                m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+                and code == CellFinding.NONE
+            ):
+                code = CellFinding.PRESSURE_DECAY
             m.smooth = smoothed
         else:
             m.smooth = p  # the filter starts afresh once the valves have settled
@@ -415,8 +435,11 @@ def check_cells(  # type: ignore[no-untyped-def]
         if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
             m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
             m.recent_loss += max(0.0, -change)
-            if m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p) and code == 0:
-                code = 3
+            if (
+                m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+                and code == CellFinding.NONE
+            ):
+                code = CellFinding.PRESSURE_DECAY
         # a sealed cell that rises with its leg's manifold while the pump fills another cell:
         # its inlet did not close
         m.follow_rise *= keep_follow
@@ -431,8 +454,8 @@ def check_cells(  # type: ignore[no-untyped-def]
         joined = abs(manifold - p) < FOLLOW_GAP_mmHg
         if settled_seal and pumping and joined and math.isfinite(m.lowpass):
             m.follow_rise += lowpass - m.lowpass
-            if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == 0:
-                code = 9
+            if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == CellFinding.NONE:
+                code = CellFinding.VALVE_STUCK_OPEN
         m.lowpass = lowpass
         m.joined_s = m.joined_s + dt if abs(manifold - p) < MANIFOLD_JOINED_mmHg else 0.0
         # garment off: far less rise per pumped gas than this cell showed before
@@ -464,8 +487,8 @@ def check_cells(  # type: ignore[no-untyped-def]
                 # judged against earlier fills only: what this fill measures is learned once it
                 # ends, so a garment coming off during a fill cannot teach itself as normal
                 m.soft_s = m.soft_s + dt if 0.0 < now < GARMENT_RATIO * m.stiffness[band] else 0.0
-                if m.soft_s >= GARMENT_SOFT_s and code == 0:
-                    code = 6
+                if m.soft_s >= GARMENT_SOFT_s and code == CellFinding.NONE:
+                    code = CellFinding.GARMENT_OFF
         if dt > 0.0:
             m.trend += (change / dt - m.trend) * dt / (TREND_s + dt)
         m.held_s *= keep_demand
@@ -474,15 +497,23 @@ def check_cells(  # type: ignore[no-untyped-def]
             m.held_s += dt
             if filling and m.trend < RAMP_RATE_mmHg_per_s:
                 m.refilling_s += dt
-            if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == 0:
-                code = 12
+            if (
+                m.held_s >= DEMAND_MIN_s
+                and m.refilling_s > DEMAND_MAX * m.held_s
+                and code == CellFinding.NONE
+            ):
+                code = CellFinding.REFILL_DEMAND
         # the manifold far above a filling cell: its path is blocked (a stuck inlet, a kink), or
         # its sensor reads low while the gas goes in (then its reading still rises)
         # (time adds up over interrupted fills: a controller alternating cells must not hide it)
         if filling and manifold - p > MANIFOLD_GAP_mmHg:
             m.gap_s += dt
-            if m.gap_s >= MANIFOLD_GAP_s and code == 0:
-                code = 8 if m.inflate_rise < NO_RISE_MIN_mmHg else 7
+            if m.gap_s >= MANIFOLD_GAP_s and code == CellFinding.NONE:
+                code = (
+                    CellFinding.INLET_BLOCKED
+                    if m.inflate_rise < NO_RISE_MIN_mmHg
+                    else CellFinding.SENSOR_MISMATCH
+                )
         elif filling:
             m.gap_s = 0.0
         # frozen: bit-identical while gas moves, or for a second at any time
@@ -495,8 +526,8 @@ def check_cells(  # type: ignore[no-untyped-def]
             m.same_rest_s += dt
             if moving:
                 m.same_s += dt
-            if (m.same_s >= FROZEN_s or m.same_rest_s >= FROZEN_AT_REST_s) and code == 0:
-                code = 4
+            if (m.same_s >= FROZEN_s or m.same_rest_s >= FROZEN_AT_REST_s) and code == CellFinding.NONE:
+                code = CellFinding.FROZEN_SENSOR
         # vented to air for a while: the reading must be near zero; gas still coming in from the
         # manifold means an inlet that did not close, gas kept in means a blocked exhaust
         if exhaust[c] and not inlet[c]:
@@ -504,33 +535,44 @@ def check_cells(  # type: ignore[no-untyped-def]
                 m.vented_from = m.previous if math.isfinite(m.previous) else p
             m.vented_s += dt
             kept = p > VENTED_KEPT_SHARE * m.vented_from
-            if m.vented_s >= VENTED_s and abs(p) > VENTED_MAX_mmHg and (kept or p < 0.0) and code == 0:
+            if (
+                m.vented_s >= VENTED_s
+                and abs(p) > VENTED_MAX_mmHg
+                and (kept or p < 0.0)
+                and code == CellFinding.NONE
+            ):
                 if p > 0.0 and manifold > p:
-                    code = 9
+                    code = CellFinding.VALVE_STUCK_OPEN
                 elif p > 0.0:
-                    code = 11
+                    code = CellFinding.EXHAUST_BLOCKED
                 else:
-                    code = 5
+                    code = CellFinding.IMPLAUSIBLE_SENSOR
         else:
             m.vented_s = 0.0
         m.previous = p
         if dead[leg]:
-            code = 10
+            code = CellFinding.PUMP_FAILURE
             dead[leg] = False
         found[c] = code
     # refill demand shared by cells topped up together: the hole is in the one that loses most
     # while sealed between the top-ups
     for c in range(reading.shape[0]):
-        if found[c] != 12:
+        if found[c] != CellFinding.REFILL_DEMAND:
             continue
         leg, best, loss = cell_leg[c], c, memory[c].recent_loss
         for k in range(reading.shape[0]):
             mk = memory[k]
             shared = mk.held_s > 0.0 and mk.refilling_s > 0.5 * DEMAND_MAX * mk.held_s
-            if cell_leg[k] == leg and k != c and shared and mk.recent_loss > loss and found[k] == 0:
+            if (
+                cell_leg[k] == leg
+                and k != c
+                and shared
+                and mk.recent_loss > loss
+                and found[k] == CellFinding.NONE
+            ):
                 best, loss = k, mk.recent_loss
         if best != c:
-            found[best], found[c] = 12, 0
+            found[best], found[c] = CellFinding.REFILL_DEMAND, CellFinding.NONE
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
     for leg in range(n_legs):
         if leg_state[leg, 1] < MANIFOLD_SAG_s or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
@@ -542,10 +584,10 @@ def check_cells(  # type: ignore[no-untyped-def]
             near = memory[c].joined_s >= MANIFOLD_JOINED_s
             if cell_leg[c] == leg and not exhaust[c] and near and memory[c].follow_rise > gained:
                 joined, gained = c, memory[c].follow_rise
-        if joined >= 0 and found[joined] == 0:
-            found[joined] = 9
+        if joined >= 0 and found[joined] == CellFinding.NONE:
+            found[joined] = CellFinding.VALVE_STUCK_OPEN
     for c in range(reading.shape[0]):
-        if found[c] != 0:
+        if found[c] != CellFinding.NONE:
             n_found += 1
     return n_found
 
@@ -588,11 +630,29 @@ def heater_memory(n_legs: int) -> np.ndarray:
     return memory
 
 
+class HeaterFinding(IntEnum):
+    """What the heater detectors found on a leg (0: nothing); the name in lower case is the
+    detector's name, as for `CellFinding`."""
+
+    NONE = 0
+    IMPLAUSIBLE_SENSOR = 1
+    OVER_TEMPERATURE = 2
+    THERMAL_RUNAWAY = 3
+    HEATER_FAULT = 4
+
+
+#: Each heater finding's detector name and message, by code.
 HEATER_DETECTORS = {
-    1: ("implausible_sensor", "skin temperature sensor reads nonsense"),
-    2: ("over_temperature", "the skin is over its temperature limit"),
-    3: ("thermal_runaway", "the pad heats (draws current or keeps warming) with its heater switched off"),
-    4: ("heater_fault", "full heater power but the pad does not warm (sensor off the pad?)"),
+    int(finding): (finding.name.lower(), message)
+    for finding, message in [
+        (HeaterFinding.IMPLAUSIBLE_SENSOR, "skin temperature sensor reads nonsense"),
+        (HeaterFinding.OVER_TEMPERATURE, "the skin is over its temperature limit"),
+        (
+            HeaterFinding.THERMAL_RUNAWAY,
+            "the pad heats (draws current or keeps warming) with its heater switched off",
+        ),
+        (HeaterFinding.HEATER_FAULT, "full heater power but the pad does not warm (sensor off the pad?)"),
+    ]
 }
 
 
@@ -610,9 +670,9 @@ def check_heaters(
     if current_A is None:  # the device does not measure it: the temperature checks alone
         current_A = np.full(temp_C.shape[0], np.nan)
     code, leg = _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A)
-    if code == 0:
+    if code == HeaterFinding.NONE:
         return None
-    name, message = HEATER_DETECTORS[code]
+    name, message = HEATER_DETECTORS[int(code)]
     return name, leg, message
 
 
@@ -622,20 +682,20 @@ def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):  # type: i
         m = memory[leg]
         temp = temp_C[leg]
         if not math.isfinite(temp):
-            return 1, leg
+            return HeaterFinding.IMPLAUSIBLE_SENSOR, leg
         if power[leg] <= 0.0 and current_A[leg] > HEATER_OFF_MAX_A:
             m.short_s += dt
             if m.short_s >= HEATER_SHORT_s:
-                return 3, leg
+                return HeaterFinding.THERMAL_RUNAWAY, leg
         else:
             m.short_s = 0.0
         if temp > limit_C + HEATER_OVER_LIMIT_C:
-            return 2, leg
+            return HeaterFinding.OVER_TEMPERATURE, leg
         if power[leg] <= 0.0:
             if m.off_since < 0:
                 m.off_since, m.temp_when_off = t, temp
             elif temp - m.temp_when_off > HEATER_OFF_RISE_MAX_C:
-                return 3, leg
+                return HeaterFinding.THERMAL_RUNAWAY, leg
         else:
             m.off_since = -1.0
         if power[leg] >= 1.0 and temp < limit_C - 4.0:
@@ -644,8 +704,8 @@ def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):  # type: i
             elif t - m.full_since >= HEATER_ON_RISE_WINDOW_s:
                 rise = temp - m.temp_when_full
                 if rise < (-HEATER_ON_FALL_MAX_C if m.warmed else HEATER_ON_RISE_MIN_C):
-                    return 4, leg
+                    return HeaterFinding.HEATER_FAULT, leg
                 m.full_since, m.temp_when_full, m.warmed = t, temp, True
         else:
             m.full_since, m.warmed = -1.0, False
-    return 0, -1
+    return HeaterFinding.NONE, -1
