@@ -26,6 +26,7 @@ setpoint within the band instead, and never bled: it must be sealed at the measu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
@@ -33,21 +34,64 @@ from numba import njit
 from legflow.device.massager import Commands
 from legflow.device.profile import DeviceProfile
 
-CLOSED, FILLING, FINISHING = 0, 1, 2
-#: Inlet open for one tick with the pump off, so a held cell over its setpoint lets a little gas
-#: back into the (lower) manifold.
-BLEEDING = -1
-#: Inlet open on a rising setpoint with the pump off (at a holding duty the supervisor would see a
-#: fill that does not rise): a ramping cell that has caught up waits for the setpoint this way, so
-#: its next push starts at once instead of after a spin-down, a valve stroke and a spin-up (~90 ms,
-#: 2-3 mmHg of a 27 mmHg/s ramp) that an on/off stop costs. It yields the manifold to any other
-#: cell of its leg once its pump has spun down (COASTING - k: k ticks coasted, counted up to the
-#: FINISHING ticks).
-COASTING = -2
+
+class Inlet(IntEnum):
+    """What a cell's inlet is doing; the timed states count their ticks in `CONTROL_MEMORY`."""
+
+    CLOSED = 0
+    #: Inlet open, the pump running for this cell.
+    FILLING = 1
+    #: The end of a fill: the inlet stays open with the pump off for FINISH_TICKS ticks (its
+    #: spin-down, ~50 ms), so the gas it still delivers goes into the cell, not the closed manifold.
+    FINISHING = 2
+    #: Inlet open for one tick with the pump off, so a held cell over its setpoint lets a little gas
+    #: back into the (lower) manifold.
+    BLEEDING = 3
+    #: Inlet open on a rising setpoint with the pump off (at a holding duty the supervisor would see
+    #: a fill that does not rise): a ramping cell that has caught up waits for the setpoint this
+    #: way, so its next push starts at once instead of after a spin-down, a valve stroke and a
+    #: spin-up (~90 ms, 2-3 mmHg of a 27 mmHg/s ramp) that an on/off stop costs. It yields the
+    #: manifold to any other cell of its leg once its pump has spun down (coasted as many ticks as a
+    #: finishing fill lasts).
+    COASTING = 4
+
+
 #: Ticks a finishing fill keeps its inlet open with the pump off: the pump's spin-down (~50 ms).
 FINISH_TICKS = 3
-#: A coasting cell's state once it has coasted as long as a finishing fill lasts.
-SPUN_DOWN = -2 - (FINISH_TICKS - 1)
+#: The last tick of a finish, and the tick from which a coasting cell's pump has spun down.
+LAST_TICK = FINISH_TICKS - 1
+
+#: Per-cell memory of the controller, one record per cell, updated in place by the compiled tick.
+CONTROL_MEMORY = np.dtype(
+    [
+        ("inlet", "i8"),  # an `Inlet` state ...
+        ("ticks", "i8"),  # ... and the ticks spent in it (finishing, coasting)
+        ("exhaust", "?"),  # the exhaust valve is open
+        ("duty", "f8"),  # the pump duty this cell asks for
+        ("last_setpoint", "f8"),  # the setpoint at the last tick
+        ("previous", "f8"),  # the reading at the last tick (NaN before the first)
+        ("rate", "f8"),  # the reading's smoothed rate of change, mmHg/s
+        ("gain", "f8"),  # learned rise rate at full duty, mmHg/s
+        ("floor", "f8"),  # the duty's floor while filling
+        ("fed", "f8"),  # ticks fed by the pump without a break
+        ("pushed", "f8"),  # smoothed push (duty above holding) the cell got
+    ],
+    align=True,
+)
+
+#: The controller's settings as one record for the compiled tick (`ControllerSettings`).
+_TUNED = (
+    "lookahead_s",
+    "rate_smoothing",
+    "band_mmHg",
+    "rising_band_mmHg",
+    "track_s",
+    "min_duty",
+    "gain_learning",
+    "manifold_spread_mmHg",
+    "pump_shutoff_mmHg",
+)
+TUNING = np.dtype([(name, "f8") for name in _TUNED], align=True)
 #: Below this setpoint a cell is vented rather than held.
 VENT_BELOW_mmHg = 1.0
 TOP_UP_GAP_mmHg = 5.0  # a holding cell this close to its setpoint is topped up gently
@@ -113,108 +157,99 @@ class ControllerSettings:
 
 
 @njit(cache=True)
-def _decide(  # type: ignore[no-untyped-def]
-    setpoint,
-    last_setpoint,
-    reading,
-    manifold,
-    cell_leg,
-    previous,
-    rate,
-    gain,
-    floor,
-    fed,
-    pushed,
-    inlet,
-    exhaust,
-    duty,
-    sealed,
-    settling,
-    dt,
-    lookahead,
-    smoothing,
-    band,
-    rising_band,
-    track,
-    min_duty,
-    learning,
-    pump_shutoff,
-):
-    """Update each cell's inlet state, exhaust and wanted pump duty in place for one tick.
+def _decide(setpoint, reading, manifold, cell_leg, sealed, settling, dt, memory, tuning):  # type: ignore[no-untyped-def]
+    """Update each cell's inlet state, exhaust and wanted pump duty (``memory``, `CONTROL_MEMORY`
+    records) in place for one tick, with the settings ``tuning`` (a `TUNING` record).
 
     The duty asks for the rise rate the cell needs (the setpoint's own rate plus the gap closed in
-    ``track`` seconds) divided by the cell's gain: the rise per second at full duty, learned while
+    ``track_s`` seconds) divided by the cell's gain: the rise per second at full duty, learned while
     it fills, since a 120 mL ankle cell fills several times faster than a 700 mL thigh cell.
     A sealed cell keeps both valves closed whatever it reads (it is measuring refill); a settling
     cell (about to be sealed) is vented whenever it is over its setpoint by more than the band, as a
     held cell is only when far over, and never bleeds, so it is sealed at its setpoint.
     """
+    smoothing = tuning.rate_smoothing
     for c in range(setpoint.shape[0]):
+        m = memory[c]
         sp, p = setpoint[c], reading[c]
         if sealed[c]:
-            inlet[c], exhaust[c], duty[c] = CLOSED, False, 0.0
-            previous[c], last_setpoint[c], rate[c] = p, sp, 0.0
+            m.inlet, m.exhaust, m.duty = Inlet.CLOSED, False, 0.0
+            m.previous, m.last_setpoint, m.rate = p, sp, 0.0
             continue
         # the duty at which the pump only holds the pressure it pushes against (the cell's, once
         # its inlet is open)
-        hold_duty = min(1.0, max(0.0, p) / pump_shutoff)
-        open_to_pump = inlet[c] == FILLING or inlet[c] <= COASTING  # filling, or coasting open
-        if dt > 0.0 and np.isfinite(previous[c]):
-            observed = (p - previous[c]) / dt
-            rate[c] = smoothing * rate[c] + (1.0 - smoothing) * observed
+        hold_duty = min(1.0, max(0.0, p) / tuning.pump_shutoff_mmHg)
+        open_to_pump = m.inlet == Inlet.FILLING or m.inlet == Inlet.COASTING
+        if dt > 0.0 and np.isfinite(m.previous):
+            observed = (p - m.previous) / dt
+            m.rate = smoothing * m.rate + (1.0 - smoothing) * observed
             # the push (duty above holding) the cell got, smoothed as its rate is, so the two lag
             # alike and their ratio is the gain even over fills of a tick or two
-            push = max(0.0, duty[c] - hold_duty) if open_to_pump else 0.0
-            pushed[c] = smoothing * pushed[c] + (1.0 - smoothing) * push
+            push = max(0.0, m.duty - hold_duty) if open_to_pump else 0.0
+            m.pushed = smoothing * m.pushed + (1.0 - smoothing) * push
             # (once the inlet has been open a while: the first ticks after it opens move what the
             # manifold held, not what the pump gives)
-            settled = fed[c] >= FED_TICKS_BEFORE_CLIMB
-            if open_to_pump and settled and pushed[c] >= LEARN_ABOVE_HOLD_DUTY and rate[c] > 0.0:
-                gain[c] += learning * (rate[c] / pushed[c] - gain[c])
-        previous[c] = p
-        predicted = p + rate[c] * lookahead
-        sp_rate = max(0.0, sp - last_setpoint[c]) / dt if dt > 0.0 else 0.0
-        falling = sp < last_setpoint[c]  # a release ramp
-        last_setpoint[c] = sp
+            settled = m.fed >= FED_TICKS_BEFORE_CLIMB
+            if open_to_pump and settled and m.pushed >= LEARN_ABOVE_HOLD_DUTY and m.rate > 0.0:
+                m.gain += tuning.gain_learning * (m.rate / m.pushed - m.gain)
+        m.previous = p
+        predicted = p + m.rate * tuning.lookahead_s
+        sp_rate = max(0.0, sp - m.last_setpoint) / dt if dt > 0.0 else 0.0
+        falling = sp < m.last_setpoint  # a release ramp
+        m.last_setpoint = sp
         # on a rising setpoint, aim where it will be when this tick's command takes effect
-        ahead = sp + sp_rate * lookahead
+        ahead = sp + sp_rate * tuning.lookahead_s
         # ticks fed without a break (a coasting cell's inlet stays open to the pump)
-        fed[c] = fed[c] + 1.0 if open_to_pump else 0.0
+        m.fed = m.fed + 1.0 if open_to_pump else 0.0
         if sp < VENT_BELOW_mmHg:
-            inlet[c], exhaust[c] = CLOSED, True
-        elif inlet[c] == BLEEDING:
-            inlet[c] = CLOSED
-        elif inlet[c] >= FINISHING:
-            inlet[c] = CLOSED if inlet[c] >= FINISHING + FINISH_TICKS - 1 else inlet[c] + 1
+            m.inlet, m.exhaust = Inlet.CLOSED, True
+        elif m.inlet == Inlet.BLEEDING:
+            m.inlet = Inlet.CLOSED
+        elif m.inlet == Inlet.FINISHING:
+            if m.ticks >= LAST_TICK:
+                m.inlet = Inlet.CLOSED
+            else:
+                m.ticks += 1
         elif open_to_pump:
-            spun_down = inlet[c] <= SPUN_DOWN
+            spun_down = m.inlet == Inlet.COASTING and m.ticks >= LAST_TICK
             if predicted < ahead:
-                inlet[c] = FILLING
-            elif sp_rate > 0.0 and p <= sp + rising_band and p >= FIRM_FILL_BELOW_mmHg:
+                m.inlet = Inlet.FILLING
+            elif sp_rate > 0.0 and p <= sp + tuning.rising_band_mmHg and p >= FIRM_FILL_BELOW_mmHg:
                 # caught up with the ramp: wait for it with the inlet open (not while filled
                 # firmly: the manifold's charge would follow into the cell)
-                inlet[c] = COASTING if inlet[c] == FILLING else max(SPUN_DOWN, inlet[c] - 1)
+                if m.inlet == Inlet.FILLING:
+                    m.inlet, m.ticks = Inlet.COASTING, 0
+                else:
+                    m.ticks = min(LAST_TICK, m.ticks + 1)
+            elif spun_down:
+                m.inlet = Inlet.CLOSED
             else:
-                inlet[c] = CLOSED if spun_down else FINISHING
-        elif exhaust[c]:
+                m.inlet, m.ticks = Inlet.FINISHING, 0
+        elif m.exhaust:
             if predicted <= sp:
-                exhaust[c] = False
-        elif p < ahead - (0.0 if sp_rate > 0.0 else band) and not falling:
+                m.exhaust = False
+        elif p < ahead - (0.0 if sp_rate > 0.0 else tuning.band_mmHg) and not falling:
             # a ramp is followed closely, a hold within its band; a releasing cell that runs
             # ahead of its falling setpoint is not refilled (it would take the manifold from a
             # cell that is filling, only to be let out again)
-            inlet[c] = FILLING
-        elif p > sp + (rising_band if sp_rate > 0.0 else band if settling[c] else HOLD_VENT_ABOVE_mmHg):
-            exhaust[c] = True
+            m.inlet = Inlet.FILLING
+        elif p > sp + (
+            tuning.rising_band_mmHg
+            if sp_rate > 0.0
+            else tuning.band_mmHg
+            if settling[c]
+            else HOLD_VENT_ABOVE_mmHg
+        ):
+            m.exhaust = True
         elif (
             sp_rate == 0.0
             and not settling[c]
             and p > sp + BLEED_ABOVE_mmHg
             and manifold[cell_leg[c]] < p - BLEED_MIN_DROP_mmHg
         ):
-            inlet[c] = BLEEDING
-        if inlet[c] == FILLING:
-            needed = sp_rate + max(0.0, ahead - predicted) / track
+            m.inlet = Inlet.BLEEDING
+        if m.inlet == Inlet.FILLING:
+            needed = sp_rate + max(0.0, ahead - predicted) / tuning.track_s
             # a pump at low duty may not beat the pressure it pushes against: while the cell
             # rises slower than asked, the floor of the duty climbs; only once the cell has been
             # fed long enough for its inlet and the pump to act and the rate to show it (not
@@ -222,10 +257,10 @@ def _decide(  # type: ignore[no-untyped-def]
             # meets an open manifold at full pump. On a ramp it also climbs while the cell falls
             # behind it: the duty asked is a rate over a gain, blind to the back-pressure the
             # pump must beat first, so without this the cell would trail the ramp for good
-            behind = sp_rate > 0.0 and p < sp and rate[c] < sp_rate
-            if fed[c] >= FED_TICKS_BEFORE_CLIMB and (rate[c] < 0.3 * needed or behind):
-                floor[c] = min(1.0, floor[c] + DUTY_STEP)
-            asked = needed / gain[c]
+            behind = sp_rate > 0.0 and p < sp and m.rate < sp_rate
+            if m.fed >= FED_TICKS_BEFORE_CLIMB and (m.rate < 0.3 * needed or behind):
+                m.floor = min(1.0, m.floor + DUTY_STEP)
+            asked = needed / m.gain
             # the floor is there for a pump that does not beat its back-pressure, which the holding
             # duty now covers: on a ramp, above it, it may not push more than a few times what the
             # gain asks. A top-up of a held cell keeps the whole floor: its ask is a breath, and
@@ -233,18 +268,18 @@ def _decide(  # type: ignore[no-untyped-def]
             # back through the pump) may leave it at the back-pressure, the inlet open and nothing
             # flowing while the limb empties under the cell
             ceiling = FLOOR_OVER_ASKED * asked if sp_rate > 0.0 else 1.0
-            duty[c] = min(1.0, hold_duty + max(min(floor[c], ceiling), asked))
+            m.duty = min(1.0, hold_duty + max(min(m.floor, ceiling), asked))
             if sp_rate > 0.0 and p < FIRM_FILL_BELOW_mmHg:
-                duty[c] = max(duty[c], FIRM_FILL_DUTY)
+                m.duty = max(m.duty, FIRM_FILL_DUTY)
             if sp_rate == 0.0 and sp - p < TOP_UP_GAP_mmHg:
-                duty[c] = min(duty[c], TOP_UP_DUTY)  # a top-up needs a breath of gas, not a burst
+                m.duty = min(m.duty, TOP_UP_DUTY)  # a top-up needs a breath of gas, not a burst
         else:  # closed, finishing, coasting or bleeding: the pump is off for this cell
-            duty[c] = 0.0
-            floor[c] = min_duty
+            m.duty = 0.0
+            m.floor = tuning.min_duty
 
 
 @njit(cache=True)
-def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):  # type: ignore[no-untyped-def]
+def _share_manifold(reading, cell_leg, n_legs, memory, spread):  # type: ignore[no-untyped-def]
     """One manifold per leg: hold back fills that would disturb another cell of the same leg.
 
     While a cell finishes its fill (inlet open, pump spinning down) nothing else fills on that leg,
@@ -257,40 +292,37 @@ def _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread):  # type: ig
     coasting = np.zeros(n_legs, np.bool_)
     busy = np.zeros(n_legs, np.bool_)
     for c in range(reading.shape[0]):
-        if inlet[c] >= FINISHING or COASTING >= inlet[c] > SPUN_DOWN:  # its pump still spinning down
-            finishing[cell_leg[c]] = True
-        elif inlet[c] <= SPUN_DOWN:
+        m = memory[c]
+        spun_down = m.inlet == Inlet.COASTING and m.ticks >= LAST_TICK
+        if m.inlet == Inlet.FINISHING or (m.inlet == Inlet.COASTING and not spun_down):
+            finishing[cell_leg[c]] = True  # its pump still spinning down
+        elif spun_down:
             coasting[cell_leg[c]] = True
-        elif inlet[c] == FILLING and reading[c] < lowest[cell_leg[c]]:
+        elif m.inlet == Inlet.FILLING and reading[c] < lowest[cell_leg[c]]:
             lowest[cell_leg[c]] = reading[c]
     for c in range(reading.shape[0]):
+        m = memory[c]
         leg = cell_leg[c]
+        spun_down = m.inlet == Inlet.COASTING and m.ticks >= LAST_TICK
         # a coasting cell wants no gas: it closes for any fill or finish of its leg, and the fill
         # waits the tick its inlet takes to close, or the manifold would charge it
-        if inlet[c] == FILLING and (finishing[leg] or coasting[leg] or reading[c] > lowest[leg] + spread):
-            inlet[c] = CLOSED
-            duty[c] = 0.0
-        elif inlet[c] <= SPUN_DOWN and (finishing[leg] or np.isfinite(lowest[leg])):
+        if m.inlet == Inlet.FILLING and (
+            finishing[leg] or coasting[leg] or reading[c] > lowest[leg] + spread
+        ):
+            m.inlet = Inlet.CLOSED
+            m.duty = 0.0
+        elif spun_down and (finishing[leg] or np.isfinite(lowest[leg])):
             # (while its pump spins down a coasting cell keeps the manifold, like a finishing fill)
-            inlet[c] = CLOSED
-            duty[c] = 0.0
-        if inlet[c] >= FILLING or inlet[c] <= COASTING:
-            busy[cell_leg[c]] = True
+            m.inlet = Inlet.CLOSED
+            m.duty = 0.0
+        if m.inlet == Inlet.FILLING or m.inlet == Inlet.FINISHING or m.inlet == Inlet.COASTING:
+            busy[leg] = True
     for c in range(reading.shape[0]):
-        if inlet[c] == BLEEDING:
+        m = memory[c]
+        if m.inlet == Inlet.BLEEDING:
             if busy[cell_leg[c]]:
-                inlet[c] = CLOSED
+                m.inlet = Inlet.CLOSED
             busy[cell_leg[c]] = True
-
-
-@njit(cache=True)
-def _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty):  # type: ignore[no-untyped-def]
-    """The valve commands, and per leg the highest duty any of its cells asks."""
-    out_duty[:] = 0.0
-    for c in range(inlet.shape[0]):
-        out_inlet[c] = inlet[c] != CLOSED
-        out_exhaust[c] = exhaust[c]
-        out_duty[cell_leg[c]] = max(out_duty[cell_leg[c]], duty[c])
 
 
 @njit(cache=True)
@@ -302,9 +334,6 @@ def _control(  # type: ignore[no-untyped-def]
     settling,
     dt,
     memory,
-    inlet,
-    exhaust,
-    duty,
     tuning,
     cell_leg,
     n_legs,
@@ -312,40 +341,16 @@ def _control(  # type: ignore[no-untyped-def]
     out_exhaust,
     out_duty,
 ):
-    """One tick of control in one compiled call: decide, share the manifold, write the commands."""
-    last_setpoint, previous, rate, gain, floor, fed, pushed = memory
-    # (numba unpacks tuples, not arrays)
-    lookahead, smoothing, band, rising_band, track = tuning[0], tuning[1], tuning[2], tuning[3], tuning[4]
-    min_duty, learning, spread, pump_shutoff = tuning[5], tuning[6], tuning[7], tuning[8]
-    _decide(
-        setpoint,
-        last_setpoint,
-        reading,
-        manifold,
-        cell_leg,
-        previous,
-        rate,
-        gain,
-        floor,
-        fed,
-        pushed,
-        inlet,
-        exhaust,
-        duty,
-        sealed,
-        settling,
-        dt,
-        lookahead,
-        smoothing,
-        band,
-        rising_band,
-        track,
-        min_duty,
-        learning,
-        pump_shutoff,
-    )
-    _share_manifold(reading, inlet, duty, cell_leg, n_legs, spread)
-    _write(inlet, exhaust, duty, cell_leg, out_inlet, out_exhaust, out_duty)
+    """One tick of control in one compiled call: decide, share the manifold, write the commands
+    (the valve commands, and per leg the highest duty any of its cells asks)."""
+    _decide(setpoint, reading, manifold, cell_leg, sealed, settling, dt, memory, tuning)
+    _share_manifold(reading, cell_leg, n_legs, memory, tuning.manifold_spread_mmHg)
+    out_duty[:] = 0.0
+    for c in range(memory.shape[0]):
+        m = memory[c]
+        out_inlet[c] = m.inlet != Inlet.CLOSED
+        out_exhaust[c] = m.exhaust
+        out_duty[cell_leg[c]] = max(out_duty[cell_leg[c]], m.duty)
 
 
 class PressureController:
@@ -357,34 +362,17 @@ class PressureController:
         self.settings = settings or ControllerSettings()
         self.cell_leg = cell_leg
         self.n_legs = n_legs
-        # per-cell memory, one row each (one array keeps the compiled call short):
-        # last setpoint, previous reading, rate, gain, duty floor, ticks fed in a row, smoothed push
-        self._memory = np.zeros((7, n_cells))
-        self.last_setpoint, self.previous, self.rate, self.gain, self.floor, self.fed, self.pushed = (
-            self._memory
-        )
-        self.previous[:] = np.nan
-        self.gain[:] = self.settings.initial_gain_mmHg_per_s
-        self.floor[:] = self.settings.min_duty
-        self.inlet = np.zeros(n_cells, np.int64)  # CLOSED, FILLING, or FINISHING + ticks since
-        self.exhaust = np.ones(n_cells, bool)
-        self.duty = np.zeros(n_cells)
+        self.memory = np.zeros(n_cells, CONTROL_MEMORY)
+        self.memory["exhaust"] = True
+        self.memory["previous"] = np.nan
+        self.memory["gain"] = self.settings.initial_gain_mmHg_per_s
+        self.memory["floor"] = self.settings.min_duty
         self._unsealed = np.zeros(n_cells, bool)
         self._no_manifold = np.full(n_legs, np.nan)  # unknown: no cell bleeds into it
-        st = self.settings
-        self._tuning = np.array(
-            [
-                st.lookahead_s,
-                st.rate_smoothing,
-                st.band_mmHg,
-                st.rising_band_mmHg,
-                st.track_s,
-                st.min_duty,
-                st.gain_learning,
-                st.manifold_spread_mmHg,
-                st.pump_shutoff_mmHg,
-            ]
-        )
+        tuning = np.zeros(1, TUNING)
+        for name in _TUNED:
+            tuning[name] = getattr(self.settings, name)
+        self._tuning = tuning[0]
 
     def update(
         self,
@@ -409,10 +397,7 @@ class PressureController:
             self._unsealed if sealed is None else sealed,
             self._unsealed if settling is None else settling,
             dt_s,
-            self._memory,
-            self.inlet,
-            self.exhaust,
-            self.duty,
+            self.memory,
             self._tuning,
             self.cell_leg,
             self.n_legs,
@@ -423,8 +408,8 @@ class PressureController:
 
     def vent_all(self) -> None:
         """Forget every fill, so the next update starts from vented cells (after a pause)."""
-        self.inlet[:] = CLOSED
-        self.exhaust[:] = True
+        self.memory["inlet"] = Inlet.CLOSED
+        self.memory["exhaust"] = True
 
 
 @dataclass
