@@ -51,7 +51,9 @@ def phases(draw, minutes: float, max_pressure: float = 300.0, heat_max_C: float 
         phase["vibration"] = {"level": draw(st.integers(0, 5))}
     if draw(st.booleans()):
         phase["heat"] = {"target_C": round(draw(st.floats(25, heat_max_C)), 1)}
-    at_s = st.floats(0, duration * 60, exclude_max=True).map(lambda x: math.floor(x * 100) / 100)
+    # whole hundredths of a second, strictly inside the phase however its length rounds (a float
+    # floored to hundredths can round up onto the end: 3.83 min is 229.79999... s)
+    at_s = st.integers(0, max(0, int(duration * 6000) - 1)).map(lambda x: x / 100)
     steps = draw(st.lists(at_s, max_size=3))
     phase["guide"] = [
         {"at_s": at, "area": draw(st.sampled_from(GUIDE_AREAS)), "text": draw(text)} for at in steps
