@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from tests.tracking_helpers import tracking
 
+from legflow.apps.faultmatrix import exercise_program
 from legflow.device.profile import load_profile
-from legflow.engine.testprogram import exercise_program
 from legflow.programs.library import builtin_source
 
 CASES = [

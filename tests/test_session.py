@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from legflow.apps.faultmatrix import exercise_program
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session
-from legflow.engine.testprogram import exercise_program
 from legflow.programs.library import builtin_source
 from legflow.programs.loader import load_program
 from legflow.programs.model import Program

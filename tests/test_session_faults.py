@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from legflow.apps.faultmatrix import exercise_program
 from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.faults import FAULT_KINDS, FaultSpec
@@ -18,7 +19,6 @@ from legflow.device.massager import HEARTBEAT_TIMEOUT_s
 from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import Session
-from legflow.engine.testprogram import exercise_program
 from legflow.errors import LegflowError
 from legflow.plan import check_source
 from legflow.programs.library import builtin_names, builtin_source

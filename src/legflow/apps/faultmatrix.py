@@ -36,6 +36,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from legflow.anatomy import COMPRESSION_ZONES
 from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
@@ -43,7 +44,6 @@ from legflow.device.massager import Commands, Sensors
 from legflow.device.profile import DeviceProfile, load_profile, profile_names
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import TICK_HZ, Session
-from legflow.engine.testprogram import exercise_program
 from legflow.plan import device_findings
 from legflow.programs.model import Program
 from legflow.programs.timeline import Timeline
@@ -277,6 +277,44 @@ def fault_matters(
 
 
 # --- programs and timings -----------------------------------------------------------------------
+def exercise_program(
+    profile: DeviceProfile,
+    minutes: float = 4.0,
+    pressure_mmHg: float = 60.0,
+    *,
+    hold_s: float = 10.0,
+    rest_s: float = 10.0,
+    heat_C: float | None = 39.0,
+    name: str | None = None,
+) -> Program:
+    """Sequential squeezes over every zone of the device, with its rollers, vibration and heat
+    (``heat_C``; None: none): a program that exercises everything a profile has (the fault matrix,
+    the soak, the controller benchmark)."""
+    zones = [z for z in COMPRESSION_ZONES if z in profile.zones]
+    phase: dict[str, Any] = {
+        "name": "exercise",
+        "duration_min": minutes,
+        "compression": {
+            "pattern": "sequential",
+            "zones": zones,
+            "pressure_mmHg": pressure_mmHg,
+            "inflate_s": 3.0,
+            "delay_s": 0.5,
+            "hold_s": hold_s,
+            "release_s": 3.0,
+            "rest_s": rest_s,
+        },
+    }
+    if profile.rollers is not None:
+        phase["rollers"] = {"zones": list(profile.rollers.zones), "speed": "medium"}
+    if profile.vibration_max_level:
+        phase["vibration"] = {"level": min(2, profile.vibration_max_level)}
+    if heat_C is not None and profile.heater_max_C is not None:
+        phase["heat"] = {"target_C": heat_C}
+    head = {"name": name or f"exercise {profile.name}", "goal": "custom", "legs": "both"}
+    return Program.model_validate({"program": head, "phase": [phase]})
+
+
 def matrix_program(
     profile: DeviceProfile,
     pressure_mmHg: float = PRESSURE_mmHg,
