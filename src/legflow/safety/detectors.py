@@ -117,6 +117,13 @@ MANIFOLD_JOINED_mmHg = 5.0
 #: second (a foot cell taken for stuck open, found by a 20,000-example soak); one joined to the
 #: cell stays with it.
 MANIFOLD_JOINED_s = 0.5
+#: Sooner: a sound manifold sags to about half within 0.5 s of the leg going quiet (measured: from
+#: 60 mmHg, 15 mmHg after 1 s; from 97 mmHg, 58 after 0.5 s), one joined to a held cell keeps its
+#: pressure. A manifold that keeps more than this share of what it read as the leg went quiet, for
+#: this long, holds a cell's gas: during a hold the controller's top-ups leave quiet spells of well
+#: under 2 s, and cells held alike give no other sign of an inlet stuck open among them.
+MANIFOLD_KEPT_SHARE = 0.85
+MANIFOLD_KEPT_s = 0.5
 #: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
 #: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
 #: sound cell (noise, a limb refilling under it) and grows with every top-up of its neighbours for
@@ -261,6 +268,22 @@ CELL_MEMORY = np.dtype(
 )
 
 
+#: Per-leg memory of the detectors, one record per leg.
+LEG_MEMORY = np.dtype(
+    [
+        ("dead_s", "f8"),  # how long its commanded pump has drawn no current
+        ("quiet_s", "f8"),  # how long it has been quiet: every inlet closed, the pump stopped ...
+        ("quiet_from", "f8"),  # ... and its manifold's reading as it went quiet, mmHg
+    ],
+    align=True,
+)
+
+
+def leg_memory(n_legs: int) -> np.ndarray:
+    """Fresh per-leg detector memory for ``n_legs`` legs."""
+    return np.zeros(n_legs, LEG_MEMORY)
+
+
 def cell_memory(n_cells: int) -> np.ndarray:
     """Fresh detector memory for ``n_cells`` cells (at the start, and after a user's reset)."""
     memory = np.zeros(n_cells, CELL_MEMORY)
@@ -287,7 +310,7 @@ def check_cells(  # type: ignore[no-untyped-def]
     pump_mL_per_s,
     pump_shutoff_mmHg,
     memory,
-    leg_state,
+    legs,
     found,
 ):
     """Update the detectors' ``memory`` (`CELL_MEMORY` records) with one sample; write each
@@ -298,8 +321,7 @@ def check_cells(  # type: ignore[no-untyped-def]
     duty and pump current; ``cell_leg`` the leg of each cell; ``relay_open``: the device reports
     its relay open; ``limit``: per-cell limit; ``volume_mL``: per-cell volume (the profile's);
     ``pump_mL_per_s``, ``pump_shutoff_mmHg``: the pump's curve (free flow 0: unknown);
-    ``leg_state``: per leg, how long its commanded pump has drawn no current and how long it has
-    been quiet (every inlet closed, the pump stopped).
+    ``legs``: per-leg memory (`LEG_MEMORY` records).
     """
     n_found = 0
     keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
@@ -314,15 +336,15 @@ def check_cells(  # type: ignore[no-untyped-def]
     dead = np.zeros(n_legs, np.bool_)
     for leg in range(n_legs):
         if leg_duty[leg] >= PUMP_MIN_DUTY and not relay_open and leg_current[leg] < PUMP_MIN_CURRENT_A:
-            leg_state[leg, 0] += dt
-            dead[leg] = leg_state[leg, 0] >= PUMP_DEAD_s
+            legs[leg].dead_s += dt
+            dead[leg] = legs[leg].dead_s >= PUMP_DEAD_s
         else:
-            leg_state[leg, 0] = 0.0
-        leg_state[leg, 1] = 0.0 if leg_duty[leg] > 0.0 or relay_open else leg_state[leg, 1] + dt
+            legs[leg].dead_s = 0.0
+        legs[leg].quiet_s = 0.0 if leg_duty[leg] > 0.0 or relay_open else legs[leg].quiet_s + dt
     open_cells = np.zeros(n_legs)
     for c in range(reading.shape[0]):
         if inlet[c]:
-            leg_state[cell_leg[c], 1] = 0.0
+            legs[cell_leg[c]].quiet_s = 0.0
             if not exhaust[c]:
                 open_cells[cell_leg[c]] += 1.0
     for c in range(reading.shape[0]):
@@ -575,15 +597,21 @@ def check_cells(  # type: ignore[no-untyped-def]
             found[best], found[c] = CellFinding.REFILL_DEMAND, CellFinding.NONE
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
     for leg in range(n_legs):
-        if leg_state[leg, 1] < MANIFOLD_SAG_s or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
+        quiet = legs[leg]
+        if quiet.quiet_s == 0.0:
+            quiet.quiet_from = leg_manifold[leg]
+        kept = quiet.quiet_s >= MANIFOLD_KEPT_s and leg_manifold[leg] > MANIFOLD_KEPT_SHARE * quiet.quiet_from
+        if (quiet.quiet_s < MANIFOLD_SAG_s and not kept) or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
             continue
-        # of the sealed cells that have stayed at the manifold's pressure, the one that gained most
-        # while the pump filled its neighbours
-        joined, gained = -1, -np.inf
+        # of the sealed cells that have stayed at the manifold's pressure, the one the controller
+        # has had to top up most (the manifold leaks its gas back through the pump's reeds)
+        joined, demand = -1, -np.inf
         for c in range(reading.shape[0]):
-            near = memory[c].joined_s >= MANIFOLD_JOINED_s
-            if cell_leg[c] == leg and not exhaust[c] and near and memory[c].follow_rise > gained:
-                joined, gained = c, memory[c].follow_rise
+            m = memory[c]
+            near = m.joined_s >= MANIFOLD_JOINED_s
+            share = m.refilling_s / max(m.held_s, dt) + 1e-3 * m.follow_rise
+            if cell_leg[c] == leg and not exhaust[c] and near and share > demand:
+                joined, demand = c, share
         if joined >= 0 and found[joined] == CellFinding.NONE:
             found[joined] = CellFinding.VALVE_STUCK_OPEN
     for c in range(reading.shape[0]):

@@ -25,6 +25,7 @@ from legflow.safety.detectors import (
     check_cells,
     check_heaters,
     heater_memory,
+    leg_memory,
 )
 from legflow.safety.limits import Limits
 
@@ -115,7 +116,7 @@ class Supervisor(Massager):
         self._cell_memory = cell_memory(self.n_cells)
         self._last_reading = self._cell_memory["previous"]  # a view: the clamp's latest readings
         self._heater_memory = heater_memory(self.n_legs)
-        self._leg_state = np.zeros((self.n_legs, 2))  # per leg: pump drawing nothing, quiet
+        self._leg_memory = leg_memory(self.n_legs)
         self._found = np.zeros(self.n_cells, np.int64)
         self._last_manifold = np.full(self.n_legs, np.nan)  # the clamp's second pressure signal
 
@@ -242,7 +243,7 @@ class Supervisor(Massager):
             self._pump_mL_per_s,
             self._pump_shutoff_mmHg,
             self._cell_memory,
-            self._leg_state,
+            self._leg_memory,
             self._found,
         )
         if found:
