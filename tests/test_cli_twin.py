@@ -13,8 +13,9 @@ from legflow.cli.twin import tissue_pressures
 from legflow.device.profile import load_profile
 from legflow.programs.library import builtin_source
 from legflow.programs.timeline import Timeline
+from legflow.trials.cohorts import load_cohort
 from legflow.twin.subject import load_subject
-from legflow.twin.validate import load_cases, run_validation
+from legflow.twin.validate import load_cases, measure_case, run_validation, subject_and_posture
 
 
 @pytest.fixture
@@ -91,8 +92,8 @@ def test_bad_options_are_one_line_errors(cli, args, message):
 
 def test_validate_prints_every_case_with_its_own_verdict_and_the_true_count(cli):
     rows = run_validation()
-    result = cli("twin", "validate")
-    assert result.code == 0
+    result = cli("twin", "validate", "--n", "0")
+    assert result.code == 0 and "cohort within" not in result.out
     lines = result.out.splitlines()
     for row in rows:
         (line,) = [x for x in lines if x.startswith(row.id + " ")]
@@ -115,3 +116,25 @@ def test_validate_json_gives_each_case_as_the_reference_publishes_it(cli):
         assert printed["tolerance"] == (tolerance or None)
         assert printed["model"] is not None and isinstance(printed["pass"], bool)
     assert report["passed"] == sum(c["pass"] for c in report["cases"]) and report["total"] == len(cases)
+
+
+def test_validate_counts_the_cohort_subjects_inside_each_tolerance(cli):
+    """Each case's cohort count is the number of sampled subjects whose own run passes it, in the
+    case's posture (recounted here subject by subject), beside the default adult's verdict."""
+    result = cli("twin", "validate", "--json", "--cohort", "oedema", "--n", "6", "--seed", "3")
+    assert result.code == 0
+    report = json.loads(result.out)
+    subjects = [s.subject() for s in load_cohort("oedema").sample(6, 3)]
+    for printed, case in zip(report["cases"], load_cases(), strict=True):
+        _, posture = subject_and_posture(case)
+        within = sum(measure_case(case, subject, posture).passed for subject in subjects)
+        assert printed["cohort"]["cohort"] == "oedema" and printed["cohort"]["n"] == 6
+        assert printed["cohort"]["within"] == within, case["id"]
+        assert printed["cohort"]["fraction"] == round(within / 6, 3)
+    table = cli("twin", "validate", "--cohort", "oedema", "--n", "6", "--seed", "3")
+    assert "cohort within" in table.out and "6 subjects of oedema (seed 3)" in table.out
+
+
+def test_validate_refuses_an_unknown_cohort_in_one_line(cli):
+    result = cli("twin", "validate", "--cohort", "martians", "--n", "3")
+    assert result.code != 0 and "martians" in result.err and "Traceback" not in result.err

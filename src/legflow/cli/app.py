@@ -421,24 +421,35 @@ def twin_validate(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print each case: measure, published, model, tolerance, pass.")
     ] = False,
+    cohort: Annotated[
+        str, typer.Option(help="Also run every case on subjects of this cohort (legflow cohorts).")
+    ] = "healthy_adults",
+    n: Annotated[int, typer.Option("--n", help="Subjects of the cohort; 0: the default adult only.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort's sample.")] = 0,
 ) -> None:
     """Each published measurement the twin must reproduce: published value, model value, tolerance,
-    pass or miss. Misses are reported, never tuned away."""
+    pass or miss, and the share of a cohort's subjects within the tolerance. Misses are reported,
+    never tuned away."""
+    from legflow.trials.validation import cohort_validation
     from legflow.twin.validate import format_table, run_validation
 
+    if n < 0:
+        raise LegflowError(f"--n must be 0 or more, got {n}")
     rows = run_validation()
+    verdicts = {v.id: v for v in cohort_validation(cohort, n, seed)} if n else {}
     passed = sum(row.passed for row in rows)
     if json_out:
+        cases = [
+            {**row.as_dict(), **({"cohort": verdicts[row.id].as_dict()} if verdicts else {})} for row in rows
+        ]
         print(
-            json.dumps(
-                {"cases": [row.as_dict() for row in rows], "passed": passed, "total": len(rows)},
-                indent=2,
-                ensure_ascii=False,
-            )
+            json.dumps({"cases": cases, "passed": passed, "total": len(rows)}, indent=2, ensure_ascii=False)
         )
         return
-    print(format_table(rows))
+    print(format_table(rows, {k: v.text() for k, v in verdicts.items()}))
     print(f"{passed} of {len(rows)} cases within their tolerance")
+    if verdicts:
+        print(f"cohort: {n} subjects of {cohort} (seed {seed}), each case in its own posture")
 
 
 app.command(name="trial")(trial_command)

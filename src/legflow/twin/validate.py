@@ -115,17 +115,19 @@ def subject_and_posture(case: dict[str, Any]) -> tuple[str, str]:
     return name, posture
 
 
+def measure_case(case: dict[str, Any], subject: Subject, posture: str) -> Measured:
+    """Run one case on ``subject`` in ``posture`` (the case's own, or another's: a cohort's subjects);
+    a case without a runner is a miss."""
+    runner = _RUNNERS.get(case["id"])
+    return Measured(None, False, "no runner") if runner is None else runner(case, subject, posture)
+
+
 def run_validation() -> list[ValidationRow]:
     """One row per case of ``validation.toml``, in file order."""
     rows = []
     for case in load_cases():
-        runner = _RUNNERS.get(case["id"])
         name, posture = subject_and_posture(case)
-        found = (
-            Measured(None, False, "no runner")
-            if runner is None
-            else runner(case, load_subject(name), posture)
-        )
+        found = measure_case(case, load_subject(name), posture)
         value, unit = published(case)
         rows.append(
             ValidationRow(
@@ -146,10 +148,16 @@ def run_validation() -> list[ValidationRow]:
     return rows
 
 
-def format_table(rows: list[ValidationRow]) -> str:
-    """The rows as a text table, then what each case measures."""
-    head = ("id", "published", "model", "tolerance", "verdict")
-    body = [(r.id, _published_text(r), r.model_text, _tolerance_text(r), r.verdict) for r in rows]
+def format_table(rows: list[ValidationRow], cohort: dict[str, str] | None = None) -> str:
+    """The rows as a text table, then what each case measures; ``cohort``: per case id, the share of
+    a cohort within the tolerance (a column of its own)."""
+    head: tuple[str, ...] = ("id", "published", "model", "tolerance", "verdict")
+    body: list[tuple[str, ...]] = [
+        (r.id, _published_text(r), r.model_text, _tolerance_text(r), r.verdict) for r in rows
+    ]
+    if cohort:
+        head = (*head, "cohort within")
+        body = [(*line, cohort.get(r.id, "")) for line, r in zip(body, rows, strict=True)]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     table = [" | ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)) for line in [head, *body]]
     return "\n".join([*table, "", "measures:", *(f"  {r.id}: {r.measure}" for r in rows)])
