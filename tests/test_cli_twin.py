@@ -33,14 +33,15 @@ def test_tissue_pressure_follows_the_program_and_the_coverage():
     assert np.all(external >= 0)
 
 
-def test_twin_run_squeezes_the_leg_that_legflow_run_squeezes():
+@pytest.mark.parametrize("subject", ["adult", "adult,oedema"])
+def test_twin_run_squeezes_the_leg_that_legflow_run_squeezes(subject):
     """The twin alone (`legflow twin run`, virtual trials) and the session's twin (`legflow run`)
     turn the same cell pressures into the same tissue pressures: the reference device's coverage,
-    through the subject's own transmission ratio."""
+    through each leg's own transmission ratio."""
     program = builtin_source("circulation").program
     profile = load_profile()
-    session_twin = leg_twin(profile)
-    ratio = session_twin.subject.circulation.pressure_transmission_ratio
+    session_twin = leg_twin(profile, subject)
+    ratio = [leg.circulation.pressure_transmission_ratio for leg in session_twin.subjects]
     external = tissue_pressures(program, profile.zone_covers(), ratio)
     legs = [name.split(".")[0] for name in profile.cell_names()]
     table = Timeline(program).setpoint_table(legs, [c.zone for c in profile.cells] * len(profile.legs), 0.1)
@@ -138,3 +139,34 @@ def test_validate_counts_the_cohort_subjects_inside_each_tolerance(cli):
 def test_validate_refuses_an_unknown_cohort_in_one_line(cli):
     result = cli("twin", "validate", "--cohort", "martians", "--n", "3")
     assert result.code != 0 and "martians" in result.err and "Traceback" not in result.err
+
+
+def test_a_subject_with_one_oedematous_leg_is_reported_leg_by_leg(cli):
+    """``--subject LEFT,RIGHT``: each leg its own parameter set. The legs do not share blood or
+    fluid, so each leg's own metrics are those of a subject with that leg on both sides, and the
+    block's means are over both legs."""
+    result = cli("twin", "run", "lymph", "--subject", "adult,oedema", "--json")
+    assert result.code == 0, result.err
+    twin = json.loads(result.out)["twin"]
+    legs = twin["legs"]
+    assert twin["subject"] == "adult,oedema" and list(legs) == ["left", "right"]
+    for leg, name in (("left", "adult"), ("right", "oedema")):
+        alike = json.loads(cli("twin", "run", "lymph", "--subject", name, "--json").out)["twin"]
+        assert "legs" not in alike and legs[leg]["subject"] == name
+        for key in ("ejected_mL_per_cycle", "fluid_cleared_mL", "lymph_mL_per_h", "refill_s"):
+            assert legs[leg][key] == pytest.approx(alike[key], abs=0.011), (leg, key)
+        assert legs[leg]["cycles"] * 2 == alike["cycles"]
+    assert legs["right"]["lymph_mL_per_h"] > 2 * legs["left"]["lymph_mL_per_h"]  # the oedema drains
+    mean = (legs["left"]["fluid_cleared_mL"] + legs["right"]["fluid_cleared_mL"]) / 2
+    assert twin["fluid_cleared_mL"] == pytest.approx(mean, abs=0.011)
+    table = cli("twin", "run", "lymph", "--subject", "adult,oedema")
+    assert "left (adult)" in table.out and "right (oedema)" in table.out
+
+
+@pytest.mark.parametrize(
+    "subject, message",
+    [("adult,oedema,adult", "names 3 legs, the device has 2"), ("adult,nobody", "unknown parameter set")],
+)
+def test_a_subject_naming_the_wrong_legs_is_a_one_line_error(cli, subject, message):
+    result = cli("twin", "run", "lymph", "--subject", subject)
+    assert result.code != 0 and message in result.err and "Traceback" not in result.err

@@ -114,6 +114,19 @@ def test_the_summary_carries_the_twins_metrics_of_the_session(tmp_path):
     )
 
 
+def test_a_session_on_two_different_legs_reports_each_leg_in_the_summary():
+    """A session's twin with a healthy left leg and an oedematous right one: each leg is its own
+    parameter set (its resting fluid), and the summary's twin block gives each leg's metrics."""
+    summary, _, twin = run_with_twin(short_program(adaptive=False), subject="adult,oedema")
+    assert [leg.name for leg in twin.subjects] == ["adult", "oedema"]
+    assert twin.trace().fluid_excess_mL[0, 1].sum() > twin.trace().fluid_excess_mL[0, 0].sum() + 50.0
+    block = summary["twin"]
+    assert block["subject"] == "adult,oedema"
+    assert [block["legs"][leg]["subject"] for leg in ("left", "right")] == ["adult", "oedema"]
+    assert block["legs"]["left"]["cycles"] + block["legs"]["right"]["cycles"] == block["cycles"]
+    assert block["legs"]["right"]["lymph_mL_per_h"] > 2 * block["legs"]["left"]["lymph_mL_per_h"]
+
+
 @pytest.mark.parametrize(
     "tau_s, rest_s", [(5.0, 5.0 * math.log(10)), (15.0, 15.0 * math.log(10)), (30.0, 60.0)]
 )

@@ -6,14 +6,15 @@ from __future__ import annotations
 from legflow.device.profile import DeviceProfile
 from legflow.twin.live import LiveTwin
 from legflow.twin.model import Posture
-from legflow.twin.subject import load_subject
+from legflow.twin.subject import load_legs
 
 
 def leg_twin(profile: DeviceProfile, subject: str = "adult", posture: Posture = "supine") -> LiveTwin:
-    """The leg twin of a named subject inside a device's cells (both legs of the profile)."""
+    """The leg twin of a named subject inside a device's cells (every leg of the profile): one
+    parameter set, or one per leg (``adult,oedema``, `load_legs`)."""
     legs = range(len(profile.legs))
     return LiveTwin(
-        load_subject(subject),
+        load_legs(subject, len(profile.legs)),
         [cell.covers for _ in legs for cell in profile.cells],
         [leg for leg in legs for _ in profile.cells],
         posture,

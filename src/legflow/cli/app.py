@@ -388,11 +388,15 @@ def twin_run(
         return
     title = as_text(f"Leg twin: {source.program.name} ({subject}, {posture})")
     table = Table(title=title, title_justify="left")
+    legs = twin.legs or {}
     table.add_column("metric")
     table.add_column("per leg, mean", justify="right")
+    for leg, each in legs.items():
+        table.add_column(as_text(f"{leg} ({each.subject})"), justify="right")
+    number = lambda value: "-" if value is None else f"{value:g}"  # noqa: E731
     for key, label_text in TWIN_ROWS:
-        value = getattr(twin, key)
-        table.add_row(label_text, "-" if value is None else f"{value:g}")
+        each_leg = [number(getattr(each, key)) for each in legs.values()]
+        table.add_row(label_text, number(getattr(twin, key)), *each_leg)
     table.caption = (
         "A model prediction, not clinical evidence: see `legflow twin validate` for where it misses."
     )

@@ -10,10 +10,10 @@ from legflow.errors import LegflowError
 from legflow.plan.dose_schedule import tissue_pressures
 from legflow.programs.model import Program
 from legflow.twin.live import TWIN_STEP_s
-from legflow.twin.metrics import program_metrics
+from legflow.twin.metrics import leg_metrics, program_metrics
 from legflow.twin.model import POSTURES, Posture
 from legflow.twin.solver import Trace, simulate
-from legflow.twin.subject import load_subject
+from legflow.twin.subject import load_legs
 
 LEGS = ("left", "right")
 __all__ = ["check_posture", "plot_twin", "run_twin", "simulate_program", "tissue_pressures"]
@@ -30,16 +30,19 @@ def simulate_program(program: Program, subject: str = "adult", posture: str = "s
     """Both legs from rest under the program: the one simulation `twin run` and `twin plot` share,
     so a figure always shows the numbers the table reports. The cells are the reference device's
     (its profile's coverage: what `legflow run` squeezes), through the subject's transmission."""
-    leg = load_subject(subject)
-    ratio = leg.circulation.pressure_transmission_ratio
+    legs = load_legs(subject, len(LEGS))
+    ratios = [leg.circulation.pressure_transmission_ratio for leg in legs]
+    ratio = ratios[0] if len(set(ratios)) == 1 else ratios  # each leg through its own skin and fat
     external = tissue_pressures(program, load_profile().zone_covers(), ratio)
-    return simulate(leg, external, TWIN_STEP_s, posture=check_posture(posture))
+    return simulate(legs, external, TWIN_STEP_s, posture=check_posture(posture))
 
 
 def run_twin(program: Program, subject: str = "adult", posture: str = "supine") -> TwinSummary:
     """The twin under the program; returns the session summary's ``twin`` block."""
     trace = simulate_program(program, subject, posture)
-    return TwinSummary.of(subject, posture, program_metrics(trace))
+    metrics = program_metrics(trace)
+    per_leg = leg_metrics(trace, [leg.name for leg in load_legs(subject, len(LEGS))])
+    return TwinSummary.of(subject, posture, metrics if per_leg is None else {**metrics, "legs": per_leg})
 
 
 def plot_twin(

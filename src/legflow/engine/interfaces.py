@@ -47,18 +47,15 @@ class Recorder(Protocol):
         ...
 
 
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 class Limb(Protocol):
     """The legs inside the cells, as a session reads them: stepped with the sensed pressures where
     no simulated massager steps them (hardware), read for adaptive rest, the live display, the
     history's samples and the summary's ``twin`` block."""
 
     @property
-    def subject(self) -> Named: ...
+    def subject_name(self) -> str:
+        """The leg's parameter set, or each leg's where they differ (``adult,oedema``)."""
+        ...
 
     @property
     def posture(self) -> str: ...

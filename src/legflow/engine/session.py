@@ -190,7 +190,7 @@ class Session:
     def _twin_block(self) -> TwinSummary | None:
         """The summary's twin block, taken once, as the program ends."""
         if self._twin_at_end is None and self.twin is not None:
-            self._twin_at_end = TwinSummary.of(self.twin.subject.name, self.twin.posture, self.twin.metrics())
+            self._twin_at_end = TwinSummary.of(self.twin.subject_name, self.twin.posture, self.twin.metrics())
         return self._twin_at_end
 
     def _ending_status(self, stopping: bool) -> str:

@@ -83,6 +83,18 @@ class FaultSummary(_Block):
     message: str
 
 
+class TwinLegSummary(_Block):
+    """One leg of a subject whose legs differ: its parameter set and its own metrics."""
+
+    subject: str
+    ejected_mL_per_cycle: float | None = None
+    peak_flow_augmentation: float | None = None
+    refill_s: float | None = None
+    fluid_cleared_mL: float | None = None
+    lymph_mL_per_h: float | None = None
+    cycles: int | None = None
+
+
 class TwinSummary(_Block):
     """The leg twin over the program (per leg, means over every compression cycle): a model's
     prediction, not a measurement. With under three twin steps there are no metrics: only
@@ -100,7 +112,11 @@ class TwinSummary(_Block):
         default=None,
         description="blood ejected per minute per squeezed leg; in a session, when any leg was squeezed",
     )
-    ABSENT_WHEN_NONE = ("ejected_mL_per_min",)
+    legs: dict[str, TwinLegSummary] | None = Field(
+        default=None,
+        description="each leg's own metrics, by leg, when the subject's legs are different parameter sets",
+    )
+    ABSENT_WHEN_NONE = ("ejected_mL_per_min", "legs")
     METRICS: ClassVar[tuple[str, ...]] = (
         "ejected_mL_per_cycle",
         "peak_flow_augmentation",

@@ -8,7 +8,7 @@ skin and fat), so it sits in ``plan``, above both; ``trials`` reaches the timeli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -21,14 +21,17 @@ ZoneCovers = Mapping[str, Mapping[str, float]]
 
 
 def tissue_pressures(
-    program: Program, zone_covers: ZoneCovers, transmission_ratio: float, dt_s: float = TWIN_STEP_s
+    program: Program,
+    zone_covers: ZoneCovers,
+    transmission_ratio: float | Sequence[float],
+    dt_s: float = TWIN_STEP_s,
 ) -> np.ndarray:
     """Pressure on foot, calf and thigh tissue of each leg at each step: [n_steps, 2, 3].
 
     Every zone the program names gets an ideal cell (no device limits beyond the format's 300 mmHg)
     covering what ``zone_covers`` says (a device profile's `DeviceProfile.zone_covers`: the same
     cells `legflow run` squeezes); tissue pressure = the subject's transmission ratio × Σ coverage ×
-    cell pressure.
+    cell pressure (``transmission_ratio``: one for both legs, or each leg's).
     """
     legs = [leg for leg in LEGS for _ in COMPRESSION_ZONES]
     zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
@@ -36,4 +39,6 @@ def tissue_pressures(
     cover = zone_covers.get
     coverage = np.array([[cover(z, {}).get(s, 0.0) for s in SEGMENTS] for z in COMPRESSION_ZONES])  # [5, 3]
     per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
-    return transmission_ratio * per_leg @ coverage
+    if isinstance(transmission_ratio, float | int):
+        return transmission_ratio * per_leg @ coverage
+    return np.asarray(transmission_ratio)[None, :, None] * per_leg @ coverage

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from legflow.twin.metrics import compression_cycles, program_metrics
+from legflow.twin.metrics import compression_cycles, leg_metrics, program_metrics
 from legflow.twin.model import FLUID, N_SEG, OBS_OUTFLOW, VEIN, Posture, pack
 from legflow.twin.solver import Trace, observe, step_in_place
-from legflow.twin.subject import Subject
+from legflow.twin.subject import LEG_SEPARATOR, Subject
 
 SEGMENTS = ("foot", "calf", "thigh")
 #: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
@@ -32,34 +32,45 @@ class LiveTwin:
 
     def __init__(
         self,
-        subject: Subject,
+        subject: Subject | Sequence[Subject],
         cell_covers: Sequence[Mapping[Any, float]],
         cell_leg: Sequence[int],
         posture: Posture = "supine",
     ):
-        """``cell_covers[i]``: the fraction of each segment (``foot``, ``calf``, ``thigh``) that cell
+        """``subject``: one parameter set for every leg, or one per leg (`load_legs`);
+        ``cell_covers[i]``: the fraction of each segment (``foot``, ``calf``, ``thigh``) that cell
         ``i`` covers (a device profile's ``covers``); ``cell_leg[i]``: the index of its leg."""
-        self.subject, self.posture = subject, posture
+        self.posture = posture
         self.step_s = TWIN_STEP_s
         self.rtol = SESSION_RTOL
         self.cell_leg = np.asarray(cell_leg, dtype=np.int64)
         self.n_legs = int(self.cell_leg.max()) + 1 if len(self.cell_leg) else 1
+        self.subjects = [subject] * self.n_legs if isinstance(subject, Subject) else list(subject)
+        if len(self.subjects) != self.n_legs:
+            raise ValueError(f"{len(self.subjects)} parameter sets for {self.n_legs} legs")
         self.covers = np.array([[c.get(s, 0.0) for s in SEGMENTS] for c in cell_covers]).reshape(-1, N_SEG)
-        params, rest = pack(subject, posture)
+        packed = [pack(leg, posture) for leg in self.subjects]
         # limb volume change under each cell = cover @ segment volume changes [leg·3 + segment];
         # tissue pressure [leg·3 + segment] = transmit @ cell pressures
         self._cover = np.zeros((len(self.cell_leg), self.n_legs * N_SEG))
         for cell, leg in enumerate(self.cell_leg):
             self._cover[cell, leg * N_SEG : (leg + 1) * N_SEG] = self.covers[cell]
-        # tissue pressure / cell pressure through skin and fat: the subject's own (cited) ratio
-        self._transmit = subject.circulation.pressure_transmission_ratio * self._cover.T
-        self.params = np.tile(params, (self.n_legs, 1))
-        self.state = np.tile(rest, (self.n_legs, 1))
+        # tissue pressure / cell pressure through skin and fat: each leg's own (cited) ratio
+        ratio = [leg.circulation.pressure_transmission_ratio for leg in self.subjects]
+        self._transmit = np.repeat(ratio, N_SEG)[:, None] * self._cover.T
+        self.params = np.array([params for params, _ in packed])
+        self.state = np.array([rest for _, rest in packed])
         self.rest_segment_mL = self._segment_mL(self.state)
         self.rest_venous_mL = self.venous_volume_mL()
         self.t_s = 0.0
         self._states = [self.state.copy()]
         self._external: list[np.ndarray] = []
+
+    @property
+    def subject_name(self) -> str:
+        """The parameter set's name, or each leg's (``adult,oedema``) where they differ."""
+        names = [leg.name for leg in self.subjects]
+        return names[0] if len(set(names)) == 1 else LEG_SEPARATOR.join(names)
 
     # -- stepping ----------------------------------------------------------------------------
     def tissue_pressures(self, cell_mmHg: np.ndarray) -> np.ndarray:
@@ -110,7 +121,7 @@ class LiveTwin:
             external_mmHg=external,
             observed=observe(states, external, self.params),
             params=self.params,
-            tissue_volume_mL=np.tile([s.tissue_volume_mL for s in self.subject.segments], (self.n_legs, 1)),
+            tissue_volume_mL=np.array([[s.tissue_volume_mL for s in leg.segments] for leg in self.subjects]),
         )
 
     def metrics(self) -> dict[str, Any] | None:
@@ -121,10 +132,13 @@ class LiveTwin:
             return None
         trace = self.trace()
         metrics: dict[str, Any] = program_metrics(trace)
+        per_leg = leg_metrics(trace, [leg.name for leg in self.subjects])
         squeezed_legs = sum(1 for leg in range(self.n_legs) if compression_cycles(trace, leg))
         if metrics["ejected_mL_per_cycle"] is not None and squeezed_legs:
-            per_leg = metrics["ejected_mL_per_cycle"] * metrics["cycles"] / squeezed_legs
-            metrics["ejected_mL_per_min"] = round(per_leg / (self.t_s / 60.0), 1)
+            each = metrics["ejected_mL_per_cycle"] * metrics["cycles"] / squeezed_legs
+            metrics["ejected_mL_per_min"] = round(each / (self.t_s / 60.0), 1)
+        if per_leg is not None:
+            metrics["legs"] = per_leg
         return metrics
 
     @staticmethod

@@ -14,11 +14,13 @@ Definitions (per leg; a trace starts at rest, so its first record is the baselin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from legflow.anatomy import LEGS
 from legflow.twin import model as m
 from legflow.twin.solver import Trace
 
@@ -120,14 +122,16 @@ def compression_cycles(trace: Trace, leg: int) -> list[tuple[int, int, int]]:
     return cycles
 
 
-def program_metrics(trace: Trace) -> dict[str, Any]:
-    """The session summary's ``twin`` block, averaged over every compression cycle of every leg:
-    blood ejected per cycle, peak outflow over the resting outflow, refill time to 90 % of the
-    pre-cycle volume after release, and interstitial fluid cleared and lymph flow over the session."""
+def program_metrics(trace: Trace, legs: Sequence[int] | None = None) -> dict[str, Any]:
+    """The session summary's ``twin`` block, averaged over every compression cycle of every leg (or
+    of ``legs``): blood ejected per cycle, peak outflow over the resting outflow, refill time to 90 %
+    of the pre-cycle volume after release, and interstitial fluid cleared and lymph flow over the
+    session."""
     volume, outflow = trace.venous_volume_mL, trace.outflow_mL_per_s
     dt = trace.t_s[1] - trace.t_s[0]
+    legs = range(volume.shape[1]) if legs is None else legs
     ejected, ratio, refill = [], [], []
-    for leg in range(volume.shape[1]):
+    for leg in legs:
         baseline = outflow[0, leg]
         for start, release, end in compression_cycles(trace, leg):
             v = volume[start : end + 1, leg]
@@ -144,7 +148,19 @@ def program_metrics(trace: Trace) -> dict[str, Any]:
         "ejected_mL_per_cycle": mean(ejected),
         "peak_flow_augmentation": mean(ratio),
         "refill_s": mean(refill),
-        "fluid_cleared_mL": round(float(session.fluid_cleared_mL.mean()), 2),
-        "lymph_mL_per_h": round(float(session.lymph_mL_per_h.mean()), 2),
+        "fluid_cleared_mL": round(float(session.fluid_cleared_mL[list(legs)].mean()), 2),
+        "lymph_mL_per_h": round(float(session.lymph_mL_per_h[list(legs)].mean()), 2),
         "cycles": len(ejected),
+    }
+
+
+def leg_metrics(trace: Trace, subject_names: Sequence[str]) -> dict[str, dict[str, Any]] | None:
+    """Each leg's own `program_metrics`, by leg (``left``, ``right``) with its parameter set's name,
+    where the legs are different parameter sets (one oedematous leg beside a healthy one); None
+    where they are alike (the block's means say it all)."""
+    if len(set(subject_names)) < 2:
+        return None
+    return {
+        LEGS[leg]: {"subject": name, **program_metrics(trace, [leg])}
+        for leg, name in enumerate(subject_names)
     }

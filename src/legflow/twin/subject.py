@@ -144,6 +144,26 @@ def available_subjects() -> list[str]:
     return sorted(p.stem for p in PARAMETER_DIR.glob("*.toml"))
 
 
+#: Between the left leg's and the right leg's parameter sets of a subject with two different legs
+#: (``adult,oedema``: a right leg with oedema).
+LEG_SEPARATOR = ","
+
+
+def load_legs(spec: str, n_legs: int) -> list[Subject]:
+    """One parameter set per leg, from ``NAME`` (every leg alike) or ``LEFT,RIGHT`` (each leg its
+    own: one oedematous or insufficient leg beside a healthy one)."""
+    names = [name.strip() for name in spec.split(LEG_SEPARATOR)]
+    if len(names) == 1:
+        names *= n_legs
+    elif len(names) != n_legs:
+        raise TwinParameterError(
+            f"subject '{spec}' names {len(names)} legs, the device has {n_legs}: give one parameter set, "
+            f"or one per leg ({'LEFT,RIGHT' if n_legs == 2 else 'one name'})"
+        )
+    loaded = {name: load_subject(name) for name in dict.fromkeys(names)}
+    return [loaded[name] for name in names]
+
+
 def load_subject(name: str = "adult", **overrides: float) -> Subject:
     """Load a parameter set by name and apply ``table__leaf=value`` (or unique ``leaf=value``) overrides."""
     values, sources, meta = _load_flat(name)
