@@ -47,8 +47,8 @@ HEALTHY = healthy_cases()
 #: without a sure sign of which cell: it is found within 4.1 s (the manifold keeps its pressure
 #: while the leg is quiet) and named on the held cell topped up most, a neighbour in three cases
 #: (one, on the calf sleeve, found as a garment off on the leg); on the home
-#: foot-and-calf device a leak that opens while the calf rests is found 5.9 s into its next fill
-#: and named on the ankle, whose top-ups it shares; a garment taken off while the recovery boots
+#: foot-and-calf device a leak that opens while the calf rests is found 5.9 s into its next fill;
+#: a garment taken off while the recovery boots
 #: rest shows at the next fill, 5.16 s in.
 KNOWN_MISSES = {
     "calf-sleeve-valve_stuck_open-inflating", "calf-sleeve-valve_stuck_open-holding",

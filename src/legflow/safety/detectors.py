@@ -247,7 +247,8 @@ CELL_MEMORY = np.dtype(
         # rise per inflow learned on earlier fills, per pressure band (a cell stiffens as it fills)
         ("stiffness", "f8", (len(GARMENT_BANDS_mmHg) + 1,)),  # 0: not learned yet
         ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
-        ("refilling_s", "f8"),  # ... of which the inlet was open
+        ("refilling_s", "f8"),  # ... of which the inlet was open (not on a ramp) ...
+        ("fed_s", "f8"),  # ... and of which the pump fed it, ramp or not
         ("trend", "f8"),  # the reading's smoothed rate of change, mmHg/s
         ("sealed_loss", "f8"),  # its loss in sealed ticks of a held cell, fading over sealed time
         ("recent_loss", "f8"),  # the same, decayed over all time: who lost most lately
@@ -515,8 +516,11 @@ def check_cells(  # type: ignore[no-untyped-def]
             m.trend += (change / dt - m.trend) * dt / (TREND_s + dt)
         m.held_s *= keep_demand
         m.refilling_s *= keep_demand
+        m.fed_s *= keep_demand
         if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
             m.held_s += dt
+            if filling:
+                m.fed_s += dt
             if filling and m.trend < RAMP_RATE_mmHg_per_s:
                 m.refilling_s += dt
             if (
@@ -577,14 +581,15 @@ def check_cells(  # type: ignore[no-untyped-def]
             dead[leg] = False
         found[c] = code
     # refill demand shared by cells topped up together: the hole is in the one that loses most
-    # while sealed between the top-ups
+    # while sealed between the top-ups (a holed cell still climbing off its fill, its trend not yet
+    # settled, is fed with its neighbour without counting as refilling itself)
     for c in range(reading.shape[0]):
         if found[c] != CellFinding.REFILL_DEMAND:
             continue
         leg, best, loss = cell_leg[c], c, memory[c].recent_loss
         for k in range(reading.shape[0]):
             mk = memory[k]
-            shared = mk.held_s > 0.0 and mk.refilling_s > 0.5 * DEMAND_MAX * mk.held_s
+            shared = mk.held_s > 0.0 and mk.fed_s > 0.5 * DEMAND_MAX * mk.held_s
             if (
                 cell_leg[k] == leg
                 and k != c
