@@ -92,11 +92,11 @@ def test_the_controller_holds_with_the_profiles_pump_curve():
 
 def test_cell_fill_is_the_simulators_gas_law():
     """The kernel's own gas amount of each reference cell, vented and at 50 and 100 mmHg."""
-    cp = _cell_params(REFERENCE, SimParameters())
+    cells = _cell_params(REFERENCE, SimParameters())
     for i, cell in enumerate(REFERENCE.cells):
-        vented = physics.gas_amount(cp, i, 0.0, ATMOSPHERE_Pa)[0]
+        vented = physics.gas_amount(cells[i], 0.0, ATMOSPHERE_Pa)[0]
         for p_mmHg in (50.0, 100.0):
-            full = physics.gas_amount(cp, i, p_mmHg * MMHG_Pa, ATMOSPHERE_Pa)[0]
+            full = physics.gas_amount(cells[i], p_mmHg * MMHG_Pa, ATMOSPHERE_Pa)[0]
             assert cell_fill_mL(cell.volume_mL, p_mmHg) == pytest.approx((full - vented) * 1e6, rel=1e-3)
 
 

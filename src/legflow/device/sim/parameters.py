@@ -2,7 +2,8 @@
 
 Values are "typical of" a class of part (no single datasheet is claimed). The cell volumes come
 from the device profile (`CellSpec.volume_mL`); everything here scales with them or is per leg.
-`SimParameters.to_arrays` turns the dataclass into the SI arrays the numba kernel reads.
+The simulator turns the dataclass into the SI records the numba kernel reads (`physics.CELL`,
+`physics.LEG`, `physics.CONSTANTS`).
 """
 
 from __future__ import annotations

@@ -32,112 +32,173 @@ ideal gas), so every flow is a "standard" volumetric flow and gas is conserved e
   the stall torque keeps it stalled at ``I = V/R``.
 - Sensors: first-order lag in the kernel; offset, Gaussian noise, range clip and quantisation at
   sampling. The noise comes from a per-device xorshift64* generator (seeded, reproducible).
+
+State, parameters and latched commands are records (numpy structured dtypes, read and written by
+field name in the kernels): one `CELL` per cell, one `LEG` per leg (its pump, manifold, heater and
+motors) and one `CONSTANTS` for the whole device, in SI units (each name says its unit).
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from numba import njit
 
-# --- cell state columns -----------------------------------------------------------------------------
-CX_N = 0  # gas amount, m³ at atmospheric pressure
-CX_P = 1  # gauge pressure, Pa
-CX_IN = 2  # inlet valve opening 0..1
-CX_EX = 3  # exhaust valve opening 0..1
-CX_SENS = 4  # sensor element after its lag, Pa
-CX_OFF = 5  # sensor offset, Pa (drifts under `sensor_drift`)
-CX_CAP = 6  # capacitance dN/dp at the last pressure, m³/Pa (for the next linearised step)
-CX_PEAK = 7  # highest gauge pressure so far, Pa (the truth a safety claim is checked against)
-NCX = 8
-# --- cell parameter columns (physical constants, fault changes and the latched commands) -----------
-CP_VFLOOR = 0  # m³
-CP_VRES = 1  # m³
-CP_VCONF = 2  # m³
-CP_PCONF = 3  # Pa
-CP_CT = 4  # m³/Pa
-CP_DVLIMB = 5  # m³ taken from the gas by the limb under the cell
-CP_KIN = 6  # Cd·A of the inlet path, m²
-CP_KEX = 7  # Cd·A of the exhaust path, m²
-CP_KLEAK = 8  # Cd·A of leaks, m²
-CP_INMODE = 9  # inlet valve: 0 works, 1 stuck closed, 2 stuck open
-CP_DRIFT = 10  # sensor offset drift, Pa/s
-CP_STUCK = 11  # 1: the sensor output is frozen
-CP_CMD_IN = 12  # latched command: inlet open (1/0)
-CP_CMD_EX = 13  # latched command: exhaust open (1/0)
-CP_SOFT = 14  # softplus width of the volume floor, m³
-CP_DVLIMB_RATE = 15  # m³/s: the limb's volume change, spread over its step (it moves, it does not jump)
-NCP = 16
-# --- leg state columns ------------------------------------------------------------------------------
-LX_N = 0  # manifold gas, m³ at atmospheric pressure
-LX_P = 1  # manifold gauge pressure, Pa
-LX_W = 2  # pump speed 0..1
-LX_TPAD = 3  # °C
-LX_TSKIN = 4  # °C, tissue layer under the pad
-LX_WR = 5  # roller motor speed, rad/s
-LX_WV = 6  # vibration motor speed, rad/s
-LX_SENS = 7  # manifold sensor element, Pa
-LX_TSENS = 8  # thermistor element, °C
-LX_IP = 9  # pump current, A
-LX_IR = 10  # roller current, A
-LX_IV = 11  # vibration current, A
-LX_TPEAK = 12  # highest skin surface temperature so far, °C
-LX_IH = 13  # heater current, A (its duty's average)
-NLX = 14
-# --- leg parameter columns --------------------------------------------------------------------------
-LP_PUMPOK = 0  # 1 pump works, 0 `pump_failure`
-LP_RUNAWAY = 1  # 1: heater switch shorted (full power while the relay is closed)
-LP_RLOAD = 2  # roller load at the motor shaft, N·m
-LP_VLOAD = 3  # vibration load, N·m
-LP_OFFM = 4  # manifold sensor offset, Pa
-LP_OFFT = 5  # thermistor offset, °C
-LP_HEATW = 6  # installed heater power, W (0: no heater)
-LP_HASR = 7  # 1: has a roller motor
-LP_HASV = 8  # 1: has a vibration motor
-LP_CMD_PUMP = 9  # latched duty 0..1
-LP_CMD_HEAT = 10  # latched duty 0..1
-LP_CMD_ROLL = 11  # latched speed 0..1
-LP_CMD_VIB = 12  # latched level as a fraction 0..1
-NLP = 13
-# --- global constants (SI) ----------------------------------------------------------------------------
-G_PATM = 0
-G_RHO = 1
-G_PLIN = 2
-G_QFREE = 3  # m³/s
-G_PSHUT = 4  # Pa
-G_TPUMP = 5  # s
-G_VM = 6  # m³
-G_KML = 7  # m²
-G_TSW = 8  # s
-G_IPF = 9  # A
-G_IPS = 10  # A
-G_CPAD = 11
-G_CSKIN = 12
-G_GPS = 13
-G_GPA = 14
-G_GSC = 15
-G_TAMB = 16
-G_TCORE = 17
-G_VSUP = 18
-G_RR = 19
-G_RK = 20
-G_RB = 21
-G_RJ = 22
-G_VR = 23
-G_VK = 24
-G_VB = 25
-G_VJ = 26
-G_PNOISE = 27  # Pa
-G_PLAG = 28  # s
-G_PLSB = 29  # Pa
-G_PMIN = 30  # Pa
-G_PMAX = 31  # Pa
-G_TNOISE = 32
-G_TLAG = 33
-G_TLSB = 34
-G_INOISE = 35
-G_ILSB = 36
-G_QUIET = 37  # 1: quiet legs take one pneumatic step per call (`_quiet`)
-NG = 38
+
+class InletValve(IntEnum):
+    """What a cell's inlet valve does (`CELL` ``inlet_valve``)."""
+
+    WORKS = 0
+    STUCK_CLOSED = 1
+    STUCK_OPEN = 2
+
+
+#: One cell: its state, its physical constants (some changed by faults) and the latched commands.
+CELL = np.dtype(
+    [
+        # state
+        ("gas_m3", "f8"),  # gas amount N, m³ at atmospheric pressure
+        ("p_Pa", "f8"),  # gauge pressure
+        ("inlet_opening", "f8"),  # inlet valve opening 0..1
+        ("exhaust_opening", "f8"),  # exhaust valve opening 0..1
+        ("sensor_Pa", "f8"),  # sensor element after its lag
+        ("offset_Pa", "f8"),  # sensor offset (drifts under `sensor_drift`)
+        ("cap_m3_per_Pa", "f8"),  # capacitance dN/dp at the last pressure (for the next linearised step)
+        ("peak_Pa", "f8"),  # highest gauge pressure so far (the truth a safety claim is checked against)
+        # gas law: V(p) = V_res + V_conf (1 - exp(-p / p_conf)) + C_t p - ΔV_limb, floored at V_floor
+        ("floor_m3", "f8"),  # V_floor: tube dead volume, the least gas volume the cell ever has
+        ("soft_m3", "f8"),  # softplus width of the volume floor
+        ("residual_m3", "f8"),  # V_res: what the deflated bladder still holds
+        ("conform_m3", "f8"),  # V_conf: slack taken up until the bladder conforms to the limb
+        ("conform_Pa", "f8"),  # p_conf: pressure scale of that slack
+        ("tissue_m3_per_Pa", "f8"),  # C_t: compliance of the limb under the cell
+        ("limb_m3", "f8"),  # ΔV_limb: volume taken from the gas by the limb under the cell
+        (
+            "limb_rate_m3_per_s",
+            "f8",
+        ),  # the limb's volume change, spread over its step (it moves, it does not jump)
+        # orifices, Cd·A
+        ("inlet_m2", "f8"),  # inlet path
+        ("exhaust_m2", "f8"),  # exhaust path
+        ("leak_m2", "f8"),  # leaks (seams, a `leak` hole)
+        ("inlet_valve", "i8"),  # an `InletValve`: works, stuck closed or stuck open
+        ("drift_Pa_per_s", "f8"),  # sensor offset drift
+        ("sensor_stuck", "?"),  # the sensor output is frozen
+        ("trip_Pa", "f8"),  # the device's own over-pressure switch opens the relay above this
+        # latched commands
+        ("cmd_inlet", "?"),  # inlet open
+        ("cmd_exhaust", "?"),  # exhaust open
+    ],
+    align=True,
+)
+
+#: One leg: its pump, manifold, heater pad and motors (state, constants, faults, latched commands).
+LEG = np.dtype(
+    [
+        # state
+        ("manifold_gas_m3", "f8"),  # manifold gas, m³ at atmospheric pressure
+        ("manifold_Pa", "f8"),  # manifold gauge pressure
+        ("pump_speed", "f8"),  # pump motor speed, fraction of full 0..1
+        ("pad_C", "f8"),  # heater pad temperature
+        ("skin_C", "f8"),  # tissue layer under the pad
+        ("roller_rad_per_s", "f8"),  # roller motor speed
+        ("vibration_rad_per_s", "f8"),  # vibration motor speed
+        ("manifold_sensor_Pa", "f8"),  # manifold sensor element after its lag
+        ("thermistor_C", "f8"),  # thermistor element after its lag
+        ("pump_A", "f8"),  # pump current
+        ("roller_A", "f8"),  # roller current
+        ("vibration_A", "f8"),  # vibration current
+        ("heater_A", "f8"),  # heater current (its duty's average)
+        ("peak_surface_C", "f8"),  # highest skin surface temperature so far
+        # constants and faults
+        ("pump_works", "?"),  # False: `pump_failure`
+        ("heater_shorted", "?"),  # heater switch shorted: full power while the relay is closed
+        ("heater_W", "f8"),  # installed heater power (0: no heater)
+        ("has_roller", "?"),  # has a roller motor
+        ("has_vibration", "?"),  # has a vibration motor
+        ("roller_load_N_m", "f8"),  # roller load at the motor shaft
+        ("vibration_load_N_m", "f8"),  # vibration motor load
+        ("manifold_offset_Pa", "f8"),  # manifold sensor offset
+        ("thermistor_offset_C", "f8"),  # thermistor offset
+        # latched commands
+        ("cmd_pump", "f8"),  # pump duty 0..1
+        ("cmd_heater", "f8"),  # heater duty 0..1
+        ("cmd_roller", "f8"),  # roller speed 0..1
+        ("cmd_vibration", "f8"),  # vibration level as a fraction 0..1
+    ],
+    align=True,
+)
+
+#: A DC motor: ``I = (V - k w) / R``, ``J dw/dt = k I - b w - load``.
+MOTOR = np.dtype(
+    [
+        ("resistance_ohm", "f8"),  # R
+        ("k_V_s_per_rad", "f8"),  # k: back-EMF and torque constant
+        ("friction_N_m_s_per_rad", "f8"),  # b
+        ("inertia_kg_m2", "f8"),  # J
+    ],
+    align=True,
+)
+
+#: The device's constants, the same for every leg and cell (SI).
+CONSTANTS = np.dtype(
+    [
+        ("p_atm_Pa", "f8"),  # atmospheric pressure
+        ("air_density_kg_per_m3", "f8"),  # ρ
+        ("laminar_below_Pa", "f8"),  # p_lin: an orifice is linear (laminar) below about this drop
+        ("pump_free_flow_m3_per_s", "f8"),  # Q_free: the pump's delivery against no pressure
+        ("pump_shutoff_Pa", "f8"),  # p_shut: the pressure it stops delivering at
+        ("pump_spinup_s", "f8"),  # time constant of the pump motor's speed
+        ("manifold_m3", "f8"),  # V_m: gas volume of the manifold
+        ("manifold_leak_m2", "f8"),  # Cd·A of the back-leak through the pump's reed valves
+        ("valve_switching_s", "f8"),  # stroke time of a valve
+        ("pump_free_A", "f8"),  # pump current at free flow
+        ("pump_shutoff_A", "f8"),  # pump current at shut-off
+        ("pad_J_per_K", "f8"),  # heat capacity of the heater pad
+        ("skin_J_per_K", "f8"),  # heat capacity of the skin layer under it
+        ("pad_to_skin_W_per_K", "f8"),  # conductance pad → skin
+        ("pad_to_ambient_W_per_K", "f8"),  # conductance pad → room
+        ("skin_to_core_W_per_K", "f8"),  # conductance skin → body core
+        ("ambient_C", "f8"),  # room temperature
+        ("core_C", "f8"),  # body core temperature
+        ("supply_V", "f8"),  # motor and heater supply
+        ("roller", MOTOR),  # roller gear motor
+        ("vibration", MOTOR),  # vibration (eccentric mass) motor
+        ("pressure_noise_Pa", "f8"),  # pressure sensors: noise standard deviation ...
+        ("pressure_lag_s", "f8"),  # ... time constant ...
+        ("pressure_lsb_Pa", "f8"),  # ... resolution ...
+        ("pressure_min_Pa", "f8"),  # ... and range
+        ("pressure_max_Pa", "f8"),
+        ("temp_noise_C", "f8"),  # thermistor: noise standard deviation ...
+        ("temp_lag_s", "f8"),  # ... time constant ...
+        ("temp_lsb_C", "f8"),  # ... and resolution
+        ("current_noise_A", "f8"),  # current sensors: noise standard deviation ...
+        ("current_lsb_A", "f8"),  # ... and resolution
+        ("quiet_legs", "?"),  # quiet legs take one pneumatic step per call (`_quiet`)
+    ],
+    align=True,
+)
+
+#: One cell's part of the implicit pneumatic step (`_substep`).
+CELL_STEP = np.dtype(
+    [
+        ("q_in_m3_per_s", "f8"),  # inlet flow at the start of the step ...
+        ("g_in_m3_per_s_Pa", "f8"),  # ... and its slope in the drop manifold → cell
+        ("q_out_m3_per_s", "f8"),  # exhaust and leak flow at the start ...
+        ("g_out_m3_per_s_Pa", "f8"),  # ... and its slope in the cell's pressure
+        ("cap_m3_per_Pa", "f8"),  # dN/dp of the linearisation of the gas law
+        ("missed_m3_per_s", "f8"),  # gas per second the linearisation leaves out (N at its point)
+        ("diag_m3_per_s_Pa", "f8"),  # the cell's row of the eliminated system: its diagonal ...
+        ("rhs_m3_per_s", "f8"),  # ... and its right-hand side
+        ("dp_Pa", "f8"),  # where the step took the cell: the change of its pressure ...
+        ("q_in_step_m3_per_s", "f8"),  # ... the inlet flow over the step ...
+        ("gas_m3", "f8"),  # ... its new gas ...
+        ("p_Pa", "f8"),  # ... the pressure that gas has ...
+        ("cap_new_m3_per_Pa", "f8"),  # ... and the capacitance there
+    ],
+    align=True,
+)
 
 #: Layout of the sample buffer: cells, then per leg manifold, temperature, pump, roller, vibration
 #: and heater currents.
@@ -174,12 +235,12 @@ def _normal(rng):
 
 
 @njit(cache=True)
-def gas_volume(cp, i, p):
-    """Gas volume V (m³) of cell i at gauge pressure p (Pa), and dV/dp."""
-    vres = cp[i, CP_VRES]
-    vconf = cp[i, CP_VCONF]
-    pconf = cp[i, CP_PCONF]
-    ct = cp[i, CP_CT]
+def gas_volume(cell, p):
+    """Gas volume V (m³) of a `CELL` at gauge pressure p (Pa), and dV/dp."""
+    vres = cell.residual_m3
+    vconf = cell.conform_m3
+    pconf = cell.conform_Pa
+    ct = cell.tissue_m3_per_Pa
     if p >= 0.0:
         e = np.exp(-p / pconf)
         vs = vres + vconf * (1.0 - e) + ct * p
@@ -187,18 +248,18 @@ def gas_volume(cp, i, p):
     else:
         dvs = vconf / pconf + ct
         vs = vres + dvs * p
-    w = cp[i, CP_SOFT]
-    u = (vs - cp[i, CP_DVLIMB] - cp[i, CP_VFLOOR]) / w
+    w = cell.soft_m3
+    u = (vs - cell.limb_m3 - cell.floor_m3) / w
     if u > 15.0:  # far above the floor: softplus(u) = u to 3e-7 relative
-        return cp[i, CP_VFLOOR] + u * w, dvs
+        return cell.floor_m3 + u * w, dvs
     eu = np.exp(u)
-    return cp[i, CP_VFLOOR] + w * np.log1p(eu), dvs * eu / (1.0 + eu)
+    return cell.floor_m3 + w * np.log1p(eu), dvs * eu / (1.0 + eu)
 
 
 @njit(cache=True)
-def gas_amount(cp, i, p, patm):
-    """Gas of cell i at gauge pressure p, m³ at atmospheric pressure, and its capacitance dN/dp."""
-    v, dv = gas_volume(cp, i, p)
+def gas_amount(cell, p, patm):
+    """Gas of a `CELL` at gauge pressure p, m³ at atmospheric pressure, and its capacitance dN/dp."""
+    v, dv = gas_volume(cell, p)
     return (patm + p) * v / patm, (v + (patm + p) * dv) / patm
 
 
@@ -217,8 +278,8 @@ QUIET_PUMP_SPEED = 1e-3
 
 
 @njit(cache=True)
-def cell_pressure(cp, i, n, guess, patm):
-    """Gauge pressure of cell i holding gas n, and the capacitance dN/dp there.
+def cell_pressure(cell, n, guess, patm):
+    """Gauge pressure of a `CELL` holding gas n, and the capacitance dN/dp there.
 
     N(p) is strictly increasing, so Newton's method from `guess` is safeguarded by a bracket that
     every evaluation narrows (bisection whenever a Newton step leaves it)."""
@@ -227,7 +288,7 @@ def cell_pressure(cp, i, n, guess, patm):
     p = min(max(guess, lo), 100.0 * patm)
     cap = 1e-12
     for _ in range(60):
-        v, dv = gas_volume(cp, i, p)
+        v, dv = gas_volume(cell, p)
         f = (patm + p) * v - n * patm
         fp = v + (patm + p) * dv
         cap = fp / patm
@@ -248,10 +309,12 @@ def cell_pressure(cp, i, n, guess, patm):
 
 
 @njit(cache=True)
-def resolve_pressures(cx, cp, g):
+def resolve_pressures(cells, constants):
     """Recompute every cell pressure from its gas after a change of its volume law."""
-    for i in range(cx.shape[0]):
-        cx[i, CX_P], cx[i, CX_CAP] = cell_pressure(cp, i, cx[i, CX_N], cx[i, CX_P], g[G_PATM])
+    patm = constants[0].p_atm_Pa
+    for i in range(cells.shape[0]):
+        c = cells[i]
+        c.p_Pa, c.cap_m3_per_Pa = cell_pressure(c, c.gas_m3, c.p_Pa, patm)
 
 
 @njit(cache=True)
@@ -260,17 +323,21 @@ def _orifice(k, p_from, p_to, g):
     if k <= 0.0:
         return 0.0, 0.0
     dp = p_from - p_to
-    plin = g[G_PLIN]
+    plin = g.laminar_below_Pa
     s2 = dp * dp + plin * plin
     s = np.sqrt(np.sqrt(s2))
     p_up = p_from if dp >= 0.0 else p_to
-    c = k * np.sqrt(2.0 / g[G_RHO]) * np.sqrt(max(g[G_PATM] + p_up, 1.0) / g[G_PATM])
+    c = k * np.sqrt(2.0 / g.air_density_kg_per_m3) * np.sqrt(max(g.p_atm_Pa + p_up, 1.0) / g.p_atm_Pa)
     return c * dp / s, c * (0.5 * dp * dp + plin * plin) / (s2 * s)
 
 
 @njit(cache=True)
-def _motor(w, volts, load, r, k, b, j, h):
-    """One semi-implicit step of a DC motor; returns the new speed and the current."""
+def _motor(w, volts, load, motor, h):
+    """One semi-implicit step of a DC `MOTOR`; returns the new speed and the current."""
+    r = motor.resistance_ohm
+    k = motor.k_V_s_per_rad
+    b = motor.friction_N_m_s_per_rad
+    j = motor.inertia_kg_m2
     if volts <= 0.0:  # unpowered: the driver is off, no current; friction and load stop it
         w_new = (w - h / j * load) / (1.0 + h / j * b)
         return max(w_new, 0.0), 0.0
@@ -280,59 +347,65 @@ def _motor(w, volts, load, r, k, b, j, h):
 
 
 @njit(cache=True)
-def _valve_targets(relay_closed, cp, i):
-    """Where cell i's inlet and exhaust valves are going (unpowered: inlet closed, exhaust open)."""
-    mode = cp[i, CP_INMODE]
-    if mode == 2.0:
+def _valve_targets(relay_closed, cell):
+    """Where a cell's inlet and exhaust valves are going (unpowered: inlet closed, exhaust open)."""
+    if cell.inlet_valve == InletValve.STUCK_OPEN:
         inlet = 1.0
-    elif mode == 1.0:
+    elif cell.inlet_valve == InletValve.STUCK_CLOSED:
         inlet = 0.0
     else:
-        inlet = 1.0 if (relay_closed and cp[i, CP_CMD_IN] > 0.5) else 0.0
-    exhaust = 1.0 if (not relay_closed or cp[i, CP_CMD_EX] > 0.5) else 0.0
+        inlet = 1.0 if (relay_closed and cell.cmd_inlet) else 0.0
+    exhaust = 1.0 if (not relay_closed or cell.cmd_exhaust) else 0.0
     return inlet, exhaust
 
 
 @njit(cache=True)
-def _quiet(relay_closed, cx, cp, lx, lp, leg, n_per):
+def _quiet(relay_closed, leg, leg_cells):
     """A leg whose pneumatics change smoothly: every valve settled, every inlet closed and the pump
     stopped. Its cells only hold (leaks, the limb moving) or vent, each on its own through a fixed
     orifice, so one linearised step covers a whole tick about as well as many small ones; what
     needs substeps is a valve's stroke and the manifold's fast exchange with an open cell."""
-    if lx[leg, LX_W] > QUIET_PUMP_SPEED or (relay_closed and lp[leg, LP_CMD_PUMP] > 0.0):
+    if leg.pump_speed > QUIET_PUMP_SPEED or (relay_closed and leg.cmd_pump > 0.0):
         return False
-    for i in range(leg * n_per, (leg + 1) * n_per):
-        inlet, exhaust = _valve_targets(relay_closed, cp, i)
-        if inlet > 0.0 or cx[i, CX_IN] != 0.0 or cx[i, CX_EX] != exhaust:
+    for j in range(leg_cells.shape[0]):
+        c = leg_cells[j]
+        inlet, exhaust = _valve_targets(relay_closed, c)
+        if inlet > 0.0 or c.inlet_opening != 0.0 or c.exhaust_opening != exhaust:
             return False
     return True
 
 
 @njit(cache=True)
-def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneumatic, thermal):
+def _substep(h, relay_closed, cells, legs, g, step, lags, pneumatic, thermal):
     """One substep of length h: the valves, pump, manifold and cells of the legs marked in
-    ``pneumatic``, and every leg's heater and motors if ``thermal``. ``a_*`` are the first-order
-    lag factors of the pump speed, the pressure sensors and the thermistor for h."""
-    n_legs = lx.shape[0]
-    n_per = cx.shape[0] // n_legs
-    patm = g[G_PATM]
-    stroke = h / g[G_TSW]
-    for leg in range(n_legs):
-        if pneumatic[leg]:
-            first = leg * n_per
+    ``pneumatic``, and every leg's heater and motors if ``thermal``. ``lags`` are the first-order
+    lag factors of the pump speed, the pressure sensors and the thermistor for h; ``step`` holds
+    one `CELL_STEP` per cell of a leg."""
+    a_pump, a_p, a_t = lags
+    n_legs = legs.shape[0]
+    n_per = cells.shape[0] // n_legs
+    patm = g.p_atm_Pa
+    stroke = h / g.valve_switching_s
+    for k in range(n_legs):
+        leg = legs[k]
+        if pneumatic[k]:
+            leg_cells = cells[k * n_per : (k + 1) * n_per]
             # valves follow their targets over the switching time
-            for i in range(first, first + n_per):
-                target_in, target_ex = _valve_targets(relay_closed, cp, i)
-                x = cx[i, CX_IN]
-                cx[i, CX_IN] = min(target_in, x + stroke) if target_in > x else max(target_in, x - stroke)
-                x = cx[i, CX_EX]
-                cx[i, CX_EX] = min(target_ex, x + stroke) if target_ex > x else max(target_ex, x - stroke)
+            for j in range(n_per):
+                c = leg_cells[j]
+                target_in, target_ex = _valve_targets(relay_closed, c)
+                x = c.inlet_opening
+                c.inlet_opening = min(target_in, x + stroke) if target_in > x else max(target_in, x - stroke)
+                x = c.exhaust_opening
+                c.exhaust_opening = (
+                    min(target_ex, x + stroke) if target_ex > x else max(target_ex, x - stroke)
+                )
             # pump motor
-            powered = relay_closed and lp[leg, LP_PUMPOK] > 0.5
-            lx[leg, LX_W] += ((lp[leg, LP_CMD_PUMP] if powered else 0.0) - lx[leg, LX_W]) * a_pump
-            if not powered and lx[leg, LX_W] < PUMP_STOPPED_SPEED:
-                lx[leg, LX_W] = 0.0
-            w = lx[leg, LX_W]
+            powered = relay_closed and leg.pump_works
+            leg.pump_speed += ((leg.cmd_pump if powered else 0.0) - leg.pump_speed) * a_pump
+            if not powered and leg.pump_speed < PUMP_STOPPED_SPEED:
+                leg.pump_speed = 0.0
+            w = leg.pump_speed
             # pneumatics: linearised backward Euler on the star network manifold + cells. The orifice
             # flows are linearised once, at the start; a cell's gas law N(p) is linearised at its
             # pressure and re-linearised where the step lands (Newton on the implicit step) while
@@ -340,105 +413,113 @@ def _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, pneu
             # near the volume floor (a limb that has filled the bladder) dN/dp drops a thousandfold
             # within a fraction of a mmHg, and one linearisation vents far more gas than the cell
             # holds there (a vented cell thrown to -40 mmHg and back, tick after tick)
-            pm = lx[leg, LX_P]
-            q_free = g[G_QFREE] * lp[leg, LP_PUMPOK]
-            qp = q_free * (w - pm / g[G_PSHUT])
-            gp = -q_free / g[G_PSHUT]
+            pm = leg.manifold_Pa
+            q_free = g.pump_free_flow_m3_per_s if leg.pump_works else 0.0
+            qp = q_free * (w - pm / g.pump_shutoff_Pa)
+            gp = -q_free / g.pump_shutoff_Pa
             if qp <= 0.0 or w <= 0.0:  # a stopped rotor displaces no gas
                 qp = 0.0
                 gp = 0.0
-            qml, gml = _orifice(g[G_KML], pm, 0.0, g)
+            qml, gml = _orifice(g.manifold_leak_m2, pm, 0.0, g)
             for j in range(n_per):
-                i = first + j
-                p = cx[i, CX_P]
-                cp[i, CP_DVLIMB] += h * cp[i, CP_DVLIMB_RATE]  # the gas law at the end of the step
-                scratch[j, 0], scratch[j, 1] = _orifice(cx[i, CX_IN] * cp[i, CP_KIN], pm, p, g)
+                c = leg_cells[j]
+                s = step[j]
+                p = c.p_Pa
+                c.limb_m3 += h * c.limb_rate_m3_per_s  # the gas law at the end of the step
+                s.q_in_m3_per_s, s.g_in_m3_per_s_Pa = _orifice(c.inlet_opening * c.inlet_m2, pm, p, g)
                 # exhaust and leaks are orifices in parallel across the same drop: their Cd·A add
-                k_out = cx[i, CX_EX] * cp[i, CP_KEX] + cp[i, CP_KLEAK]
-                scratch[j, 2], scratch[j, 3] = _orifice(k_out, p, 0.0, g)
-                scratch[j, 4] = cx[i, CX_CAP]  # dN/dp of the linearisation
-                scratch[j, 5] = 0.0  # gas per second the linearisation leaves out (N at its point)
+                k_out = c.exhaust_opening * c.exhaust_m2 + c.leak_m2
+                s.q_out_m3_per_s, s.g_out_m3_per_s_Pa = _orifice(k_out, p, 0.0, g)
+                s.cap_m3_per_Pa = c.cap_m3_per_Pa  # dN/dp of the linearisation
+                s.missed_m3_per_s = 0.0
             for it in range(CELL_STEP_ITERATIONS):
-                lhs = g[G_VM] / patm / h - gp + gml
+                lhs = g.manifold_m3 / patm / h - gp + gml
                 rhs = qp - qml
                 for j in range(n_per):
-                    fin = scratch[j, 0]
-                    gin = scratch[j, 1]
-                    d = scratch[j, 4] / h + gin + scratch[j, 3]
-                    r = fin - scratch[j, 2] - scratch[j, 5]
-                    scratch[j, 6] = d
-                    scratch[j, 7] = r
+                    s = step[j]
+                    fin = s.q_in_m3_per_s
+                    gin = s.g_in_m3_per_s_Pa
+                    d = s.cap_m3_per_Pa / h + gin + s.g_out_m3_per_s_Pa
+                    r = fin - s.q_out_m3_per_s - s.missed_m3_per_s
+                    s.diag_m3_per_s_Pa = d
+                    s.rhs_m3_per_s = r
                     lhs += gin * (1.0 - gin / d)
                     rhs += -fin + gin * r / d
                 dm = rhs / lhs
                 settled = True
                 for j in range(n_per):
-                    i = first + j
-                    p = cx[i, CX_P]
-                    gin = scratch[j, 1]
-                    gout = scratch[j, 3]
-                    di = (scratch[j, 7] + gin * dm) / scratch[j, 6]
-                    q_in = scratch[j, 0] + gin * (dm - di)
-                    q_out = scratch[j, 2] + gout * di
-                    n_new = max(cx[i, CX_N] + h * (q_in - q_out), 1e-12)
-                    p_new, cap_new = cell_pressure(cp, i, n_new, p + di, patm)
+                    c = leg_cells[j]
+                    s = step[j]
+                    p = c.p_Pa
+                    gin = s.g_in_m3_per_s_Pa
+                    gout = s.g_out_m3_per_s_Pa
+                    di = (s.rhs_m3_per_s + gin * dm) / s.diag_m3_per_s_Pa
+                    q_in = s.q_in_m3_per_s + gin * (dm - di)
+                    q_out = s.q_out_m3_per_s + gout * di
+                    n_new = max(c.gas_m3 + h * (q_in - q_out), 1e-12)
+                    p_new, cap_new = cell_pressure(c, n_new, p + di, patm)
                     # the Newton step of the implicit equation from here: the flow error times h
                     # over the cell's stiffness (capacitance plus the orifices' hold on it)
                     hg = h * (gin + gout)
                     if hg * abs(p_new - p - di) > CELL_STEP_TOL_Pa * (cap_new + hg):
                         settled = False
-                    scratch[j, 8] = di
-                    scratch[j, 9] = q_in
-                    scratch[j, 10] = n_new
-                    scratch[j, 11] = p_new
-                    scratch[j, 12] = cap_new
+                    s.dp_Pa = di
+                    s.q_in_step_m3_per_s = q_in
+                    s.gas_m3 = n_new
+                    s.p_Pa = p_new
+                    s.cap_new_m3_per_Pa = cap_new
                 if settled or it == CELL_STEP_ITERATIONS - 1:
                     break
                 for j in range(n_per):  # re-linearise every cell's gas law where its step landed
-                    i = first + j
-                    di = scratch[j, 8]
-                    n_lin, cap_lin = gas_amount(cp, i, cx[i, CX_P] + di, patm)
-                    scratch[j, 4] = cap_lin
-                    scratch[j, 5] = (n_lin - cx[i, CX_N] - cap_lin * di) / h
+                    c = leg_cells[j]
+                    s = step[j]
+                    di = s.dp_Pa
+                    n_lin, cap_lin = gas_amount(c, c.p_Pa + di, patm)
+                    s.cap_m3_per_Pa = cap_lin
+                    s.missed_m3_per_s = (n_lin - c.gas_m3 - cap_lin * di) / h
             q_in_total = 0.0
             for j in range(n_per):
-                i = first + j
-                q_in_total += scratch[j, 9]
-                cx[i, CX_N] = scratch[j, 10]
-                cx[i, CX_P] = scratch[j, 11]
-                cx[i, CX_CAP] = scratch[j, 12]
-                cx[i, CX_PEAK] = max(cx[i, CX_PEAK], cx[i, CX_P])
-                cx[i, CX_SENS] += (cx[i, CX_P] - cx[i, CX_SENS]) * a_p
-                cx[i, CX_OFF] += cp[i, CP_DRIFT] * h
+                c = leg_cells[j]
+                s = step[j]
+                q_in_total += s.q_in_step_m3_per_s
+                c.gas_m3 = s.gas_m3
+                c.p_Pa = s.p_Pa
+                c.cap_m3_per_Pa = s.cap_new_m3_per_Pa
+                c.peak_Pa = max(c.peak_Pa, c.p_Pa)
+                c.sensor_Pa += (c.p_Pa - c.sensor_Pa) * a_p
+                c.offset_Pa += c.drift_Pa_per_s * h
             qp_new = max(qp + gp * dm, 0.0)
-            lx[leg, LX_N] = max(lx[leg, LX_N] + h * (qp_new - q_in_total - (qml + gml * dm)), 1e-12)
-            lx[leg, LX_P] = lx[leg, LX_N] * patm / g[G_VM] - patm
-            lx[leg, LX_SENS] += (lx[leg, LX_P] - lx[leg, LX_SENS]) * a_p
-            ratio = min(max(lx[leg, LX_P] / g[G_PSHUT], 0.0), 1.0)
-            lx[leg, LX_IP] = w * (g[G_IPF] + (g[G_IPS] - g[G_IPF]) * ratio) if powered else 0.0
+            leg.manifold_gas_m3 = max(
+                leg.manifold_gas_m3 + h * (qp_new - q_in_total - (qml + gml * dm)), 1e-12
+            )
+            leg.manifold_Pa = leg.manifold_gas_m3 * patm / g.manifold_m3 - patm
+            leg.manifold_sensor_Pa += (leg.manifold_Pa - leg.manifold_sensor_Pa) * a_p
+            ratio = min(max(leg.manifold_Pa / g.pump_shutoff_Pa, 0.0), 1.0)
+            leg.pump_A = w * (g.pump_free_A + (g.pump_shutoff_A - g.pump_free_A) * ratio) if powered else 0.0
         if thermal:
             # heater pad against the skin (a shorted switch heats fully until the relay opens)
-            duty = 1.0 if lp[leg, LP_RUNAWAY] > 0.5 else lp[leg, LP_CMD_HEAT]
-            heat_w = lp[leg, LP_HEATW] * duty if relay_closed else 0.0
-            lx[leg, LX_IH] = heat_w / g[G_VSUP]
-            tpad = lx[leg, LX_TPAD]
-            tskin = lx[leg, LX_TSKIN]
-            q_ps = g[G_GPS] * (tpad - tskin)
-            lx[leg, LX_TPAD] = tpad + h / g[G_CPAD] * (heat_w - q_ps - g[G_GPA] * (tpad - g[G_TAMB]))
-            lx[leg, LX_TSKIN] = tskin + h / g[G_CSKIN] * (q_ps - g[G_GSC] * (tskin - g[G_TCORE]))
-            surface = 0.5 * (lx[leg, LX_TPAD] + lx[leg, LX_TSKIN])
-            lx[leg, LX_TPEAK] = max(lx[leg, LX_TPEAK], surface)
-            lx[leg, LX_TSENS] += (surface - lx[leg, LX_TSENS]) * a_t
+            duty = 1.0 if leg.heater_shorted else leg.cmd_heater
+            heat_w = leg.heater_W * duty if relay_closed else 0.0
+            leg.heater_A = heat_w / g.supply_V
+            tpad = leg.pad_C
+            tskin = leg.skin_C
+            q_ps = g.pad_to_skin_W_per_K * (tpad - tskin)
+            leg.pad_C = tpad + h / g.pad_J_per_K * (
+                heat_w - q_ps - g.pad_to_ambient_W_per_K * (tpad - g.ambient_C)
+            )
+            leg.skin_C = tskin + h / g.skin_J_per_K * (q_ps - g.skin_to_core_W_per_K * (tskin - g.core_C))
+            surface = 0.5 * (leg.pad_C + leg.skin_C)
+            leg.peak_surface_C = max(leg.peak_surface_C, surface)
+            leg.thermistor_C += (surface - leg.thermistor_C) * a_t
             # motors
-            on = 1.0 if relay_closed else 0.0
-            volts = g[G_VSUP] * on * lp[leg, LP_HASR] * lp[leg, LP_CMD_ROLL]
-            wr, ir = _motor(lx[leg, LX_WR], volts, lp[leg, LP_RLOAD], g[G_RR], g[G_RK], g[G_RB], g[G_RJ], h)
-            lx[leg, LX_WR] = wr
-            lx[leg, LX_IR] = ir
-            volts = g[G_VSUP] * on * lp[leg, LP_HASV] * lp[leg, LP_CMD_VIB]
-            wv, iv = _motor(lx[leg, LX_WV], volts, lp[leg, LP_VLOAD], g[G_VR], g[G_VK], g[G_VB], g[G_VJ], h)
-            lx[leg, LX_WV] = wv
-            lx[leg, LX_IV] = iv
+            volts = g.supply_V * leg.cmd_roller if (relay_closed and leg.has_roller) else 0.0
+            leg.roller_rad_per_s, leg.roller_A = _motor(
+                leg.roller_rad_per_s, volts, leg.roller_load_N_m, g.roller, h
+            )
+            volts = g.supply_V * leg.cmd_vibration if (relay_closed and leg.has_vibration) else 0.0
+            leg.vibration_rad_per_s, leg.vibration_A = _motor(
+                leg.vibration_rad_per_s, volts, leg.vibration_load_N_m, g.vibration, h
+            )
 
 
 @njit(cache=True)
@@ -449,34 +530,54 @@ def _adc(value, noise_sd, lsb, lo, hi, rng):
 
 
 @njit(cache=True)
-def _sample(cx, cp, lx, lp, g, rng, out):
-    nc = cx.shape[0]
-    nl = lx.shape[0]
+def _pressure_adc(value, g, rng):
+    """A pressure sensor's output, Pa, for its element (plus offset) at ``value``."""
+    return _adc(value, g.pressure_noise_Pa, g.pressure_lsb_Pa, g.pressure_min_Pa, g.pressure_max_Pa, rng)
+
+
+@njit(cache=True)
+def _current_adc(value, g, rng):
+    """A current sensor's output, A."""
+    return _adc(value, g.current_noise_A, g.current_lsb_A, 0.0, 20.0, rng)
+
+
+@njit(cache=True)
+def _sample(cells, legs, g, rng, out):
+    nc = cells.shape[0]
+    nl = legs.shape[0]
     for i in range(nc):
-        if cp[i, CP_STUCK] < 0.5:  # a stuck sensor keeps its last output
-            v = _adc(cx[i, CX_SENS] + cx[i, CX_OFF], g[G_PNOISE], g[G_PLSB], g[G_PMIN], g[G_PMAX], rng)
-            out[i] = v / _MMHG_Pa
-    for leg in range(nl):
-        v = _adc(lx[leg, LX_SENS] + lp[leg, LP_OFFM], g[G_PNOISE], g[G_PLSB], g[G_PMIN], g[G_PMAX], rng)
-        out[nc + leg] = v / _MMHG_Pa
-        out[nc + nl + leg] = _adc(
-            lx[leg, LX_TSENS] + lp[leg, LP_OFFT], g[G_TNOISE], g[G_TLSB], -20.0, 120.0, rng
+        c = cells[i]
+        if not c.sensor_stuck:  # a stuck sensor keeps its last output
+            out[i] = _pressure_adc(c.sensor_Pa + c.offset_Pa, g, rng) / _MMHG_Pa
+    for k in range(nl):
+        leg = legs[k]
+        out[nc + k] = _pressure_adc(leg.manifold_sensor_Pa + leg.manifold_offset_Pa, g, rng) / _MMHG_Pa
+        out[nc + nl + k] = _adc(
+            leg.thermistor_C + leg.thermistor_offset_C, g.temp_noise_C, g.temp_lsb_C, -20.0, 120.0, rng
         )
-        for k in range(3):
-            out[nc + (2 + k) * nl + leg] = _adc(lx[leg, LX_IP + k], g[G_INOISE], g[G_ILSB], 0.0, 20.0, rng)
-        out[nc + 5 * nl + leg] = _adc(lx[leg, LX_IH], g[G_INOISE], g[G_ILSB], 0.0, 20.0, rng)
+        out[nc + 2 * nl + k] = _current_adc(leg.pump_A, g, rng)
+        out[nc + 3 * nl + k] = _current_adc(leg.roller_A, g, rng)
+        out[nc + 4 * nl + k] = _current_adc(leg.vibration_A, g, rng)
+        out[nc + 5 * nl + k] = _current_adc(leg.heater_A, g, rng)
 
 
 @njit(cache=True)
 def _lag_factors(h, g):
     """How far the pump speed, the pressure sensors and the thermistor move towards their
     targets in h seconds (exact first-order lags)."""
-    return 1.0 - np.exp(-h / g[G_TPUMP]), 1.0 - np.exp(-h / g[G_PLAG]), 1.0 - np.exp(-h / g[G_TLAG])
+    return (
+        1.0 - np.exp(-h / g.pump_spinup_s),
+        1.0 - np.exp(-h / g.pressure_lag_s),
+        1.0 - np.exp(-h / g.temp_lag_s),
+    )
 
 
 @njit(cache=True)
-def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_Pa):
+def advance(t0, t1, dt, relay_closed, sample, cells, legs, constants, rng, out):
     """Integrate every leg from t0 to t1 in substeps of dt (the last one shorter), then sample.
+
+    ``cells``: one `CELL` per cell, leg by leg; ``legs``: one `LEG` per leg; ``constants``: one
+    `CONSTANTS` (an array of one record: numba takes an array faster than a record).
 
     The pneumatics of a `_quiet` leg take the whole span in one step (heater and motors keep the
     substeps), unless the relay opens on the way. The device's own over-pressure switch is checked
@@ -486,43 +587,45 @@ def advance(t0, t1, dt, relay_closed, sample, cx, cp, lx, lp, g, rng, out, trip_
     The flags handed to `_substep` are ``np.bool_``: numba compiles a function once more for each
     literal ``True`` or ``False`` it is called with, and `_substep` takes seconds to compile.
     """
+    g = constants[0]
     tripped_at = -1.0
     yes, no = np.bool_(True), np.bool_(False)
     span = t1 - t0
-    n_legs = lx.shape[0]
-    n_per = cx.shape[0] // n_legs
+    n_legs = legs.shape[0]
+    n_per = cells.shape[0] // n_legs
     if span > 0.0:
         n = int(np.ceil(span / dt - 1e-9))
         n = max(n, 1)
-        scratch = np.empty((n_per, 13))
+        step = np.empty(n_per, CELL_STEP)
         busy = np.empty(n_legs, np.bool_)
-        for leg in range(n_legs):
-            busy[leg] = g[G_QUIET] == 0.0 or not _quiet(relay_closed, cx, cp, lx, lp, leg, n_per)
+        for k in range(n_legs):
+            busy[k] = not g.quiet_legs or not _quiet(
+                relay_closed, legs[k], cells[k * n_per : (k + 1) * n_per]
+            )
         pending = not busy.all()  # quiet legs wait for one step at the end
         lags = _lag_factors(dt, g)
         t = t0
         for s in range(n):
             h = dt if s < n - 1 else span - dt * (n - 1)
             if h > 0.0:
-                a_pump, a_p, a_t = lags if h == dt else _lag_factors(h, g)
-                _substep(h, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, busy, yes)
+                _substep(
+                    h, relay_closed, cells, legs, g, step, lags if h == dt else _lag_factors(h, g), busy, yes
+                )
                 t += h
             if relay_closed:
-                for i in range(cx.shape[0]):
-                    if cx[i, CX_P] > trip_Pa[i]:
+                for i in range(cells.shape[0]):
+                    if cells[i].p_Pa > cells[i].trip_Pa:
                         relay_closed = False
                         tripped_at = t
                         break
                 if pending and not relay_closed:  # quiet legs catch up, then their valves move
-                    a_pump, a_p, a_t = _lag_factors(t - t0, g)
-                    _substep(t - t0, yes, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, no)
+                    _substep(t - t0, yes, cells, legs, g, step, _lag_factors(t - t0, g), ~busy, no)
                     busy[:] = True
                     pending = False
         if pending:
-            a_pump, a_p, a_t = _lag_factors(span, g)
-            _substep(span, relay_closed, cx, cp, lx, lp, g, scratch, a_pump, a_p, a_t, ~busy, no)
+            _substep(span, relay_closed, cells, legs, g, step, _lag_factors(span, g), ~busy, no)
     if sample:
-        _sample(cx, cp, lx, lp, g, rng, out)
+        _sample(cells, legs, g, rng, out)
     return tripped_at
 
 
@@ -536,13 +639,17 @@ def _clamp(x, hi):
 
 
 @njit(cache=True)
-def latch(cp, lp, inlet_open, exhaust_open, pump_duty, heater_power, roller_speed, vibration_level, vib_max):
-    """Copy one tick's commands into the parameter arrays, clamped to what the hardware can do."""
-    for i in range(cp.shape[0]):
-        cp[i, CP_CMD_IN] = 1.0 if inlet_open[i] else 0.0
-        cp[i, CP_CMD_EX] = 1.0 if exhaust_open[i] else 0.0
-    for leg in range(lp.shape[0]):
-        lp[leg, LP_CMD_PUMP] = _clamp(pump_duty[leg], 1.0)
-        lp[leg, LP_CMD_HEAT] = _clamp(heater_power[leg], 1.0)
-        lp[leg, LP_CMD_ROLL] = _clamp(roller_speed[leg], 1.0)
-        lp[leg, LP_CMD_VIB] = _clamp(vibration_level[leg], vib_max) / 5.0
+def latch(
+    cells, legs, inlet_open, exhaust_open, pump_duty, heater_power, roller_speed, vibration_level, vib_max
+):
+    """Copy one tick's commands into the records, clamped to what the hardware can do."""
+    for i in range(cells.shape[0]):
+        c = cells[i]
+        c.cmd_inlet = bool(inlet_open[i])
+        c.cmd_exhaust = bool(exhaust_open[i])
+    for k in range(legs.shape[0]):
+        leg = legs[k]
+        leg.cmd_pump = _clamp(pump_duty[k], 1.0)
+        leg.cmd_heater = _clamp(heater_power[k], 1.0)
+        leg.cmd_roller = _clamp(roller_speed[k], 1.0)
+        leg.cmd_vibration = _clamp(vibration_level[k], vib_max) / 5.0

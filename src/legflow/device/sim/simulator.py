@@ -83,34 +83,34 @@ class SimulatedMassager(Massager):
                 f"profile '{profile.name}' gives no pump curve (pump_free_flow_L_per_min, "
                 "pump_shutoff_mmHg): the simulator needs one"
             )
-        self._g = _globals(self.params, profile.pump_free_flow_L_per_min, profile.pump_shutoff_mmHg)
-        self._cp = _cell_params(profile, self.params)
+        #: The kernel's records: one `physics.CONSTANTS` (an array of one), a `physics.CELL` per
+        #: cell (leg by leg) and a `physics.LEG` per leg.
+        self._constants = _constants(self.params, profile.pump_free_flow_L_per_min, profile.pump_shutoff_mmHg)
+        cells = self._cells = _cell_params(profile, self.params)
         ratings = np.array([c.max_pressure_mmHg for c in profile.cells] * len(profile.legs))
-        self._trip_Pa = (ratings + self.params.trip_margin_mmHg) * MMHG_Pa
-        self._lp = np.zeros((nl, ph.NLP))
+        cells["trip_Pa"] = (ratings + self.params.trip_margin_mmHg) * MMHG_Pa
+        legs = self._legs = np.zeros(nl, ph.LEG)
         rng = np.random.default_rng(seed)
         self._rng = np.array([rng.integers(1, 2**63, dtype=np.int64)], dtype=np.uint64)
         p = self.params
-        self._lp[:, ph.LP_PUMPOK] = 1.0
-        self._lp[:, ph.LP_RLOAD] = p.roller_load_N_m
-        self._lp[:, ph.LP_VLOAD] = p.vibration_load_N_m
-        self._lp[:, ph.LP_OFFM] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nl) * MMHG_Pa
-        self._lp[:, ph.LP_OFFT] = rng.normal(0.0, p.temp_offset_sd_C, nl)
-        self._lp[:, ph.LP_HEATW] = p.heater_power_W if profile.heater_max_C is not None else 0.0
-        self._lp[:, ph.LP_HASR] = 1.0 if profile.rollers is not None else 0.0
-        self._lp[:, ph.LP_HASV] = 1.0 if profile.vibration_max_level > 0 else 0.0
-        self._cx = np.zeros((nc, ph.NCX))
-        self._cx[:, ph.CX_EX] = 1.0  # unpowered: exhausts open
-        self._cx[:, ph.CX_OFF] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nc) * MMHG_Pa
+        legs["pump_works"] = True
+        legs["roller_load_N_m"] = p.roller_load_N_m
+        legs["vibration_load_N_m"] = p.vibration_load_N_m
+        legs["manifold_offset_Pa"] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nl) * MMHG_Pa
+        legs["thermistor_offset_C"] = rng.normal(0.0, p.temp_offset_sd_C, nl)
+        legs["heater_W"] = p.heater_power_W if profile.heater_max_C is not None else 0.0
+        legs["has_roller"] = profile.rollers is not None
+        legs["has_vibration"] = profile.vibration_max_level > 0
+        cells["exhaust_opening"] = 1.0  # unpowered: exhausts open
+        cells["offset_Pa"] = rng.normal(0.0, p.pressure_offset_sd_mmHg, nc) * MMHG_Pa
         for i in range(nc):
-            self._cx[i, ph.CX_N], self._cx[i, ph.CX_CAP] = ph.gas_amount(self._cp, i, 0.0, ATMOSPHERE_Pa)
-        self._lx = np.zeros((nl, ph.NLX))
-        self._lx[:, ph.LX_N] = p.manifold_volume_mL * _mL
+            cells["gas_m3"][i], cells["cap_m3_per_Pa"][i] = ph.gas_amount(cells[i], 0.0, ATMOSPHERE_Pa)
+        legs["manifold_gas_m3"] = p.manifold_volume_mL * _mL
         tpad, tskin = _thermal_rest(p)
-        self._lx[:, ph.LX_TPAD] = tpad
-        self._lx[:, ph.LX_TSKIN] = tskin
-        self._lx[:, ph.LX_TSENS] = 0.5 * (tpad + tskin)
-        self._lx[:, ph.LX_TPEAK] = 0.5 * (tpad + tskin)
+        legs["pad_C"] = tpad
+        legs["skin_C"] = tskin
+        legs["thermistor_C"] = 0.5 * (tpad + tskin)
+        legs["peak_surface_C"] = 0.5 * (tpad + tskin)
         self._out = np.zeros(nc + 6 * nl)
         self._cmd = Commands.idle(nl, nc)
         self._latch(self._cmd)
@@ -177,7 +177,7 @@ class SimulatedMassager(Massager):
 
     def true_maxima(self) -> tuple[np.ndarray, np.ndarray]:
         self._sync()
-        return self._cx[:, ph.CX_PEAK] / MMHG_Pa, self._lx[:, ph.LX_TPEAK].copy()
+        return self._cells["peak_Pa"] / MMHG_Pa, self._legs["peak_surface_C"].copy()
 
     # --- true state (not sensed), for tests and the twin -----------------------------------------
     @property
@@ -193,12 +193,12 @@ class SimulatedMassager(Massager):
     @property
     def true_pressure_mmHg(self) -> np.ndarray:
         self._sync()
-        return self._cx[:, ph.CX_P] / MMHG_Pa
+        return self._cells["p_Pa"] / MMHG_Pa
 
     @property
     def true_manifold_mmHg(self) -> np.ndarray:
         self._sync()
-        return self._lx[:, ph.LX_P] / MMHG_Pa
+        return self._legs["manifold_Pa"] / MMHG_Pa
 
     @property
     def true_pump_flow_L_per_min(self) -> np.ndarray:
@@ -206,34 +206,33 @@ class SimulatedMassager(Massager):
         self._sync()
         free, shutoff = self.profile.pump_free_flow_L_per_min, self.profile.pump_shutoff_mmHg
         assert free is not None and shutoff is not None  # the constructor refuses a profile without
-        speed = self._lx[:, ph.LX_W] * self._lp[:, ph.LP_PUMPOK]
-        ratio = self._lx[:, ph.LX_P] / (shutoff * MMHG_Pa)
+        speed = self._legs["pump_speed"] * self._legs["pump_works"]
+        ratio = self._legs["manifold_Pa"] / (shutoff * MMHG_Pa)
         return free * np.where(speed > 0.0, np.maximum(speed - ratio, 0.0), 0.0)
 
     @property
     def true_cell_volume_mL(self) -> np.ndarray:
         """Gas volume of every cell now."""
         self._sync()
-        return (
-            np.array([ph.gas_volume(self._cp, i, self._cx[i, ph.CX_P])[0] for i in range(self.n_cells)]) / _mL
-        )
+        return np.array([ph.gas_volume(cell, cell["p_Pa"])[0] for cell in self._cells]) / _mL
 
     @property
     def true_skin_temp_C(self) -> np.ndarray:
         """Skin surface under the pad (the contact between pad and skin), per leg."""
         self._sync()
-        return 0.5 * (self._lx[:, ph.LX_TPAD] + self._lx[:, ph.LX_TSKIN])
+        surface: np.ndarray = 0.5 * (self._legs["pad_C"] + self._legs["skin_C"])
+        return surface
 
     @property
     def true_pad_temp_C(self) -> np.ndarray:
         self._sync()
-        return self._lx[:, ph.LX_TPAD].copy()
+        return self._legs["pad_C"].copy()
 
     @property
     def true_valve_opening(self) -> tuple[np.ndarray, np.ndarray]:
         """(inlet, exhaust) opening 0..1 per cell."""
         self._sync()
-        return self._cx[:, ph.CX_IN].copy(), self._cx[:, ph.CX_EX].copy()
+        return self._cells["inlet_opening"].copy(), self._cells["exhaust_opening"].copy()
 
     @property
     def true_roller_work(self) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +241,7 @@ class SimulatedMassager(Massager):
         none); nothing while they stand still or the relay is open."""
         self._sync()
         reach = self.profile.rollers.zones if self.profile.rollers is not None else ()
-        spinning = (self._lp[:, ph.LP_CMD_ROLL] > 0.0) & (not self._relay_open)
+        spinning = (self._legs["cmd_roller"] > 0.0) & (not self._relay_open)
         named = self._roller_zones.any(axis=1, keepdims=True)
         zones = np.array([z in reach for z in ROLLER_ZONES]) & (self._roller_zones | ~named)
         return zones & spinning[:, None], self._roller_deep & spinning
@@ -251,8 +250,9 @@ class SimulatedMassager(Massager):
     def heater_power_W(self) -> np.ndarray:
         """Electrical power into each heater pad now."""
         self._sync()
-        duty = np.where(self._lp[:, ph.LP_RUNAWAY] > 0.5, 1.0, self._lp[:, ph.LP_CMD_HEAT])
-        return np.zeros(self.n_legs) if self._relay_open else self._lp[:, ph.LP_HEATW] * duty
+        legs = self._legs
+        duty = np.where(legs["heater_shorted"], 1.0, legs["cmd_heater"])
+        return np.zeros(self.n_legs) if self._relay_open else legs["heater_W"] * duty
 
     # --- hooks -----------------------------------------------------------------------------------
     def set_limb_volume_change_mL(self, change_mL: np.ndarray | Sequence[float]) -> None:
@@ -263,18 +263,18 @@ class SimulatedMassager(Massager):
             raise ValueError(f"need one volume change per cell ({self.n_cells}), got shape {change.shape}")
         self._advance(self._clock.now(), sample=False)
         self._limb_change_m3 = change * _mL
-        self._cp[:, ph.CP_DVLIMB] = self._limb_change_m3 * self._worn
-        self._cp[:, ph.CP_DVLIMB_RATE] = 0.0
-        ph.resolve_pressures(self._cx, self._cp, self._g)
+        self._cells["limb_m3"] = self._limb_change_m3 * self._worn
+        self._cells["limb_rate_m3_per_s"] = 0.0
+        ph.resolve_pressures(self._cells, self._constants)
 
     def set_roller_load_N_m(self, load_N_m: np.ndarray | Sequence[float]) -> None:
         """Load torque on each leg's roller motor shaft (a foot pressing down; a jam stalls it)."""
         self._advance(self._clock.now(), sample=False)
-        self._lp[:, ph.LP_RLOAD] = np.asarray(load_N_m, float)
+        self._legs["roller_load_N_m"] = np.asarray(load_N_m, float)
 
     def set_vibration_load_N_m(self, load_N_m: np.ndarray | Sequence[float]) -> None:
         self._advance(self._clock.now(), sample=False)
-        self._lp[:, ph.LP_VLOAD] = np.asarray(load_N_m, float)
+        self._legs["vibration_load_N_m"] = np.asarray(load_N_m, float)
 
     # --- internals -------------------------------------------------------------------------------
     def _sync(self) -> None:
@@ -287,20 +287,18 @@ class SimulatedMassager(Massager):
             self.params.substep_s,
             not self._relay_open,
             sample,
-            self._cx,
-            self._cp,
-            self._lx,
-            self._lp,
-            self._g,
+            self._cells,
+            self._legs,
+            self._constants,
             self._rng,
             self._out,
-            self._trip_Pa,
         )
         if tripped_at >= 0.0:  # the device's own over-pressure switch
             if self.failsafe_at_s is None:
                 self.failsafe_at_s = tripped_at
-                over = int(np.argmax(self._cx[:, ph.CX_P] - self._trip_Pa))
-                trip = self._trip_Pa[over] / MMHG_Pa
+                cells = self._cells
+                over = int(np.argmax(cells["p_Pa"] - cells["trip_Pa"]))
+                trip = cells["trip_Pa"][over] / MMHG_Pa
                 self.failsafe_reason = f"pressure switch: {self._names[over]} over {trip:.0f} mmHg"
             self._open_relay()
         self._t = max(self._t, t1)
@@ -332,13 +330,13 @@ class SimulatedMassager(Massager):
         then its volume under each cell takes back (or gives) that much of the cell's gas."""
         assert self.limb is not None
         worn = self._worn
-        self.limb.step(self._cx[:, ph.CX_P] * (worn / MMHG_Pa))
+        self.limb.step(self._cells["p_Pa"] * (worn / MMHG_Pa))
         self._next_limb_s += self.limb.step_s
         self._limb_change_m3 = self.limb.limb_volume_change_mL() * _mL
         # the limb reaches its new volume over the step it was computed for, so the gas feels a
         # ramp (as a real leg moves) that the controller can follow, not a jump at each step
         target = self._limb_change_m3 * worn
-        self._cp[:, ph.CP_DVLIMB_RATE] = (target - self._cp[:, ph.CP_DVLIMB]) / self.limb.step_s
+        self._cells["limb_rate_m3_per_s"] = (target - self._cells["limb_m3"]) / self.limb.step_s
 
     def _open_relay(self) -> None:
         self._relay_open = True
@@ -346,8 +344,8 @@ class SimulatedMassager(Massager):
 
     def _latch(self, c: Commands) -> None:
         ph.latch(
-            self._cp,
-            self._lp,
+            self._cells,
+            self._legs,
             c.inlet_open,
             c.exhaust_open,
             c.pump_duty,
@@ -383,33 +381,35 @@ class SimulatedMassager(Massager):
 
     def _inject(self, t_s: float, kind: str, k: int) -> None:
         """Make the physical change of one fault (cell index or leg index k)."""
-        p, cp, lp = self.params, self._cp, self._lp
+        p, cells, legs = self.params, self._cells, self._legs
         if kind == "leak":
-            cp[k, ph.CP_KLEAK] += orifice_area_m2(p.fault_leak_diameter_mm, p.orifice_discharge_coefficient)
+            cells["leak_m2"][k] += orifice_area_m2(p.fault_leak_diameter_mm, p.orifice_discharge_coefficient)
         elif kind == "valve_stuck_closed":
-            cp[k, ph.CP_INMODE] = 1.0
+            cells["inlet_valve"][k] = ph.InletValve.STUCK_CLOSED
         elif kind == "valve_stuck_open":
-            cp[k, ph.CP_INMODE] = 2.0
+            cells["inlet_valve"][k] = ph.InletValve.STUCK_OPEN
         elif kind == "sensor_stuck":
-            cp[k, ph.CP_STUCK] = 1.0
+            cells["sensor_stuck"][k] = True
         elif kind == "sensor_drift":
-            cp[k, ph.CP_DRIFT] = p.fault_drift_mmHg_per_s * MMHG_Pa
+            cells["drift_Pa_per_s"][k] = p.fault_drift_mmHg_per_s * MMHG_Pa
         elif kind == "kinked_tube":  # the kink is an orifice in series with both valves
             f = p.fault_kink_area_fraction
-            cp[k, [ph.CP_KIN, ph.CP_KEX]] *= f / math.sqrt(1.0 + f * f)
+            left = f / math.sqrt(1.0 + f * f)
+            cells["inlet_m2"][k] *= left
+            cells["exhaust_m2"][k] *= left
         elif kind == "pump_failure":
-            lp[k, ph.LP_PUMPOK] = 0.0
+            legs["pump_works"][k] = False
         elif kind == "heater_runaway":
-            lp[k, ph.LP_RUNAWAY] = 1.0
+            legs["heater_shorted"][k] = True
         elif kind == "garment_off":
-            cells = self._leg_of_cell == k
-            self._worn[cells] = 0.0
-            cp[cells, ph.CP_VCONF] *= p.garment_off_conform_factor
-            cp[cells, ph.CP_PCONF] *= p.garment_off_conform_pressure_factor
-            cp[cells, ph.CP_CT] *= p.garment_off_tissue_factor
-            cp[cells, ph.CP_DVLIMB] = 0.0
-            cp[cells, ph.CP_DVLIMB_RATE] = 0.0
-            ph.resolve_pressures(self._cx, cp, self._g)
+            on_leg = self._leg_of_cell == k
+            self._worn[on_leg] = 0.0
+            cells["conform_m3"][on_leg] *= p.garment_off_conform_factor
+            cells["conform_Pa"][on_leg] *= p.garment_off_conform_pressure_factor
+            cells["tissue_m3_per_Pa"][on_leg] *= p.garment_off_tissue_factor
+            cells["limb_m3"][on_leg] = 0.0
+            cells["limb_rate_m3_per_s"][on_leg] = 0.0
+            ph.resolve_pressures(cells, self._constants)
         elif kind == "link_loss":
             self._link_lost = True
         where = "" if k < 0 else self._names[k] if kind in CELL_FAULTS else self.profile.legs[k]
@@ -438,56 +438,62 @@ def _sensors(
     )
 
 
-def _globals(p: SimParameters, pump_free_flow_L_per_min: float, pump_shutoff_mmHg: float) -> np.ndarray:
-    """The kernel's global parameters: the simulator's physics and the device's pump curve."""
-    g = np.zeros(ph.NG)
-    g[ph.G_PATM] = ATMOSPHERE_Pa
-    g[ph.G_RHO] = AIR_DENSITY_kg_per_m3
-    g[ph.G_PLIN] = p.orifice_linear_below_mmHg * MMHG_Pa
-    g[ph.G_QFREE] = pump_free_flow_L_per_min * 1e-3 / 60.0
-    g[ph.G_PSHUT] = pump_shutoff_mmHg * MMHG_Pa
-    g[ph.G_TPUMP] = p.pump_spinup_s
-    g[ph.G_VM] = p.manifold_volume_mL * _mL
-    g[ph.G_KML] = orifice_area_m2(p.manifold_leak_diameter_mm, p.orifice_discharge_coefficient)
-    g[ph.G_TSW] = p.valve_switching_s
-    g[ph.G_IPF] = p.pump_free_current_A
-    g[ph.G_IPS] = p.pump_shutoff_current_A
-    g[ph.G_CPAD] = p.pad_heat_capacity_J_per_K
-    g[ph.G_CSKIN] = p.skin_heat_capacity_J_per_K
-    g[ph.G_GPS] = p.pad_to_skin_W_per_K
-    g[ph.G_GPA] = p.pad_to_ambient_W_per_K
-    g[ph.G_GSC] = p.skin_to_core_W_per_K
-    g[ph.G_TAMB] = p.ambient_C
-    g[ph.G_TCORE] = p.core_C
-    g[ph.G_VSUP] = p.motor_supply_V
-    g[ph.G_RR] = p.roller_resistance_ohm
-    g[ph.G_RK] = p.roller_k_V_s_per_rad
-    g[ph.G_RB] = p.roller_friction_N_m_s_per_rad
-    g[ph.G_RJ] = p.roller_inertia_kg_m2
-    g[ph.G_VR] = p.vibration_resistance_ohm
-    g[ph.G_VK] = p.vibration_k_V_s_per_rad
-    g[ph.G_VB] = p.vibration_friction_N_m_s_per_rad
-    g[ph.G_VJ] = p.vibration_inertia_kg_m2
-    g[ph.G_PNOISE] = p.pressure_noise_sd_mmHg * MMHG_Pa
-    g[ph.G_PLAG] = p.pressure_lag_s
-    g[ph.G_PLSB] = p.pressure_lsb_mmHg * MMHG_Pa
-    g[ph.G_PMIN] = p.pressure_range_mmHg[0] * MMHG_Pa
-    g[ph.G_PMAX] = p.pressure_range_mmHg[1] * MMHG_Pa
-    g[ph.G_TNOISE] = p.temp_noise_sd_C
-    g[ph.G_TLAG] = p.temp_lag_s
-    g[ph.G_TLSB] = p.temp_lsb_C
-    g[ph.G_INOISE] = p.current_noise_sd_A
-    g[ph.G_ILSB] = p.current_lsb_A
-    g[ph.G_QUIET] = 1.0 if p.quiet_legs_one_step else 0.0
-    return g
+def _constants(p: SimParameters, pump_free_flow_L_per_min: float, pump_shutoff_mmHg: float) -> np.ndarray:
+    """The kernel's `physics.CONSTANTS` (an array of one record): the simulator's physics and the
+    device's pump curve."""
+    constants = np.zeros(1, ph.CONSTANTS)
+    g = constants[0]
+    g["p_atm_Pa"] = ATMOSPHERE_Pa
+    g["air_density_kg_per_m3"] = AIR_DENSITY_kg_per_m3
+    g["laminar_below_Pa"] = p.orifice_linear_below_mmHg * MMHG_Pa
+    g["pump_free_flow_m3_per_s"] = pump_free_flow_L_per_min * 1e-3 / 60.0
+    g["pump_shutoff_Pa"] = pump_shutoff_mmHg * MMHG_Pa
+    g["pump_spinup_s"] = p.pump_spinup_s
+    g["manifold_m3"] = p.manifold_volume_mL * _mL
+    g["manifold_leak_m2"] = orifice_area_m2(p.manifold_leak_diameter_mm, p.orifice_discharge_coefficient)
+    g["valve_switching_s"] = p.valve_switching_s
+    g["pump_free_A"] = p.pump_free_current_A
+    g["pump_shutoff_A"] = p.pump_shutoff_current_A
+    g["pad_J_per_K"] = p.pad_heat_capacity_J_per_K
+    g["skin_J_per_K"] = p.skin_heat_capacity_J_per_K
+    g["pad_to_skin_W_per_K"] = p.pad_to_skin_W_per_K
+    g["pad_to_ambient_W_per_K"] = p.pad_to_ambient_W_per_K
+    g["skin_to_core_W_per_K"] = p.skin_to_core_W_per_K
+    g["ambient_C"] = p.ambient_C
+    g["core_C"] = p.core_C
+    g["supply_V"] = p.motor_supply_V
+    g["roller"] = (
+        p.roller_resistance_ohm,
+        p.roller_k_V_s_per_rad,
+        p.roller_friction_N_m_s_per_rad,
+        p.roller_inertia_kg_m2,
+    )
+    g["vibration"] = (
+        p.vibration_resistance_ohm,
+        p.vibration_k_V_s_per_rad,
+        p.vibration_friction_N_m_s_per_rad,
+        p.vibration_inertia_kg_m2,
+    )
+    g["pressure_noise_Pa"] = p.pressure_noise_sd_mmHg * MMHG_Pa
+    g["pressure_lag_s"] = p.pressure_lag_s
+    g["pressure_lsb_Pa"] = p.pressure_lsb_mmHg * MMHG_Pa
+    g["pressure_min_Pa"] = p.pressure_range_mmHg[0] * MMHG_Pa
+    g["pressure_max_Pa"] = p.pressure_range_mmHg[1] * MMHG_Pa
+    g["temp_noise_C"] = p.temp_noise_sd_C
+    g["temp_lag_s"] = p.temp_lag_s
+    g["temp_lsb_C"] = p.temp_lsb_C
+    g["current_noise_A"] = p.current_noise_sd_A
+    g["current_lsb_A"] = p.current_lsb_A
+    g["quiet_legs"] = p.quiet_legs_one_step
+    return constants
 
 
 def cell_air_mL(volume_mL: float, pressure_mmHg: float, params: SimParameters | None = None) -> float:
     """Air (mL at atmospheric pressure) a cell of ``volume_mL`` holds at a gauge pressure, by the
     kernel's own gas law, off the limb (no limb yielding under it): the one owner of a cell's gas
     for the program check's pump capacity and for the simulation."""
-    cp = _cell_rows(np.array([volume_mL]), params or SimParameters())
-    gas_m3, _ = ph.gas_amount(cp, 0, pressure_mmHg * MMHG_Pa, ATMOSPHERE_Pa)
+    cells = _cell_rows(np.array([volume_mL]), params or SimParameters())
+    gas_m3, _ = ph.gas_amount(cells[0], pressure_mmHg * MMHG_Pa, ATMOSPHERE_Pa)
     return float(gas_m3 / _mL)
 
 
@@ -496,20 +502,21 @@ def _cell_params(profile: DeviceProfile, p: SimParameters) -> np.ndarray:
 
 
 def _cell_rows(volumes_mL: np.ndarray, p: SimParameters) -> np.ndarray:
-    """The kernel's per-cell parameters of cells of these volumes (`physics.CP_*` columns)."""
+    """`physics.CELL` records of cells of these volumes: their gas law and orifices set, the rest
+    (state, faults, commands) zero."""
     vols = volumes_mL * _mL
-    cp = np.zeros((len(vols), ph.NCP))
-    cp[:, ph.CP_VFLOOR] = p.cell_dead_volume_mL * _mL
-    cp[:, ph.CP_SOFT] = 0.25 * p.cell_dead_volume_mL * _mL
-    cp[:, ph.CP_VRES] = p.cell_residual_fraction * vols
-    cp[:, ph.CP_VCONF] = p.cell_conform_fraction * vols
-    cp[:, ph.CP_PCONF] = p.cell_conform_pressure_mmHg * MMHG_Pa
-    cp[:, ph.CP_CT] = p.cell_tissue_fraction_per_mmHg * vols / MMHG_Pa
+    cells = np.zeros(len(vols), ph.CELL)
+    cells["floor_m3"] = p.cell_dead_volume_mL * _mL
+    cells["soft_m3"] = 0.25 * p.cell_dead_volume_mL * _mL
+    cells["residual_m3"] = p.cell_residual_fraction * vols
+    cells["conform_m3"] = p.cell_conform_fraction * vols
+    cells["conform_Pa"] = p.cell_conform_pressure_mmHg * MMHG_Pa
+    cells["tissue_m3_per_Pa"] = p.cell_tissue_fraction_per_mmHg * vols / MMHG_Pa
     cd = p.orifice_discharge_coefficient
-    cp[:, ph.CP_KIN] = orifice_area_m2(p.inlet_orifice_diameter_mm, cd)
-    cp[:, ph.CP_KEX] = orifice_area_m2(p.exhaust_orifice_diameter_mm, cd)
-    cp[:, ph.CP_KLEAK] = orifice_area_m2(p.cell_leak_diameter_mm, cd)
-    return cp
+    cells["inlet_m2"] = orifice_area_m2(p.inlet_orifice_diameter_mm, cd)
+    cells["exhaust_m2"] = orifice_area_m2(p.exhaust_orifice_diameter_mm, cd)
+    cells["leak_m2"] = orifice_area_m2(p.cell_leak_diameter_mm, cd)
+    return cells
 
 
 def _thermal_rest(p: SimParameters) -> tuple[float, float]:
