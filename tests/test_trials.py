@@ -91,7 +91,7 @@ def test_every_draw_stays_inside_the_documented_bounds_and_every_prior_has_a_sou
             )
     for s in subjects[:10]:  # every draw is a subject the twin can start from
         params, rest = pack(s.subject(), s.posture)
-        assert np.all(np.isfinite(params)) and np.all(np.isfinite(rest))
+        assert all(np.all(np.isfinite(params[f])) for f in params.dtype.names) and np.all(np.isfinite(rest))
 
 
 def test_traits_map_onto_documented_parameters():

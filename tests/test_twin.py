@@ -186,7 +186,7 @@ def test_oncotic_pressure_limits_the_fluid_a_long_hold_returns_to_the_capillarie
     trace = simulate(legs, hold, 60.0)
     cleared = session_metrics(trace).fluid_cleared_mL
     assert 0.0 < cleared[0] < 0.8 * cleared[1]
-    normal = trace.params[0, m.VI_NORMAL : m.VI_NORMAL + 3]
+    normal = trace.params[0]["interstitial_fluid_volume_mL"]
     remaining = normal + trace.fluid_excess_mL[-1, 0]
     assert np.all(remaining > 0.2 * normal)
     assert np.all(trace.interstitial_oncotic_mmHg[-1, 0] > trace.interstitial_oncotic_mmHg[0, 0] + 2.0)
@@ -223,8 +223,8 @@ def scipy_trace(subject, external: np.ndarray, dt: float) -> Trace:
         t_s=np.arange(n + 1) * dt,
         states=states_arr,
         external_mmHg=ext_rec,
-        observed=observe(states_arr, ext_rec, prm[None, :]),
-        params=prm[None, :],
+        observed=observe(states_arr, ext_rec, np.array([prm])),
+        params=np.array([prm]),
         tissue_volume_mL=np.array([[s.tissue_volume_mL for s in subject.segments]]),
     )
 
@@ -269,8 +269,11 @@ def test_resting_leg_stays_put_and_outflow_equals_inflow(adult):
     trace = simulate(adult, np.zeros((120, 3)), 1.0)
     np.testing.assert_allclose(trace.states[:, 0, :6], trace.states[:1, 0, :6].repeat(121, axis=0), atol=1e-8)
     prm = trace.params[0]
-    p_ref = trace.venous_pressure_mmHg[-1, 0] - prm[m.HYDRO : m.HYDRO + 3]
-    inflow = ((prm[m.MAP] - p_ref) / prm[m.RMV : m.RMV + 3] - prm[m.J_REST : m.J_REST + 3]).sum()
+    p_ref = trace.venous_pressure_mmHg[-1, 0] - prm["hydrostatic_mmHg"]
+    inflow = (
+        (prm["mean_arterial_pressure_mmHg"] - p_ref) / prm["microvascular_resistance_mmHg_s_per_mL"]
+        - prm["filtration_at_rest_mL_per_s"]
+    ).sum()
     assert trace.outflow_mL_per_s[-1, 0] == pytest.approx(inflow, rel=1e-9)
     assert session_metrics(trace).mean_outflow_mL_per_min[0] == pytest.approx(inflow * 60, rel=1e-9)
 
@@ -281,9 +284,10 @@ def test_segment_flows_are_observed_and_the_last_is_the_outflow(adult):
     assert trace.segment_outflow_mL_per_s[..., 1].max() > 3 * trace.segment_outflow_mL_per_s[0, 0, 1]
     rest = simulate(adult, np.zeros((10, 3)), DT)
     prm = rest.params[0]
-    rest_inflow = (prm[m.MAP] - (prm[m.PLOC_REST : m.PLOC_REST + 3] - prm[m.HYDRO : m.HYDRO + 3])) / prm[
-        m.RMV : m.RMV + 3
-    ] - prm[m.J_REST : m.J_REST + 3]
+    p_ref = prm["local_venous_pressure_at_rest_mmHg"] - prm["hydrostatic_mmHg"]
+    rest_inflow = (prm["mean_arterial_pressure_mmHg"] - p_ref) / prm[
+        "microvascular_resistance_mmHg_s_per_mL"
+    ] - prm["filtration_at_rest_mL_per_s"]
     np.testing.assert_allclose(rest.microvascular_inflow_mL_per_s[-1, 0], rest_inflow, rtol=1e-9)
 
 
@@ -301,6 +305,17 @@ def test_posture_raises_dependent_volumes(adult):
     volumes = {p: m.pack(adult, p)[1][:3] for p in m.POSTURES}
     assert np.all(volumes["standing"] > volumes["seated"])
     assert np.all(volumes["seated"] > volumes["supine"])
+
+
+def test_parameters_are_records_with_named_fields_and_a_flat_vector_is_refused(adult):
+    prm, rest = m.pack(adult)
+    assert prm.dtype == m.LEG_PARAMS and m.LEG_PARAMS.isalignedstruct
+    assert all(np.all(np.isfinite(prm[f])) for f in m.LEG_PARAMS.names)
+    assert prm["venous_compliance_mL_per_mmHg"][1] == adult.segments[1].venous_compliance_mL_per_mmHg
+    assert prm["mean_arterial_pressure_mmHg"] == adult.circulation.mean_arterial_pressure_mmHg
+    flat = np.array([prm]).view(np.float64)
+    with pytest.raises(ValueError, match="LEG_PARAMS"):
+        advance(flat, rest[None], np.zeros((1, 1, 3)), 1.0)
 
 
 def test_oedema_clears_more_fluid_under_a_long_50_mmHg_hold():
@@ -335,7 +350,8 @@ def test_analytic_jacobian_matches_finite_differences():
             y = rest.copy()
             y[:3] *= rng.uniform(0.3, 1.4, 3)
             y[3:6] += rng.uniform(-30.0, 60.0, 3)
-            if not all(0.0 < y[i] < prm[m.V0 + i] + prm[m.VMAX + i] for i in range(3)):
+            top = prm["venous_unstressed_volume_mL"] + prm["venous_max_distension_volume_mL"]
+            if not np.all((y[:3] > 0.0) & (y[:3] < top)):
                 continue
             ext = rng.choice([0.0, 10.0, 32.0, 80.0], 3) * rng.uniform(0.5, 1.5, 3)
             m.leg_jacobian(y, ext, prm, jac, dydt)
@@ -371,8 +387,8 @@ def test_session_steps_agree_with_the_batch_kernel(adult):
     prm, rest = m.pack(adult)
     y = rest[None].copy()
     for pressures in ext:
-        step_in_place(prm[None], y, pressures[None], 0.1, 1e-6)
-    ref = advance(prm[None], rest[None], ext[:, None, :], 0.1, len(ext), 1e-8, 1e-8)[-1]
+        step_in_place(np.array([prm]), y, pressures[None], 0.1, 1e-6)
+    ref = advance(np.array([prm]), rest[None], ext[:, None, :], 0.1, len(ext), 1e-8, 1e-8)[-1]
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 

@@ -67,7 +67,7 @@ def test_resting_pressures_match_the_twins_resting_network():
     for name in VARIANTS:
         subject = load_subject(name)
         prm, _ = m.pack(subject)
-        twin = prm[m.PLOC_REST : m.PLOC_REST + 3] - prm[m.HYDRO : m.HYDRO + 3]  # supine pack: same depths
+        twin = prm["local_venous_pressure_at_rest_mmHg"] - prm["hydrostatic_mmHg"]  # supine: same depths
         np.testing.assert_allclose(steady_state_mmHg(linear_legs(subject))[0], twin, rtol=2e-3)
 
 

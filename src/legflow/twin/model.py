@@ -30,8 +30,9 @@ deep axial veins and its muscle sinuses share one node, and cells over one segme
 their mean pressure (a pressure gradient or sequence within the calf has no effect).
 
 Each block below is a numba function whose docstring gives its equation, units and source; the
-parameters of one leg sit in a flat float64 vector addressed by the named offsets in this module
-(``prm[C + i]`` is the compliance of segment i), built from a :class:`Subject` by :func:`pack`.
+parameters of one leg are a record of :data:`LEG_PARAMS` (a numpy structured dtype, read by field
+name in the kernels: ``prm.venous_compliance_mL_per_mmHg[i]`` is the compliance of segment i), built
+from a :class:`Subject` by :func:`pack`; a batch of legs is a 1-D array of such records.
 The blocks use NumPy's error model: a solver's trial state that divides by zero yields inf, and the
 step is rejected, instead of raising. :func:`leg_jacobian` gives the analytic Jacobian the solver needs.
 """
@@ -39,7 +40,7 @@ step is rejected, instead of raising. :func:`leg_jacobian` gives the analytic Ja
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numba import njit
@@ -53,17 +54,52 @@ N_SEG = 3
 N_STATES = 8
 VEIN, FLUID, CUM_OUTFLOW, CUM_LYMPH = 0, 3, 6, 7
 
-# Per-segment parameter blocks: offset of segment i is BLOCK + i.
-C, V0, VMAX, R, RMV, RBACK, HYDRO, KF = 0, 3, 6, 9, 12, 15, 18, 21
-TIS_P0, TIS_CLOW, TIS_CHIGH, TIS_KNEE, TIS_WIDTH = 24, 27, 30, 33, 36
-LYMPH0, PLOC_REST, PIF_REST, J_REST, FLUID_REST = 39, 42, 45, 48, 51
-# Whole-leg scalars.
-MAP, PABD, VALVE_K, CAP_RATIO, LYMPH_G_IF, LYMPH_G_EXT, LYMPH_MAX = 54, 55, 56, 57, 58, 59, 60
-# Interstitial protein (per segment: normal interstitial volume, oncotic pressure at rest; then scalars).
-VI_NORMAL, PONC_REST, PONC0, SIGMA = 61, 64, 67, 68
-# Derived, for speed only (per segment): softplus(−V_k/w) of :func:`interstitial_pressure_mmHg`.
-TIS_SP0 = 69
-N_PARAMS = 72
+#: One leg's parameters (built by :func:`pack`). Per-segment fields hold foot, calf, thigh (distal to
+#: proximal, the state order) for the whole segment (the subject's per-100-mL values times its tissue
+#: volume); pressures in mmHg, referenced to heart level unless "local" (intravascular). The kernels
+#: read a record's fields as attributes (``prm.hydrostatic_mmHg[i]``) and type it ``Any``, since
+#: numpy's stubs do not know them; Python code reads them by key (``prm["hydrostatic_mmHg"]``).
+LEG_PARAMS = np.dtype(
+    [
+        # veins: tube law (vein_volume_mL), resistances, valve
+        ("venous_compliance_mL_per_mmHg", "f8", (N_SEG,)),  # C: tube-law slope at zero transmural pressure
+        ("venous_unstressed_volume_mL", "f8", (N_SEG,)),  # V0: volume at zero transmural pressure
+        ("venous_max_distension_volume_mL", "f8", (N_SEG,)),  # Vmax: volume above V0 at full distension
+        ("venous_resistance_mmHg_s_per_mL", "f8", (N_SEG,)),  # R: forward, segment's veins to the next
+        ("microvascular_resistance_mmHg_s_per_mL", "f8", (N_SEG,)),  # Rmv: arteries to the venules
+        ("valve_backflow_resistance_mmHg_s_per_mL", "f8", (N_SEG,)),  # R_back: added to R against reflux
+        ("hydrostatic_mmHg", "f8", (N_SEG,)),  # ρg·depth of the segment below the heart in the posture
+        ("filtration_coefficient_mL_per_s_per_mmHg", "f8", (N_SEG,)),  # K_f of the segment's capillaries
+        # interstitium: pressure-volume curve (interstitial_pressure_mmHg), lymph (lymph_flow_mL_per_s)
+        ("interstitial_pressure_at_zero_excess_mmHg", "f8", (N_SEG,)),  # P0: free-fluid pressure, F = 0
+        ("interstitial_compliance_low_mL_per_mmHg", "f8", (N_SEG,)),  # C_low: normally hydrated
+        ("interstitial_compliance_high_mL_per_mmHg", "f8", (N_SEG,)),  # C_high: past the knee (oedema)
+        ("interstitial_knee_excess_mL", "f8", (N_SEG,)),  # V_k: fluid excess at the knee of the curve
+        ("interstitial_knee_width_mL", "f8", (N_SEG,)),  # w: width over which the compliance rises
+        ("lymph_flow_at_zero_excess_mL_per_s", "f8", (N_SEG,)),  # J0: lymph flow at normal hydration
+        # supine rest without compression (pack solves it)
+        ("local_venous_pressure_at_rest_mmHg", "f8", (N_SEG,)),  # p_v,rest: intravascular, supine
+        ("interstitial_pressure_at_rest_mmHg", "f8", (N_SEG,)),  # P_if,rest
+        ("filtration_at_rest_mL_per_s", "f8", (N_SEG,)),  # J_rest: equals the lymph flow at rest
+        ("fluid_excess_at_rest_mL", "f8", (N_SEG,)),  # F at rest (0 = normal hydration)
+        # whole leg
+        ("mean_arterial_pressure_mmHg", "f8"),  # MAP: drives the inflow through Rmv
+        ("abdominal_venous_pressure_mmHg", "f8"),  # p_abd: the thigh veins' outlet
+        ("valve_steepness_per_mmHg", "f8"),  # k: how sharply a valve opens with its pressure drop
+        ("capillary_venous_pressure_ratio", "f8"),  # κ: share of a venous pressure rise reaching capillaries
+        ("lymph_gain_interstitial_per_mmHg", "f8"),  # g_if: lymph rise per mmHg of P_if above P0
+        ("lymph_gain_external_per_mmHg", "f8"),  # g_ext: lymph rise per mmHg of external pressure
+        ("lymph_max_ratio", "f8"),  # r_max: lymph flow saturates at r_max·J0 (dimensionless)
+        # interstitial protein (interstitial_oncotic_mmHg)
+        ("interstitial_fluid_volume_mL", "f8", (N_SEG,)),  # V_n: normal interstitial fluid volume
+        ("interstitial_oncotic_at_rest_mmHg", "f8", (N_SEG,)),  # π_i,rest: at the resting fluid excess
+        ("interstitial_oncotic_at_zero_excess_mmHg", "f8"),  # π_i0: at normal hydration
+        ("capillary_protein_reflection_coefficient", "f8"),  # σ: to plasma protein (dimensionless)
+        # derived, for speed only: sp(−V_k/w) of interstitial_pressure_mmHg (sp = softplus)
+        ("interstitial_softplus_at_zero_excess", "f8", (N_SEG,)),
+    ],
+    align=True,
+)
 
 #: Observables written by :func:`leg_rhs`: outflow to the abdomen, lymph; per segment (3 each):
 #: local venous pressure, interstitial pressure, flow out of the segment's veins through its valve
@@ -214,8 +250,8 @@ def interstitial_pressure_mmHg(
 def _interstitial_pressure(
     excess_mL: float, p0: float, c_low: float, c_high: float, knee_mL: float, width_mL: float, sp0: float
 ) -> float:
-    """:func:`interstitial_pressure_mmHg` with its constant ``sp0`` = sp(−V_k/w) given (``prm[TIS_SP0]``):
-    the right-hand side saves an exp and a log per segment."""
+    """:func:`interstitial_pressure_mmHg` with its constant ``sp0`` = sp(−V_k/w) given (the field
+    ``interstitial_softplus_at_zero_excess``): the right-hand side saves an exp and a log per segment."""
     e_low = 1.0 / c_low
     e_high = 1.0 / c_high
     bend = softplus((excess_mL - knee_mL) / width_mL) - sp0
@@ -285,7 +321,7 @@ def filtration_mL_per_s(
 
 
 @njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
-def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray, obs: np.ndarray) -> None:
+def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: Any, dydt: np.ndarray, obs: np.ndarray) -> None:
     """dy/dt of one leg, and its observables (``OBS_*``), written into ``dydt`` and ``obs``.
 
     Per segment i: p_loc = Ptm(V_i) + p_ext,i (local venous pressure), p_i = p_loc − ρg·depth_i,
@@ -299,40 +335,52 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
     """
     lymph_total = 0.0
     for i in range(N_SEG):
-        p_loc = vein_transmural_mmHg(y[VEIN + i], prm[C + i], prm[V0 + i], prm[VMAX + i]) + p_ext[i]
+        p_loc = (
+            vein_transmural_mmHg(
+                y[VEIN + i],
+                prm.venous_compliance_mL_per_mmHg[i],
+                prm.venous_unstressed_volume_mL[i],
+                prm.venous_max_distension_volume_mL[i],
+            )
+            + p_ext[i]
+        )
         p_if = _interstitial_pressure(
             y[FLUID + i],
-            prm[TIS_P0 + i],
-            prm[TIS_CLOW + i],
-            prm[TIS_CHIGH + i],
-            prm[TIS_KNEE + i],
-            prm[TIS_WIDTH + i],
-            prm[TIS_SP0 + i],
+            prm.interstitial_pressure_at_zero_excess_mmHg[i],
+            prm.interstitial_compliance_low_mL_per_mmHg[i],
+            prm.interstitial_compliance_high_mL_per_mmHg[i],
+            prm.interstitial_knee_excess_mL[i],
+            prm.interstitial_knee_width_mL[i],
+            prm.interstitial_softplus_at_zero_excess[i],
         )
-        p_onc = interstitial_oncotic_mmHg(y[FLUID + i], prm[VI_NORMAL + i], prm[PONC0])
+        p_onc = interstitial_oncotic_mmHg(
+            y[FLUID + i], prm.interstitial_fluid_volume_mL[i], prm.interstitial_oncotic_at_zero_excess_mmHg
+        )
         p_drain = venular_outlet_mmHg(p_loc, p_if + p_ext[i], WATERFALL_WIDTH)
         j_f = filtration_mL_per_s(
-            prm[KF + i],
-            prm[CAP_RATIO],
+            prm.filtration_coefficient_mL_per_s_per_mmHg[i],
+            prm.capillary_venous_pressure_ratio,
             p_drain,
-            prm[PLOC_REST + i],
+            prm.local_venous_pressure_at_rest_mmHg[i],
             p_if + p_ext[i],
-            prm[PIF_REST + i],
-            prm[SIGMA],
+            prm.interstitial_pressure_at_rest_mmHg[i],
+            prm.capillary_protein_reflection_coefficient,
             p_onc,
-            prm[PONC_REST + i],
-            prm[J_REST + i],
+            prm.interstitial_oncotic_at_rest_mmHg[i],
+            prm.filtration_at_rest_mL_per_s[i],
         )
         j_l = lymph_flow_mL_per_s(
             p_if,
             p_ext[i],
-            prm[LYMPH0 + i],
-            prm[TIS_P0 + i],
-            prm[LYMPH_G_IF],
-            prm[LYMPH_G_EXT],
-            prm[LYMPH_MAX],
+            prm.lymph_flow_at_zero_excess_mL_per_s[i],
+            prm.interstitial_pressure_at_zero_excess_mmHg[i],
+            prm.lymph_gain_interstitial_per_mmHg,
+            prm.lymph_gain_external_per_mmHg,
+            prm.lymph_max_ratio,
         )
-        inflow = (prm[MAP] - (p_drain - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        inflow = (
+            prm.mean_arterial_pressure_mmHg - (p_drain - prm.hydrostatic_mmHg[i])
+        ) / prm.microvascular_resistance_mmHg_s_per_mL[i] - j_f
         dydt[VEIN + i] = inflow
         dydt[FLUID + i] = j_f - j_l
         lymph_total += j_l
@@ -341,14 +389,19 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, dydt: np.ndarray,
         obs[OBS_PONC + i] = p_onc
         obs[OBS_MV_INFLOW + i] = inflow
     for i in range(N_SEG):
-        p_up = obs[OBS_PVEIN + i] - prm[HYDRO + i]
+        p_up = obs[OBS_PVEIN + i] - prm.hydrostatic_mmHg[i]
         if i + 1 < N_SEG:
-            p_down = obs[OBS_PVEIN + i + 1] - prm[HYDRO + i + 1]
-            p_collapse = p_ext[i + 1] - prm[HYDRO + i + 1]
+            p_down = obs[OBS_PVEIN + i + 1] - prm.hydrostatic_mmHg[i + 1]
+            p_collapse = p_ext[i + 1] - prm.hydrostatic_mmHg[i + 1]
         else:
-            p_down, p_collapse = prm[PABD], NO_COLLAPSE_mmHg
+            p_down, p_collapse = prm.abdominal_venous_pressure_mmHg, NO_COLLAPSE_mmHg
         drop = waterfall_drop_mmHg(p_up, p_down, p_collapse, WATERFALL_WIDTH)
-        q = valve_flow_mL_per_s(drop, prm[R + i], prm[RBACK + i], prm[VALVE_K])
+        q = valve_flow_mL_per_s(
+            drop,
+            prm.venous_resistance_mmHg_s_per_mL[i],
+            prm.valve_backflow_resistance_mmHg_s_per_mL[i],
+            prm.valve_steepness_per_mmHg,
+        )
         dydt[VEIN + i] -= q
         obs[OBS_SEG_OUTFLOW + i] = q
         if i + 1 < N_SEG:
@@ -375,9 +428,7 @@ def logistic(x: float) -> float:
 
 
 @njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
-def leg_jacobian(
-    y: np.ndarray, p_ext: np.ndarray, prm: np.ndarray, jac: np.ndarray, dydt: np.ndarray
-) -> None:
+def leg_jacobian(y: np.ndarray, p_ext: np.ndarray, prm: Any, jac: np.ndarray, dydt: np.ndarray) -> None:
     """∂(dy/dt)/∂y of :func:`leg_rhs`, written into ``jac`` [N_STATES, N_STATES] (analytic), and dy/dt
     itself into ``dydt`` (the same expressions in the same order as :func:`leg_rhs`, so the same bits).
 
@@ -395,59 +446,91 @@ def leg_jacobian(
     prev_dv = prev_ref = 0.0  # dp_loc/dV and referenced pressure of the segment below
     lymph_total = 0.0
     for i in range(N_SEG):
-        c, v0, vmax = prm[C + i], prm[V0 + i], prm[VMAX + i]
+        c, v0, vmax = (
+            prm.venous_compliance_mL_per_mmHg[i],
+            prm.venous_unstressed_volume_mL[i],
+            prm.venous_max_distension_volume_mL[i],
+        )
         span = vmax if y[VEIN + i] >= v0 else v0
         u_raw = _HALF_PI * (y[VEIN + i] - v0) / span
         u = min(max(u_raw, -_U_MAX), _U_MAX)
         tan_u = math.tan(u)
         p_loc = 2.0 * span / (math.pi * c) * tan_u + p_ext[i]
         dploc_dv = (1.0 + tan_u * tan_u) / c if u == u_raw else 0.0
-        p_ref = p_loc - prm[HYDRO + i]
+        p_ref = p_loc - prm.hydrostatic_mmHg[i]
 
         f = y[FLUID + i]
-        c_low, c_high = prm[TIS_CLOW + i], prm[TIS_CHIGH + i]
-        knee, width = prm[TIS_KNEE + i], prm[TIS_WIDTH + i]
-        p_if = _interstitial_pressure(f, prm[TIS_P0 + i], c_low, c_high, knee, width, prm[TIS_SP0 + i])
+        c_low, c_high = (
+            prm.interstitial_compliance_low_mL_per_mmHg[i],
+            prm.interstitial_compliance_high_mL_per_mmHg[i],
+        )
+        knee, width = prm.interstitial_knee_excess_mL[i], prm.interstitial_knee_width_mL[i]
+        p_if = _interstitial_pressure(
+            f,
+            prm.interstitial_pressure_at_zero_excess_mmHg[i],
+            c_low,
+            c_high,
+            knee,
+            width,
+            prm.interstitial_softplus_at_zero_excess[i],
+        )
         e_low, e_high = 1.0 / c_low, 1.0 / c_high
         dpif_df = e_low - (e_low - e_high) * logistic((f - knee) / width)
-        v_n = prm[VI_NORMAL + i]
+        v_n = prm.interstitial_fluid_volume_mL[i]
         w_n = 0.01 * v_n
         volume = w_n * softplus((v_n + f) / w_n)
-        dponc_df = -prm[PONC0] * v_n / (volume * volume) * logistic((v_n + f) / w_n)
+        dponc_df = (
+            -prm.interstitial_oncotic_at_zero_excess_mmHg
+            * v_n
+            / (volume * volume)
+            * logistic((v_n + f) / w_n)
+        )
 
         p_tissue = p_if + p_ext[i]
         s_vein = logistic((p_loc - p_tissue) / WATERFALL_WIDTH)  # ∂p_drain/∂p_loc
         ddrain_dv = s_vein * dploc_dv
         ddrain_df = (1.0 - s_vein) * dpif_df
-        kf, kappa = prm[KF + i], prm[CAP_RATIO]
+        kf, kappa = prm.filtration_coefficient_mL_per_s_per_mmHg[i], prm.capillary_venous_pressure_ratio
         djf_dv = kf * kappa * ddrain_dv
-        djf_df = kf * (kappa * ddrain_df - dpif_df + prm[SIGMA] * dponc_df)
+        djf_df = kf * (kappa * ddrain_df - dpif_df + prm.capillary_protein_reflection_coefficient * dponc_df)
 
-        r_raw = 1.0 + prm[LYMPH_G_IF] * (p_if - prm[TIS_P0 + i]) + prm[LYMPH_G_EXT] * p_ext[i]
+        r_raw = (
+            1.0
+            + prm.lymph_gain_interstitial_per_mmHg * (p_if - prm.interstitial_pressure_at_zero_excess_mmHg[i])
+            + prm.lymph_gain_external_per_mmHg * p_ext[i]
+        )
         r = 0.05 * softplus(r_raw / 0.05)
-        th = math.tanh(r / prm[LYMPH_MAX])
-        djl_df = prm[LYMPH0 + i] * (1.0 - th * th) * logistic(r_raw / 0.05) * prm[LYMPH_G_IF] * dpif_df
+        th = math.tanh(r / prm.lymph_max_ratio)
+        djl_df = (
+            prm.lymph_flow_at_zero_excess_mL_per_s[i]
+            * (1.0 - th * th)
+            * logistic(r_raw / 0.05)
+            * prm.lymph_gain_interstitial_per_mmHg
+            * dpif_df
+        )
 
-        p_onc = interstitial_oncotic_mmHg(f, v_n, prm[PONC0])
+        p_onc = interstitial_oncotic_mmHg(f, v_n, prm.interstitial_oncotic_at_zero_excess_mmHg)
         p_drain = venular_outlet_mmHg(p_loc, p_tissue, WATERFALL_WIDTH)
         j_f = filtration_mL_per_s(
             kf,
             kappa,
             p_drain,
-            prm[PLOC_REST + i],
+            prm.local_venous_pressure_at_rest_mmHg[i],
             p_tissue,
-            prm[PIF_REST + i],
-            prm[SIGMA],
+            prm.interstitial_pressure_at_rest_mmHg[i],
+            prm.capillary_protein_reflection_coefficient,
             p_onc,
-            prm[PONC_REST + i],
-            prm[J_REST + i],
+            prm.interstitial_oncotic_at_rest_mmHg[i],
+            prm.filtration_at_rest_mL_per_s[i],
         )
-        j_l = prm[LYMPH0 + i] * prm[LYMPH_MAX] * th  # lymph_flow_mL_per_s
-        dydt[VEIN + i] = (prm[MAP] - (p_drain - prm[HYDRO + i])) / prm[RMV + i] - j_f
+        j_l = prm.lymph_flow_at_zero_excess_mL_per_s[i] * prm.lymph_max_ratio * th  # lymph_flow_mL_per_s
+        dydt[VEIN + i] = (
+            prm.mean_arterial_pressure_mmHg - (p_drain - prm.hydrostatic_mmHg[i])
+        ) / prm.microvascular_resistance_mmHg_s_per_mL[i] - j_f
         dydt[FLUID + i] = j_f - j_l
         lymph_total += j_l
 
-        rmv = prm[RMV + i]
+        rmv = prm.microvascular_resistance_mmHg_s_per_mL[i]
         jac[VEIN + i, VEIN + i] += -ddrain_dv / rmv - djf_dv
         jac[VEIN + i, FLUID + i] += -ddrain_df / rmv - djf_df
         jac[FLUID + i, VEIN + i] += djf_dv
@@ -455,12 +538,14 @@ def leg_jacobian(
         jac[CUM_LYMPH, FLUID + i] += djl_df
         if i > 0:  # the valve from the segment below into this one
             q = _valve_jacobian(
-                jac, prm, i - 1, prev_ref, p_ref, p_ext[i] - prm[HYDRO + i], prev_dv, dploc_dv
+                jac, prm, i - 1, prev_ref, p_ref, p_ext[i] - prm.hydrostatic_mmHg[i], prev_dv, dploc_dv
             )
             dydt[VEIN + i - 1] -= q
             dydt[VEIN + i] += q
         prev_dv, prev_ref = dploc_dv, p_ref
-    q = _valve_jacobian(jac, prm, N_SEG - 1, prev_ref, prm[PABD], NO_COLLAPSE_mmHg, prev_dv, 0.0)
+    q = _valve_jacobian(
+        jac, prm, N_SEG - 1, prev_ref, prm.abdominal_venous_pressure_mmHg, NO_COLLAPSE_mmHg, prev_dv, 0.0
+    )
     dydt[VEIN + N_SEG - 1] -= q
     dydt[CUM_OUTFLOW] = q
     dydt[CUM_LYMPH] = lymph_total
@@ -469,7 +554,7 @@ def leg_jacobian(
 @njit(cache=True, error_model="numpy", inline="always")
 def _valve_jacobian(
     jac: np.ndarray,
-    prm: np.ndarray,
+    prm: Any,
     i: int,
     p_up: float,
     p_down: float,
@@ -486,9 +571,9 @@ def _valve_jacobian(
     s_down = logistic((p_down + m1) / w)  # ∂(outer max)/∂p_down
     s_up = 1.0 - logistic((p_up - p_collapse) / w)  # −∂m1/∂p_up
     drop = p_up - smooth_max(p_down, -m1, w)
-    g_f = 1.0 / prm[R + i]
-    g_b = 1.0 / (prm[R + i] + prm[RBACK + i])
-    k = prm[VALVE_K]
+    g_f = 1.0 / prm.venous_resistance_mmHg_s_per_mL[i]
+    g_b = 1.0 / (prm.venous_resistance_mmHg_s_per_mL[i] + prm.valve_backflow_resistance_mmHg_s_per_mL[i])
+    k = prm.valve_steepness_per_mmHg
     open_share = logistic(2.0 * k * drop)  # ½(1 + tanh(k·drop)); its derivative is 2k·σ(1 − σ)
     dq = g_b + (g_f - g_b) * open_share + drop * (g_f - g_b) * 2.0 * k * open_share * (1.0 - open_share)
     dq_dup = dq * (1.0 - (1.0 - s_down) * s_up) * dup_dv
@@ -502,8 +587,8 @@ def _valve_jacobian(
     return drop * (g_b + (g_f - g_b) * open_share)
 
 
-def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.ndarray]:
-    """The parameter vector (``N_PARAMS``) and resting state (``N_STATES``) of one leg in a posture.
+def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.void, np.ndarray]:
+    """The parameters (a :data:`LEG_PARAMS` record) and resting state (``N_STATES``) of one leg in a posture.
 
     Rest is supine with no compression: filtration balances lymph in every segment (at the resting
     interstitial oncotic pressure, the normal protein mass in the resting fluid volume), and the venous
@@ -514,77 +599,105 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.ndarray, np.
     if posture not in POSTURES:
         raise ValueError(f"unknown posture {posture!r}; one of {POSTURES}")
     circ, tis = subject.circulation, subject.tissue
-    prm = np.zeros(N_PARAMS)
+    prm = np.zeros(1, LEG_PARAMS)[0]  # a record viewing its one-element array: fields are written through
     per100 = [s.tissue_volume_mL / 100.0 for s in subject.segments]
     gradient = circ.blood_hydrostatic_gradient_mmHg_per_cm
     for i, seg in enumerate(subject.segments):
-        prm[C + i] = seg.venous_compliance_mL_per_mmHg
-        prm[V0 + i] = seg.venous_unstressed_volume_mL
-        prm[VMAX + i] = seg.venous_max_distension_volume_mL
-        prm[R + i] = seg.venous_resistance_mmHg_s_per_mL
-        prm[RMV + i] = seg.microvascular_resistance_mmHg_s_per_mL
-        prm[RBACK + i] = seg.valve_backflow_resistance_mmHg_s_per_mL
-        prm[HYDRO + i] = gradient * getattr(seg, f"depth_{posture}_cm")
+        prm["venous_compliance_mL_per_mmHg"][i] = seg.venous_compliance_mL_per_mmHg
+        prm["venous_unstressed_volume_mL"][i] = seg.venous_unstressed_volume_mL
+        prm["venous_max_distension_volume_mL"][i] = seg.venous_max_distension_volume_mL
+        prm["venous_resistance_mmHg_s_per_mL"][i] = seg.venous_resistance_mmHg_s_per_mL
+        prm["microvascular_resistance_mmHg_s_per_mL"][i] = seg.microvascular_resistance_mmHg_s_per_mL
+        prm["valve_backflow_resistance_mmHg_s_per_mL"][i] = seg.valve_backflow_resistance_mmHg_s_per_mL
+        prm["hydrostatic_mmHg"][i] = gradient * getattr(seg, f"depth_{posture}_cm")
         mass_per_100g = per100[i] * tis.tissue_density_g_per_mL
-        prm[KF + i] = tis.filtration_coefficient_mL_per_min_per_100g_per_mmHg * mass_per_100g / 60.0
-        prm[TIS_P0 + i] = tis.interstitial_pressure_at_zero_excess_mmHg
-        prm[TIS_CLOW + i] = tis.interstitial_compliance_low_mL_per_mmHg_per_100mL * per100[i]
-        prm[TIS_CHIGH + i] = tis.interstitial_compliance_high_mL_per_mmHg_per_100mL * per100[i]
-        prm[TIS_KNEE + i] = tis.interstitial_knee_excess_mL_per_100mL * per100[i]
-        prm[TIS_WIDTH + i] = tis.interstitial_knee_width_mL_per_100mL * per100[i]
-        prm[LYMPH0 + i] = tis.lymph_flow_at_zero_excess_mL_per_h_per_100mL * per100[i] / 3600.0
-        prm[FLUID_REST + i] = seg.fluid_excess_at_rest_mL_per_100mL * per100[i]
-        prm[VI_NORMAL + i] = tis.interstitial_fluid_volume_mL_per_100mL * per100[i]
-        prm[TIS_SP0 + i] = softplus(-prm[TIS_KNEE + i] / prm[TIS_WIDTH + i])
-    prm[MAP] = circ.mean_arterial_pressure_mmHg
-    prm[PABD] = circ.abdominal_venous_pressure_mmHg
-    prm[VALVE_K] = circ.valve_steepness_per_mmHg
-    prm[CAP_RATIO] = circ.capillary_venous_pressure_ratio
-    prm[LYMPH_G_IF] = tis.lymph_gain_interstitial_per_mmHg
-    prm[LYMPH_G_EXT] = tis.lymph_gain_external_per_mmHg
-    prm[LYMPH_MAX] = tis.lymph_max_ratio
-    prm[PONC0] = tis.interstitial_oncotic_pressure_at_zero_excess_mmHg
-    prm[SIGMA] = tis.capillary_protein_reflection_coefficient
+        prm["filtration_coefficient_mL_per_s_per_mmHg"][i] = (
+            tis.filtration_coefficient_mL_per_min_per_100g_per_mmHg * mass_per_100g / 60.0
+        )
+        prm["interstitial_pressure_at_zero_excess_mmHg"][i] = tis.interstitial_pressure_at_zero_excess_mmHg
+        prm["interstitial_compliance_low_mL_per_mmHg"][i] = (
+            tis.interstitial_compliance_low_mL_per_mmHg_per_100mL * per100[i]
+        )
+        prm["interstitial_compliance_high_mL_per_mmHg"][i] = (
+            tis.interstitial_compliance_high_mL_per_mmHg_per_100mL * per100[i]
+        )
+        prm["interstitial_knee_excess_mL"][i] = tis.interstitial_knee_excess_mL_per_100mL * per100[i]
+        prm["interstitial_knee_width_mL"][i] = tis.interstitial_knee_width_mL_per_100mL * per100[i]
+        prm["lymph_flow_at_zero_excess_mL_per_s"][i] = (
+            tis.lymph_flow_at_zero_excess_mL_per_h_per_100mL * per100[i] / 3600.0
+        )
+        prm["fluid_excess_at_rest_mL"][i] = seg.fluid_excess_at_rest_mL_per_100mL * per100[i]
+        prm["interstitial_fluid_volume_mL"][i] = tis.interstitial_fluid_volume_mL_per_100mL * per100[i]
+        prm["interstitial_softplus_at_zero_excess"][i] = softplus(
+            -prm["interstitial_knee_excess_mL"][i] / prm["interstitial_knee_width_mL"][i]
+        )
+    prm["mean_arterial_pressure_mmHg"] = circ.mean_arterial_pressure_mmHg
+    prm["abdominal_venous_pressure_mmHg"] = circ.abdominal_venous_pressure_mmHg
+    prm["valve_steepness_per_mmHg"] = circ.valve_steepness_per_mmHg
+    prm["capillary_venous_pressure_ratio"] = circ.capillary_venous_pressure_ratio
+    prm["lymph_gain_interstitial_per_mmHg"] = tis.lymph_gain_interstitial_per_mmHg
+    prm["lymph_gain_external_per_mmHg"] = tis.lymph_gain_external_per_mmHg
+    prm["lymph_max_ratio"] = tis.lymph_max_ratio
+    prm["interstitial_oncotic_at_zero_excess_mmHg"] = tis.interstitial_oncotic_pressure_at_zero_excess_mmHg
+    prm["capillary_protein_reflection_coefficient"] = tis.capillary_protein_reflection_coefficient
 
     for i in range(N_SEG):
         p_if = interstitial_pressure_mmHg(
-            prm[FLUID_REST + i],
-            prm[TIS_P0 + i],
-            prm[TIS_CLOW + i],
-            prm[TIS_CHIGH + i],
-            prm[TIS_KNEE + i],
-            prm[TIS_WIDTH + i],
+            prm["fluid_excess_at_rest_mL"][i],
+            prm["interstitial_pressure_at_zero_excess_mmHg"][i],
+            prm["interstitial_compliance_low_mL_per_mmHg"][i],
+            prm["interstitial_compliance_high_mL_per_mmHg"][i],
+            prm["interstitial_knee_excess_mL"][i],
+            prm["interstitial_knee_width_mL"][i],
         )
-        prm[PIF_REST + i] = p_if
-        prm[PONC_REST + i] = interstitial_oncotic_mmHg(prm[FLUID_REST + i], prm[VI_NORMAL + i], prm[PONC0])
-        prm[J_REST + i] = lymph_flow_mL_per_s(
-            p_if, 0.0, prm[LYMPH0 + i], prm[TIS_P0 + i], prm[LYMPH_G_IF], prm[LYMPH_G_EXT], prm[LYMPH_MAX]
+        prm["interstitial_pressure_at_rest_mmHg"][i] = p_if
+        prm["interstitial_oncotic_at_rest_mmHg"][i] = interstitial_oncotic_mmHg(
+            prm["fluid_excess_at_rest_mL"][i],
+            prm["interstitial_fluid_volume_mL"][i],
+            prm["interstitial_oncotic_at_zero_excess_mmHg"],
+        )
+        prm["filtration_at_rest_mL_per_s"][i] = lymph_flow_mL_per_s(
+            p_if,
+            0.0,
+            prm["lymph_flow_at_zero_excess_mL_per_s"][i],
+            prm["interstitial_pressure_at_zero_excess_mmHg"][i],
+            prm["lymph_gain_interstitial_per_mmHg"],
+            prm["lymph_gain_external_per_mmHg"],
+            prm["lymph_max_ratio"],
         )
     p_rest = _resting_venous_pressures(prm)
     hydro_supine = gradient * np.array([s.depth_supine_cm for s in subject.segments])
     y0 = np.zeros(N_STATES)
     for i in range(N_SEG):
-        prm[PLOC_REST + i] = p_rest[i] + hydro_supine[i]
-        y0[VEIN + i] = vein_volume_mL(p_rest[i] + prm[HYDRO + i], prm[C + i], prm[V0 + i], prm[VMAX + i])
-        y0[FLUID + i] = prm[FLUID_REST + i]
+        prm["local_venous_pressure_at_rest_mmHg"][i] = p_rest[i] + hydro_supine[i]
+        y0[VEIN + i] = vein_volume_mL(
+            p_rest[i] + prm["hydrostatic_mmHg"][i],
+            prm["venous_compliance_mL_per_mmHg"][i],
+            prm["venous_unstressed_volume_mL"][i],
+            prm["venous_max_distension_volume_mL"][i],
+        )
+        y0[FLUID + i] = prm["fluid_excess_at_rest_mL"][i]
     return prm, y0
 
 
-def _resting_venous_pressures(prm: np.ndarray) -> np.ndarray:
+def _resting_venous_pressures(prm: np.void) -> np.ndarray:
     """Newton solve of the resting venous network for the heart-referenced pressures [mmHg]."""
+    r, r_back, k = (
+        prm["venous_resistance_mmHg_s_per_mL"],
+        prm["valve_backflow_resistance_mmHg_s_per_mL"],
+        prm["valve_steepness_per_mmHg"],
+    )
+    p_abd = prm["abdominal_venous_pressure_mmHg"]
 
     def residual(p: np.ndarray) -> np.ndarray:
-        q_in = (prm[MAP] - p) / prm[RMV : RMV + N_SEG] - prm[J_REST : J_REST + N_SEG]
-        p_down = np.append(p[1:], prm[PABD])
-        q = np.array(
-            [
-                valve_flow_mL_per_s(p[i] - p_down[i], prm[R + i], prm[RBACK + i], prm[VALVE_K])
-                for i in range(N_SEG)
-            ]
-        )
+        q_in = (prm["mean_arterial_pressure_mmHg"] - p) / prm["microvascular_resistance_mmHg_s_per_mL"] - prm[
+            "filtration_at_rest_mL_per_s"
+        ]
+        p_down = np.append(p[1:], p_abd)
+        q = np.array([valve_flow_mL_per_s(p[i] - p_down[i], r[i], r_back[i], k) for i in range(N_SEG)])
         return q_in + np.concatenate(([0.0], q[:-1])) - q  # no compression at rest: no waterfall
 
-    p = prm[PABD] + np.array([3.0, 2.0, 1.0])
+    p = p_abd + np.array([3.0, 2.0, 1.0])
     for _ in range(50):
         f = residual(p)
         jac = np.empty((N_SEG, N_SEG))

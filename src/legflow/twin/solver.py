@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -148,10 +149,10 @@ def _stage_solve(
 
 
 @njit(cache=True, inline="always")
-def _in_range(y: np.ndarray, prm: np.ndarray) -> bool:
+def _in_range(y: np.ndarray, prm: Any) -> bool:
     for i in range(N_SEG):
         v = y[m.VEIN + i]
-        if not (0.0 < v < prm[m.V0 + i] + prm[m.VMAX + i]):
+        if not (0.0 < v < prm.venous_unstressed_volume_mL[i] + prm.venous_max_distension_volume_mL[i]):
             return False
     for i in range(N_STATES):  # noqa: SIM110 - numba compiles no generator expressions
         if not math.isfinite(y[i]):
@@ -414,8 +415,9 @@ SESSION_METHOD = ROS2
 def step_in_place(
     params: np.ndarray, y: np.ndarray, external_mmHg: np.ndarray, dt_s: float, rtol: float = 1e-6
 ) -> None:
-    """Advance a few legs (float64, C-contiguous: params [n, N_PARAMS], y [n, N_STATES], external
-    [n, 3]) by one step of ``dt_s``, in place, without threads or checks: for a session's loop."""
+    """Advance a few legs (C-contiguous: params [n] of ``model.LEG_PARAMS``, y [n, N_STATES] and
+    external [n, 3] float64) by one step of ``dt_s``, in place, without threads or checks: for a
+    session's loop."""
     failed = _step_legs(params, y, external_mmHg, dt_s, rtol, rtol, SESSION_METHOD)
     if failed >= 0:
         raise RuntimeError(f"leg {failed}: step size collapsed")
@@ -430,17 +432,18 @@ def advance(
     rtol: float = 1e-6,
     atol: float = 1e-6,
 ) -> np.ndarray:
-    """Advance a batch: params [n_legs, N_PARAMS], y0 [n_legs, N_STATES], external [n_steps, n_legs, 3].
+    """Advance a batch: params [n_legs] (``model.LEG_PARAMS`` records, see :func:`model.pack`),
+    y0 [n_legs, N_STATES], external [n_steps, n_legs, 3].
 
     ``external_mmHg[n]`` is the tissue pressure on each segment, constant from ``n·dt_s`` to
     ``(n+1)·dt_s``. Returns states [n_steps // record_every + 1, n_legs, N_STATES], row 0 = y0.
     Raises RuntimeError naming the first leg whose step size collapsed.
     """
-    params = np.ascontiguousarray(params, dtype=np.float64)
+    params = _leg_params(params)
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     external = np.ascontiguousarray(external_mmHg, dtype=np.float64)
     n_steps, n_legs = external.shape[:2]
-    if params.shape[0] != n_legs or y0.shape[0] != n_legs or external.shape[2] != N_SEG:
+    if params.shape != (n_legs,) or y0.shape[0] != n_legs or external.shape[2] != N_SEG:
         raise ValueError("params, y0 and external_mmHg disagree on the number of legs or segments")
     if np.any(external < 0.0) or dt_s <= 0.0:
         raise ValueError("external pressures must be ≥ 0 and dt_s > 0")
@@ -495,7 +498,7 @@ class Trace:
     states: np.ndarray
     external_mmHg: np.ndarray
     observed: np.ndarray
-    params: np.ndarray
+    params: np.ndarray  # [n_legs] of model.LEG_PARAMS
     tissue_volume_mL: np.ndarray  # [n_legs, 3]
 
     @property
@@ -543,11 +546,20 @@ class Trace:
 
 
 def observe(states: np.ndarray, external_rec: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Observables (``model.OBS_*``) of states [n_rec, n_legs, N_STATES] under pressures [n_rec, n_legs, 3]"""
+    """Observables (``model.OBS_*``) of states [n_rec, n_legs, N_STATES] under pressures [n_rec, n_legs, 3]
+    with params [n_legs] of ``model.LEG_PARAMS``."""
     out = np.empty((*states.shape[:2], N_OBS))
     kernel = _observe_batch if states.shape[1] >= PARALLEL_MIN_LEGS else _observe_serial
-    kernel(np.ascontiguousarray(states), np.ascontiguousarray(external_rec), params, out)
+    kernel(np.ascontiguousarray(states), np.ascontiguousarray(external_rec), _leg_params(params), out)
     return out
+
+
+def _leg_params(params: np.ndarray) -> np.ndarray:
+    """``params`` as the kernels take it: a C-contiguous 1-D array of ``model.LEG_PARAMS`` records."""
+    params = np.ascontiguousarray(params)
+    if params.dtype != m.LEG_PARAMS or params.ndim != 1:
+        raise ValueError("params must be a 1-D array of model.LEG_PARAMS records (one per leg)")
+    return params
 
 
 def broadcast_external(external_mmHg: np.ndarray, n_legs: int) -> np.ndarray:
@@ -593,72 +605,79 @@ def simulate(
     )
 
 
-def rhs(t: float, y: np.ndarray, params: np.ndarray, external: np.ndarray) -> np.ndarray:
+def rhs(t: float, y: np.ndarray, params: np.void, external: np.ndarray) -> np.ndarray:
     """dy/dt of one leg in plain Python/NumPy (no numba), for scipy's ``solve_ivp``.
 
     Uses the uncompiled block functions (``.py_func``) with its own network assembly, so it checks
     both the compiled integrator and the compiled assembly in :func:`model.leg_rhs`.
-    ``external``: tissue pressure on foot, calf, thigh [mmHg], constant during the call.
+    ``params``: one leg's ``model.LEG_PARAMS`` record (from :func:`model.pack`); ``external``: tissue
+    pressure on foot, calf, thigh [mmHg], constant during the call.
     """
     prm, ext = params, np.asarray(external, dtype=np.float64)
     seg = np.arange(N_SEG)
-    p_loc = (
-        np.array(
-            [m.vein_transmural_mmHg.py_func(y[i], prm[m.C + i], prm[m.V0 + i], prm[m.VMAX + i]) for i in seg]
-        )
-        + ext
+    hydro = prm["hydrostatic_mmHg"]
+    c, v0, vmax = (
+        prm["venous_compliance_mL_per_mmHg"],
+        prm["venous_unstressed_volume_mL"],
+        prm["venous_max_distension_volume_mL"],
     )
-    p_ref = p_loc - prm[m.HYDRO + seg]
+    tis_p0, c_low, c_high, knee, width = (
+        prm["interstitial_pressure_at_zero_excess_mmHg"],
+        prm["interstitial_compliance_low_mL_per_mmHg"],
+        prm["interstitial_compliance_high_mL_per_mmHg"],
+        prm["interstitial_knee_excess_mL"],
+        prm["interstitial_knee_width_mL"],
+    )
+    v_normal, ponc0 = prm["interstitial_fluid_volume_mL"], prm["interstitial_oncotic_at_zero_excess_mmHg"]
+    lymph0, g_if, g_ext, lymph_max = (
+        prm["lymph_flow_at_zero_excess_mL_per_s"],
+        prm["lymph_gain_interstitial_per_mmHg"],
+        prm["lymph_gain_external_per_mmHg"],
+        prm["lymph_max_ratio"],
+    )
+    r, r_back, valve_k = (
+        prm["venous_resistance_mmHg_s_per_mL"],
+        prm["valve_backflow_resistance_mmHg_s_per_mL"],
+        prm["valve_steepness_per_mmHg"],
+    )
+    p_loc = np.array([m.vein_transmural_mmHg.py_func(y[i], c[i], v0[i], vmax[i]) for i in seg]) + ext
+    p_ref = p_loc - hydro
     p_if = np.array(
         [
             m.interstitial_pressure_mmHg.py_func(
-                y[m.FLUID + i],
-                prm[m.TIS_P0 + i],
-                prm[m.TIS_CLOW + i],
-                prm[m.TIS_CHIGH + i],
-                prm[m.TIS_KNEE + i],
-                prm[m.TIS_WIDTH + i],
+                y[m.FLUID + i], tis_p0[i], c_low[i], c_high[i], knee[i], width[i]
             )
             for i in seg
         ]
     )
-    p_onc = np.array(
-        [m.interstitial_oncotic_mmHg.py_func(y[m.FLUID + i], prm[m.VI_NORMAL + i], prm[m.PONC0]) for i in seg]
-    )
+    p_onc = np.array([m.interstitial_oncotic_mmHg.py_func(y[m.FLUID + i], v_normal[i], ponc0) for i in seg])
     p_drain = np.array(
         [m.venular_outlet_mmHg.py_func(p_loc[i], p_if[i] + ext[i], m.WATERFALL_WIDTH) for i in seg]
     )
     j_f = (
-        prm[m.KF + seg]
+        prm["filtration_coefficient_mL_per_s_per_mmHg"]
         * (
-            prm[m.CAP_RATIO] * (p_drain - prm[m.PLOC_REST + seg])
-            - (p_if + ext - prm[m.PIF_REST + seg])
-            + prm[m.SIGMA] * (p_onc - prm[m.PONC_REST + seg])
+            prm["capillary_venous_pressure_ratio"] * (p_drain - prm["local_venous_pressure_at_rest_mmHg"])
+            - (p_if + ext - prm["interstitial_pressure_at_rest_mmHg"])
+            + prm["capillary_protein_reflection_coefficient"]
+            * (p_onc - prm["interstitial_oncotic_at_rest_mmHg"])
         )
-        + prm[m.J_REST + seg]
+        + prm["filtration_at_rest_mL_per_s"]
     )
     j_l = np.array(
         [
-            m.lymph_flow_mL_per_s.py_func(
-                p_if[i],
-                ext[i],
-                prm[m.LYMPH0 + i],
-                prm[m.TIS_P0 + i],
-                prm[m.LYMPH_G_IF],
-                prm[m.LYMPH_G_EXT],
-                prm[m.LYMPH_MAX],
-            )
+            m.lymph_flow_mL_per_s.py_func(p_if[i], ext[i], lymph0[i], tis_p0[i], g_if, g_ext, lymph_max)
             for i in seg
         ]
     )
-    p_down = np.append(p_ref[1:], prm[m.PABD])
-    p_collapse = np.append(ext[1:] - prm[m.HYDRO + seg[1:]], m.NO_COLLAPSE_mmHg)
+    p_down = np.append(p_ref[1:], prm["abdominal_venous_pressure_mmHg"])
+    p_collapse = np.append(ext[1:] - hydro[1:], m.NO_COLLAPSE_mmHg)
     drop = [m.waterfall_drop_mmHg.py_func(p_ref[i], p_down[i], p_collapse[i], m.WATERFALL_WIDTH) for i in seg]
-    q = np.array(
-        [m.valve_flow_mL_per_s.py_func(drop[i], prm[m.R + i], prm[m.RBACK + i], prm[m.VALVE_K]) for i in seg]
-    )
+    q = np.array([m.valve_flow_mL_per_s.py_func(drop[i], r[i], r_back[i], valve_k) for i in seg])
     dydt = np.empty(N_STATES)
-    inflow = (prm[m.MAP] - (p_drain - prm[m.HYDRO + seg])) / prm[m.RMV + seg] - j_f
+    inflow = (prm["mean_arterial_pressure_mmHg"] - (p_drain - hydro)) / prm[
+        "microvascular_resistance_mmHg_s_per_mL"
+    ] - j_f
     dydt[m.VEIN : m.VEIN + N_SEG] = inflow + np.append(0.0, q[:-1]) - q
     dydt[m.FLUID : m.FLUID + N_SEG] = j_f - j_l
     dydt[m.CUM_OUTFLOW] = q[-1]
