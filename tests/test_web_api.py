@@ -291,3 +291,16 @@ def test_a_session_that_fails_inside_ends_visibly_and_vented(dash, monkeypatch):
     dash.manager.wait(5)
     assert not dash.manager.running and dash.manager._launch.supervisor._massager.relay_open
     assert dash.client.post("/api/v1/sessions", json={"program": "short-test"}).status_code == 201
+
+
+def test_a_session_on_two_different_legs_reports_each_leg(dash):
+    """The start form's right-leg choice: 'adult,oedema' runs the twin with a healthy left leg and an
+    oedematous right one, and the stored summary gives each leg's metrics."""
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    started = dash.client.post("/api/v1/sessions", json={"program": "short-test", "subject": "adult,oedema"})
+    assert started.status_code == 201, started.text
+    until(lambda: not dash.manager.running, timeout_s=40.0)
+    row = dash.client.get("/api/v1/history").json()[0]
+    twin = dash.client.get(f"/api/v1/history/{row['id']}").json()["summary"]["twin"]
+    assert twin["subject"] == "adult,oedema"
+    assert [twin["legs"][leg]["subject"] for leg in ("left", "right")] == ["adult", "oedema"]

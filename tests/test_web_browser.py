@@ -115,8 +115,10 @@ def test_session_colours_the_legs_then_emergency_stop_reaches_the_safe_state(pag
     page.goto(f"{dash.url}/#/program/short-test")
     page.wait_for_selector("#evidence .grade")
     assert page.locator("canvas.chart").count() == 1  # the phase's timeline
+    page.select_option("#subject-right", "oedema")  # a healthy left leg, an oedematous right one
     page.click("#start")
     page.wait_for_function("() => location.hash === '#/live'")
+    assert dash.manager._launch.session.twin.subject_name == "adult,oedema"
     foot = page.locator("[id='cell-left.foot']")
     foot.wait_for()
     empty = foot.get_attribute("fill")

@@ -190,6 +190,10 @@ def test_a_session_starts_only_from_a_program_and_subject_named_by_the_library(d
     answer = dash.client.post("/api/v1/sessions", json={"program": "circulation", "subject": subject})
     assert answer.status_code == 422 and "unknown subject" in answer.json()["detail"], answer.text
     assert SECRET not in answer.text and not dash.manager.running
+    disguised = f"adult,{subject}"  # a path as the right leg's parameter set
+    answer = dash.client.post("/api/v1/sessions", json={"program": "circulation", "subject": disguised})
+    assert answer.status_code == 422 and "unknown subject" in answer.json()["detail"], answer.text
+    assert SECRET not in answer.text and not dash.manager.running
     dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
     answer = dash.client.post("/api/v1/sessions", json={"program": "short-test", "subject": "oedema"})
     assert answer.status_code == 201, answer.text

@@ -43,7 +43,7 @@ from legflow.screening import user_limits as stored_limits
 from legflow.store import History
 from legflow.store.export import export_csv, export_json
 from legflow.twin.model import Posture
-from legflow.twin.subject import available_subjects
+from legflow.twin.subject import LEG_SEPARATOR, available_subjects
 from legflow.web.live import NoSession, SessionManager, StartOptions
 
 #: Points of a phase's timeline drawn on the program page.
@@ -69,8 +69,13 @@ def _user_name(name: str) -> str:
 
 
 def _subject_name(name: str) -> str:
-    if name not in available_subjects():
-        raise ValueError(f"unknown subject (one of: {', '.join(available_subjects())})")
+    """A built-in parameter set, or one per leg (``adult,oedema``): each a name from the list."""
+    legs = name.split(LEG_SEPARATOR)
+    if len(legs) > 2 or any(leg not in available_subjects() for leg in legs):
+        raise ValueError(
+            f"unknown subject: one of {', '.join(available_subjects())}, or two of them, left and right, "
+            f"separated by '{LEG_SEPARATOR}'"
+        )
     return name
 
 
@@ -123,7 +128,10 @@ class StartRequest(_Body):
     program: ProgramName = Field(description="A built-in program's name or a saved program's name.")
     profile: str = DEFAULT_PROFILE
     user: UserName = DEFAULT_USER
-    subject: SubjectName = Field(default="adult", description="A built-in leg-twin subject.")
+    subject: SubjectName = Field(
+        default="adult",
+        description="A built-in leg-twin subject, or one per leg, left then right ('adult,oedema').",
+    )
     posture: Posture = "supine"
     fixed_rest: bool = False
     inject: list[str] = Field(default_factory=list, description="Faults to inject: KIND[:CELL]@SECONDS.")

@@ -284,13 +284,16 @@ async function programView(params, name) {
     const form = event.target;
     try {
       const value = (id) => form.querySelector(`#${id}`).value;
-      await api("/sessions", { json: { program: name, profile: value("profile"), subject: value("subject"),
+      const right = value("subject-right");
+      const subject = right === "same" ? value("subject") : `${value("subject")},${right}`;
+      await api("/sessions", { json: { program: name, profile: value("profile"), subject,
         posture: value("posture") } });
       location.hash = "#/live";
     } catch (error) { showError(error, form); (error.problems || []).forEach((pr) => form.append(el("p", { class: "error" }, pr.message))); }
   } },
   el("label", {}, "Device ", select("profile", profiles.map((x) => x.name), "reference")),
   el("label", {}, "Leg twin ", select("subject", choices.subjects, "adult")),
+  el("label", {}, "right leg ", select("subject-right", ["same", ...choices.subjects], "same")),
   el("label", {}, "Posture ", select("posture", choices.postures, "supine")),
   el("button", { class: "primary", type: "submit", id: "start" }, "Start session"));
   view.replaceChildren(
