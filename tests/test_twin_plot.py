@@ -175,3 +175,13 @@ def test_a_write_that_fails_is_one_line(cli, tmp_path):
 def test_bad_options_are_one_line_errors(cli, tmp_path, args, message):
     result = cli("twin", "plot", PROGRAM, "-o", str(tmp_path / "twin.png"), *args)
     assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_figure_of_one_of_two_different_legs_gives_that_legs_own_numbers():
+    """With a healthy left leg and an oedematous right one, the figure of the right leg carries the
+    right leg's metrics (as `twin run` gives them under `legs`), not the mean of both."""
+    trace = simulate_program(builtin_source("lymph").program, "adult,oedema")
+    caption = session_figure(trace, "Lymph", "adult,oedema", "supine", leg=1).get_supxlabel()
+    right, both = program_metrics(trace, [1]), program_metrics(trace)
+    assert caption.startswith("This leg:") and f"lymph {right['lymph_mL_per_h']:g} mL/h" in caption
+    assert f"lymph {both['lymph_mL_per_h']:g} mL/h" not in caption

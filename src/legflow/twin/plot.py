@@ -27,7 +27,7 @@ from legflow.errors import LegflowError
 from legflow.twin import model as m
 from legflow.twin.metrics import compression_cycles, program_metrics
 from legflow.twin.solver import Trace
-from legflow.twin.subject import SEGMENT_NAMES
+from legflow.twin.subject import LEG_SEPARATOR, SEGMENT_NAMES
 
 #: Output formats by file suffix (lower case).
 FORMATS: dict[str, str] = {".png": "png", ".svg": "svg"}
@@ -109,9 +109,10 @@ def _rows(trace: Trace, leg: int) -> list[Row]:
     ]
 
 
-def caption(trace: Trace) -> str:
-    """The session metrics that `legflow twin run` prints, on one line, with the model's caveat."""
-    twin = program_metrics(trace)
+def caption(trace: Trace, leg: int | None = None) -> str:
+    """The session metrics that `legflow twin run` prints, on one line, with the model's caveat:
+    the mean of both legs, or ``leg``'s own (a subject whose legs differ)."""
+    twin = program_metrics(trace, None if leg is None else [leg])
     session = (
         f"fluid cleared {twin['fluid_cleared_mL']:g} mL · lymph {twin['lymph_mL_per_h']:g} mL/h · "
         f"{twin['cycles']} compression cycles"
@@ -122,8 +123,9 @@ def caption(trace: Trace) -> str:
             f"ejected {twin['ejected_mL_per_cycle']:g} mL per cycle · "
             f"peak outflow {twin['peak_flow_augmentation']:g}× resting · refill {refill} · {session}"
         )
+    whose = "Per leg, mean of both legs" if leg is None else "This leg"
     return (
-        f"Per leg, mean of both legs: {session}.\n"
+        f"{whose}: {session}.\n"
         "A model prediction, not clinical evidence: see `legflow twin validate` for where it misses."
     )
 
@@ -173,7 +175,7 @@ def session_figure(trace: Trace, program: str, subject: str, posture: str, leg: 
     fig.legend(list(handles.values()), list(handles), loc="outside right upper")
     leg_name = LEG_NAMES[leg] if leg < len(LEG_NAMES) else f"leg {leg}"
     fig.suptitle(f"Leg twin: {program} — subject {subject}, {posture}, {leg_name} leg")
-    fig.supxlabel(caption(trace), fontsize="small")
+    fig.supxlabel(caption(trace, leg if LEG_SEPARATOR in subject else None), fontsize="small")
     return fig
 
 
