@@ -31,7 +31,8 @@ systems it lists, and each beside its constant says what normal operation was me
   printer nozzle: Klipper asks 2 °C in 20 s of those), and once it has warmed, cooling by more than
   1 °C in 60 s at full power (the sensor left the pad). A pad that has settled short of its target
   at full power is a weak heater, not a fault.
-The per-cell checks run in one compiled kernel so a 50 Hz supervisor costs microseconds.
+Each detector is one small compiled function over a cell's memory record, called in turn by one
+compiled kernel (`check_cells`), so a 50 Hz supervisor costs microseconds.
 """
 
 from __future__ import annotations
@@ -325,12 +326,6 @@ def check_cells(  # type: ignore[no-untyped-def]
     ``legs``: per-leg memory (`LEG_MEMORY` records).
     """
     n_found = 0
-    keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
-    follow = dt / (SMOOTHING_s + dt)
-    keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
-    keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
-    keep_loss = math.exp(-dt / LEAK_MEMORY_s)
-    keep_follow = math.exp(-dt / FOLLOW_MEMORY_s)
     low, high = SENSOR_RANGE_mmHg
     n_legs = leg_manifold.shape[0]
     # a commanded pump that draws no current is dead: the leg's fault, found on its first cell
@@ -358,223 +353,31 @@ def check_cells(  # type: ignore[no-untyped-def]
             p = m.previous if math.isfinite(m.previous) else 0.0
         manifold = leg_manifold[leg]
         pumping = leg_duty[leg] > 0.0 and not relay_open
-        # the pressure in the cell as the manifold's sensor sees it, once the two have equalised:
-        # a second, independent signal for the over-pressure limit
-        m.equalised = m.equalised + 1 if inlet[c] and not exhaust[c] and not pumping else 0
-        equalised = m.equalised >= EQUALISED_TICKS
-        # (sustained only: a manifold far above a cell it cannot reach is a blocked inlet, below)
-        worst = max(p, manifold) if equalised else p
-        if p > limit[c] + OVER_AT_ONCE_mmHg:
-            code = CellFinding.OVER_PRESSURE
-        elif worst > limit[c] + OVER_SUSTAINED_mmHg:
-            if m.over_since < 0:
-                m.over_since = t
-            elif t - m.over_since >= OVER_SUSTAINED_s:
-                code = CellFinding.OVER_PRESSURE
-        else:
-            m.over_since = -1.0
         change = 0.0 if math.isnan(m.previous) else p - m.previous
         filling = inlet[c] and pumping and not exhaust[c]
         sealed = not inlet[c] and not exhaust[c]
-        # the two sensors of one gas disagree: the cell's sensor lies (its leg's other cells agree)
-        # (the time adds up over interrupted openings, and agreement once equalised clears it)
-        gap = manifold - p
-        if (m.equalised >= 1 and abs(gap) > MISMATCH_FIRST_TICK_mmHg) or (
-            equalised and abs(gap) > MISMATCH_mmHg
-        ):
-            m.mismatch_s += dt
-            if m.mismatch_s >= MISMATCH_s - 1e-9 and code == CellFinding.NONE:
-                # gas that cannot leave the cell, or cannot reach it, is a blocked path; a cell
-                # that rose while fed, then reads under the gas that fed it, has a lying sensor
-                code = (
-                    CellFinding.INLET_BLOCKED
-                    if gap < 0.0 or m.inflate_rise < NO_RISE_MIN_mmHg
-                    else CellFinding.SENSOR_MISMATCH
-                )
-        elif equalised:
-            m.mismatch_s = 0.0
-        # no rise while inflating: rise accumulated over recent inflating time
-        m.inflate_s *= keep_inflate
-        m.inflate_rise *= keep_inflate
-        m.inflate_air *= keep_inflate
-        if exhaust[c]:
-            m.fill_air = 0.0
-        if filling:
-            m.inflate_s += dt
-            m.inflate_rise += change
-            air = math.inf  # no pump curve: time alone judges
-            if pump_mL_per_s > 0.0:
-                speed = min(1.0, leg_duty[leg]) - max(0.0, manifold) / pump_shutoff_mmHg
-                air = pump_mL_per_s * max(0.0, speed) * dt / max(1.0, open_cells[leg])
-            m.inflate_air += air
-            m.fill_air += air
-            fed = (
-                m.inflate_air >= NO_RISE_AIR_FRACTION * volume_mL[c]
-                and m.fill_air >= NO_RISE_SLACK_FRACTION * volume_mL[c]
-            )
-            if (
-                m.inflate_s >= NO_RISE_WINDOW_s
-                and m.inflate_rise < NO_RISE_MIN_mmHg
-                and fed
-                and code == CellFinding.NONE
-            ):
-                if leg_current[leg] < PUMP_MIN_CURRENT_A:
-                    code = CellFinding.PUMP_FAILURE
-                elif manifold - p > MANIFOLD_GAP_mmHg:
-                    code = CellFinding.INLET_BLOCKED
-                else:
-                    code = CellFinding.NO_PRESSURE_RISE
+        # each detector in turn; a finding already made this tick stands (over-pressure and a dead
+        # pump take precedence)
+        code = _over_pressure(m, t, p, manifold, limit[c], inlet[c], exhaust[c], pumping, code)
+        code = _sensor_mismatch(m, dt, p, manifold, code)
+        # air the pump gave the cell this tick, shared by the cells open to it (inf: no pump curve)
+        air = math.inf
+        if pump_mL_per_s > 0.0:
+            speed = min(1.0, leg_duty[leg]) - max(0.0, manifold) / pump_shutoff_mmHg
+            air = pump_mL_per_s * max(0.0, speed) * dt / max(1.0, open_cells[leg])
+        code = _no_rise(
+            m, dt, p, change, manifold, filling, exhaust[c], air, volume_mL[c], leg_current[leg], code
+        )
         m.still_s = m.still_s + dt if sealed else 0.0
         if inlet[c] or exhaust[c]:
             m.after_fill = inlet[c]
-        # a cell held after a fill must keep its pressure; after a vent step it is being released
-        holding = m.after_fill and m.still_s > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
-        # a one-tick step down in a held, settled cell: a bladder that suddenly has room (judged on
-        # where it was held, which may be far above where it fell to)
-        was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
-        if sealed and was_held and -change > GARMENT_STEP_mmHg and code == CellFinding.NONE:
-            code = CellFinding.GARMENT_OFF
-        if holding and math.isfinite(m.smooth):
-            smoothed = m.smooth + follow * (p - m.smooth)
-            if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
-                m.window_t, m.window_p = t, smoothed
-            elif (
-                m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p)
-                and code == CellFinding.NONE
-            ):
-                code = CellFinding.PRESSURE_DECAY
-            m.smooth = smoothed
-        else:
-            m.smooth = p  # the filter starts afresh once the valves have settled
-            m.window_p = np.nan
-        # a held cell losing gas fast in its sealed ticks, however short the controller's top-ups
-        # leave them
-        # (only once the valves have settled: what gas did through a closing valve is not counted)
-        # (the memory fades over sealed time only: the top-ups between the spells must not wipe out
-        # what the spells lost; a vent or a fall under the minimum clears it)
-        if exhaust[c] or p <= DECAY_MIN_PRESSURE_mmHg:
-            m.sealed_loss = 0.0
-        m.recent_loss *= keep_loss
-        if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
-            m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
-            m.recent_loss += max(0.0, -change)
-            if (
-                m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
-                and code == CellFinding.NONE
-            ):
-                code = CellFinding.PRESSURE_DECAY
-        # a sealed cell that rises with its leg's manifold while the pump fills another cell:
-        # its inlet did not close
-        m.follow_rise *= keep_follow
-        # (the filter runs only while the cell is sealed and settled: it must not catch up on a fill)
-        settled_seal = sealed and m.still_s > SETTLE_s
-        if settled_seal and math.isfinite(m.lowpass):
-            lowpass = m.lowpass + (p - m.lowpass) * dt / (FOLLOW_FILTER_s + dt)
-        else:
-            lowpass = p
-        # (a cell joined to the manifold sits at its pressure: one far from it gains from its limb,
-        # filling with blood its squeezed neighbours push up)
-        joined = abs(manifold - p) < FOLLOW_GAP_mmHg
-        if settled_seal and pumping and joined and math.isfinite(m.lowpass):
-            m.follow_rise += lowpass - m.lowpass
-            if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == CellFinding.NONE:
-                code = CellFinding.VALVE_STUCK_OPEN
-        m.lowpass = lowpass
-        m.joined_s = m.joined_s + dt if abs(manifold - p) < MANIFOLD_JOINED_mmHg else 0.0
-        # garment off: far less rise per pumped gas than this cell showed before
-        m.dose *= keep_dose
-        m.dose_rise *= keep_dose
-        # below the minimum the slack bladder takes up gas; a falling reading is a backflow into a
-        # manifold that has not caught up yet, not a measure of the cell
-        # only fresh fills (from vented, until the first pause) are judged: a top-up of a held cell
-        # races the limb emptying under it, so its rise per inflow says nothing about the garment
-        if p < GARMENT_MIN_PRESSURE_mmHg or m.still_s >= GARMENT_FILL_PAUSE_s:
-            _learn_fill(m)  # the fresh fill has ended: what it measured teaches the cell's stiffness
-        if p < GARMENT_MIN_PRESSURE_mmHg:
-            m.fresh = True
-        elif m.still_s >= GARMENT_FILL_PAUSE_s:
-            m.fresh = False
-        if filling and m.fresh and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
-            m.dose += math.sqrt(max(0.0, manifold - p)) * dt
-            m.dose_rise += change
-            if m.dose >= GARMENT_MIN_DOSE:
-                now = m.dose_rise / m.dose
-                band = 0
-                while band < len(GARMENT_BANDS_mmHg) and p >= GARMENT_BANDS_mmHg[band]:
-                    band += 1
-                if band != m.fill_band:
-                    _learn_fill(m)  # the fill has left the band it was measured in
-                m.fill_band = band
-                m.fill_sum += now
-                m.fill_ticks += 1.0
-                # judged against earlier fills only: what this fill measures is learned once it
-                # ends, so a garment coming off during a fill cannot teach itself as normal
-                m.soft_s = m.soft_s + dt if 0.0 < now < GARMENT_RATIO * m.stiffness[band] else 0.0
-                if m.soft_s >= GARMENT_SOFT_s and code == CellFinding.NONE:
-                    code = CellFinding.GARMENT_OFF
-        if dt > 0.0:
-            m.trend += (change / dt - m.trend) * dt / (TREND_s + dt)
-        m.held_s *= keep_demand
-        m.refilling_s *= keep_demand
-        m.fed_s *= keep_demand
-        if m.after_fill and not exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg:
-            m.held_s += dt
-            if filling:
-                m.fed_s += dt
-            if filling and m.trend < RAMP_RATE_mmHg_per_s:
-                m.refilling_s += dt
-            if (
-                m.held_s >= DEMAND_MIN_s
-                and m.refilling_s > DEMAND_MAX * m.held_s
-                and code == CellFinding.NONE
-            ):
-                code = CellFinding.REFILL_DEMAND
-        # the manifold far above a filling cell: its path is blocked (a stuck inlet, a kink), or
-        # its sensor reads low while the gas goes in (then its reading still rises)
-        # (time adds up over interrupted fills: a controller alternating cells must not hide it)
-        if filling and manifold - p > MANIFOLD_GAP_mmHg:
-            m.gap_s += dt
-            if m.gap_s >= MANIFOLD_GAP_s and code == CellFinding.NONE:
-                code = (
-                    CellFinding.INLET_BLOCKED
-                    if m.inflate_rise < NO_RISE_MIN_mmHg
-                    else CellFinding.SENSOR_MISMATCH
-                )
-        elif filling:
-            m.gap_s = 0.0
-        # frozen: bit-identical while gas moves, or for a second at any time
-        # (gas-moving time adds up until the reading changes, however the valves take turns)
-        moving = filling or (exhaust[c] and p > DECAY_MIN_PRESSURE_mmHg)
-        if change != 0.0:
-            m.same_s = 0.0
-            m.same_rest_s = 0.0
-        else:
-            m.same_rest_s += dt
-            if moving:
-                m.same_s += dt
-            if (m.same_s >= FROZEN_s or m.same_rest_s >= FROZEN_AT_REST_s) and code == CellFinding.NONE:
-                code = CellFinding.FROZEN_SENSOR
-        # vented to air for a while: the reading must be near zero; gas still coming in from the
-        # manifold means an inlet that did not close, gas kept in means a blocked exhaust
-        if exhaust[c] and not inlet[c]:
-            if m.vented_s == 0.0:
-                m.vented_from = m.previous if math.isfinite(m.previous) else p
-            m.vented_s += dt
-            kept = p > VENTED_KEPT_SHARE * m.vented_from
-            if (
-                m.vented_s >= VENTED_s
-                and abs(p) > VENTED_MAX_mmHg
-                and (kept or p < 0.0)
-                and code == CellFinding.NONE
-            ):
-                if p > 0.0 and manifold > p:
-                    code = CellFinding.VALVE_STUCK_OPEN
-                elif p > 0.0:
-                    code = CellFinding.EXHAUST_BLOCKED
-                else:
-                    code = CellFinding.IMPLAUSIBLE_SENSOR
-        else:
-            m.vented_s = 0.0
+        code = _leak(m, t, dt, p, change, sealed, exhaust[c], code)
+        code = _follows_manifold(m, dt, p, manifold, sealed, pumping, code)
+        code = _garment_fill(m, dt, p, change, manifold, filling, code)
+        code = _refill_demand(m, dt, p, change, filling, exhaust[c], code)
+        code = _manifold_gap(m, dt, p, manifold, filling, code)
+        code = _frozen(m, dt, p, change, filling, exhaust[c], code)
+        code = _vented(m, dt, p, manifold, inlet[c], exhaust[c], code)
         m.previous = p
         if dead[leg]:
             code = CellFinding.PUMP_FAILURE
@@ -623,6 +426,270 @@ def check_cells(  # type: ignore[no-untyped-def]
         if found[c] != CellFinding.NONE:
             n_found += 1
     return n_found
+
+
+@njit(cache=True)
+def _over_pressure(m, t, p, manifold, limit, inlet, exhaust, pumping, code):  # type: ignore[no-untyped-def]
+    """Over the limit + 25 mmHg at once, or + 10 for 0.5 s by the cell's sensor or, once the two
+    have equalised, the manifold's: a second, independent signal for the limit."""
+    m.equalised = m.equalised + 1 if inlet and not exhaust and not pumping else 0
+    equalised = m.equalised >= EQUALISED_TICKS
+    # (sustained only: a manifold far above a cell it cannot reach is a blocked inlet, below)
+    worst = max(p, manifold) if equalised else p
+    if p > limit + OVER_AT_ONCE_mmHg:
+        code = CellFinding.OVER_PRESSURE
+    elif worst > limit + OVER_SUSTAINED_mmHg:
+        if m.over_since < 0:
+            m.over_since = t
+        elif t - m.over_since >= OVER_SUSTAINED_s:
+            code = CellFinding.OVER_PRESSURE
+    else:
+        m.over_since = -1.0
+    return code
+
+
+@njit(cache=True)
+def _sensor_mismatch(m, dt, p, manifold, code):  # type: ignore[no-untyped-def]
+    """The two sensors of one gas disagree: the cell's sensor lies (its leg's other cells agree), or
+    the path between them is blocked (the time adds up over interrupted openings, and agreement
+    once equalised clears it)."""
+    equalised = m.equalised >= EQUALISED_TICKS
+    gap = manifold - p
+    if (m.equalised >= 1 and abs(gap) > MISMATCH_FIRST_TICK_mmHg) or (equalised and abs(gap) > MISMATCH_mmHg):
+        m.mismatch_s += dt
+        if m.mismatch_s >= MISMATCH_s - 1e-9 and code == CellFinding.NONE:
+            # gas that cannot leave the cell, or cannot reach it, is a blocked path; a cell
+            # that rose while fed, then reads under the gas that fed it, has a lying sensor
+            code = (
+                CellFinding.INLET_BLOCKED
+                if gap < 0.0 or m.inflate_rise < NO_RISE_MIN_mmHg
+                else CellFinding.SENSOR_MISMATCH
+            )
+    elif equalised:
+        m.mismatch_s = 0.0
+    return code
+
+
+@njit(cache=True)
+def _no_rise(m, dt, p, change, manifold, filling, exhaust, air, volume_mL, pump_current, code):  # type: ignore[no-untyped-def]
+    """No rise while inflating: the rise over recent inflating time, once the pump has given the
+    cell ``air`` (mL this tick) enough to raise a sound one; a pump drawing no current is dead, a
+    manifold far above the cell a blocked inlet."""
+    keep_inflate = math.exp(-dt / NO_RISE_MEMORY_s)
+    m.inflate_s *= keep_inflate
+    m.inflate_rise *= keep_inflate
+    m.inflate_air *= keep_inflate
+    if exhaust:
+        m.fill_air = 0.0
+    if filling:
+        m.inflate_s += dt
+        m.inflate_rise += change
+        m.inflate_air += air
+        m.fill_air += air
+        fed = (
+            m.inflate_air >= NO_RISE_AIR_FRACTION * volume_mL
+            and m.fill_air >= NO_RISE_SLACK_FRACTION * volume_mL
+        )
+        if (
+            m.inflate_s >= NO_RISE_WINDOW_s
+            and m.inflate_rise < NO_RISE_MIN_mmHg
+            and fed
+            and code == CellFinding.NONE
+        ):
+            if pump_current < PUMP_MIN_CURRENT_A:
+                code = CellFinding.PUMP_FAILURE
+            elif manifold - p > MANIFOLD_GAP_mmHg:
+                code = CellFinding.INLET_BLOCKED
+            else:
+                code = CellFinding.NO_PRESSURE_RISE
+    return code
+
+
+@njit(cache=True)
+def _leak(m, t, dt, p, change, sealed, exhaust, code):  # type: ignore[no-untyped-def]
+    """A held cell losing its gas: a one-tick step down (a garment off: its bladder suddenly has
+    room), a fast fall within LEAK_WINDOW_s, or a fast loss summed over its sealed ticks between
+    the controller's top-ups."""
+    # a cell held after a fill must keep its pressure; after a vent step it is being released
+    holding = m.after_fill and m.still_s > SETTLE_s and p > DECAY_MIN_PRESSURE_mmHg
+    # a one-tick step down in a held, settled cell (judged on where it was held, which may be far
+    # above where it fell to)
+    was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
+    if sealed and was_held and -change > GARMENT_STEP_mmHg and code == CellFinding.NONE:
+        code = CellFinding.GARMENT_OFF
+    if holding and math.isfinite(m.smooth):
+        smoothed = m.smooth + dt / (SMOOTHING_s + dt) * (p - m.smooth)
+        if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
+            m.window_t, m.window_p = t, smoothed
+        elif (
+            m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+            and code == CellFinding.NONE
+        ):
+            code = CellFinding.PRESSURE_DECAY
+        m.smooth = smoothed
+    else:
+        m.smooth = p  # the filter starts afresh once the valves have settled
+        m.window_p = np.nan
+    # a held cell losing gas fast in its sealed ticks, however short the controller's top-ups
+    # leave them
+    # (only once the valves have settled: what gas did through a closing valve is not counted)
+    # (the memory fades over sealed time only: the top-ups between the spells must not wipe out
+    # what the spells lost; a vent or a fall under the minimum clears it)
+    keep_loss = math.exp(-dt / LEAK_MEMORY_s)
+    if exhaust or p <= DECAY_MIN_PRESSURE_mmHg:
+        m.sealed_loss = 0.0
+    m.recent_loss *= keep_loss
+    if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
+        m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
+        m.recent_loss += max(0.0, -change)
+        if (
+            m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+            and code == CellFinding.NONE
+        ):
+            code = CellFinding.PRESSURE_DECAY
+    return code
+
+
+@njit(cache=True)
+def _follows_manifold(m, dt, p, manifold, sealed, pumping, code):  # type: ignore[no-untyped-def]
+    """A sealed cell that rises with its leg's manifold while the pump fills another cell: its inlet
+    did not close. Also keeps how long the manifold has read the cell's pressure (`joined_s`)."""
+    m.follow_rise *= math.exp(-dt / FOLLOW_MEMORY_s)
+    # (the filter runs only while the cell is sealed and settled: it must not catch up on a fill)
+    settled_seal = sealed and m.still_s > SETTLE_s
+    if settled_seal and math.isfinite(m.lowpass):
+        lowpass = m.lowpass + (p - m.lowpass) * dt / (FOLLOW_FILTER_s + dt)
+    else:
+        lowpass = p
+    # (a cell joined to the manifold sits at its pressure: one far from it gains from its limb,
+    # filling with blood its squeezed neighbours push up)
+    joined = abs(manifold - p) < FOLLOW_GAP_mmHg
+    if settled_seal and pumping and joined and math.isfinite(m.lowpass):
+        m.follow_rise += lowpass - m.lowpass
+        if m.follow_rise > FOLLOW_RISE_mmHg and manifold > p and code == CellFinding.NONE:
+            code = CellFinding.VALVE_STUCK_OPEN
+    m.lowpass = lowpass
+    m.joined_s = m.joined_s + dt if abs(manifold - p) < MANIFOLD_JOINED_mmHg else 0.0
+    return code
+
+
+@njit(cache=True)
+def _garment_fill(m, dt, p, change, manifold, filling, code):  # type: ignore[no-untyped-def]
+    """Garment off: a fresh fill rising far less per pumped gas than this cell's earlier fills."""
+    keep_dose = math.exp(-dt / GARMENT_MEMORY_s)
+    m.dose *= keep_dose
+    m.dose_rise *= keep_dose
+    # below the minimum the slack bladder takes up gas; a falling reading is a backflow into a
+    # manifold that has not caught up yet, not a measure of the cell
+    # only fresh fills (from vented, until the first pause) are judged: a top-up of a held cell
+    # races the limb emptying under it, so its rise per inflow says nothing about the garment
+    if p < GARMENT_MIN_PRESSURE_mmHg or m.still_s >= GARMENT_FILL_PAUSE_s:
+        _learn_fill(m)  # the fresh fill has ended: what it measured teaches the cell's stiffness
+    if p < GARMENT_MIN_PRESSURE_mmHg:
+        m.fresh = True
+    elif m.still_s >= GARMENT_FILL_PAUSE_s:
+        m.fresh = False
+    if filling and m.fresh and p > GARMENT_MIN_PRESSURE_mmHg and change >= 0.0:
+        m.dose += math.sqrt(max(0.0, manifold - p)) * dt
+        m.dose_rise += change
+        if m.dose >= GARMENT_MIN_DOSE:
+            now = m.dose_rise / m.dose
+            band = 0
+            while band < len(GARMENT_BANDS_mmHg) and p >= GARMENT_BANDS_mmHg[band]:
+                band += 1
+            if band != m.fill_band:
+                _learn_fill(m)  # the fill has left the band it was measured in
+            m.fill_band = band
+            m.fill_sum += now
+            m.fill_ticks += 1.0
+            # judged against earlier fills only: what this fill measures is learned once it
+            # ends, so a garment coming off during a fill cannot teach itself as normal
+            m.soft_s = m.soft_s + dt if 0.0 < now < GARMENT_RATIO * m.stiffness[band] else 0.0
+            if m.soft_s >= GARMENT_SOFT_s and code == CellFinding.NONE:
+                code = CellFinding.GARMENT_OFF
+    return code
+
+
+@njit(cache=True)
+def _refill_demand(m, dt, p, change, filling, exhaust, code):  # type: ignore[no-untyped-def]
+    """A held cell pumped into most of the time while its pressure stays put: a hole the controller
+    keeps topping up (a rising ramp is not refilling)."""
+    if dt > 0.0:
+        m.trend += (change / dt - m.trend) * dt / (TREND_s + dt)
+    keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
+    m.held_s *= keep_demand
+    m.refilling_s *= keep_demand
+    m.fed_s *= keep_demand
+    if m.after_fill and not exhaust and p > DECAY_MIN_PRESSURE_mmHg:
+        m.held_s += dt
+        if filling:
+            m.fed_s += dt
+        if filling and m.trend < RAMP_RATE_mmHg_per_s:
+            m.refilling_s += dt
+        if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == CellFinding.NONE:
+            code = CellFinding.REFILL_DEMAND
+    return code
+
+
+@njit(cache=True)
+def _manifold_gap(m, dt, p, manifold, filling, code):  # type: ignore[no-untyped-def]
+    """The manifold far above a filling cell: its path is blocked (a stuck inlet, a kink), or its
+    sensor reads low while the gas goes in (then its reading still rises). The time adds up over
+    interrupted fills: a controller alternating cells must not hide it."""
+    if filling and manifold - p > MANIFOLD_GAP_mmHg:
+        m.gap_s += dt
+        if m.gap_s >= MANIFOLD_GAP_s and code == CellFinding.NONE:
+            code = (
+                CellFinding.INLET_BLOCKED
+                if m.inflate_rise < NO_RISE_MIN_mmHg
+                else CellFinding.SENSOR_MISMATCH
+            )
+    elif filling:
+        m.gap_s = 0.0
+    return code
+
+
+@njit(cache=True)
+def _frozen(m, dt, p, change, filling, exhaust, code):  # type: ignore[no-untyped-def]
+    """A frozen sensor: bit-identical while gas moves, or for a second at any time (gas-moving time
+    adds up until the reading changes, however the valves take turns)."""
+    moving = filling or (exhaust and p > DECAY_MIN_PRESSURE_mmHg)
+    if change != 0.0:
+        m.same_s = 0.0
+        m.same_rest_s = 0.0
+    else:
+        m.same_rest_s += dt
+        if moving:
+            m.same_s += dt
+        if (m.same_s >= FROZEN_s or m.same_rest_s >= FROZEN_AT_REST_s) and code == CellFinding.NONE:
+            code = CellFinding.FROZEN_SENSOR
+    return code
+
+
+@njit(cache=True)
+def _vented(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no-untyped-def]
+    """Vented to air for a while, the reading must be near zero: gas still coming in from the
+    manifold is an inlet that did not close, gas kept in a blocked exhaust."""
+    if exhaust and not inlet:
+        if m.vented_s == 0.0:
+            m.vented_from = m.previous if math.isfinite(m.previous) else p
+        m.vented_s += dt
+        kept = p > VENTED_KEPT_SHARE * m.vented_from
+        if (
+            m.vented_s >= VENTED_s
+            and abs(p) > VENTED_MAX_mmHg
+            and (kept or p < 0.0)
+            and code == CellFinding.NONE
+        ):
+            if p > 0.0 and manifold > p:
+                code = CellFinding.VALVE_STUCK_OPEN
+            elif p > 0.0:
+                code = CellFinding.EXHAUST_BLOCKED
+            else:
+                code = CellFinding.IMPLAUSIBLE_SENSOR
+    else:
+        m.vented_s = 0.0
+    return code
 
 
 @njit(cache=True)
