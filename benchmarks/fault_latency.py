@@ -81,10 +81,12 @@ def grid(runs: list[FaultRun]) -> list[str]:
                      key=lambda pt: (pt[0], TIMINGS.index(pt[1])))  # fmt: skip
     out = ["| fault | " + " | ".join(f"{p} {t}" for p, t in columns) + " |",
            "|---|" + "---:|" * len(columns)]  # fmt: skip
-    for kind in FAULT_KINDS:
+    legs = sorted({r.case.leg or "" for r in runs if r.case.kind})
+    for kind, leg in [(kind, leg) for kind in FAULT_KINDS for leg in legs]:
         cells = []
         for column in columns:
-            here = [r for r in runs if r.case.kind == kind and (r.case.profile, r.case.timing) == column]
+            here = [r for r in runs if (r.case.kind, r.case.leg or "") == (kind, leg)
+                    and (r.case.profile, r.case.timing) == column]  # fmt: skip
             text = []
             for r in here:
                 latency = "missed" if r.safe_latency_s is None else f"{r.safe_latency_s:.1f}"
@@ -95,7 +97,7 @@ def grid(runs: list[FaultRun]) -> list[str]:
                 text.append(f"{latency}{mark}{extra}")
             cells.append(", ".join(text) or "–")
         if any(c != "–" for c in cells):
-            out.append(f"| {kind} | " + " | ".join(cells) + " |")
+            out.append(f"| {kind}{f' ({leg} leg)' if leg else ''} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -140,7 +142,8 @@ def report(runs: list[FaultRun], healthy: list[FaultRun], seconds: float, code: 
         "Each case is a real session (simulated massager with the adult leg twin inside its cells, "
         "supervisor with the default limits, engine) on a virtual clock: sequential squeezes at 60 mmHg "
         "(sensor drift also at 96 mmHg) with a 25 s hold, one fault injected into the right leg's (upper) "
-        "calf cell, or the right leg for a pump, heater or garment fault. Latencies count from the moment "
+        "calf cell, or the right leg for a pump, heater or garment fault, and each case again on the left "
+        "leg. Latencies count from the moment "
         "the fault takes effect: the first moment it makes the device act otherwise than a sound one "
         "under the commands it receives (a hole, a garment off, a sensor fault or a lost link at once; "
         "an inlet stuck closed once commanded open, stuck open once commanded closed; a kink once gas "

@@ -98,12 +98,19 @@ class FaultCase:
     where: str | None = None
     reduced_sensation: bool = False
     seed: int = 0
+    #: The leg of the default place (None: the right leg, or the profile's only one).
+    leg: str | None = None
 
     @property
     def label(self) -> str:
         extra = f"@{self.pressure_mmHg:g}" if self.pressure_mmHg != PRESSURE_mmHg else ""
         extra += "-reduced-sensation" if self.reduced_sensation else ""
+        extra += f"-{self.leg}" if self.leg else ""
         return f"{self.profile}-{self.kind or 'no_fault'}-{self.timing}{extra}"
+
+    def place(self, profile: DeviceProfile) -> str | None:
+        """Where the fault goes: ``where``, else the default place on the case's leg."""
+        return self.where or default_where(profile, self.kind or "leak", self.leg)
 
 
 @dataclass
@@ -387,7 +394,7 @@ def schedule(case: FaultCase) -> Schedule:
     cells = profile.cell_names()
     zones = [c.zone for c in profile.cells] * len(profile.legs)
     table = Timeline(program).setpoint_table([c.split(".")[0] for c in cells], zones, dt)
-    where = case.where or default_where(profile, kind)
+    where = case.place(profile) if case.kind else default_where(profile, kind)
     # the cell whose cycle sets the moment: the faulted cell, or the calf of the faulted leg
     cell = cells.index(where if where in cells else default_where(profile, "leak", where))  # type: ignore[arg-type]
     own = table[:, cell]
@@ -540,7 +547,7 @@ def run_case(case: FaultCase) -> FaultRun:
     plan = schedule(case)
     faults = []
     if case.kind is not None:
-        faults = [FaultSpec(case.kind, plan.inject_s, case.where or default_where(profile, case.kind))]
+        faults = [FaultSpec(case.kind, plan.inject_s, case.place(profile))]
     watched = run_watched(profile, plan.program, faults, limits=plan.limits, seed=case.seed)
     summary, sim = watched.summary, watched.sim
     where = sim.applied_faults[0][1].where if sim.applied_faults else None
@@ -573,22 +580,26 @@ def run_case(case: FaultCase) -> FaultRun:
 
 
 def matrix_cases(
-    profiles: Sequence[str] | None = None, kinds: Sequence[str] = FAULT_KINDS
+    profiles: Sequence[str] | None = None, kinds: Sequence[str] = FAULT_KINDS, both_legs: bool = True
 ) -> list[FaultCase]:
     """Every fault kind × every profile (heater runaway only with a heater) × every timing; sensor
-    drift also near the limit; heater runaway also with reduced sensation (heat limit 40 °C)."""
+    drift also near the limit; heater runaway also with reduced sensation (heat limit 40 °C). With
+    ``both_legs``, each again on the left leg (a link has no leg): a fault is found, and named,
+    wherever it is."""
     cases = []
     for name in profiles or profile_names():
-        heater = load_profile(name).heater_max_C is not None
+        device = load_profile(name)
+        others = [leg for leg in device.legs if leg != "right"] if both_legs else []
         for kind in kinds:
-            if kind == "heater_runaway" and not heater:
+            if kind == "heater_runaway" and device.heater_max_C is None:
                 continue
-            for timing in TIMINGS:
-                cases.append(FaultCase(name, kind, timing))
-                if kind == "sensor_drift":
-                    cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg))
-            if kind == "heater_runaway":
-                cases.append(FaultCase(name, kind, "holding", reduced_sensation=True))
+            for leg in [None, *(others if kind != "link_loss" else [])]:
+                for timing in TIMINGS:
+                    cases.append(FaultCase(name, kind, timing, leg=leg))
+                    if kind == "sensor_drift":
+                        cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg, leg=leg))
+                if kind == "heater_runaway":
+                    cases.append(FaultCase(name, kind, "holding", reduced_sensation=True, leg=leg))
     return cases
 
 

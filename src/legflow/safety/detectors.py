@@ -141,6 +141,11 @@ FOLLOW_GAP_mmHg = 10.0
 #: pumping). Time on a rising ramp is not refilling, nor is an inlet left open with the pump off
 #: (a slow ramp coasts that way, waiting for its setpoint).
 DEMAND_MAX = 0.55
+#: Refill demand shared by cells topped up together moves to a neighbour only if that one lost at
+#: least this many times more lately: the losses are a few tenths of a mmHg, near the noise, and a
+#: hole's cell topped up most has least sealed time to lose in (a left calf leak was named on the
+#: thigh, 0.47 against 0.27 mmHg).
+SHARED_LOSS_MARGIN = 2.0
 DEMAND_MEMORY_s = 2.0
 DEMAND_MIN_s = 1.5  # of recent time held after a fill, before the share of refilling is judged
 RAMP_RATE_mmHg_per_s = 2.0  # a cell rising faster than this (its trend) is being filled, not held
@@ -397,7 +402,7 @@ def check_cells(  # type: ignore[no-untyped-def]
                 cell_leg[k] == leg
                 and k != c
                 and shared
-                and mk.recent_loss > loss
+                and mk.recent_loss > SHARED_LOSS_MARGIN * loss
                 and found[k] == CellFinding.NONE
             ):
                 best, loss = k, mk.recent_loss
