@@ -456,6 +456,56 @@ def twin_validate(
         print(f"cohort: {n} subjects of {cohort} (seed {seed}), each case in its own posture")
 
 
+@twin_app.command("params")
+def twin_params(
+    subject: SubjectOpt = "adult",
+    cohort: Annotated[
+        str, typer.Option(help="Also show the span each parameter takes over this cohort's subjects.")
+    ] = "healthy_adults",
+    n: Annotated[int, typer.Option("--n", help="Subjects of the cohort; 0: no span.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort's sample.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print every parameter as JSON.")] = False,
+) -> None:
+    """Every parameter of a leg's set: value, unit, whether its source is cited, derived from cited
+    values or assumed, the source itself, and the span a cohort gives it (as `twin validate` and
+    trials run it)."""
+    from legflow.trials.cohorts import load_cohort
+    from legflow.twin.params import kind_counts, parameter_rows
+    from legflow.twin.subject import load_subject
+
+    if n < 0:
+        raise LegflowError(f"--n must be 0 or more, got {n}")
+    base = load_subject(subject)
+    group = load_cohort(cohort) if n else None
+    legs = [each.subject() for each in group.sample(n, seed)] if group else None
+    rows = parameter_rows(base, legs)
+    counts = kind_counts(rows)
+    if json_out:
+        spread = {"cohort": cohort, "n": n, "seed": seed, "base": group.base} if group else None
+        out = {
+            "subject": base.name,
+            "counts": counts,
+            "cohort": spread,
+            "parameters": [r.as_dict() for r in rows],
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    print(f"Leg twin parameters: {base.name} ({base.description})")
+    table = ""
+    for row in rows:
+        name, leaf = row.path.split(".")
+        if name != table:
+            print(f"\n[{name}]")
+            table = name
+        span = f"   {cohort}: {row.cohort_low:.4g} – {row.cohort_high:.4g}" if group else ""
+        print(f"  {leaf} = {row.value:.5g} {row.unit}   ({row.kind}){span}")
+        print(f"      {row.source}")
+    summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    print(f"\n{len(rows)} parameters: {summary}")
+    if group:
+        print(f"span over {n} subjects of {cohort} (base {group.base}, seed {seed})")
+
+
 app.command(name="trial")(trial_command)
 app.command(name="optimise")(optimise_command)
 app.command(name="cohorts")(cohorts_command)
