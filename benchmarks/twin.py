@@ -33,6 +33,7 @@ from scipy.integrate import solve_ivp
 from legflow.device.profile import load_profile
 from legflow.twin import Subject, available_subjects, load_subject
 from legflow.twin import model as m
+from legflow.twin.live import SESSION_RTOL
 from legflow.twin.network import (
     LinearTrace,
     linear_legs,
@@ -504,7 +505,7 @@ def bench_cohort(
     )
     print(
         "| legs | simulated min | wall time, median (min–max, runs) | per leg-minute | "
-        f"goal ≤ {COHORT_GOAL_s:g} s (10,000 legs × 30 min) |"
+        f"goal ≤ {COHORT_GOAL_s:g} s (10,000 legs × 30 min at the sessions' rtol {SESSION_RTOL:g}) |"
     )
     print("|---:|---:|---|---:|---|")
     per_leg_min: list[float] = []
@@ -520,17 +521,20 @@ def bench_cohort(
         timing = cohort_runs(prm[:n], y0[:n], mins, 1e-6, runs, budget_s)
         cost = timing.median / (n * mins)
         per_leg_min.append(cost)
-        goal = f"{_met(timing.median <= COHORT_GOAL_s)} ({timing.median / COHORT_GOAL_s:.1f}× the goal)"
+        ratio = timing.median / COHORT_GOAL_s
+        goal = f"{ratio:.2f}× the goal's time (the goal is at rtol {SESSION_RTOL:g}, below)"
         print(f"| {n:,} | {mins} | {timing.cell()} | {1e3 * cost:.2f} ms | {goal if headline else '–'} |")
         _flush()
     if loose:
         n, mins = n_max, max(minutes)
-        timing = cohort_runs(prm[:n], y0[:n], mins, 1e-4, runs, budget_s)
+        timing = cohort_runs(prm[:n], y0[:n], mins, SESSION_RTOL, runs, budget_s)
+        ratio = timing.median / COHORT_GOAL_s
+        goal = f"{_met(ratio <= 1.0)} ({ratio:.2f}× the goal's time)"
         print(
-            f"| {n:,} | {mins} | {timing.cell()} at rtol = atol = 1e-4 (for comparison: the looser "
-            "tolerance's error is in part 1) | "
+            f"| {n:,} | {mins} | {timing.cell()} at rtol = atol = {SESSION_RTOL:g}, the tolerance of the "
+            "twin in sessions and trials (its error against 1e-6 is in part 1) | "
             f"{1e3 * timing.median / (n * mins):.2f} ms | "
-            f"{_met(timing.median <= COHORT_GOAL_s) if (n, mins) == (10_000, 30) else '–'} |"
+            f"{goal if (n, mins) == (10_000, 30) else '–'} |"
         )
     _flush()
 

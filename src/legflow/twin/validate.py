@@ -153,7 +153,7 @@ def format_table(rows: list[ValidationRow], cohort: dict[str, str] | None = None
     a cohort within the tolerance (a column of its own)."""
     head: tuple[str, ...] = ("id", "published", "model", "tolerance", "verdict")
     body: list[tuple[str, ...]] = [
-        (r.id, _published_text(r), r.model_text, _tolerance_text(r), r.verdict) for r in rows
+        (r.id, published_text(r), r.model_text, _tolerance_text(r), r.verdict) for r in rows
     ]
     if cohort:
         head = (*head, "cohort within")
@@ -163,7 +163,7 @@ def format_table(rows: list[ValidationRow], cohort: dict[str, str] | None = None
     return "\n".join([*table, "", "measures:", *(f"  {r.id}: {r.measure}" for r in rows)])
 
 
-def _published_text(row: ValidationRow) -> str:
+def published_text(row: ValidationRow) -> str:
     if row.unit is None:
         return str(row.published)
     values = row.published if isinstance(row.published, list) else [row.published]
