@@ -34,6 +34,7 @@ from legflow.apps.faultmatrix import (
 )
 from legflow.device.faults import FAULT_KINDS
 from legflow.device.sim import warm_up
+from legflow.twin.model import POSTURES
 
 RESULTS = Path(__file__).parent / "results" / "fault_latency.md"
 
@@ -130,20 +131,37 @@ def _commit() -> str:
         return "unknown"
 
 
-def report(runs: list[FaultRun], healthy: list[FaultRun], seconds: float, code: str) -> str:
+def _options(subject: str, posture: str) -> str:
+    return "".join(
+        f" --{k} {v}" for k, v, d in (("subject", subject, "adult"), ("posture", posture, "supine")) if v != d
+    )
+
+
+def report(
+    runs: list[FaultRun],
+    healthy: list[FaultRun],
+    seconds: float,
+    code: str,
+    subject: str = "adult",
+    posture: str = "supine",
+    options: str = "",
+) -> str:
     ok = [r for r in healthy if not r.missed_targets()]
     met = sum(not r.missed_targets() for r in runs)
     lines = [
         "# Single-fault safety: detection latency, safe state, true pressure",
         "",
-        f"`python -m benchmarks.fault_latency` on {platform.system()} {platform.machine()}, "
+        f"`python -m benchmarks.fault_latency{options}` on "
+        f"{platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {date.today().isoformat()}, code at {code}; {seconds:.0f} s.",
         "",
-        "Each case is a real session (simulated massager with the adult leg twin inside its cells, "
+        f"Each case is a real session (simulated massager with the leg twin '{subject}', {posture}, "
+        "inside its cells, "
         "supervisor with the default limits, engine) on a virtual clock: sequential squeezes at 60 mmHg "
         "(sensor drift also at 96 mmHg) with a 25 s hold, one fault injected into the right leg's (upper) "
-        "calf cell, or the right leg for a pump, heater or garment fault, and each case again on the left "
-        "leg. Latencies count from the moment "
+        "calf cell, or the right leg for a pump, heater or garment fault"
+        f"{'' if '--one-leg' in options else ', and each case again on the left leg'}. Latencies count "
+        "from the moment "
         "the fault takes effect: the first moment it makes the device act otherwise than a sound one "
         "under the commands it receives (a hole, a garment off, a sensor fault or a lost link at once; "
         "an inlet stuck closed once commanded open, stuck open once commanded closed; a kink once gas "
@@ -180,17 +198,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", help="comma-separated fault kinds (default: all)")
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {RESULTS.name}")
     parser.add_argument("--code", help="how to name the code measured (default: its git commit)")
+    parser.add_argument("--subject", default="adult", help="the leg twin in the cells (default: adult)")
+    parser.add_argument("--posture", default="supine", choices=POSTURES, help="its posture (default: supine)")
+    parser.add_argument("--one-leg", action="store_true", help="the right leg only (not again on the left)")
     args = parser.parse_args(argv)
     profiles = args.profiles.split(",") if args.profiles else None
     kinds = args.kinds.split(",") if args.kinds else FAULT_KINDS
+    leg = {"subject": args.subject, "posture": args.posture}
     started = time.perf_counter()
     warm_up()
-    runs = [run_case(case) for case in matrix_cases(profiles, kinds)]
-    healthy = [run_case(case) for case in healthy_cases(profiles)]
-    text = report(runs, healthy, time.perf_counter() - started, args.code or _commit())
+    runs = [run_case(case) for case in matrix_cases(profiles, kinds, not args.one_leg, **leg)]
+    healthy = [run_case(case) for case in healthy_cases(profiles, **leg)]
+    options = "".join(
+        f" --{k} {v}" for k, v in leg.items() if v != {"subject": "adult", "posture": "supine"}[k]
+    )
+    options += " --one-leg" if args.one_leg else ""
+    text = report(
+        runs, healthy, time.perf_counter() - started, args.code or _commit(), **leg, options=options
+    )
     print(text)
     if not args.no_write:
-        RESULTS.write_text(text, encoding="utf-8")
+        default = (args.subject, args.posture) == ("adult", "supine")
+        out = RESULTS if default else RESULTS.with_name(f"fault_latency_{args.subject}_{args.posture}.md")
+        out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,20 @@ def test_every_fault_present_is_in_the_summary_with_its_cell(profile):
     assert listed == sorted([("leak", left), ("leak", right)]), watched.summary["faults"]
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: sitting or standing, a calf cell held near 96 mmHg is fed for seconds while the "
+    "dependent limb empties under it, below its setpoint, and refill demand takes that for a hole "
+    "(`python -m benchmarks.fault_latency --posture seated`)",
+)
+@pytest.mark.parametrize("posture", ["seated", "standing"])
+def test_a_sound_session_near_the_limit_completes_in_every_posture(posture):
+    case = FaultCase("reference", None, "holding", 96.0, posture=posture)
+    run = run_case(case)
+    assert not run.missed_targets(), run.missed_targets()
+
+
 # --- the harness itself (fast) ---------------------------------------------------------------------
 @pytest.mark.parametrize("profile", profile_names())
 def test_each_timing_injects_while_the_cell_fills_holds_or_rests(profile):

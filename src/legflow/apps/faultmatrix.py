@@ -49,6 +49,7 @@ from legflow.programs.model import Program
 from legflow.programs.timeline import Timeline
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.safety.supervisor import Supervisor
+from legflow.twin.model import Posture
 
 Timing = Literal["inflating", "holding", "idle"]
 TIMINGS: tuple[Timing, ...] = get_args(Timing)
@@ -100,12 +101,17 @@ class FaultCase:
     seed: int = 0
     #: The leg of the default place (None: the right leg, or the profile's only one).
     leg: str | None = None
+    #: The leg twin inside the cells: a parameter set (`legflow.twin`) and a posture.
+    subject: str = "adult"
+    posture: Posture = "supine"
 
     @property
     def label(self) -> str:
         extra = f"@{self.pressure_mmHg:g}" if self.pressure_mmHg != PRESSURE_mmHg else ""
         extra += "-reduced-sensation" if self.reduced_sensation else ""
         extra += f"-{self.leg}" if self.leg else ""
+        extra += f"-{self.subject}" if self.subject != "adult" else ""
+        extra += f"-{self.posture}" if self.posture != "supine" else ""
         return f"{self.profile}-{self.kind or 'no_fault'}-{self.timing}{extra}"
 
     def place(self, profile: DeviceProfile) -> str | None:
@@ -188,13 +194,16 @@ def run_watched(
     seed: int = 0,
     session_faults: Sequence[FaultSpec] | None = None,
     after_s: float = AFTER_s,
+    subject: str = "adult",
+    posture: Posture = "supine",
 ) -> Watched:
     """Run ``program`` with ``faults`` injected into the simulated massager (the leg twin inside its
     cells), watching the true cell pressures and skin temperatures at every tick and for ``after_s``
     after the session ends. ``session_faults``: what the session is told (default: ``faults``
-    without their cells, so the summary's cells are what the supervisor found)."""
+    without their cells, so the summary's cells are what the supervisor found); ``subject`` and
+    ``posture``: the leg twin inside the cells."""
     clock = VirtualClock()
-    twin = leg_twin(profile)
+    twin = leg_twin(profile, subject, posture)
     sim = SimulatedMassager(profile, clock, faults=list(faults), limb=twin, seed=seed)
     sup = Supervisor(sim, limits, clock)
     dt = 1.0 / TICK_HZ
@@ -548,7 +557,15 @@ def run_case(case: FaultCase) -> FaultRun:
     faults = []
     if case.kind is not None:
         faults = [FaultSpec(case.kind, plan.inject_s, case.place(profile))]
-    watched = run_watched(profile, plan.program, faults, limits=plan.limits, seed=case.seed)
+    watched = run_watched(
+        profile,
+        plan.program,
+        faults,
+        limits=plan.limits,
+        seed=case.seed,
+        subject=case.subject,
+        posture=case.posture,
+    )
     summary, sim = watched.summary, watched.sim
     where = sim.applied_faults[0][1].where if sim.applied_faults else None
     matters = watched.matters_s[0] if faults else None
@@ -580,13 +597,18 @@ def run_case(case: FaultCase) -> FaultRun:
 
 
 def matrix_cases(
-    profiles: Sequence[str] | None = None, kinds: Sequence[str] = FAULT_KINDS, both_legs: bool = True
+    profiles: Sequence[str] | None = None,
+    kinds: Sequence[str] = FAULT_KINDS,
+    both_legs: bool = True,
+    subject: str = "adult",
+    posture: Posture = "supine",
 ) -> list[FaultCase]:
     """Every fault kind × every profile (heater runaway only with a heater) × every timing; sensor
     drift also near the limit; heater runaway also with reduced sensation (heat limit 40 °C). With
     ``both_legs``, each again on the left leg (a link has no leg): a fault is found, and named,
-    wherever it is."""
+    wherever it is. ``subject``, ``posture``: the leg inside the cells."""
     cases = []
+    leg_model: dict[str, Any] = {"subject": subject, "posture": posture}
     for name in profiles or profile_names():
         device = load_profile(name)
         others = [leg for leg in device.legs if leg != "right"] if both_legs else []
@@ -595,18 +617,22 @@ def matrix_cases(
                 continue
             for leg in [None, *(others if kind != "link_loss" else [])]:
                 for timing in TIMINGS:
-                    cases.append(FaultCase(name, kind, timing, leg=leg))
+                    cases.append(FaultCase(name, kind, timing, leg=leg, **leg_model))
                     if kind == "sensor_drift":
-                        cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg, leg=leg))
+                        cases.append(FaultCase(name, kind, timing, NEAR_LIMIT_mmHg, leg=leg, **leg_model))
                 if kind == "heater_runaway":
-                    cases.append(FaultCase(name, kind, "holding", reduced_sensation=True, leg=leg))
+                    cases.append(
+                        FaultCase(name, kind, "holding", reduced_sensation=True, leg=leg, **leg_model)
+                    )
     return cases
 
 
-def healthy_cases(profiles: Sequence[str] | None = None) -> list[FaultCase]:
+def healthy_cases(
+    profiles: Sequence[str] | None = None, subject: str = "adult", posture: Posture = "supine"
+) -> list[FaultCase]:
     """The matrix's programs with no fault: each must complete without a fault."""
     return [
-        FaultCase(name, None, "holding", pressure)
+        FaultCase(name, None, "holding", pressure, subject=subject, posture=posture)
         for name in profiles or profile_names()
         for pressure in (PRESSURE_mmHg, NEAR_LIMIT_mmHg)
     ]
