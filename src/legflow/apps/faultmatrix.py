@@ -403,7 +403,7 @@ def schedule(case: FaultCase) -> Schedule:
     cells = profile.cell_names()
     zones = [c.zone for c in profile.cells] * len(profile.legs)
     table = Timeline(program).setpoint_table([c.split(".")[0] for c in cells], zones, dt)
-    where = case.place(profile) if case.kind else default_where(profile, kind)
+    where = case.place(profile)
     # the cell whose cycle sets the moment: the faulted cell, or the calf of the faulted leg
     cell = cells.index(where if where in cells else default_where(profile, "leak", where))  # type: ignore[arg-type]
     own = table[:, cell]
