@@ -160,6 +160,18 @@ def test_the_watch_times_each_stay_over_limit_plus_10_and_flags_the_rule():
     assert once.rule_broken_s == 1.0 and once.skin_over_s == 1.0 and once.relay_open_s == 1.0
 
 
+def test_a_case_puts_its_own_leg_in_the_cells():
+    """``--subject`` and ``--posture`` of the benchmark reach the twin inside the simulated cells,
+    and name the case."""
+    case = FaultCase("calf-sleeve", None, "holding", subject="oedema", posture="seated")
+    twin = run_case(case).summary["twin"]
+    assert (twin["subject"], twin["posture"]) == ("oedema", "seated")
+    assert case.label == "calf-sleeve-no_fault-holding-oedema-seated"
+    assert [c.posture for c in matrix_cases(["calf-sleeve"], ["leak"], posture="standing")] == [
+        "standing"
+    ] * 6
+
+
 def test_the_matrix_programs_pass_the_device_check():
     for name in profile_names():
         matrix_program(load_profile(name), 96.0, 36.0)  # raises if the device check refuses it
