@@ -172,15 +172,11 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def _commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return git("rev-parse", "--short", "HEAD") + (" (working tree with uncommitted changes)" if dirty else "")
-
-
 def report(runs: list[Run], kernels: dict, args: argparse.Namespace, load_start: tuple, took_s: float) -> str:
+    from benchmarks.provenance import (
+        code_version,  # here: this process stays free of legflow until the report
+    )
+
     cold = [r for r in runs if r.cold]
     warm = [r for r in runs if not r.cold]
     first_cold = statistics.median(r.first_output_s for r in cold)
@@ -190,7 +186,7 @@ def report(runs: list[Run], kernels: dict, args: argparse.Namespace, load_start:
         "# legflow cold start",
         "",
         f"- command: `python -m benchmarks.coldstart --runs {args.runs}`",
-        f"- commit {_commit()}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- commit {code_version()}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs "
         f"({platform.processor() or 'processor n/a'})",
         f"- load average (1/5/15 min) at the start: {', '.join(f'{x:.2f}' for x in load_start)}; "

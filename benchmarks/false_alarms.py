@@ -21,7 +21,6 @@ import collections
 import multiprocessing
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from typing import Any, get_args
 import numba
 import numpy as np
 
+from benchmarks.provenance import code_version
 from legflow.apps.launch import prepare_session
 from legflow.device.massager import Sensors
 from legflow.device.profile import load_profile, profile_names
@@ -185,19 +185,6 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _commit() -> str:
-    """The commit swept, and whether tracked files differed from it."""
-    here = Path(__file__).parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=here, check=True)  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=here, check=True)  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "n/a"
-    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-
-
 def _mmHg(x: float) -> str:
     return f"{x:.1f}"
 
@@ -215,7 +202,7 @@ def report(outcomes: list[Outcome], skipped: list[tuple[str, str, str]], command
     rate = sim_s / max(run_s, 1e-9)
     lines = ["# legflow false-alarm sweep\n",
              f"- command: `{command}`",
-             f"- commit {_commit()}; machine: {platform.platform()}, {os.cpu_count()} CPUs, "
+             f"- commit {code_version()}; machine: {platform.platform()}, {os.cpu_count()} CPUs, "
              f"{jobs} processes; load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
              f"- Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}; "
              "limits DEFAULT_LIMITS, no fault injected, `--fast` (virtual clock)\n",

@@ -17,13 +17,12 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-import legflow
+from benchmarks.provenance import code_version
 from legflow.apps.faultmatrix import (
     TIMINGS,
     FaultRun,
@@ -116,27 +115,6 @@ def misses(runs: list[FaultRun]) -> list[str]:
     return out if len(out) > 2 else ["None: every case meets every target."]
 
 
-def _commit() -> str:
-    """The commit of the legflow package that was imported, and whether its files differ from it."""
-    where = Path(legflow.__file__).parent
-    try:
-        git = ["git", "-C", str(where)]
-        head = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no", "."],
-                               capture_output=True, text=True, check=True)  # fmt: skip
-        return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _options(subject: str, posture: str) -> str:
-    return "".join(
-        f" --{k} {v}" for k, v, d in (("subject", subject, "adult"), ("posture", posture, "supine")) if v != d
-    )
-
-
 def report(
     runs: list[FaultRun],
     healthy: list[FaultRun],
@@ -214,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     options += " --one-leg" if args.one_leg else ""
     text = report(
-        runs, healthy, time.perf_counter() - started, args.code or _commit(), **leg, options=options
+        runs, healthy, time.perf_counter() - started, args.code or code_version(), **leg, options=options
     )
     print(text)
     if not args.no_write:

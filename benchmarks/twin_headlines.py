@@ -11,10 +11,10 @@ Deterministic (fixed seeds), so two commits' reports differ only where the model
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from datetime import date
 
+from benchmarks.provenance import code_version
 from legflow.cli.twin import run_twin
 from legflow.device.profile import load_profile
 from legflow.programs.library import builtin_source
@@ -32,16 +32,6 @@ METRICS = (
     ("lymph_mL_per_h", "lymph, mL/h"),
     ("peak_flow_augmentation", "peak outflow / resting"),
 )
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def twin_table() -> list[str]:
@@ -87,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=int, default=96, help="optimiser candidates (0: skip it)")
     args = parser.parse_args(argv)
     print("# Leg twin headline numbers\n")
-    print(f"`python -m benchmarks.twin_headlines`, {date.today()}, code at {_commit()}.\n")
+    print(f"`python -m benchmarks.twin_headlines`, {date.today()}, code at {code_version()}.\n")
     print("## `legflow twin run`, supine\n")
     print("\n".join(twin_table()))
     print("\n## `legflow twin validate` (the default adult)\n")
