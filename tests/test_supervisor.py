@@ -240,6 +240,41 @@ def test_a_cell_sensor_that_disagrees_with_the_manifold_once_equalised_is_caught
     assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("sensor_mismatch", "left.calf")
 
 
+@pytest.mark.parametrize("passes", [True, False])
+@pytest.mark.parametrize("opening", ["bleed", "end of fill"])
+def test_an_inlet_that_opens_to_a_still_manifold_must_make_one_gas_of_them_within_a_tick(opening, passes):
+    """A held calf at 60 mmHg opened to a manifold 15 mmHg below it (a bleed), or a fill whose pump
+    stops with the manifold 25 mmHg above the cell: through a sound inlet the two nearly agree one
+    tick later; through a kink or an inlet stuck closed the manifold does not follow, twice: a
+    blocked inlet. Gaps under 20 mmHg, which the first-tick rule alone let pass."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.pump_duty[0] = True, 0.6
+    opened = commands(sup)
+    opened.inlet_open[calf] = True
+    fake.pressure[calf], fake.manifold[0] = 60.0, 62.0
+    run(clock, sup, 0.1, fill)  # filled: from now on held
+    for _ in range(4):
+        if opening == "bleed":
+            fake.manifold[0] = 45.0  # sagged through the pump's reeds while the leg was quiet
+            run(clock, sup, 0.5, commands(sup))
+            run(clock, sup, TICK, opened)  # sealed in force during this read; opened next
+            fake.manifold[0] = 58.0 if passes else 45.5
+        else:
+            fake.manifold[0] = 85.0
+            run(clock, sup, 0.06, fill)
+            run(clock, sup, TICK, opened)  # pump on in force during this read; off next
+            fake.manifold[0] = 64.0 if passes else 78.0
+        run(clock, sup, TICK, commands(sup))  # the first tick open with the pump off
+        fake.manifold[0] = 20.0  # sagging through the pump's reeds once the leg is quiet
+        run(clock, sup, 0.5, commands(sup))
+    if passes:
+        assert not sup.latched, sup.trip
+    else:
+        assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("inlet_blocked", "left.calf")
+
+
 def test_a_pump_that_draws_no_current_is_a_pump_failure_on_its_leg():
     clock, fake, sup = rig()
     calf = sup.cell_names.index("left.calf")

@@ -95,7 +95,6 @@ TUNING = np.dtype([(name, "f8") for name in _TUNED], align=True)
 #: Below this setpoint a cell is vented rather than held.
 VENT_BELOW_mmHg = 1.0
 TOP_UP_GAP_mmHg = 5.0  # a holding cell this close to its setpoint is topped up gently
-TOP_UP_DUTY = 0.4
 DUTY_STEP = 0.05  # per tick, while a filling cell rises slower than asked
 #: ... once it has been fed this many ticks in a row: valve stroke (15 ms) and pump spin-up (25 ms)
 #: pass before its reading can rise.
@@ -272,7 +271,9 @@ def _decide(setpoint, reading, manifold, cell_leg, sealed, settling, dt, memory,
             if sp_rate > 0.0 and p < FIRM_FILL_BELOW_mmHg:
                 m.duty = max(m.duty, FIRM_FILL_DUTY)
             if sp_rate == 0.0 and sp - p < TOP_UP_GAP_mmHg:
-                m.duty = min(m.duty, TOP_UP_DUTY)  # a top-up needs a breath of gas, not a burst
+                # a top-up needs a breath of gas, not a burst: a push above holding, raised only
+                # by the floor that climbs while the cell, fed, does not rise
+                m.duty = min(m.duty, hold_duty + m.floor)
         else:  # closed, finishing, coasting or bleeding: the pump is off for this cell
             m.duty = 0.0
             m.floor = tuning.min_duty

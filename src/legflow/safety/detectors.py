@@ -99,6 +99,17 @@ MISMATCH_s = 0.04  # two such ticks, which need not follow each other (a bleed o
 #: larger gap then is an inlet that did not open (a held cell bleeding into a manifold that stays
 #: low), a kinked tube, or a lying sensor.
 MISMATCH_FIRST_TICK_mmHg = 20.0
+#: The first tick also says whether gas passed. A cell at least this far from its manifold when
+#: its inlet opens (a held cell bleeding into a manifold 10 mmHg or more below it, the controller's
+#: BLEED_MIN_DROP_mmHg) or as its pump stops (the manifold leading a fill) is one gas with it a tick
+#: later, bar what the spinning-down pump still pushes. Over the fault matrix's sound sessions on six
+#: leg models (2026-12-05) the first tick closed at least 78 % of the gap after 8,885 bleeds and at
+#: least 49 % of it after 4,889 ends of a fill; through a kinked tube it closed at most 35 % of a
+#: bleed's gap and as little as 21 % of a fill's, through an inlet stuck closed nothing. Less than
+#: these shares is a blocked path, counted as a mismatching tick; more clears the count.
+FIRST_TICK_GAP_mmHg = 8.0
+SEALED_CLOSED_SHARE = 0.5
+FILLED_CLOSED_SHARE = 0.35
 #: A cell vented this long (exhaust open, inlet closed) has let out most of its gas: a 700 mL thigh
 #: empties from 60 mmHg in well under a second through its exhaust, a 900 mL one vented from 33 mmHg
 #: reads 7 mmHg after 1 s (a fifth), from 96 mmHg 8 mmHg. One still above VENTED_MAX_mmHg and above
@@ -141,11 +152,6 @@ FOLLOW_GAP_mmHg = 10.0
 #: pumping). Time on a rising ramp is not refilling, nor is an inlet left open with the pump off
 #: (a slow ramp coasts that way, waiting for its setpoint).
 DEMAND_MAX = 0.55
-#: Refill demand shared by cells topped up together moves to a neighbour only if that one lost at
-#: least this many times more lately: the losses are a few tenths of a mmHg, near the noise, and a
-#: hole's cell topped up most has least sealed time to lose in (a left calf leak was named on the
-#: thigh, 0.47 against 0.27 mmHg).
-SHARED_LOSS_MARGIN = 2.0
 DEMAND_MEMORY_s = 2.0
 DEMAND_MIN_s = 1.5  # of recent time held after a fill, before the share of refilling is judged
 RAMP_RATE_mmHg_per_s = 2.0  # a cell rising faster than this (its trend) is being filled, not held
@@ -253,11 +259,9 @@ CELL_MEMORY = np.dtype(
         # rise per inflow learned on earlier fills, per pressure band (a cell stiffens as it fills)
         ("stiffness", "f8", (len(GARMENT_BANDS_mmHg) + 1,)),  # 0: not learned yet
         ("held_s", "f8"),  # recent time held with gas after a fill (decayed) ...
-        ("refilling_s", "f8"),  # ... of which the inlet was open (not on a ramp) ...
-        ("fed_s", "f8"),  # ... and of which the pump fed it, ramp or not
+        ("refilling_s", "f8"),  # ... and of which the inlet was open (not on a ramp)
         ("trend", "f8"),  # the reading's smoothed rate of change, mmHg/s
         ("sealed_loss", "f8"),  # its loss in sealed ticks of a held cell, fading over sealed time
-        ("recent_loss", "f8"),  # the same, decayed over all time: who lost most lately
         ("fresh", "?"),  # filling from vented, not yet paused
         ("fill_sum", "f8"),  # the fresh fill's rise per inflow, summed over its judged ticks ...
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
@@ -265,6 +269,7 @@ CELL_MEMORY = np.dtype(
         ("soft_s", "f8"),  # how long this fill has been far softer than learned
         ("equalised", "i8"),  # ticks with the inlet open and the leg's pump off
         ("mismatch_s", "f8"),  # how long cell and manifold have disagreed once equalised
+        ("gap_before", "f8"),  # manifold − cell at the last tick
         ("window_t", "f8"),  # start of the sealed-loss window ...
         ("window_p", "f8"),  # ... and the filtered reading then (NaN: no window)
         ("follow_rise", "f8"),  # what it gained sealed while its leg pumped (decayed) ...
@@ -388,26 +393,6 @@ def check_cells(  # type: ignore[no-untyped-def]
             code = CellFinding.PUMP_FAILURE
             dead[leg] = False
         found[c] = code
-    # refill demand shared by cells topped up together: the hole is in the one that loses most
-    # while sealed between the top-ups (a holed cell still climbing off its fill, its trend not yet
-    # settled, is fed with its neighbour without counting as refilling itself)
-    for c in range(reading.shape[0]):
-        if found[c] != CellFinding.REFILL_DEMAND:
-            continue
-        leg, best, loss = cell_leg[c], c, memory[c].recent_loss
-        for k in range(reading.shape[0]):
-            mk = memory[k]
-            shared = mk.held_s > 0.0 and mk.fed_s > 0.5 * DEMAND_MAX * mk.held_s
-            if (
-                cell_leg[k] == leg
-                and k != c
-                and shared
-                and mk.recent_loss > SHARED_LOSS_MARGIN * loss
-                and found[k] == CellFinding.NONE
-            ):
-                best, loss = k, mk.recent_loss
-        if best != c:
-            found[best], found[c] = CellFinding.REFILL_DEMAND, CellFinding.NONE
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
     for leg in range(n_legs):
         quiet = legs[leg]
@@ -460,7 +445,18 @@ def _sensor_mismatch(m, dt, p, manifold, code):  # type: ignore[no-untyped-def]
     once equalised clears it)."""
     equalised = m.equalised >= EQUALISED_TICKS
     gap = manifold - p
-    if (m.equalised >= 1 and abs(gap) > MISMATCH_FIRST_TICK_mmHg) or (equalised and abs(gap) > MISMATCH_mmHg):
+    # the first tick open to a still manifold: did gas pass? (from a sealed cell, or a fill's end)
+    first = m.equalised == 1 and abs(m.gap_before) >= FIRST_TICK_GAP_mmHg
+    needed = SEALED_CLOSED_SHARE if m.still_s > 0.0 else FILLED_CLOSED_SHARE
+    blocked = first and abs(gap) > (1.0 - needed) * abs(m.gap_before)
+    m.gap_before = gap
+    if first and not blocked:
+        m.mismatch_s = 0.0  # gas passed: the path is open
+    if (
+        blocked
+        or (m.equalised >= 1 and abs(gap) > MISMATCH_FIRST_TICK_mmHg)
+        or (equalised and abs(gap) > MISMATCH_mmHg)
+    ):
         m.mismatch_s += dt
         if m.mismatch_s >= MISMATCH_s - 1e-9 and code == CellFinding.NONE:
             # gas that cannot leave the cell, or cannot reach it, is a blocked path; a cell
@@ -543,10 +539,8 @@ def _leak(m, t, dt, p, change, sealed, exhaust, code):  # type: ignore[no-untype
     keep_loss = math.exp(-dt / LEAK_MEMORY_s)
     if exhaust or p <= DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = 0.0
-    m.recent_loss *= keep_loss
     if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
-        m.recent_loss += max(0.0, -change)
         if (
             m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
             and code == CellFinding.NONE
@@ -624,11 +618,8 @@ def _refill_demand(m, dt, p, change, filling, exhaust, code):  # type: ignore[no
     keep_demand = math.exp(-dt / DEMAND_MEMORY_s)
     m.held_s *= keep_demand
     m.refilling_s *= keep_demand
-    m.fed_s *= keep_demand
     if m.after_fill and not exhaust and p > DECAY_MIN_PRESSURE_mmHg:
         m.held_s += dt
-        if filling:
-            m.fed_s += dt
         if filling and m.trend < RAMP_RATE_mmHg_per_s:
             m.refilling_s += dt
         if m.held_s >= DEMAND_MIN_s and m.refilling_s > DEMAND_MAX * m.held_s and code == CellFinding.NONE:
