@@ -193,6 +193,41 @@ def test_decay_hidden_by_top_ups_is_still_caught():
     assert sup.trip is not None and sup.trip.detector == "pressure_decay"
 
 
+def held_open_with_top_ups(fall_per_s: float) -> Supervisor:
+    """The calf from 50 mmHg with its inlet never closed, still climbing 3 mmHg/s off its fill:
+    0.1 s pushes, each ending in 0.08 s with the pump off (its spin-down) in which it falls
+    ``fall_per_s``, with the manifold joined to it; 24 times. Return the supervisor."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fake.pressure[calf] = fake.manifold[0] = 50.0
+    top_up = commands(sup)
+    top_up.inlet_open[calf], top_up.pump_duty[0] = True, 0.5
+    spin_down = commands(sup)
+    spin_down.inlet_open[calf] = True
+
+    def change_by(per_s: float):
+        def change() -> None:
+            fake.pressure[calf] += per_s * TICK
+            fake.manifold[0] = fake.pressure[calf] + 0.5
+
+        return change
+
+    for _ in range(24):
+        run(clock, sup, 0.1, top_up, each=change_by((0.5 + fall_per_s * 0.08) / 0.1))
+        run(clock, sup, 0.08, spin_down, each=change_by(-fall_per_s))
+    return sup
+
+
+@pytest.mark.parametrize(("fall_per_s", "trips"), [(60.0, True), (5.0, False)])
+def test_a_hole_in_a_cell_never_sealed_shows_while_its_pump_spins_down(fall_per_s, trips):
+    """A holed cell the controller keeps open, each top-up ending in a spin-down with the pump off,
+    is never sealed: cell and manifold are then one still gas, and a fast loss in those ticks is a
+    hole like a sealed cell's (it was found by refill demand only once the fill's trend had faded,
+    5-10 s into the fill). A slow fall (a limb emptying) is not."""
+    sup = held_open_with_top_ups(fall_per_s)
+    assert (sup.trip is not None and sup.trip.detector == "pressure_decay") == trips, sup.trip
+
+
 def test_a_slow_fall_between_top_ups_is_no_fault():
     """5 mmHg/s between top-ups every second: a limb emptying, or a cell on a release ramp."""
     assert not held_with_top_ups(5.0, 1.0, 50.0).latched

@@ -6,16 +6,18 @@ pump or a garment (`LEG_DETECTORS`). Thresholds follow docs/safety.md and the tr
 systems it lists, and each beside its constant says what normal operation was measured to do:
 - over-pressure: above limit + 10 mmHg for 0.5 s, or above limit + 25 mmHg at once; the manifold's
   sensor is a second signal for every cell open to it once the two have equalised;
-- two sensors of one gas: with the inlet open and the pump off, cell and manifold must agree; a gap
-  is a blocked path (a valve stuck closed, a kink) or a lying sensor (`inlet_blocked`,
+- two sensors of one gas: with the inlet open and the pump off, cell and manifold must agree, and one
+  tick after an inlet opens to a still manifold most of the gap between them must have closed; a
+  gap is a blocked path (a valve stuck closed, a kink) or a lying sensor (`inlet_blocked`,
   `sensor_mismatch`), as is a manifold far above a filling cell;
 - no rise while inflating: like a surgical tourniquet's leak alarm, pumping for 2 s without 4 mmHg,
   once the pump has given the cell air enough to raise a sound one (its curve, shared by the open
   cells); a commanded pump that draws no current is dead (`pump_failure`);
 - leaks: a sealed cell losing pressure fast, in one stretch or over the short sealed spells between
-  top-ups; a held cell whose inlet is open most of the last 2 s while its pressure stays put
-  (`refill_demand`). A slow fall is not judged: a squeezed limb empties under a cell, and a cell left
-  sealed on a release ramp falls with it;
+  top-ups (open to a still manifold with the pump off counts as sealed); a held cell whose inlet is
+  open most of the last 2 s while its pressure stays put (`refill_demand`). A slow fall is not
+  judged: a squeezed limb empties under a cell, and a cell left sealed on a release ramp falls with
+  it;
 - valves: a vented cell that stops emptying above a few mmHg (fed by the manifold: an inlet stuck
   open; not: a blocked exhaust); a sealed cell rising with the manifold while the pump fills another;
   a quiet leg's manifold that keeps a sealed cell's pressure;
@@ -539,7 +541,11 @@ def _leak(m, t, dt, p, change, sealed, exhaust, code):  # type: ignore[no-untype
     keep_loss = math.exp(-dt / LEAK_MEMORY_s)
     if exhaust or p <= DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = 0.0
-    if sealed and m.after_fill and m.still_s > LEAK_SEALED_AFTER_s and p > DECAY_MIN_PRESSURE_mmHg:
+    # (open to a still manifold, the pump off, counts as sealed once the two are one gas: nothing
+    # feeds them, and the manifold's back-leak through the pump's reeds is about 1 mL/s; a holed
+    # cell the controller keeps open, its fills ending in spin-downs, is rarely sealed at all)
+    still_gas = (sealed and m.still_s > LEAK_SEALED_AFTER_s) or m.equalised >= EQUALISED_TICKS
+    if still_gas and m.after_fill and p > DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
         if (
             m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
