@@ -14,7 +14,7 @@ from legflow.device.profile import load_profile
 from legflow.programs.library import builtin_source
 from legflow.programs.timeline import Timeline
 from legflow.trials.cohorts import load_cohort
-from legflow.twin.subject import load_subject
+from legflow.twin.subject import COMPARTMENT_NAMES, load_subject
 from legflow.twin.validate import load_cases, measure_case, run_validation, subject_and_posture
 
 
@@ -27,7 +27,7 @@ def test_tissue_pressure_follows_the_program_and_the_coverage():
     program = builtin_source("circulation").program
     ratio = load_subject("adult").circulation.pressure_transmission_ratio
     external = tissue_pressures(program, load_profile().zone_covers(), ratio)
-    assert external.shape == (round(program.duration_s / 0.1) + 1, 2, 3)
+    assert external.shape == (round(program.duration_s / 0.1) + 1, 2, len(COMPARTMENT_NAMES))
     foot = max(p.compression.zone_pressures().get("foot", 0.0) for p in program.phases if p.compression)
     assert external[:, 0, 0].max() == pytest.approx(ratio * foot)  # the foot cell covers the whole foot
     assert np.all(external >= 0)

@@ -89,7 +89,9 @@ def test_show_puts_a_grade_beside_every_benefit(name, capsys, monkeypatch):
 def test_shin_splints_squeezes_no_cell_over_the_shin():
     """Its text says nothing presses on the sore shin: no cell that covers the lower leg inflates."""
     over_the_shin = {
-        zone for zone, covers in load_profile().zone_covers().items() if covers.get("calf", 0) > 0
+        zone
+        for zone, covers in load_profile().zone_covers().items()
+        if covers.get("calf_distal", 0) > 0 or covers.get("calf_proximal", 0) > 0
     }
     program = builtin_source("shin-splints").program
     assert over_the_shin == {"ankle", "calf", "knee"}

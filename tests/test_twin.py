@@ -18,6 +18,7 @@ from legflow.twin import model as m
 from legflow.twin.metrics import cycle_metrics, session_metrics
 from legflow.twin.protocol import WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
 from legflow.twin.solver import PARALLEL_MIN_LEGS, Trace, advance, observe, rhs, simulate, step_in_place
+from legflow.twin.subject import COMPARTMENT_NAMES
 from legflow.twin.validate import CASES_FILE, load_cases, run_validation
 
 VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
@@ -25,7 +26,7 @@ DT = 0.05
 #: The adult's transmission through skin and fat, and the reference device's cells over the segments.
 RATIO = load_subject("adult").circulation.pressure_transmission_ratio
 REFERENCE_COVERAGE = {
-    zone: tuple(covers.get(segment, 0.0) for segment in ("foot", "calf", "thigh"))
+    zone: tuple(covers.get(segment, 0.0) for segment in COMPARTMENT_NAMES)
     for zone, covers in load_profile().zone_covers().items()
 }
 
@@ -124,10 +125,12 @@ def test_twin_imports_only_what_it_may():
 
 def test_cell_pressure_reaches_the_segments_through_the_transmission_ratio():
     assert set(REFERENCE_COVERAGE) == {"foot", "ankle", "calf", "knee", "thigh"}
-    np.testing.assert_allclose(segment_pressures({"calf": 50.0}, 0.8, WHOLE_SEGMENT_COVERAGE), [0, 40, 0])
-    # the reference device's ankle and calf cells cover a fifth and seven tenths of the shank
+    np.testing.assert_allclose(segment_pressures({"calf": 50.0}, 0.8, WHOLE_SEGMENT_COVERAGE), [0, 40, 40, 0])
+    # the reference device's ankle and calf cells cover a fifth and seven tenths of the shank's
+    # length: the ankle cell 0.4 of its distal half, the calf cell the rest of it and 0.8 of its
+    # proximal half
     np.testing.assert_allclose(
-        segment_pressures({"calf": 50.0, "ankle": 50.0}, 0.8, REFERENCE_COVERAGE), [0, 36, 0]
+        segment_pressures({"calf": 50.0, "ankle": 50.0}, 0.8, REFERENCE_COVERAGE), [0, 40, 32, 0]
     )
     with pytest.raises(ValueError, match="no coverage"):
         segment_pressures({"shin": 10.0}, 0.8, REFERENCE_COVERAGE)
@@ -142,8 +145,9 @@ def test_numpy_rhs_equals_compiled_rhs():
     for name in VARIANTS:
         prm, y0 = m.pack(load_subject(name), "seated")
         for _ in range(20):
-            y = y0 * rng.uniform(0.4, 1.2, m.N_STATES) + np.r_[0, 0, 0, rng.normal(0, 20, 3), 0, 0]
-            ext = rng.uniform(0, 120, 3) * rng.integers(0, 2, 3)
+            y = y0 * rng.uniform(0.4, 1.2, m.N_STATES)
+            y[m.FLUID : m.FLUID + m.N_SEG] += rng.normal(0, 20, m.N_SEG)
+            ext = rng.uniform(0, 120, m.N_SEG) * rng.integers(0, 2, m.N_SEG)
             m.leg_rhs(y, ext, prm, dydt, obs)
             np.testing.assert_allclose(rhs(0.0, y, prm, ext), dydt, rtol=1e-9, atol=1e-12)
 
@@ -245,29 +249,35 @@ def test_compiled_kernel_matches_scipy_radau_within_one_percent(adult):
 def test_small_calf_step_follows_the_linearised_analytic_solution(adult):
     """A 0.5 mmHg step on the calf: the trace equals y∞ + V·e^{Λt}·V⁻¹·(y0 − y∞) of the linearised leg."""
     prm, y0 = m.pack(adult)
-    step = np.array([0.0, 0.5, 0.0])
-    n_dyn, eps = 6, 1e-6
-    f0 = rhs(0.0, y0, prm, np.zeros(3))[:n_dyn]
+    step = np.array([0.0, 0.5, 0.5, 0.0])
+    n_dyn, eps = 2 * m.N_SEG, 1e-6
+    f0 = rhs(0.0, y0, prm, np.zeros(m.N_SEG))[:n_dyn]
     jac = np.empty((n_dyn, n_dyn))
     for j in range(n_dyn):
         dy = np.zeros(m.N_STATES)
         dy[j] = eps
-        jac[:, j] = (rhs(0.0, y0 + dy, prm, np.zeros(3))[:n_dyn] - f0) / eps
+        jac[:, j] = (rhs(0.0, y0 + dy, prm, np.zeros(m.N_SEG))[:n_dyn] - f0) / eps
     forcing = rhs(0.0, y0, prm, step)[:n_dyn] - f0
     shift = -np.linalg.solve(jac, forcing)  # y∞ − y0
     lam, vec = np.linalg.eig(jac)
     coef = np.linalg.solve(vec, -shift)
     trace = simulate(adult, np.tile(step, (400, 1)), DT)
     t = trace.t_s
-    analytic = shift[1] + np.real(vec[1] @ (coef[:, None] * np.exp(np.outer(lam, t))))
-    calf = trace.states[:, 0, 1] - y0[1]
+    calf_rows = [m.VEIN + 1, m.VEIN + 2]  # the calf's halves, both under the step
+    analytic = shift[calf_rows].sum() + np.real(
+        vec[calf_rows].sum(axis=0) @ (coef[:, None] * np.exp(np.outer(lam, t)))
+    )
+    calf = trace.states[:, 0, calf_rows].sum(axis=-1) - y0[calf_rows].sum()
     assert calf[-1] < 0.9 * calf[40] < 0  # falls
-    np.testing.assert_allclose(calf, analytic, atol=0.01 * abs(shift[1]))
+    np.testing.assert_allclose(calf, analytic, atol=0.01 * abs(shift[calf_rows].sum()))
 
 
 def test_resting_leg_stays_put_and_outflow_equals_inflow(adult):
-    trace = simulate(adult, np.zeros((120, 3)), 1.0)
-    np.testing.assert_allclose(trace.states[:, 0, :6], trace.states[:1, 0, :6].repeat(121, axis=0), atol=1e-8)
+    trace = simulate(adult, np.zeros((120, m.N_SEG)), 1.0)
+    dyn = 2 * m.N_SEG  # venous volumes and fluid excesses
+    np.testing.assert_allclose(
+        trace.states[:, 0, :dyn], trace.states[:1, 0, :dyn].repeat(121, axis=0), atol=1e-8
+    )
     prm = trace.params[0]
     p_ref = trace.venous_pressure_mmHg[-1, 0] - prm["hydrostatic_mmHg"]
     inflow = (
@@ -280,9 +290,10 @@ def test_resting_leg_stays_put_and_outflow_equals_inflow(adult):
 
 def test_segment_flows_are_observed_and_the_last_is_the_outflow(adult):
     trace = simulate(adult, sequential_protocol()[:200], DT)
-    np.testing.assert_array_equal(trace.segment_outflow_mL_per_s[..., 2], trace.outflow_mL_per_s)
-    assert trace.segment_outflow_mL_per_s[..., 1].max() > 3 * trace.segment_outflow_mL_per_s[0, 0, 1]
-    rest = simulate(adult, np.zeros((10, 3)), DT)
+    np.testing.assert_array_equal(trace.segment_outflow_mL_per_s[..., -1], trace.outflow_mL_per_s)
+    popliteal = trace.segment_outflow_mL_per_s[..., 2]  # out of the calf's proximal half
+    assert popliteal.max() > 3 * popliteal[0, 0]
+    rest = simulate(adult, np.zeros((10, m.N_SEG)), DT)
     prm = rest.params[0]
     p_ref = prm["local_venous_pressure_at_rest_mmHg"] - prm["hydrostatic_mmHg"]
     rest_inflow = (prm["mean_arterial_pressure_mmHg"] - p_ref) / prm[
@@ -294,15 +305,17 @@ def test_segment_flows_are_observed_and_the_last_is_the_outflow(adult):
 def test_calf_compression_pushes_blood_to_the_thigh_not_the_foot(adult):
     squeeze = schedule([Phase(3.0, {"calf": 50.0})], DT, RATIO, WHOLE_SEGMENT_COVERAGE)
     both = simulate([adult, load_subject("venous_insufficiency")], squeeze, DT)
-    grow = both.states[:, :, :3] - both.states[0, :, :3]  # [t, leg, segment]
+    grow = both.states[:, :, : m.N_SEG] - both.states[0, :, : m.N_SEG]  # [t, leg, segment]
     competent, leaky = grow[:, 0], grow[:, 1]
-    assert competent[:, 2].max() > 10.0  # the thigh receives the calf's blood
-    assert competent[:, 0].max() < 0.05 * competent[:, 2].max()  # the foot barely
+    assert competent[:, -1].max() > 10.0  # the thigh receives the calf's blood
+    # the foot barely: its outflow shut by the squeezed calf, it gains its own arterial inflow
+    # (1.2 mL in 3 s) and what a competent valve lets back (≈ 0.3 mL/s at 30 mmHg reverse)
+    assert competent[:, 0].max() < 0.1 * competent[:, -1].max()
     assert leaky[:, 0].max() > 5 * competent[:, 0].max()  # reflux once the valves fail
 
 
 def test_posture_raises_dependent_volumes(adult):
-    volumes = {p: m.pack(adult, p)[1][:3] for p in m.POSTURES}
+    volumes = {p: m.pack(adult, p)[1][: m.N_SEG] for p in m.POSTURES}
     assert np.all(volumes["standing"] > volumes["seated"])
     assert np.all(volumes["seated"] > volumes["supine"])
 
@@ -311,11 +324,11 @@ def test_parameters_are_records_with_named_fields_and_a_flat_vector_is_refused(a
     prm, rest = m.pack(adult)
     assert prm.dtype == m.LEG_PARAMS and m.LEG_PARAMS.isalignedstruct
     assert all(np.all(np.isfinite(prm[f])) for f in m.LEG_PARAMS.names)
-    assert prm["venous_compliance_mL_per_mmHg"][1] == adult.segments[1].venous_compliance_mL_per_mmHg
+    assert prm["venous_compliance_mL_per_mmHg"][1] == adult.compartments[1].venous_compliance_mL_per_mmHg
     assert prm["mean_arterial_pressure_mmHg"] == adult.circulation.mean_arterial_pressure_mmHg
     flat = np.array([prm]).view(np.float64)
     with pytest.raises(ValueError, match="LEG_PARAMS"):
-        advance(flat, rest[None], np.zeros((1, 1, 3)), 1.0)
+        advance(flat, rest[None], np.zeros((1, 1, m.N_SEG)), 1.0)
 
 
 def test_oedema_clears_more_fluid_under_a_long_50_mmHg_hold():
@@ -341,27 +354,29 @@ def test_analytic_jacobian_matches_finite_differences():
     in every variant and posture, at random states within the tube law's range and random pressures;
     the dy/dt it returns alongside is ``leg_rhs``'s to the bit."""
     rng = np.random.default_rng(1)
-    jac, f_plus, f_minus, obs = np.empty((8, 8)), np.empty(8), np.empty(8), np.empty(m.N_OBS)
-    dydt, dydt_rhs = np.empty(8), np.empty(8)
+    n, dyn = m.N_STATES, 2 * m.N_SEG
+    jac, f_plus, f_minus, obs = np.empty((n, n)), np.empty(n), np.empty(n), np.empty(m.N_OBS)
+    dydt, dydt_rhs = np.empty(n), np.empty(n)
     checked = 0
     for name, posture in itertools.product(VARIANTS, m.POSTURES):
         prm, rest = m.pack(load_subject(name), posture)
         for _ in range(40):
             y = rest.copy()
-            y[:3] *= rng.uniform(0.3, 1.4, 3)
-            y[3:6] += rng.uniform(-30.0, 60.0, 3)
+            veins = slice(m.VEIN, m.VEIN + m.N_SEG)
+            y[veins] *= rng.uniform(0.3, 1.4, m.N_SEG)
+            y[m.FLUID : m.FLUID + m.N_SEG] += rng.uniform(-30.0, 60.0, m.N_SEG)
             top = prm["venous_unstressed_volume_mL"] + prm["venous_max_distension_volume_mL"]
-            if not np.all((y[:3] > 0.0) & (y[:3] < top)):
+            if not np.all((y[veins] > 0.0) & (y[veins] < top)):
                 continue
-            ext = rng.choice([0.0, 10.0, 32.0, 80.0], 3) * rng.uniform(0.5, 1.5, 3)
+            ext = rng.choice([0.0, 10.0, 32.0, 80.0], m.N_SEG) * rng.uniform(0.5, 1.5, m.N_SEG)
             m.leg_jacobian(y, ext, prm, jac, dydt)
             m.leg_rhs(y, ext, prm, dydt_rhs, obs)
             assert np.array_equal(dydt, dydt_rhs)
-            fd = np.zeros((8, 8))
-            for j in range(6):
+            fd = np.zeros((n, n))
+            for j in range(dyn):
                 step = 1e-6 * max(abs(y[j]), 1.0)
-                m.leg_rhs(y + step * np.eye(8)[j], ext, prm, f_plus, obs)
-                m.leg_rhs(y - step * np.eye(8)[j], ext, prm, f_minus, obs)
+                m.leg_rhs(y + step * np.eye(n)[j], ext, prm, f_plus, obs)
+                m.leg_rhs(y - step * np.eye(n)[j], ext, prm, f_minus, obs)
                 fd[:, j] = (f_plus - f_minus) / (2.0 * step)
             np.testing.assert_allclose(jac, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
             checked += 1
@@ -372,10 +387,11 @@ def test_records_between_steps_are_interpolated_within_the_tolerance(adult):
     """Records inside a constant-pressure stretch come from RODAS4's dense output, not from steps that
     stop there: they match a tight run to the tolerance, and the steps do not depend on the records."""
     ext = sequential_protocol(0.1)[:900]
-    tight = simulate(adult, ext, 0.1, rtol=1e-11, atol=1e-11).states[:, 0, :6]
+    dyn = 2 * m.N_SEG
+    tight = simulate(adult, ext, 0.1, rtol=1e-11, atol=1e-11).states[:, 0, :dyn]
     for tol in (1e-6, 1e-4):
         every = simulate(adult, ext, 0.1, rtol=tol, atol=tol).states[:, 0]
-        err = np.abs(every[:, :6] - tight) / np.maximum(np.abs(tight), 1.0)
+        err = np.abs(every[:, :dyn] - tight) / np.maximum(np.abs(tight), 1.0)
         assert err.max() < 10.0 * tol
         sparse = simulate(adult, ext, 0.1, record_every=7, rtol=tol, atol=tol).states[:, 0]
         np.testing.assert_allclose(sparse, every[::7], rtol=1e-12, atol=1e-9)
@@ -398,7 +414,7 @@ def test_parallel_and_serial_kernels_give_the_same_answers(adult):
     subjects = [adult, load_subject("oedema"), load_subject("venous_insufficiency")] * 4
     packed = [m.pack(s) for s in subjects]
     prm, rest = np.array([p for p, _ in packed]), np.array([y for _, y in packed])
-    ext = np.broadcast_to(sequential_protocol(0.5)[:, None, :], (120, len(subjects), 3))
+    ext = np.broadcast_to(sequential_protocol(0.5)[:, None, :], (120, len(subjects), m.N_SEG))
     batch = advance(prm, rest, ext, 0.5, 10)
     assert len(subjects) >= PARALLEL_MIN_LEGS
     for leg in range(len(subjects)):
@@ -472,7 +488,7 @@ def test_refill_and_foot_pump_are_scored_on_what_can_be_observed(adult, validati
     ratio = adult.circulation.pressure_transmission_ratio
     step = simulate(adult, schedule([Phase(5.0), Phase(30.0, {"calf": 10.0}), Phase(30.0)], 0.02, ratio,
                                     WHOLE_SEGMENT_COVERAGE), 0.02)  # fmt: skip
-    calf = step.segment_volume_mL[:, 0, 1]
+    calf = step.segment_volume_mL[:, 0, 1:3].sum(axis=-1)  # both halves of the calf
     slope = (calf[round(36.0 / 0.02)] - calf[round(35.0 / 0.02)]) / 1.0 * 100.0 / adult.calf.tissue_volume_mL
     assert rows["calf_step_refill"].model == pytest.approx(slope, rel=1e-3)
     for pressure, rise in zip((50.0, 125.0, 200.0), rows["foot_pump_pressure_response"].model, strict=True):

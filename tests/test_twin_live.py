@@ -19,7 +19,7 @@ from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
 from legflow.twin.live import SESSION_RTOL, LiveTwin
-from legflow.twin.subject import load_subject
+from legflow.twin.subject import COMPARTMENT_NAMES, load_subject
 
 
 def test_tissue_pressure_is_the_transmitted_pressure_of_the_cells_over_each_segment():
@@ -28,9 +28,9 @@ def test_tissue_pressure_is_the_transmitted_pressure_of_the_cells_over_each_segm
     cells = np.arange(1.0, 11.0) * 10.0  # left foot, ankle, calf, knee, thigh, then the right leg
     tissue = twin.tissue_pressures(cells)
     for leg in range(2):
-        expected = np.zeros(3)
+        expected = np.zeros(len(COMPARTMENT_NAMES))
         for k, cell in enumerate(profile.cells):
-            for s, segment in enumerate(("foot", "calf", "thigh")):
+            for s, segment in enumerate(COMPARTMENT_NAMES):
                 expected[s] += 0.8 * cell.covers.get(segment, 0.0) * cells[leg * 5 + k]
         assert tissue[leg] == pytest.approx(expected)  # the adult's cited ratio: 0.8
 
@@ -39,8 +39,8 @@ def test_the_transmission_through_skin_and_fat_is_the_subjects():
     adult = load_subject("adult")
     circulation = adult.circulation.model_copy(update={"pressure_transmission_ratio": 0.5})
     thin = adult.model_copy(update={"circulation": circulation})
-    twin = LiveTwin(thin, [{"calf": 1.0}], [0])
-    assert twin.tissue_pressures(np.array([60.0]))[0] == pytest.approx([0.0, 30.0, 0.0])
+    twin = LiveTwin(thin, [{"calf_distal": 1.0, "calf_proximal": 1.0}], [0])
+    assert twin.tissue_pressures(np.array([60.0]))[0] == pytest.approx([0.0, 30.0, 30.0, 0.0])
 
 
 def hold_foot_cell(limb: bool, seconds: float = 10.0) -> tuple[float, SimulatedMassager]:

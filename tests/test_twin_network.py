@@ -26,26 +26,26 @@ def hand_steady_state(subject) -> tuple[np.ndarray, float]:
     """Venous pressures [mmHg] and outflow [mL/s] by series-parallel reduction, segment by segment.
 
     Every arterial inlet is at MAP, so the network upstream of a node is a source MAP behind one
-    resistance: foot Rth0 = Rmv0; calf Rth1 = (Rth0 + R0) ∥ Rmv1; thigh Rth2 = (Rth1 + R1) ∥ Rmv2.
-    Then Q_out = (MAP − p_abd)/(Rth2 + R2), p2 = p_abd + Q_out·R2, and back down the leg
-    p_i = p_{i+1} + R_i·(MAP − p_{i+1})/(Rth_i + R_i).
+    resistance: foot Rth0 = Rmv0; next Rth_i = (Rth_{i-1} + R_{i-1}) ∥ Rmv_i, up to the thigh.
+    Then Q_out = (MAP − p_abd)/(Rth_last + R_last), p_last = p_abd + Q_out·R_last, and back down
+    the leg p_i = p_{i+1} + R_i·(MAP − p_{i+1})/(Rth_i + R_i).
     """
     mean_arterial = subject.circulation.mean_arterial_pressure_mmHg
     abdominal = subject.circulation.abdominal_venous_pressure_mmHg
-    r = [s.venous_resistance_mmHg_s_per_mL for s in subject.segments]
-    rmv = [s.microvascular_resistance_mmHg_s_per_mL for s in subject.segments]
+    r = [s.venous_resistance_mmHg_s_per_mL for s in subject.compartments]
+    rmv = [s.microvascular_resistance_mmHg_s_per_mL for s in subject.compartments]
 
     def parallel(a: float, b: float) -> float:
         return a * b / (a + b)
 
-    rth0 = rmv[0]
-    rth1 = parallel(rth0 + r[0], rmv[1])
-    rth2 = parallel(rth1 + r[1], rmv[2])
-    outflow = (mean_arterial - abdominal) / (rth2 + r[2])
-    p2 = abdominal + outflow * r[2]
-    p1 = p2 + r[1] * (mean_arterial - p2) / (rth1 + r[1])
-    p0 = p1 + r[0] * (mean_arterial - p1) / (rth0 + r[0])
-    return np.array([p0, p1, p2]), outflow
+    rth = [rmv[0]]
+    for i in range(1, len(r)):
+        rth.append(parallel(rth[-1] + r[i - 1], rmv[i]))
+    outflow = (mean_arterial - abdominal) / (rth[-1] + r[-1])
+    p = [abdominal + outflow * r[-1]]
+    for i in range(len(r) - 2, -1, -1):
+        p.insert(0, p[0] + r[i] * (mean_arterial - p[0]) / (rth[i] + r[i]))
+    return np.array(p), outflow
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -76,7 +76,7 @@ def test_compliance_is_the_tube_laws_slope_at_rest():
     for posture in ("supine", "standing"):
         legs = linear_legs(subject, posture)
         p_rest = steady_state_mmHg(legs)[0]
-        for i, seg in enumerate(subject.segments):
+        for i, seg in enumerate(subject.compartments):
             ptm = p_rest[i] + subject.circulation.blood_hydrostatic_gradient_mmHg_per_cm * getattr(
                 seg, f"depth_{posture}_cm"
             )
@@ -99,7 +99,7 @@ def test_one_step_map_equals_scipys_matrix_exponential():
             1 / legs.venous_resistance_mmHg_s_per_mL[n],
             1 / legs.microvascular_resistance_mmHg_s_per_mL[n],
         )
-        g = np.diag(g_mv + g_v + np.r_[0.0, g_v[:2]]) - np.diag(g_v[:2], 1) - np.diag(g_v[:2], -1)
+        g = np.diag(g_mv + g_v + np.r_[0.0, g_v[:-1]]) - np.diag(g_v[:-1], 1) - np.diag(g_v[:-1], -1)
         np.testing.assert_allclose(phi[n], expm(-0.7 * g / c[:, None]), rtol=1e-10, atol=1e-13)
 
 

@@ -15,6 +15,7 @@ from legflow.twin import model as m
 from legflow.twin.metrics import compression_cycles, program_metrics
 from legflow.twin.plot import (
     PNG_DPI,
+    SEGMENT_LABELS,
     Cycle,
     FIGURE_SIZE_in,
     representative_cycle,
@@ -46,7 +47,7 @@ def trace() -> Trace:
 
 def expected_rows(trace: Trace, leg: int) -> list[dict[str, np.ndarray]]:
     """What each row must show, computed here from the trace and not by the plotting code."""
-    segments = ("foot", "calf", "thigh")
+    segments = SEGMENT_LABELS
     return [
         {s: trace.external_mmHg[:, leg, i] for i, s in enumerate(segments)},
         {s: trace.states[:, leg, m.VEIN + i] for i, s in enumerate(segments)},
@@ -60,7 +61,7 @@ def data_lines(ax) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
         line.get_label(): (np.asarray(line.get_xdata()), np.asarray(line.get_ydata()))
         for line in ax.lines
-        if line.get_label() in {"foot", "calf", "thigh", "outflow", "lymph", "resting"}
+        if line.get_label() in {*SEGMENT_LABELS, "outflow", "lymph", "resting"}
     }
 
 
@@ -107,7 +108,7 @@ def test_caption_carries_the_numbers_twin_run_reports(trace):
 
 
 def test_a_program_without_compression_says_so_and_still_shows_the_session():
-    trace = simulate(load_subject("adult"), np.zeros((300, 2, 3)), 0.1)
+    trace = simulate(load_subject("adult"), np.zeros((300, 2, m.N_SEG)), 0.1)
     fig = session_figure(trace, "Guide only", "adult", "supine")
     axes = np.array(fig.axes).reshape(5, 2)
     assert not any(ax.axison for ax in axes[:, 0])

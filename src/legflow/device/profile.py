@@ -1,7 +1,8 @@
 """Device profiles: what a massager has (cells, rollers, vibration, heater), as data.
 
 A profile lists the cells of one leg; a two-leg device mirrors them. Cells are named
-``LEG.NAME`` (``left.calf``). ``covers`` says which fraction of which twin segment a cell presses.
+``LEG.NAME`` (``left.calf``). ``covers`` says which fraction of which twin segment a cell presses
+(the calf's halves by length: a cell over the whole calf covers 1.0 of each).
 The pump (one per leg) is optional: a profile that gives it lets the device check see ramps that
 ask more air than the pump can deliver (`legflow.plan`).
 """
@@ -18,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from legflow.anatomy import CompressionZone, SoleZone
 from legflow.errors import ProfileError
 
-TwinSegment = Literal["foot", "calf", "thigh"]
+#: The leg twin's compartments (`legflow.twin.subject.COMPARTMENT_NAMES`, which a test holds to it):
+#: the calf in halves by length, so that a profile says which half each calf cell presses.
+TwinSegment = Literal["foot", "calf_distal", "calf_proximal", "thigh"]
 DEFAULT_PROFILE = "reference"
 
 

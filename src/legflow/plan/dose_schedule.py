@@ -15,7 +15,8 @@ import numpy as np
 from legflow.anatomy import COMPRESSION_ZONES, LEGS
 from legflow.programs.model import Program
 from legflow.programs.timeline import Timeline
-from legflow.twin.live import SEGMENTS, TWIN_STEP_s
+from legflow.twin.live import TWIN_STEP_s
+from legflow.twin.subject import COMPARTMENT_NAMES
 
 ZoneCovers = Mapping[str, Mapping[str, float]]
 
@@ -37,7 +38,10 @@ def tissue_pressures(
     zones = [zone for _ in LEGS for zone in COMPRESSION_ZONES]
     table = Timeline(program).setpoint_table(legs, zones, dt_s)  # [n, 10]
     cover = zone_covers.get
-    coverage = np.array([[cover(z, {}).get(s, 0.0) for s in SEGMENTS] for z in COMPRESSION_ZONES])  # [5, 3]
+    segments = COMPARTMENT_NAMES
+    coverage = np.array(
+        [[cover(z, {}).get(s, 0.0) for s in segments] for z in COMPRESSION_ZONES]
+    )  # [5, N_SEG]
     per_leg = table.reshape(len(table), len(LEGS), len(COMPRESSION_ZONES))
     if isinstance(transmission_ratio, float | int):
         return transmission_ratio * per_leg @ coverage

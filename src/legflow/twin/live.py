@@ -17,9 +17,8 @@ from numba import njit
 from legflow.twin.metrics import compression_cycles, leg_metrics, program_metrics
 from legflow.twin.model import FLUID, N_SEG, OBS_OUTFLOW, VEIN, Posture, pack
 from legflow.twin.solver import Trace, observe, step_in_place
-from legflow.twin.subject import LEG_SEPARATOR, Subject
+from legflow.twin.subject import COMPARTMENT_NAMES, LEG_SEPARATOR, Subject
 
-SEGMENTS = ("foot", "calf", "thigh")
 #: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
 TWIN_STEP_s = 0.1
 #: Error tolerance of the twin inside a session: its metrics stay within 1 % of those at 1e-6
@@ -48,7 +47,9 @@ class LiveTwin:
         self.subjects = [subject] * self.n_legs if isinstance(subject, Subject) else list(subject)
         if len(self.subjects) != self.n_legs:
             raise ValueError(f"{len(self.subjects)} parameter sets for {self.n_legs} legs")
-        self.covers = np.array([[c.get(s, 0.0) for s in SEGMENTS] for c in cell_covers]).reshape(-1, N_SEG)
+        self.covers = np.array([[c.get(s, 0.0) for s in COMPARTMENT_NAMES] for c in cell_covers]).reshape(
+            -1, N_SEG
+        )
         packed = [pack(leg, posture) for leg in self.subjects]
         # limb volume change under each cell = cover @ segment volume changes [leg·3 + segment];
         # tissue pressure [leg·3 + segment] = transmit @ cell pressures
@@ -113,7 +114,7 @@ class LiveTwin:
         """Everything so far as a trace (the metrics count low standby pressures as released)."""
         states = np.array(self._states)
         external = np.array(
-            [*self._external, self._external[-1]] if self._external else [np.zeros((self.n_legs, 3))]
+            [*self._external, self._external[-1]] if self._external else [np.zeros((self.n_legs, N_SEG))]
         )
         return Trace(
             t_s=np.arange(len(states)) * TWIN_STEP_s,
@@ -121,7 +122,9 @@ class LiveTwin:
             external_mmHg=external,
             observed=observe(states, external, self.params),
             params=self.params,
-            tissue_volume_mL=np.array([[s.tissue_volume_mL for s in leg.segments] for leg in self.subjects]),
+            tissue_volume_mL=np.array(
+                [[s.tissue_volume_mL for s in leg.compartments] for leg in self.subjects]
+            ),
         )
 
     def metrics(self) -> dict[str, Any] | None:

@@ -1,19 +1,21 @@
-"""The leg twin's equations: one leg = three segments (foot, calf, thigh), distal to proximal.
+"""The leg twin's equations: one leg = four segments (foot, distal calf, proximal calf, thigh),
+distal to proximal (`Subject.compartments`: the calf's sources measure it whole, the model splits it
+into halves by length so that a squeeze can travel along it).
 
 Network (pressures referenced to heart level, so hydrostatic columns cancel in the flows)::
 
-    MAP ─Rmv0─┐        MAP ─Rmv1─┐        MAP ─Rmv2─┐
-              foot veins ─R0+valve─▶ calf veins ─R1+valve─▶ thigh veins ─R2+valve─▶ abdomen (p_abd)
-              │ Starling            │ Starling            │ Starling
-              foot tissue ─▶ lymph  calf tissue ─▶ lymph  thigh tissue ─▶ lymph
+    MAP ─Rmv0─┐        MAP ─Rmv1─┐            MAP ─Rmv2─┐              MAP ─Rmv3─┐
+              foot ─R0+valve─▶ distal calf ─R1+valve─▶ proximal calf ─R2+valve─▶ thigh ─R3+valve─▶ abdomen
+              │ Starling       │ Starling              │ Starling                │ Starling
+              tissue ─▶ lymph  tissue ─▶ lymph          tissue ─▶ lymph           tissue ─▶ lymph
 
-State of one leg (``N_STATES`` = 8), units mL:
-    ``y[0:3]``  venous volume of foot, calf, thigh
-    ``y[3:6]``  interstitial fluid excess of foot, calf, thigh (0 = normal hydration)
-    ``y[6]``    cumulative venous outflow to the abdomen (makes the mean outflow exact)
-    ``y[7]``    cumulative lymph flow of the three segments
+State of one leg (``N_STATES`` = 2·``N_SEG`` + 2 = 10), units mL:
+    ``y[VEIN + i]``   venous volume of segment i
+    ``y[FLUID + i]``  interstitial fluid excess of segment i (0 = normal hydration)
+    ``y[CUM_OUTFLOW]`` cumulative venous outflow to the abdomen (makes the mean outflow exact)
+    ``y[CUM_LYMPH]``  cumulative lymph flow of all segments
 
-External (tissue) pressure on each segment, mmHg: ``p_ext[0:3]`` (already × transmission ratio).
+External (tissue) pressure on each segment, mmHg: ``p_ext[0:N_SEG]`` (already × transmission ratio).
 It raises the segment's venous pressure (tube law on p − p_ext), its tissue pressure (Starling,
 lymph), and the pressure that blood from the segment below must overcome to enter it (waterfall).
 
@@ -25,9 +27,9 @@ Not modelled: collapsing-tube resistance (kept constant; physiology.md notes tha
 the nonlinear compliance in outflow curves), plasma oncotic pressure changes, protein transport
 (filtration and lymph move ≈ 1 % of the interstitial protein per hour, see
 :func:`interstitial_oncotic_mmHg`), muscle pump, reflexes (venoarteriolar), arterial pulsatility,
-distributed pressure within one segment: a segment is one compliance at one pressure, so the calf's
-deep axial veins and its muscle sinuses share one node, and cells over one segment act only through
-their mean pressure (a pressure gradient or sequence within the calf has no effect).
+distributed pressure within one segment: a segment is one compliance at one pressure, so a calf
+half's deep axial veins and its muscle sinuses share one node, and cells over one segment act only
+through their mean pressure (a gradient or sequence acts between the calf's halves, not within one).
 
 Each block below is a numba function whose docstring gives its equation, units and source; the
 parameters of one leg are a record of :data:`LEG_PARAMS` (a numpy structured dtype, read by field
@@ -45,17 +47,17 @@ from typing import Any, Literal
 import numpy as np
 from numba import njit
 
-from legflow.twin.subject import Subject
+from legflow.twin.subject import COMPARTMENT_NAMES, Subject
 
 Posture = Literal["supine", "seated", "standing"]
 POSTURES: tuple[str, ...] = ("supine", "seated", "standing")
 
-N_SEG = 3
-N_STATES = 8
-VEIN, FLUID, CUM_OUTFLOW, CUM_LYMPH = 0, 3, 6, 7
+N_SEG = len(COMPARTMENT_NAMES)
+N_STATES = 2 * N_SEG + 2
+VEIN, FLUID, CUM_OUTFLOW, CUM_LYMPH = 0, N_SEG, 2 * N_SEG, 2 * N_SEG + 1
 
-#: One leg's parameters (built by :func:`pack`). Per-segment fields hold foot, calf, thigh (distal to
-#: proximal, the state order) for the whole segment (the subject's per-100-mL values times its tissue
+#: One leg's parameters (built by :func:`pack`). Per-segment fields hold foot, distal calf, proximal
+#: calf, thigh (the state order) for the whole segment (the subject's per-100-mL values times its tissue
 #: volume); pressures in mmHg, referenced to heart level unless "local" (intravascular). The kernels
 #: read a record's fields as attributes (``prm.hydrostatic_mmHg[i]``) and type it ``Any``, since
 #: numpy's stubs do not know them; Python code reads them by key (``prm["hydrostatic_mmHg"]``).
@@ -101,12 +103,14 @@ LEG_PARAMS = np.dtype(
     align=True,
 )
 
-#: Observables written by :func:`leg_rhs`: outflow to the abdomen, lymph; per segment (3 each):
+#: Observables written by :func:`leg_rhs`: outflow to the abdomen, lymph; per segment (N_SEG each):
 #: local venous pressure, interstitial pressure, flow out of the segment's veins through its valve
-#: (foot → calf: posterior tibial veins; calf → thigh: popliteal vein; thigh → abdomen = outflow),
+#: (foot → calf: posterior tibial veins; within the calf: its deep axial veins; calf → thigh:
+#: popliteal vein; thigh → abdomen = outflow),
 #: interstitial oncotic pressure, and inflow from the microcirculation net of filtration.
-OBS_OUTFLOW, OBS_LYMPH, OBS_PVEIN, OBS_PIF, OBS_SEG_OUTFLOW, OBS_PONC, OBS_MV_INFLOW = 0, 1, 2, 5, 8, 11, 14
-N_OBS = 17
+OBS_OUTFLOW, OBS_LYMPH = 0, 1
+OBS_PVEIN, OBS_PIF, OBS_SEG_OUTFLOW, OBS_PONC, OBS_MV_INFLOW = (2 + k * N_SEG for k in range(5))
+N_OBS = 2 + 5 * N_SEG
 
 #: Rounding of the waterfall's max/min [mmHg] (numerical, assumed).
 WATERFALL_WIDTH = 0.25
@@ -327,10 +331,10 @@ def leg_rhs(y: np.ndarray, p_ext: np.ndarray, prm: Any, dydt: np.ndarray, obs: n
     Per segment i: p_loc = Ptm(V_i) + p_ext,i (local venous pressure), p_i = p_loc − ρg·depth_i,
     p_mv = max(p_loc, P_if + p_ext,i) the venular outlet pressure (:func:`venular_outlet_mmHg`),
     inflow Q_in,i = (MAP − (p_mv − ρg·depth_i))/Rmv_i − J_f,i, with J_f,i driven by p_mv;
-    Q_i = valve flow from segment i to i+1 (abdomen for i=2),
+    Q_i = valve flow from segment i to i+1 (abdomen for the last, i = N_SEG − 1),
     driven by the waterfall drop with p_collapse = p_ext,i+1 − ρg·depth_i+1 (none into the abdomen)
     dV_i/dt = Q_in,i + Q_{i−1} − Q_i;  dF_i/dt = J_f,i − J_L,i;
-    d(cum outflow)/dt = Q_2;  d(cum lymph)/dt = ΣJ_L
+    d(cum outflow)/dt = Q_{N_SEG−1};  d(cum lymph)/dt = ΣJ_L
     J_f,i uses the interstitial oncotic pressure π_i(F_i) (:func:`interstitial_oncotic_mmHg`).
     """
     lymph_total = 0.0
@@ -600,9 +604,10 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.void, np.nda
         raise ValueError(f"unknown posture {posture!r}; one of {POSTURES}")
     circ, tis = subject.circulation, subject.tissue
     prm = np.zeros(1, LEG_PARAMS)[0]  # a record viewing its one-element array: fields are written through
-    per100 = [s.tissue_volume_mL / 100.0 for s in subject.segments]
+    segments = subject.compartments
+    per100 = [s.tissue_volume_mL / 100.0 for s in segments]
     gradient = circ.blood_hydrostatic_gradient_mmHg_per_cm
-    for i, seg in enumerate(subject.segments):
+    for i, seg in enumerate(segments):
         prm["venous_compliance_mL_per_mmHg"][i] = seg.venous_compliance_mL_per_mmHg
         prm["venous_unstressed_volume_mL"][i] = seg.venous_unstressed_volume_mL
         prm["venous_max_distension_volume_mL"][i] = seg.venous_max_distension_volume_mL
@@ -666,7 +671,7 @@ def pack(subject: Subject, posture: Posture = "supine") -> tuple[np.void, np.nda
             prm["lymph_max_ratio"],
         )
     p_rest = _resting_venous_pressures(prm)
-    hydro_supine = gradient * np.array([s.depth_supine_cm for s in subject.segments])
+    hydro_supine = gradient * np.array([s.depth_supine_cm for s in segments])
     y0 = np.zeros(N_STATES)
     for i in range(N_SEG):
         prm["local_venous_pressure_at_rest_mmHg"][i] = p_rest[i] + hydro_supine[i]
@@ -697,7 +702,7 @@ def _resting_venous_pressures(prm: np.void) -> np.ndarray:
         q = np.array([valve_flow_mL_per_s(p[i] - p_down[i], r[i], r_back[i], k) for i in range(N_SEG)])
         return q_in + np.concatenate(([0.0], q[:-1])) - q  # no compression at rest: no waterfall
 
-    p = p_abd + np.array([3.0, 2.0, 1.0])
+    p = p_abd + np.arange(N_SEG, 0, -1, dtype=np.float64)
     for _ in range(50):
         f = residual(p)
         jac = np.empty((N_SEG, N_SEG))

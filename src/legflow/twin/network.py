@@ -8,10 +8,10 @@ against a steady state worked out by hand, and it runs a cohort in milliseconds.
 One leg, the twin's compartments and resistances (pressures referenced to heart level, as in
 :mod:`legflow.twin.model`, so the hydrostatic columns cancel in the flows)::
 
-    MAP ─Rmv0─ foot (C0) ─R0─ calf (C1) ─R1─ thigh (C2) ─R2─ abdomen (p_abd)
-                MAP ─Rmv1─────┘   MAP ─Rmv2─────┘
+    MAP ─Rmv0─ foot (C0) ─R0─ distal calf (C1) ─R1─ proximal calf (C2) ─R2─ thigh (C3) ─R3─ abdomen
+                MAP ─Rmv1─────┘        MAP ─Rmv2──────────┘        MAP ─Rmv3──────┘
 
-    C_i·dp_i/dt = (MAP − p_i)/Rmv_i + (p_{i−1} − p_i)/R_{i−1} − (p_i − p_{i+1})/R_i,  p_3 = p_abd
+    C_i·dp_i/dt = (MAP − p_i)/Rmv_i + (p_{i−1} − p_i)/R_{i−1} − (p_i − p_{i+1})/R_i,  p_N = p_abd
     i.e.  C·dp/dt = −G·p + B·u,  u = (MAP, p_abd)
 
 Linear where the twin is not: each compliance is the tube law's slope at the resting transmural
@@ -33,18 +33,17 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from legflow.twin.model import POSTURES, Posture
-from legflow.twin.subject import Subject
+from legflow.twin.model import N_SEG, POSTURES, Posture
+from legflow.twin.subject import COMPARTMENT_NAMES, Subject
 
-N_SEG = 3
-SEGMENTS = ("foot", "calf", "thigh")
+SEGMENTS = COMPARTMENT_NAMES
 #: Index of the inputs in ``u``: arterial (MAP) and abdominal venous pressure [mmHg].
 ARTERIAL, ABDOMINAL = 0, 1
 
 
 @dataclass(frozen=True)
 class LinearLegs:
-    """A batch of linear legs. Per-segment arrays are [n_legs, 3] (foot, calf, thigh)."""
+    """A batch of linear legs. Per-segment arrays are [n_legs, N_SEG] (the twin's compartments)."""
 
     compliance_mL_per_mmHg: np.ndarray
     venous_resistance_mmHg_s_per_mL: np.ndarray
@@ -85,8 +84,8 @@ def linear_legs(subjects: Subject | Sequence[Subject], posture: Posture = "supin
     if posture not in POSTURES:
         raise ValueError(f"unknown posture {posture!r}; one of {POSTURES}")
     subs = [subjects] if isinstance(subjects, Subject) else list(subjects)
-    r = np.array([[seg.venous_resistance_mmHg_s_per_mL for seg in s.segments] for s in subs])
-    rmv = np.array([[seg.microvascular_resistance_mmHg_s_per_mL for seg in s.segments] for s in subs])
+    r = np.array([[seg.venous_resistance_mmHg_s_per_mL for seg in s.compartments] for s in subs])
+    rmv = np.array([[seg.microvascular_resistance_mmHg_s_per_mL for seg in s.compartments] for s in subs])
     map_mmHg = np.array([s.circulation.mean_arterial_pressure_mmHg for s in subs])
     abd_mmHg = np.array([s.circulation.abdominal_venous_pressure_mmHg for s in subs])
     unit_c = np.ones_like(r)  # compliances do not enter the steady state
@@ -94,7 +93,7 @@ def linear_legs(subjects: Subject | Sequence[Subject], posture: Posture = "supin
     c = np.empty_like(r)
     for n, s in enumerate(subs):
         gradient = s.circulation.blood_hydrostatic_gradient_mmHg_per_cm
-        for i, seg in enumerate(s.segments):
+        for i, seg in enumerate(s.compartments):
             ptm = p_rest[n, i] + gradient * getattr(seg, f"depth_{posture}_cm")
             c[n, i] = tube_law_slope_mL_per_mmHg(
                 ptm,
@@ -106,7 +105,8 @@ def linear_legs(subjects: Subject | Sequence[Subject], posture: Posture = "supin
 
 
 def _network_matrices(legs: LinearLegs) -> tuple[np.ndarray, np.ndarray]:
-    """Conductance matrix G [n, 3, 3] (mL/s/mmHg) and input matrix B [n, 3, 2] of C·ṗ = −G·p + B·u."""
+    """Conductance matrix G [n, N_SEG, N_SEG] (mL/s/mmHg) and input matrix B [n, N_SEG, 2] of
+    C·ṗ = −G·p + B·u."""
     g_v = 1.0 / legs.venous_resistance_mmHg_s_per_mL
     g_mv = 1.0 / legs.microvascular_resistance_mmHg_s_per_mL
     n = legs.n_legs
@@ -126,7 +126,8 @@ def steady_state_mmHg(
     arterial_mmHg: np.ndarray | float | None = None,
     abdominal_mmHg: np.ndarray | float | None = None,
 ) -> np.ndarray:
-    """Venous pressures [n_legs, 3] with the inputs held (default: each leg's resting inputs): G·p = B·u."""
+    """Venous pressures [n_legs, N_SEG] with the inputs held (default: each leg's resting inputs):
+    G·p = B·u."""
     g, b = _network_matrices(legs)
     u = np.stack(
         [
@@ -149,7 +150,7 @@ def propagators(legs: LinearLegs, dt_s: float) -> tuple[np.ndarray, np.ndarray, 
     with u̇ = (u₁ − u₀)/h constant:  p₁ = K·u₁ + Φ·(p₀ − K·u₀) + M·(u₁ − u₀),
     Φ = e^{A·h},  M = G⁻¹·C·(Φ − I)·K / h   (−A⁻¹ = G⁻¹C);  hence W₀ = −(Φ·K + M), W₁ = K + M.
     Φ from the symmetric S = C^-½·G·C^-½ = Q·Λ·Qᵀ: Φ = C^-½·Q·e^{−Λh}·Qᵀ·C^½ (NumPy's eigh,
-    batched; no SciPy needed at run time). Returns Φ [n,3,3], W₀ [n,3,2], W₁ [n,3,2].
+    batched; no SciPy needed at run time). Returns Φ [n,N,N], W₀ [n,N,2], W₁ [n,N,2].
     """
     if dt_s <= 0.0:
         raise ValueError("dt_s must be > 0")
@@ -167,28 +168,29 @@ def propagators(legs: LinearLegs, dt_s: float) -> tuple[np.ndarray, np.ndarray, 
 
 @njit(cache=True)
 def _propagate_leg(leg, phi, w0, w1, base, change, p0, record_every, out):  # pragma: no cover - compiled
-    """One leg through every step; coefficients held in scalars so the loop is a few FMAs."""
+    """One leg through every step: p ← Φ·p + W₀·u₀ + W₁·u₁, a few multiply-adds per compartment."""
     col = min(leg, change.shape[1] - 1)  # inputs shared by the batch (one column) or one per leg
     f, g, h = phi[leg], w0[leg], w1[leg]
-    f00, f01, f02, f10, f11, f12 = f[0, 0], f[0, 1], f[0, 2], f[1, 0], f[1, 1], f[1, 2]
-    f20, f21, f22 = f[2, 0], f[2, 1], f[2, 2]
-    g00, g01, g10, g11, g20, g21 = g[0, 0], g[0, 1], g[1, 0], g[1, 1], g[2, 0], g[2, 1]
-    h00, h01, h10, h11, h20, h21 = h[0, 0], h[0, 1], h[1, 0], h[1, 1], h[2, 0], h[2, 1]
+    n_seg = f.shape[0]
     art, abd = base[leg, 0], base[leg, 1]
-    x0, x1, x2 = p0[leg, 0], p0[leg, 1], p0[leg, 2]
-    out[0, leg, 0], out[0, leg, 1], out[0, leg, 2] = x0, x1, x2
+    x = p0[leg].copy()
+    y = np.empty(n_seg)
+    out[0, leg, :] = x
     a0, d0 = art + change[0, col, 0], abd + change[0, col, 1]
     since, rec = 0, 0
     for n in range(1, change.shape[0]):
         a1, d1 = art + change[n, col, 0], abd + change[n, col, 1]
-        y0 = f00 * x0 + f01 * x1 + f02 * x2 + g00 * a0 + g01 * d0 + h00 * a1 + h01 * d1
-        y1 = f10 * x0 + f11 * x1 + f12 * x2 + g10 * a0 + g11 * d0 + h10 * a1 + h11 * d1
-        y2 = f20 * x0 + f21 * x1 + f22 * x2 + g20 * a0 + g21 * d0 + h20 * a1 + h21 * d1
-        x0, x1, x2, a0, d0 = y0, y1, y2, a1, d1
+        for i in range(n_seg):
+            acc = g[i, 0] * a0 + g[i, 1] * d0 + h[i, 0] * a1 + h[i, 1] * d1
+            for j in range(n_seg):
+                acc += f[i, j] * x[j]
+            y[i] = acc
+        x, y = y, x
+        a0, d0 = a1, d1
         since += 1
         if since == record_every:
             since, rec = 0, rec + 1
-            out[rec, leg, 0], out[rec, leg, 1], out[rec, leg, 2] = x0, x1, x2
+            out[rec, leg, :] = x
 
 
 @njit(parallel=True, cache=True)
@@ -211,7 +213,7 @@ PARALLEL_MIN_LEG_STEPS = 2_000_000
 
 @njit(cache=True)
 def _valve_flows(p, abdominal, change, r, q):  # pragma: no cover - compiled
-    """q = Δp/R down the leg (a compiled loop: NumPy is slow on trailing axes of length 3)."""
+    """q = Δp/R down the leg (a compiled loop: NumPy is slow on short trailing axes)."""
     for rec in range(p.shape[0]):
         for leg in range(p.shape[1]):
             down = abdominal[leg] + change[rec, min(leg, change.shape[1] - 1)]
@@ -226,7 +228,7 @@ class LinearTrace:
     as the (often shared) changes and derived on demand, so a cohort does not store them per leg."""
 
     t_s: np.ndarray
-    venous_pressure_mmHg: np.ndarray  # [n_rec, n_legs, 3], heart-referenced, foot/calf/thigh
+    venous_pressure_mmHg: np.ndarray  # [n_rec, n_legs, N_SEG], heart-referenced, per compartment
     change_mmHg: np.ndarray  # [n_rec, 1 or n_legs, 2], input changes (ARTERIAL, ABDOMINAL)
     legs: LinearLegs
 
@@ -242,7 +244,7 @@ class LinearTrace:
 
     @property
     def valve_flow_mL_per_s(self) -> np.ndarray:
-        """Flow out of foot, calf, thigh (the last one is the leg's outflow to the abdomen)."""
+        """Flow out of each compartment (the last one is the leg's outflow to the abdomen)."""
         q = np.empty_like(self.venous_pressure_mmHg)
         _valve_flows(
             self.venous_pressure_mmHg,
@@ -411,7 +413,7 @@ def svzerod_config(
 
 @dataclass(frozen=True)
 class SvZeroDResult:
-    """svZeroDSolver's answer on the legflow grid: [n_points, 3] (foot, calf, thigh)."""
+    """svZeroDSolver's answer on the legflow grid: [n_points, N_SEG] (the compartments)."""
 
     t_s: np.ndarray
     venous_pressure_mmHg: np.ndarray

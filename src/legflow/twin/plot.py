@@ -27,13 +27,22 @@ from legflow.errors import LegflowError
 from legflow.twin import model as m
 from legflow.twin.metrics import compression_cycles, program_metrics
 from legflow.twin.solver import Trace
-from legflow.twin.subject import LEG_SEPARATOR, SEGMENT_NAMES
+from legflow.twin.subject import COMPARTMENT_NAMES, LEG_SEPARATOR
 
 #: Output formats by file suffix (lower case).
 FORMATS: dict[str, str] = {".png": "png", ".svg": "svg"}
 LEG_NAMES = ("left", "right")
 #: One colour per line label, the same in every panel, so one legend serves the whole figure.
-COLOURS = {"foot": "tab:blue", "calf": "tab:orange", "thigh": "tab:green", "outflow": "tab:red"}
+#: Each compartment as the legend names it.
+_LABELS = {"foot": "foot", "calf_distal": "lower calf", "calf_proximal": "upper calf", "thigh": "thigh"}
+SEGMENT_LABELS = tuple(_LABELS[name] for name in COMPARTMENT_NAMES)
+COLOURS = {
+    "foot": "tab:blue",
+    "lower calf": "tab:orange",
+    "upper calf": "tab:brown",
+    "thigh": "tab:green",
+    "outflow": "tab:red",
+}
 COLOURS |= {"lymph": "tab:purple", "resting": "0.4"}
 PNG_DPI = 100
 FIGURE_SIZE_in = (13.0, 13.0)
@@ -96,7 +105,7 @@ class Row(NamedTuple):
 
 def _rows(trace: Trace, leg: int) -> list[Row]:
     def per_segment(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        return [(name, values[:, i]) for i, name in enumerate(SEGMENT_NAMES)]
+        return [(name, values[:, i]) for i, name in enumerate(SEGMENT_LABELS)]
 
     return [
         Row("pressure", "tissue pressure (mmHg)", 10.0, per_segment(trace.external_mmHg[:, leg])),

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-Coverage = Mapping[str, tuple[float, float, float]]
+from legflow.twin.model import N_SEG
 
-#: One cell per segment, each covering its whole segment (the validation protocols use these).
-WHOLE_SEGMENT_COVERAGE: dict[str, tuple[float, float, float]] = {
-    "foot": (1.0, 0.0, 0.0),
-    "calf": (0.0, 1.0, 0.0),
-    "thigh": (0.0, 0.0, 1.0),
+Coverage = Mapping[str, tuple[float, ...]]
+
+#: One cell per segment of the sources (foot, calf, thigh), each covering its whole segment: the
+#: calf cell both of the twin's calf halves (the validation protocols use these).
+WHOLE_SEGMENT_COVERAGE: dict[str, tuple[float, ...]] = {
+    "foot": (1.0, 0.0, 0.0, 0.0),
+    "calf": (0.0, 1.0, 1.0, 0.0),
+    "thigh": (0.0, 0.0, 0.0, 1.0),
 }
 
 
@@ -35,8 +38,8 @@ class Phase:
 def segment_pressures(
     cells_mmHg: Mapping[str, float], transmission_ratio: float, coverage: Coverage
 ) -> np.ndarray:
-    """Tissue pressure on foot, calf, thigh [mmHg] from cell pressures."""
-    out = np.zeros(3)
+    """Tissue pressure on each of the twin's segments [mmHg] from cell pressures."""
+    out = np.zeros(N_SEG)
     for cell, pressure in cells_mmHg.items():
         if cell not in coverage:
             raise ValueError(f"cell {cell!r} has no coverage; known cells: {sorted(coverage)}")
@@ -53,7 +56,7 @@ def schedule(
     coverage: Coverage,
     repeat: int = 1,
 ) -> np.ndarray:
-    """Tissue pressures [n_steps, 3] for the phases (repeated ``repeat`` times) on a grid of ``dt_s``.
+    """Tissue pressures [n_steps, N_SEG] for the phases (repeated ``repeat`` times) on a grid of ``dt_s``.
 
     Phase boundaries are rounded to the grid; a phase shorter than ``dt_s / 2`` disappears.
     """
@@ -65,4 +68,4 @@ def schedule(
             t_end += phase.duration_s
             n = round(t_end / dt_s) - start
             rows.append(np.tile(segment_pressures(phase.cells_mmHg, transmission_ratio, coverage), (n, 1)))
-    return np.concatenate(rows) if rows else np.zeros((0, 3))
+    return np.concatenate(rows) if rows else np.zeros((0, N_SEG))

@@ -307,7 +307,7 @@ def _workspace(n_stages):
 
 @njit(cache=True)
 def _run_leg(prm, y, p_ext, dt, record_every, rtol, atol, out, leg):
-    """One leg over the whole schedule ``p_ext`` [n_steps, 3], in place on ``y``, recording into
+    """One leg over the whole schedule ``p_ext`` [n_steps, N_SEG], in place on ``y``, recording into
     ``out[:, leg]``. Returns 0, or 1 + the schedule step where its step size collapsed."""
     w_u, w_f, w_f2, w_y, w_jac, w_m, piv, obs = _workspace(6)
     p_here = np.empty(N_SEG)
@@ -416,7 +416,7 @@ def step_in_place(
     params: np.ndarray, y: np.ndarray, external_mmHg: np.ndarray, dt_s: float, rtol: float = 1e-6
 ) -> None:
     """Advance a few legs (C-contiguous: params [n] of ``model.LEG_PARAMS``, y [n, N_STATES] and
-    external [n, 3] float64) by one step of ``dt_s``, in place, without threads or checks: for a
+    external [n, N_SEG] float64) by one step of ``dt_s``, in place, without threads or checks: for a
     session's loop."""
     failed = _step_legs(params, y, external_mmHg, dt_s, rtol, rtol, SESSION_METHOD)
     if failed >= 0:
@@ -433,7 +433,7 @@ def advance(
     atol: float = 1e-6,
 ) -> np.ndarray:
     """Advance a batch: params [n_legs] (``model.LEG_PARAMS`` records, see :func:`model.pack`),
-    y0 [n_legs, N_STATES], external [n_steps, n_legs, 3].
+    y0 [n_legs, N_STATES], external [n_steps, n_legs, N_SEG].
 
     ``external_mmHg[n]`` is the tissue pressure on each segment, constant from ``n·dt_s`` to
     ``(n+1)·dt_s``. Returns states [n_steps // record_every + 1, n_legs, N_STATES], row 0 = y0.
@@ -499,7 +499,7 @@ class Trace:
     external_mmHg: np.ndarray
     observed: np.ndarray
     params: np.ndarray  # [n_legs] of model.LEG_PARAMS
-    tissue_volume_mL: np.ndarray  # [n_legs, 3]
+    tissue_volume_mL: np.ndarray  # [n_legs, N_SEG]
 
     @property
     def outflow_mL_per_s(self) -> np.ndarray:
@@ -546,8 +546,8 @@ class Trace:
 
 
 def observe(states: np.ndarray, external_rec: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Observables (``model.OBS_*``) of states [n_rec, n_legs, N_STATES] under pressures [n_rec, n_legs, 3]
-    with params [n_legs] of ``model.LEG_PARAMS``."""
+    """Observables (``model.OBS_*``) of states [n_rec, n_legs, N_STATES] under pressures
+    [n_rec, n_legs, N_SEG] with params [n_legs] of ``model.LEG_PARAMS``."""
     out = np.empty((*states.shape[:2], N_OBS))
     kernel = _observe_batch if states.shape[1] >= PARALLEL_MIN_LEGS else _observe_serial
     kernel(np.ascontiguousarray(states), np.ascontiguousarray(external_rec), _leg_params(params), out)
@@ -563,7 +563,7 @@ def _leg_params(params: np.ndarray) -> np.ndarray:
 
 
 def broadcast_external(external_mmHg: np.ndarray, n_legs: int) -> np.ndarray:
-    """[n_steps, 3] (same for every leg) or [n_steps, n_legs, 3] → [n_steps, n_legs, 3]."""
+    """[n_steps, N_SEG] (same for every leg) or [n_steps, n_legs, N_SEG] → [n_steps, n_legs, N_SEG]."""
     ext = np.asarray(external_mmHg, dtype=np.float64)
     if ext.ndim == 2:
         ext = np.broadcast_to(ext[:, None, :], (ext.shape[0], n_legs, N_SEG))
@@ -581,7 +581,7 @@ def simulate(
 ) -> Trace:
     """Simulate legs from rest under a schedule of tissue pressures (see :func:`advance`).
 
-    ``subjects``: one subject (repeated for every leg of a [n_steps, n_legs, 3] schedule) or one per leg.
+    ``subjects``: one subject (repeated for every leg of a [n_steps, n_legs, N_SEG] schedule) or one per leg.
     """
     ext = np.asarray(external_mmHg, dtype=np.float64)
     if isinstance(subjects, Subject):
@@ -601,7 +601,7 @@ def simulate(
         external_mmHg=ext_rec,
         observed=observe(states, ext_rec, params),
         params=params,
-        tissue_volume_mL=np.array([[seg.tissue_volume_mL for seg in s.segments] for s in subjects]),
+        tissue_volume_mL=np.array([[seg.tissue_volume_mL for seg in s.compartments] for s in subjects]),
     )
 
 

@@ -16,6 +16,7 @@ name raises :class:`TwinParameterError` with the nearest names.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from legflow.errors import LegflowError
 
 PARAMETER_DIR = Path(__file__).parent / "parameters"
 SEGMENT_NAMES = ("foot", "calf", "thigh")
+#: The model's compartments (`Subject.compartments`): the calf in a distal and a proximal half.
+COMPARTMENT_NAMES = ("foot", "calf_distal", "calf_proximal", "thigh")
 
 
 class TwinParameterError(LegflowError, ValueError):
@@ -88,6 +91,50 @@ class Segment(_Frozen):
     depth_standing_cm: float
 
 
+class Calf(Segment):
+    """The calf (shank) as its sources measure it, whole; the model splits it into a distal and a
+    proximal compartment (:meth:`halves`), so that a squeeze can travel along it."""
+
+    #: Share of the calf's volume in its distal half (by length).
+    distal_volume_share: float = Field(gt=0, lt=1)
+    length_cm: float = Field(gt=0)
+
+    def halves(self) -> tuple[Segment, Segment]:
+        """The distal and the proximal half of the calf by length, each a segment of its own.
+
+        Volumes, compliances and tissue by each half's share of the calf's volume; the microvascular
+        resistance (the halves' capillary beds side by side) by the inverse share. The venous
+        resistance (and the valve's backflow resistance) is one series path: each half gets
+        `series_resistance_factor` × the calf's, so that the two halves in series empty with the
+        calf's measured time constant τ = R·C (the calf's R is the lumped one of Phys Med Biol 1977,
+        fitted to that τ). Each half's centre lies a quarter of the calf's length below or above
+        the calf's own when upright (seated feet down, standing)."""
+        k = series_resistance_factor(self.distal_volume_share)
+        out = []
+        for share, offset in ((self.distal_volume_share, 0.25), (1.0 - self.distal_volume_share, -0.25)):
+            values = {name: getattr(self, name) for name in Segment.model_fields}
+            for name in EXTENSIVE:
+                values[name] *= share
+            values["microvascular_resistance_mmHg_s_per_mL"] /= share
+            values["venous_resistance_mmHg_s_per_mL"] *= k
+            values["valve_backflow_resistance_mmHg_s_per_mL"] *= k
+            for posture in ("seated", "standing"):
+                values[f"depth_{posture}_cm"] += offset * self.length_cm
+            out.append(Segment(**values))
+        return out[0], out[1]
+
+
+def series_resistance_factor(distal_share: float) -> float:
+    """k such that two compartments holding ``distal_share`` and 1 − ``distal_share`` of a
+    compliance C, in series through resistances k·R each, the proximal one draining to a fixed
+    pressure, empty with a slowest time constant R·C: the lumped calf's. Their volumes obey
+    dv/dt = A·v with A = (1/(k·R·C))·[[−a, a], [b, −2b]], a = 1/s, b = 1/(1 − s), whose slowest
+    eigenvalue is μ/(k·R·C), μ = (−(a + 2b) + √((a + 2b)² − 4ab))/2; so k = −μ (0.85 at s = 0.38)."""
+    a, b = 1.0 / distal_share, 1.0 / (1.0 - distal_share)
+    mu = (-(a + 2.0 * b) + math.sqrt((a + 2.0 * b) ** 2 - 4.0 * a * b)) / 2.0
+    return -mu
+
+
 #: Segment parameters multiplied by ``volume_scale`` (the rest of the extensive ones are divided).
 EXTENSIVE = (
     "tissue_volume_mL",
@@ -105,7 +152,7 @@ _TABLES: dict[str, type[_Frozen]] = {
     "circulation": Circulation,
     "tissue": Tissue,
     "foot": Segment,
-    "calf": Segment,
+    "calf": Calf,
     "thigh": Segment,
 }
 
@@ -118,14 +165,20 @@ class Subject(_Frozen):
     circulation: Circulation
     tissue: Tissue
     foot: Segment
-    calf: Segment
+    calf: Calf
     thigh: Segment
     sources: tuple[tuple[str, str], ...]
 
     @property
     def segments(self) -> tuple[Segment, Segment, Segment]:
-        """Foot, calf, thigh: distal to proximal, the state order of the model."""
+        """Foot, calf, thigh: the parameter file's tables, distal to proximal."""
         return (self.foot, self.calf, self.thigh)
+
+    @property
+    def compartments(self) -> tuple[Segment, Segment, Segment, Segment]:
+        """The model's compartments, distal to proximal (its state order, `COMPARTMENT_NAMES`): foot,
+        distal calf, proximal calf, thigh."""
+        return (self.foot, *self.calf.halves(), self.thigh)
 
     def source(self, path: str) -> str:
         """The citation of ``table.leaf``."""

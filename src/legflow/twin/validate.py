@@ -188,7 +188,9 @@ def _ratio(subject: Subject) -> float:
     return subject.circulation.pressure_transmission_ratio
 
 
-CALF = 1  # the calf's index among the segments (foot, calf, thigh)
+#: The calf's compartments in the model (its distal and proximal halves): a plethysmograph round the
+#: calf sees both.
+CALF = slice(1, 3)
 
 
 def calf_step_trace(subject: Subject, posture: str) -> Trace:
@@ -209,7 +211,7 @@ def calf_step_emptying(case: dict[str, Any], subject: Subject, posture: str) -> 
     fall over the 30 s (linear between records). Not independent: the calf's venous resistance and
     compliance come from the same paper (τ = R·C = 4.2 s)."""
     trace = calf_step_trace(subject, posture)
-    t, calf = trace.t_s, trace.states[:, 0, m.VEIN + CALF]
+    t, calf = trace.t_s, trace.states[:, 0, m.VEIN + 1 : m.VEIN + 3].sum(axis=-1)
     dt = t[1] - t[0]
     on, off = round(CALF_STEP_ON_s / dt), round(CALF_STEP_OFF_s / dt)
     fall = calf[on] - calf[off]
@@ -228,7 +230,7 @@ def calf_step_refill(case: dict[str, Any], subject: Subject, posture: str) -> Me
     volume per second. Shown beside it, not scored: the part of that slope that is blood draining
     from the foot's veins into the released calf."""
     trace = calf_step_trace(subject, posture)
-    t, calf = trace.t_s, trace.segment_volume_mL[:, 0, CALF]
+    t, calf = trace.t_s, trace.segment_volume_mL[:, 0, CALF].sum(axis=-1)
     dt = t[1] - t[0]
     off = round(CALF_STEP_OFF_s / dt)
     one_s = off + round(1.0 / dt)
@@ -243,7 +245,7 @@ def calf_step_refill(case: dict[str, Any], subject: Subject, posture: str) -> Me
 @_runner
 def resting_femoral_flow(case: dict[str, Any], subject: Subject, posture: str) -> Measured:
     """The leg's mean venous outflow to the abdomen over 60 s with no compression."""
-    trace = simulate(subject, np.zeros((60, 3)), 1.0, posture=posture)  # type: ignore[arg-type]
+    trace = simulate(subject, np.zeros((60, m.N_SEG)), 1.0, posture=posture)  # type: ignore[arg-type]
     flow = (trace.states[-1, 0, m.CUM_OUTFLOW] - trace.states[0, 0, m.CUM_OUTFLOW]) / 60.0 * 60.0
     return Measured(
         round(float(flow), 1), _within(flow, case, case["value_mL_per_min"]), f"{flow:.0f} mL/min"
@@ -280,7 +282,8 @@ def graded_beats_uniform(case: dict[str, Any], subject: Subject, posture: str) -
     60/50/40/30 mmHg distal to proximal started 0.5 s apart, all released at 6 s (the hold and cycle
     lengths are chosen here). Shown beside it, not scored: the same from the calf's veins alone."""
     dt = 0.05
-    quarter = {f"calf_{k}": (0.0, 0.25, 0.0) for k in range(4)}
+    # the two distal quarters over the calf's distal half, the two proximal ones over its proximal half
+    quarter = {f"calf_{k}": (0.0, 0.5, 0.0, 0.0) if k < 2 else (0.0, 0.0, 0.5, 0.0) for k in range(4)}
     uniform = [Phase(6.0, {c: 45.0 for c in quarter}), Phase(54.0)]
     graded = [Phase(0.5, {"calf_0": 60.0})]
     graded += [Phase(0.5, {f"calf_{j}": 60.0 - 10.0 * j for j in range(k + 1)}) for k in range(1, 3)]
@@ -289,7 +292,7 @@ def graded_beats_uniform(case: dict[str, Any], subject: Subject, posture: str) -
     trace = simulate(subject, ext, dt, posture=posture)  # type: ignore[arg-type]
     leg = cycle_metrics(trace, 60.0).ejected_mL[1]  # [uniform, graded]
     per = round(60.0 / dt)
-    calf = trace.states[per : 2 * per + 1, :, m.VEIN + CALF]
+    calf = trace.states[per : 2 * per + 1, :, m.VEIN + 1 : m.VEIN + 3].sum(axis=-1)
     calf_ejected = calf[0] - calf.min(axis=0)
     text = (
         f"graded {leg[1]:.1f} mL vs uniform {leg[0]:.1f} mL "
@@ -310,8 +313,13 @@ def calf_filtration(case: dict[str, Any], subject: Subject, posture: str) -> Mea
     trace = simulate(subject, ext, dt, posture=posture)  # type: ignore[arg-type]
     window = slice(180, 481)
     t_min = trace.t_s[window] / 60.0
-    slope = np.polyfit(t_min, trace.segment_volume_mL[window, 0, CALF], 1)[0]
-    dpv = trace.venous_pressure_mmHg[window, 0, CALF].mean() - trace.venous_pressure_mmHg[0, 0, CALF]
+    slope = np.polyfit(t_min, trace.segment_volume_mL[window, 0, CALF].sum(axis=-1), 1)[0]
+    # the calf's venous pressure: its halves' weighted by their volumes
+    share = (
+        np.array([half.tissue_volume_mL for half in subject.calf.halves()]) / subject.calf.tissue_volume_mL
+    )
+    pressure = trace.venous_pressure_mmHg[:, 0, CALF] @ share
+    dpv = pressure[window].mean() - pressure[0]
     mass_100g = subject.calf.tissue_volume_mL * subject.tissue.tissue_density_g_per_mL / 100.0
     value = slope / mass_100g / dpv
     passed = _within(value, case, case["value_mL_per_min_per_100g_per_mmHg"])
