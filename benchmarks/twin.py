@@ -42,6 +42,7 @@ from legflow.twin.network import (
     svzerod_config,
 )
 from legflow.twin.protocol import Phase, schedule
+from legflow.twin.subject import COMPARTMENT_NAMES
 from legflow.twin.solver import advance, broadcast_external, rhs
 
 #: Goals set by the issue that asked for these benchmarks.
@@ -62,7 +63,7 @@ CYCLE = [
 ]
 #: How the cells press the leg: the reference device's cells (its profile's coverage) on the adult.
 COVERS = load_profile().zone_covers()
-COVERAGE = {zone: tuple(c.get(s, 0.0) for s in ("foot", "calf", "thigh")) for zone, c in COVERS.items()}
+COVERAGE = {zone: tuple(c.get(s, 0.0) for s in COMPARTMENT_NAMES) for zone, c in COVERS.items()}
 RATIO = load_subject("adult").circulation.pressure_transmission_ratio
 
 
