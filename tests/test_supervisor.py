@@ -168,11 +168,13 @@ def test_a_cell_that_needs_gas_most_of_the_time_cannot_hold_it():
     assert sup.trip is not None and sup.trip.detector == "refill_demand"
 
 
-def held_with_top_ups(fall_per_s: float, sealed_s: float, rise_per_s: float) -> Supervisor:
-    """The calf held from 50 mmHg, falling ``fall_per_s`` in sealed spells of ``sealed_s`` between
-    0.1 s top-ups that raise it ``rise_per_s``, twelve times; return the supervisor."""
-    clock, fake, sup = rig()
-    calf = sup.cell_names.index("left.calf")
+def held_with_top_ups(
+    fall_per_s: float, sealed_s: float, rise_per_s: float, profile: str = "reference", cell: str = "left.calf"
+) -> Supervisor:
+    """The ``cell`` held from 50 mmHg, falling ``fall_per_s`` in sealed spells of ``sealed_s``
+    between 0.1 s top-ups that raise it ``rise_per_s``, twelve times; return the supervisor."""
+    clock, fake, sup = rig(profile=profile)
+    calf = sup.cell_names.index(cell)
     fake.pressure[calf] = 50.0
     top_up = commands(sup)
     top_up.inlet_open[calf], top_up.pump_duty[0] = True, True
@@ -225,6 +227,22 @@ def test_a_hole_in_a_cell_never_sealed_shows_while_its_pump_spins_down(fall_per_
     hole like a sealed cell's (it was found by refill demand only once the fill's trend had faded,
     5-10 s into the fill). A slow fall (a limb emptying) is not."""
     sup = held_open_with_top_ups(fall_per_s)
+    assert (sup.trip is not None and sup.trip.detector == "pressure_decay") == trips, sup.trip
+
+
+@pytest.mark.parametrize(
+    ("profile", "cell", "fall_per_s", "trips"),
+    [
+        ("calf-sleeve", "left.calf_high", 40.0, False),  # 200 mL: the limb under it yields ~3 mL/s
+        ("reference", "left.calf", 40.0, True),  # 450 mL: the same fall is 2.25 times the gas
+        ("calf-sleeve", "left.calf_high", 150.0, True),  # a hole
+    ],
+)
+def test_a_sealed_loss_is_judged_as_the_gas_it_lost(profile, cell, fall_per_s, trips):
+    """A cell's pressure falls by its absolute pressure × the gas it lost / its volume: the few mL
+    a squeezed half-calf yields under a 200 mL sleeve cell on a steep ramp sag it as fast as a hole
+    sags a 450 mL calf (a false alarm the soak found on the calf sleeve)."""
+    sup = held_with_top_ups(fall_per_s, 0.15, 1.5 * fall_per_s, profile, cell)
     assert (sup.trip is not None and sup.trip.detector == "pressure_decay") == trips, sup.trip
 
 

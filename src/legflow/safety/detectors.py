@@ -80,6 +80,12 @@ LEAK_WINDOW_s = 0.3
 #: its readings ~5 mmHg), a 1.2 mm hole 40-60 mmHg/s (12-18 mmHg).
 LEAK_MEMORY_s = 0.3
 LEAK_SEALED_LOSS_mmHg = 10.0
+#: ... and at least this much gas, at atmospheric pressure: a cell's pressure falls by its absolute
+#: pressure × the gas lost / its volume, so the same loss, or the same few mL of limb yielding under
+#: it, shows over twice as fast in a 200 mL calf-sleeve cell as in a 450 mL calf (for which this is
+#: the 10 mmHg above at 60 mmHg).
+LEAK_SEALED_LOSS_mL = 5.5
+ATMOSPHERE_mmHg = 760.0
 #: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
 #: grows with the pressure, and so does the limb's response under a small cell filled fast to a
 #: high pressure (a 130 mmHg foot cell sags ~30 mmHg/s for half a second as the sole's veins empty,
@@ -383,7 +389,7 @@ def check_cells(  # type: ignore[no-untyped-def]
         m.still_s = m.still_s + dt if sealed else 0.0
         if inlet[c] or exhaust[c]:
             m.after_fill = inlet[c]
-        code = _leak(m, t, dt, p, change, sealed, exhaust[c], code)
+        code = _leak(m, t, dt, p, change, sealed, exhaust[c], volume_mL[c], code)
         code = _follows_manifold(m, dt, p, manifold, sealed, pumping, code)
         code = _garment_fill(m, dt, p, change, manifold, filling, code)
         code = _refill_demand(m, dt, p, change, filling, exhaust[c], code)
@@ -509,7 +515,7 @@ def _no_rise(m, dt, p, change, manifold, filling, exhaust, air, volume_mL, pump_
 
 
 @njit(cache=True)
-def _leak(m, t, dt, p, change, sealed, exhaust, code):  # type: ignore[no-untyped-def]
+def _leak(m, t, dt, p, change, sealed, exhaust, volume_mL, code):  # type: ignore[no-untyped-def]
     """A held cell losing its gas: a one-tick step down (a garment off: its bladder suddenly has
     room), a fast fall within LEAK_WINDOW_s, or a fast loss summed over its sealed ticks between
     the controller's top-ups."""
@@ -547,8 +553,10 @@ def _leak(m, t, dt, p, change, sealed, exhaust, code):  # type: ignore[no-untype
     still_gas = (sealed and m.still_s > LEAK_SEALED_AFTER_s) or m.equalised >= EQUALISED_TICKS
     if still_gas and m.after_fill and p > DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
+        # (a small cell over a limb that yields a few mL sags as far as a big one over a hole)
+        as_gas = LEAK_SEALED_LOSS_mL * (ATMOSPHERE_mmHg + p) / volume_mL
         if (
-            m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+            m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
             and code == CellFinding.NONE
         ):
             code = CellFinding.PRESSURE_DECAY
