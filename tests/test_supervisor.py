@@ -111,11 +111,13 @@ def test_a_normal_fill_does_not_trip():
     assert not sup.latched
 
 
-def hold_after_fill(start_mmHg: float, pressure_at, seconds: float):
-    """Fill the calf cell, then hold it with closed valves while its reading follows
+def hold_after_fill(
+    start_mmHg: float, pressure_at, seconds: float, profile: str = "reference", cell: str = "left.calf"
+):
+    """Fill the ``cell``, then hold it with closed valves while its reading follows
     ``pressure_at(t)`` (t from the start of the hold); return the supervisor."""
-    clock, fake, sup = rig()
-    calf = sup.cell_names.index("left.calf")
+    clock, fake, sup = rig(profile=profile)
+    calf = sup.cell_names.index(cell)
     fake.pressure[calf] = start_mmHg
     fill = commands(sup)
     fill.inlet_open[calf], fill.pump_duty[0] = True, 1.0
@@ -132,6 +134,18 @@ def test_decay_while_holding(drop_per_s, trips):
     left sealed on a release ramp does as the limb empties under it, so it is no fault by itself."""
     sup = hold_after_fill(80.0, lambda t: max(0.0, 80.0 - drop_per_s * t), 12.0)
     assert (sup.trip is not None and sup.trip.detector == "pressure_decay") is trips
+
+
+@pytest.mark.parametrize(
+    ("profile", "cell", "trips"),
+    [("calf-sleeve", "left.calf_high", False), ("reference", "left.calf", True)],
+)
+def test_a_fast_sag_is_judged_as_the_gas_it_lost(profile, cell, trips):
+    """80 mmHg, settled, then falling 50 mmHg/s for 0.4 s: in a 200 mL calf-sleeve cell the few mL a
+    squeezed half-calf yields after a fast squeeze (a soak false alarm); in a 450 mL calf 2.25
+    times the gas, a hole."""
+    sup = hold_after_fill(80.0, lambda t: 80.0 - 50.0 * min(max(t - 0.3, 0.0), 0.4), 2.0, profile, cell)
+    assert (sup.trip is not None and sup.trip.detector == "pressure_decay") is trips, sup.trip
 
 
 def test_a_limb_emptying_under_a_held_cell_is_not_a_leak():

@@ -80,10 +80,10 @@ LEAK_WINDOW_s = 0.3
 #: its readings ~5 mmHg), a 1.2 mm hole 40-60 mmHg/s (12-18 mmHg).
 LEAK_MEMORY_s = 0.3
 LEAK_SEALED_LOSS_mmHg = 10.0
-#: ... and at least this much gas, at atmospheric pressure: a cell's pressure falls by its absolute
-#: pressure × the gas lost / its volume, so the same loss, or the same few mL of limb yielding under
-#: it, shows over twice as fast in a 200 mL calf-sleeve cell as in a 450 mL calf (for which this is
-#: the 10 mmHg above at 60 mmHg).
+#: Both losses (this and the fall within LEAK_WINDOW_s) are also at least this much gas, at
+#: atmospheric pressure: a cell's pressure falls by its absolute pressure × the gas lost / its
+#: volume, so the same loss, or the same few mL of limb yielding under it, shows over twice as fast
+#: in a 200 mL calf-sleeve cell as in a 450 mL calf (for which this is the 10 mmHg above at 60 mmHg).
 LEAK_SEALED_LOSS_mL = 5.5
 ATMOSPHERE_mmHg = 760.0
 #: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
@@ -526,12 +526,14 @@ def _leak(m, t, dt, p, change, sealed, exhaust, volume_mL, code):  # type: ignor
     was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
     if sealed and was_held and -change > GARMENT_STEP_mmHg and code == CellFinding.NONE:
         code = CellFinding.GARMENT_OFF
+    # (a small cell over a limb that yields a few mL sags as far as a big one over a hole)
+    as_gas = LEAK_SEALED_LOSS_mL * (ATMOSPHERE_mmHg + p) / volume_mL
     if holding and math.isfinite(m.smooth):
         smoothed = m.smooth + dt / (SMOOTHING_s + dt) * (p - m.smooth)
         if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
             m.window_t, m.window_p = t, smoothed
         elif (
-            m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p)
+            m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
             and code == CellFinding.NONE
         ):
             code = CellFinding.PRESSURE_DECAY
@@ -553,8 +555,6 @@ def _leak(m, t, dt, p, change, sealed, exhaust, volume_mL, code):  # type: ignor
     still_gas = (sealed and m.still_s > LEAK_SEALED_AFTER_s) or m.equalised >= EQUALISED_TICKS
     if still_gas and m.after_fill and p > DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
-        # (a small cell over a limb that yields a few mL sags as far as a big one over a hole)
-        as_gas = LEAK_SEALED_LOSS_mL * (ATMOSPHERE_mmHg + p) / volume_mL
         if (
             m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
             and code == CellFinding.NONE
