@@ -92,6 +92,12 @@ ATMOSPHERE_mmHg = 760.0
 #: found by the safety soak).
 LEAK_SHARE_OF_PRESSURE = 0.15
 LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
+#: When the supervisor latches on one cell, another held cell whose loss is already this share of
+#: a hole's (`leak_evidence`) is a second hole found in the same instant: two holes made at once
+#: are found within a few ticks of each other, and the second read 0.78-1.0 of a hole's loss as
+#: the first latched (every profile, filling and holding, 2026-12-05); a sound cell never read
+#: over 0.65 at any tick of the fault matrix's sound sessions on six leg models.
+SECOND_LEAK_SHARE = 0.72
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
 PUMP_MIN_CURRENT_A = 0.04
@@ -144,6 +150,15 @@ MANIFOLD_JOINED_s = 0.5
 #: under 2 s, and cells held alike give no other sign of an inlet stuck open among them.
 MANIFOLD_KEPT_SHARE = 0.85
 MANIFOLD_KEPT_s = 0.5
+#: ... and which of them: as the safe state vents every cell (the pump stopped), a manifold joined
+#: to a cell empties with it, through that cell's exhaust, while the others empty on their own,
+#: faster or slower as their size and pressure make them (one held at the same pressure as the
+#: joined cell vents about 1 mmHg apart from it, the manifold's 15 mL slowing the joined one). Over
+#: the vent's first VENT_NAMING_s, while the manifold is above VENTED_MAX_mmHg, the cell the
+#: manifold reads closest to, on average within MANIFOLD_JOINED_mmHg, is the one stuck open
+#: (measured: within 0.5 mmHg for the joined cell, 3-10 mmHg for the next closest).
+VENT_NAMING_s = 0.5
+VENT_NAMING_MIN_TICKS = 5
 #: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
 #: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
 #: sound cell (noise, a limb refilling under it) and grows with every top-up of its neighbours for
@@ -526,15 +541,12 @@ def _leak(m, t, dt, p, change, sealed, exhaust, volume_mL, code):  # type: ignor
     was_held = m.after_fill and m.still_s > SETTLE_s and m.previous > DECAY_MIN_PRESSURE_mmHg
     if sealed and was_held and -change > GARMENT_STEP_mmHg and code == CellFinding.NONE:
         code = CellFinding.GARMENT_OFF
-    # (a small cell over a limb that yields a few mL sags as far as a big one over a hole)
-    as_gas = LEAK_SEALED_LOSS_mL * (ATMOSPHERE_mmHg + p) / volume_mL
     if holding and math.isfinite(m.smooth):
         smoothed = m.smooth + dt / (SMOOTHING_s + dt) * (p - m.smooth)
         if math.isnan(m.window_p) or t - m.window_t >= LEAK_WINDOW_s:
             m.window_t, m.window_p = t, smoothed
         elif (
-            m.window_p - smoothed > max(LEAK_DROP_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
-            and code == CellFinding.NONE
+            m.window_p - smoothed > _leak_threshold(LEAK_DROP_mmHg, p, volume_mL) and code == CellFinding.NONE
         ):
             code = CellFinding.PRESSURE_DECAY
         m.smooth = smoothed
@@ -555,12 +567,36 @@ def _leak(m, t, dt, p, change, sealed, exhaust, volume_mL, code):  # type: ignor
     still_gas = (sealed and m.still_s > LEAK_SEALED_AFTER_s) or m.equalised >= EQUALISED_TICKS
     if still_gas and m.after_fill and p > DECAY_MIN_PRESSURE_mmHg:
         m.sealed_loss = m.sealed_loss * keep_loss + max(0.0, -change)
-        if (
-            m.sealed_loss > max(LEAK_SEALED_LOSS_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
-            and code == CellFinding.NONE
-        ):
+        if m.sealed_loss > _leak_threshold(LEAK_SEALED_LOSS_mmHg, p, volume_mL) and code == CellFinding.NONE:
             code = CellFinding.PRESSURE_DECAY
     return code
+
+
+@njit(cache=True)
+def _leak_threshold(least_mmHg, p, volume_mL):  # type: ignore[no-untyped-def]
+    """A held cell's loss that is a hole: at least ``least_mmHg``, a share of its pressure, and
+    LEAK_SEALED_LOSS_mL of gas (a small cell over a limb that yields a few mL sags as far as a big
+    one over a hole)."""
+    as_gas = LEAK_SEALED_LOSS_mL * (ATMOSPHERE_mmHg + p) / volume_mL
+    return max(least_mmHg, LEAK_SHARE_OF_PRESSURE * p, as_gas)
+
+
+@njit(cache=True)
+def leak_evidence(memory, reading, volume_mL):  # type: ignore[no-untyped-def]
+    """Each cell's loss as a share of what `_leak` judges a hole (1: found), from its window and
+    its sealed ticks: read as the supervisor latches on one cell, it shows another cell's hole
+    found in the same instant but for the noise of a tick or two."""
+    share = np.zeros(reading.shape[0])
+    for c in range(reading.shape[0]):
+        m, p = memory[c], reading[c]
+        if not math.isfinite(p) or not m.after_fill or p <= DECAY_MIN_PRESSURE_mmHg:
+            continue
+        sealed = m.sealed_loss / _leak_threshold(LEAK_SEALED_LOSS_mmHg, p, volume_mL[c])
+        window = 0.0
+        if math.isfinite(m.window_p) and math.isfinite(m.smooth):
+            window = (m.window_p - m.smooth) / _leak_threshold(LEAK_DROP_mmHg, p, volume_mL[c])
+        share[c] = max(sealed, window)
+    return share
 
 
 @njit(cache=True)
@@ -819,3 +855,47 @@ def _check_heaters(t, dt, temp_C, power, limit_C, memory, current_A):  # type: i
         else:
             m.full_since, m.warmed = -1.0, False
     return HeaterFinding.NONE, -1
+
+
+class VentFollower:
+    """Names the cell whose inlet is stuck open on one leg, by the one its manifold follows as
+    the safe state vents every cell (see VENT_NAMING_s): a manifold that keeps held cells'
+    pressure says that one of them is open to it, not which when they are held alike.
+    ``cells``: those that had stayed at the manifold's pressure (`joined_cells`)."""
+
+    @staticmethod
+    def joined_cells(memory: np.ndarray, cell_leg: np.ndarray, leg: int) -> np.ndarray:
+        """The cells of ``leg`` its manifold has read within MANIFOLD_JOINED_mmHg of for
+        MANIFOLD_JOINED_s: the ones that may be open to it."""
+        return np.flatnonzero((cell_leg == leg) & (memory["joined_s"] >= MANIFOLD_JOINED_s))
+
+    def __init__(self, leg: int, cells: np.ndarray, start_s: float):
+        self.leg, self.start_s = leg, start_s
+        self.cells = cells
+        self.gap_sum = np.zeros(cells.shape[0])  # of manifold − cell, mmHg
+        self.gap_squares = np.zeros(cells.shape[0])
+        self.ticks = 0
+
+    def add(self, t_s: float, manifold_mmHg: float, reading: np.ndarray) -> bool:
+        """One sample of the vent; True once the naming window is over."""
+        if t_s - self.start_s > VENT_NAMING_s or manifold_mmHg < VENTED_MAX_mmHg:
+            return True
+        if t_s > self.start_s:
+            gap = manifold_mmHg - reading[self.cells]
+            self.gap_sum += gap
+            self.gap_squares += gap * gap
+            self.ticks += 1
+        return False
+
+    def cell(self) -> int | None:
+        """The cell the manifold followed: of those within MANIFOLD_JOINED_mmHg of it on average,
+        the one with the smallest root-mean-square gap, both near and steady (a twin of the same
+        size held alike vents about 1 mmHg apart, at a gap that first opens, then closes); None
+        where the vent did not show one."""
+        if self.ticks < VENT_NAMING_MIN_TICKS:
+            return None
+        mean = self.gap_sum / self.ticks
+        rms = np.sqrt(self.gap_squares / self.ticks)
+        rms[np.abs(mean) > MANIFOLD_JOINED_mmHg] = np.inf
+        best = int(np.argmin(rms))
+        return int(self.cells[best]) if np.isfinite(rms[best]) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -20,11 +20,15 @@ from legflow.device.massager import ROLLER_ZONES, Commands, HEARTBEAT_TIMEOUT_s,
 from legflow.safety.detectors import (
     CELL_DETECTORS,
     LEG_DETECTORS,
+    SECOND_LEAK_SHARE,
+    CellFinding,
     LINK_TIMEOUT_s,
+    VentFollower,
     cell_memory,
     check_cells,
     check_heaters,
     heater_memory,
+    leak_evidence,
     leg_memory,
 )
 from legflow.safety.limits import Limits
@@ -118,6 +122,7 @@ class Supervisor(Massager):
         self._heater_memory = heater_memory(self.n_legs)
         self._leg_memory = leg_memory(self.n_legs)
         self._found = np.zeros(self.n_cells, np.int64)
+        self._vent_follower: VentFollower | None = None  # names a stuck-open inlet as cells vent
         self._last_manifold = np.full(self.n_legs, np.nan)  # the clamp's second pressure signal
 
     @property
@@ -148,6 +153,8 @@ class Supervisor(Massager):
                 self._latch("device", self._named_in(why), why, now)
             elif not self.latched:
                 self._detect(sensors, now)
+            elif self._vent_follower is not None:
+                self._follow_vent(sensors)
             return sensors
 
     def apply(self, commands: Commands) -> None:
@@ -249,6 +256,12 @@ class Supervisor(Massager):
         if found:
             findings = self._cell_findings(sensors)
             self._latch(*findings[0], now, also=findings[1:])
+            if findings[0][0] == "valve_stuck_open":  # which of the cells held alike?
+                named = self.cell_names.index(str(findings[0][1]))
+                leg = int(self.cell_leg[named])
+                joined = VentFollower.joined_cells(self._cell_memory, self.cell_leg, leg)
+                if named in joined and len(joined) > 1:
+                    self._vent_follower = VentFollower(leg, joined, sensors.t_s)
             return
         self._skin_C = sensors.skin_temp_C
         found = check_heaters(
@@ -267,6 +280,24 @@ class Supervisor(Massager):
         if now - self.start_s > self._session_limit_s:
             self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
+    def _follow_vent(self, sensors: Sensors) -> None:
+        """While the safe state vents, name the stuck-open inlet by the cell its manifold follows
+        (`VentFollower`), where that is another cell than the one the latch named."""
+        follower = self._vent_follower
+        assert follower is not None and self.trip is not None
+        if not follower.add(sensors.t_s, float(sensors.manifold_mmHg[follower.leg]), sensors.pressure_mmHg):
+            return
+        self._vent_follower = None
+        cell = follower.cell()
+        if cell is None or self.cell_names[cell] == self.trip.where:
+            return
+        where = self.cell_names[cell]
+        leg = self.profile.legs[follower.leg]
+        message = f"valve stuck open: the {leg} leg's manifold followed {where} as the cells vented"
+        named = replace(self.trip, where=where, message=message)
+        self.trips[self.trips.index(self.trip)] = named
+        self.trip = named
+
     def _named_in(self, reason: str) -> str | None:
         """The cell a device's reason names (``left.calf``), as the summary's place of the fault."""
         words = reason.replace(",", " ").replace(";", " ").replace(":", " ").split()
@@ -276,6 +307,10 @@ class Supervisor(Massager):
         """(detector, where, message) for every cell the detectors flagged this sample; a finding
         that belongs to a leg (its pump, its garment) is reported once, on the leg."""
         findings: list[tuple[str, str | None, str]] = []
+        # another held cell already close to a hole's loss: a second hole of the same instant
+        evidence = leak_evidence(self._cell_memory, sensors.pressure_mmHg, self._cell_volume_mL)
+        second = (self._found == 0) & (evidence >= SECOND_LEAK_SHARE)
+        self._found[second] = CellFinding.PRESSURE_DECAY
         flagged = np.flatnonzero(self._found)
         for cell in flagged:
             name = CELL_DETECTORS[int(self._found[cell])]
@@ -289,6 +324,8 @@ class Supervisor(Massager):
             else:
                 where = self.cell_names[cell]
                 message = f"{name.replace('_', ' ')} at {sensors.pressure_mmHg[cell]:.1f} mmHg"
+                if second[cell]:
+                    message += f" ({evidence[cell]:.2f} of a hole's loss as another fault latched)"
             if all(f[:2] != (name, where) for f in findings):
                 findings.append((name, where, message))
         return findings
