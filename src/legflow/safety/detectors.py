@@ -147,10 +147,13 @@ MANIFOLD_JOINED_s = 0.5
 #: pressure. A manifold that keeps more than this share of what it read as the leg went quiet, for
 #: this long, holds a cell's gas: during a hold the controller's top-ups leave quiet spells of well
 #: under 2 s (sitting or standing, as the limb empties under the cells, rarely over 0.3 s), and
-#: cells held alike give no other sign of an inlet stuck open among them. Measured over the fault
-#: matrix's sound sessions on six leg models (2026-12-05, 14,102 quiet spells from 10 mmHg or more):
-#: a sound manifold kept at most 0.922 of its reading after 0.16 s (0.888 after 0.2 s, 0.652 after
-#: 0.5 s); one joined to a held calf kept at least 0.988 (all four profiles, lying, seated, standing).
+#: cells held alike give no other sign of an inlet stuck open among them. Judged against the
+#: highest reading of the quiet spell (a pump spinning down still pushes for a tick or two: from the
+#: reading as the leg went quiet, a screened calf-sleeve session's manifold kept 0.96). Measured over
+#: the fault matrix's sound sessions on six leg models (2026-12-05, 14,102 quiet spells from 10 mmHg
+#: or more): a sound manifold kept at most 0.888 of its highest reading after 0.16 s (0.858 after
+#: 0.2 s, 0.636 after 0.5 s); one joined to a held calf kept at least 0.98 (four profiles, lying,
+#: seated, standing).
 MANIFOLD_KEPT_SHARE = 0.95
 MANIFOLD_KEPT_s = 0.15  # judged at the 8th quiet tick of 50 Hz, 0.16 s (summed ticks fall just short)
 #: ... and which of them: as the safe state vents every cell (the pump stopped), a manifold joined
@@ -311,7 +314,7 @@ LEG_MEMORY = np.dtype(
     [
         ("dead_s", "f8"),  # how long its commanded pump has drawn no current
         ("quiet_s", "f8"),  # how long it has been quiet: every inlet closed, the pump stopped ...
-        ("quiet_from", "f8"),  # ... and its manifold's reading as it went quiet, mmHg
+        ("quiet_from", "f8"),  # ... and its manifold's highest reading since, mmHg
     ],
     align=True,
 )
@@ -422,7 +425,8 @@ def check_cells(  # type: ignore[no-untyped-def]
     # a quiet leg's manifold still at a sealed cell's pressure: that cell's inlet is open
     for leg in range(n_legs):
         quiet = legs[leg]
-        if quiet.quiet_s == 0.0:
+        # (the highest reading of the spell: a pump spinning down still pushes for a tick or two)
+        if quiet.quiet_s == 0.0 or leg_manifold[leg] > quiet.quiet_from:
             quiet.quiet_from = leg_manifold[leg]
         kept = quiet.quiet_s >= MANIFOLD_KEPT_s and leg_manifold[leg] > MANIFOLD_KEPT_SHARE * quiet.quiet_from
         if (quiet.quiet_s < MANIFOLD_SAG_s and not kept) or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
