@@ -1,4 +1,5 @@
-"""Golden broken programs: each file in broken/ states the FILE:LINE and field it must be refused at.
+"""Golden broken programs: each file in broken/ states the FILE:LINE and field it must be refused at,
+on the path of `legflow check` and `legflow run` (adapted to the device first, then checked).
 
 Header comments: ``# expect: LINE FIELD`` (required), ``# profile: NAME``, ``# answers: FILE``
 (screening answers in answers/ that tighten the limits).
@@ -14,7 +15,7 @@ import pytest
 from cli_helpers import run_cli
 from legflow.device import load_profile
 from legflow.errors import ProgramError
-from legflow.plan import check_source
+from legflow.plan import for_device
 from legflow.programs.loader import load_source, validate_text
 from legflow.safety import DEFAULT_LIMITS
 from legflow.screening import decide, load_answers_file
@@ -39,7 +40,7 @@ def test_broken_file_is_refused_at_its_line_and_field(path: Path):
     if "answers" in header:
         limits = decide(load_answers_file(HERE / "answers" / header["answers"]))[0]
     with pytest.raises(ProgramError) as caught:
-        check_source(load_source(path), load_profile(header.get("profile", "reference")), limits)
+        for_device(load_source(path), load_profile(header.get("profile", "reference")), limits)
     found = [(p.file, p.line, p.field) for p in caught.value.problems]
     assert (str(path), int(line), field) in found, caught.value
     for problem in caught.value.problems:
@@ -90,7 +91,7 @@ def test_cross_field_problems_do_not_hide_the_device_check(capsys, monkeypatch, 
 def test_device_refusal_names_the_limit_and_why():
     path = HERE / "broken" / "device-calf-150.toml"
     with pytest.raises(ProgramError) as caught:
-        check_source(load_source(path), load_profile("reference"), DEFAULT_LIMITS)
+        for_device(load_source(path), load_profile("reference"), DEFAULT_LIMITS)
     message = caught.value.problems[0].message
     assert "150 mmHg" in message and "limit of 100 mmHg" in message and "docs/safety.md" in message
 
@@ -99,7 +100,7 @@ def test_screening_limit_names_the_screening_reason():
     path = HERE / "broken" / "screening-anticoagulants-pressure.toml"
     limits = decide(load_answers_file(HERE / "answers" / "anticoagulants.toml"))[0]
     with pytest.raises(ProgramError) as caught:
-        check_source(load_source(path), load_profile("reference"), limits)
+        for_device(load_source(path), load_profile("reference"), limits)
     assert "limit of 40 mmHg" in str(caught.value) and "anticoagulants" in str(caught.value)
 
 

@@ -64,10 +64,10 @@ def test_check_prints_one_line_per_problem_and_exits_2(cli):
 
 
 def test_check_applies_another_profile_and_screening_answers(cli):
-    file = str(HERE / "broken" / "profile-no-thigh-cell.toml")
+    file = str(HERE / "broken" / "profile-lymph-no-thigh-cell.toml")
     assert cli("check", file).code == 0
     result = cli("check", "--profile", "home-foot-calf", file)
-    assert result.code == 2 and "has no thigh cell" in result.out
+    assert result.code == 2 and "a lymph program needs the thigh" in result.out
     assert cli("check", "--profile", "no-such-device", file).code == 1
     vib = str(HERE / "broken" / "screening-anticoagulants-vibration.toml")
     assert cli("check", vib).code == 0
@@ -120,7 +120,7 @@ def test_screen_stores_decisions_and_blocks_runs(cli, isolated_home):
     assert result.code == 0
     assert "Seek medical care now" in result.out and "No session can start" in result.out
     assert (isolated_home / "users" / "default.toml").exists()
-    blocked = cli("check", str(HERE / "broken" / "profile-no-thigh-cell.toml"))
+    blocked = cli("check", str(HERE / "broken" / "profile-lymph-no-thigh-cell.toml"))
     assert blocked.code == 2 and "screening blocks sessions" in blocked.out
 
 

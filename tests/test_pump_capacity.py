@@ -131,13 +131,15 @@ def test_a_pulse_far_too_fast_is_refused_everywhere(tmp_path, capsys, monkeypatc
     assert "phase[1].compression.inflate_s: calf, knee, thigh fill together" in result.out
 
 
-def test_legflow_check_prints_the_warning_and_exits_0(tmp_path, capsys, monkeypatch):
+def test_legflow_check_lengthens_a_ramp_a_little_too_fast_and_says_so(tmp_path, capsys, monkeypatch):
+    """The run adapts the program to the pump: the ramp takes the 2.6 s the pump needs, and that
+    change is listed (a session on it runs the lengthened ramp, `tests/test_adapt.py`)."""
     path = tmp_path / "pulse.toml"
     path.write_text(PULSE.format(inflate_s=2.0, pattern="pulse"), encoding="utf-8")
     result = run_cli(capsys, monkeypatch, "check", str(path), "--profile", "reference")
     assert result.code == 0
-    assert "phase[1].compression.inflate_s: warning: calf, knee, thigh fill together" in result.err
-    assert f"{path}: ok" in result.err
+    assert "on device 'reference': inflate 2 s lengthened to 2.6 s, what the pump needs" in result.err
+    assert f"{path}: ok, adapted to device 'reference'" in result.err
 
 
 def test_a_fill_the_pump_can_do_passes():

@@ -149,12 +149,31 @@ def test_check_names_line_and_field_of_each_problem(dash):
     )
     assert "over the limit" in too_high.json()["problems"][0]["message"]
     assert dash.client.post("/api/v1/check", json={"toml": SHORT_PROGRAM}).json()["ok"]
-    # a ramp the device's pump cannot finish in time runs, with a warning naming its line
+    # a ramp the device's pump cannot finish in time runs lengthened, and the check says so
     fast = SHORT_PROGRAM.replace('pattern = "sequential"', 'pattern = "pulse"').replace(
         "inflate_s = 1.5", "inflate_s = 1.0"
     )
     result = dash.client.post("/api/v1/check", json={"toml": fast}).json()
-    assert result["ok"] and result["warnings"][0]["field"].endswith("inflate_s"), result
+    assert result["ok"] and not result["warnings"], result
+    assert [c.split(" lengthened")[0] for c in result["adapted"]] == ["inflate 1 s"], result
+
+
+def test_a_program_on_each_device_runs_adapted_or_is_refused_as_the_cli_says(dash):
+    """The page's start form shows this for the device chosen; it is `legflow check --profile`'s."""
+    on = lambda name, profile: dash.client.get(  # noqa: E731
+        f"/api/v1/programs/{name}/on-device", params={"profile": profile}
+    )
+    boots = on("recovery", "recovery-boots").json()
+    assert boots["verdict"] == "adapted" and boots["problems"] == []
+    assert boots["changes"] == [
+        "vibration dropped: device 'recovery-boots' has none (phase 'flush with vibration')"
+    ]
+    sleeve = on("lymph", "calf-sleeve").json()
+    assert sleeve["verdict"] == "refused" and "needs the thigh" in sleeve["problems"][0]["message"]
+    assert on("recovery", "reference").json() == {"verdict": "runs", "changes": [], "problems": []}
+    assert on("recovery", "no-such-device").status_code == 400
+    assert on("no-such-program", "reference").status_code == 404
+    assert on("recovery", "reference").json() == dash.client.get("/api/v1/programs/recovery/on-device").json()
 
 
 def test_compose_edit_and_save_keep_comments_and_refuse_bad_programs(dash):

@@ -305,3 +305,37 @@ def test_screening_form_stores_answers_and_shows_decisions(page, dash):
     assert "varicose" in page.locator("#screening-result").inner_text().lower()
     assert dash.client.get("/api/v1/screening/default").json()["answers"]["varicose_veins"] is True
     _shot(page, "screening")
+
+
+def test_the_start_form_shows_how_the_program_runs_on_the_device_chosen_and_the_live_view_lists_it(
+    page, dash
+):
+    """Choosing a device shows the program as that device runs it: as written, adapted with each
+    change (the API's, which are `legflow check --profile`'s), or refused with the reason; a
+    session started adapted lists its changes on the live view."""
+    page.goto(f"{dash.url}/#/program/recovery")
+    page.wait_for_selector("#on-device.runs")
+    page.select_option("#profile", "recovery-boots")
+    page.wait_for_selector("#on-device.adapted")
+    changes = dash.client.get("/api/v1/programs/recovery/on-device", params={"profile": "recovery-boots"})
+    assert page.locator("#on-device li").all_inner_texts() == changes.json()["changes"]
+    page.goto(f"{dash.url}/#/program/lymph")
+    page.wait_for_selector("#on-device.runs")
+    page.select_option("#profile", "calf-sleeve")
+    page.wait_for_selector("#on-device.refused")
+    assert "a lymph program needs the thigh" in page.locator("#on-device li").first.inner_text()
+    _shot(page, "program-on-a-device-refused")
+
+    page.goto(f"{dash.url}/#/program/recovery")
+    page.wait_for_selector("#on-device.runs")
+    page.select_option("#profile", "calf-sleeve")
+    page.wait_for_selector("#on-device.adapted")
+    page.click("#start")
+    page.wait_for_function("() => location.hash === '#/live'")
+    page.wait_for_selector("#adapted li")
+    listed = page.locator("#adapted li").all_inner_texts()
+    assert listed == [f"adapted to calf-sleeve: {c}" for c in dash.manager._launch.changes]
+    assert any("thigh dropped" in line for line in listed)
+    _shot(page, "live-adapted")
+    page.click("#estop")
+    page.wait_for_selector("#safe-state", timeout=5_000)

@@ -42,6 +42,19 @@ REFLEXOLOGY_MAP: dict[str, str] = {
 }
 
 
+#: Where each compression zone lies on the leg twin's segments (`legflow.device.profile.TwinSegment`):
+#: the ankle over the lower calf half, the knee over the calf's upper half and the lowest thigh. A
+#: device's cells cover parts of these (its profile's ``covers``); a zone a device lacks is carried
+#: by the device's cells over the same segments, if it has any (`legflow.plan.adapt`).
+ZONE_SEGMENTS: dict[str, tuple[str, ...]] = {
+    "foot": ("foot",),
+    "ankle": ("calf_distal",),
+    "calf": ("calf_distal", "calf_proximal"),
+    "knee": ("calf_proximal", "thigh"),
+    "thigh": ("thigh",),
+}
+
+
 def distal_rank(zone: str) -> int:
     """Position of a compression zone from the foot upward (foot = 0)."""
     return COMPRESSION_ZONES.index(zone)

@@ -17,7 +17,7 @@ from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.session import RefillFrom, Session
 from legflow.errors import DeviceError, LegflowError, UsageError
-from legflow.plan import check_source
+from legflow.plan import ForDevice, for_device
 from legflow.programs.library import resolve
 from legflow.programs.loader import ProgramSource
 from legflow.safety.limits import Limits
@@ -29,13 +29,15 @@ from legflow.twin.model import Posture
 @dataclass
 class Launch:
     """A checked program with its supervisor and session, not started yet. Use it as a context
-    manager: leaving the block closes the massager behind the supervisor, in its safe state."""
+    manager: leaving the block closes the massager behind the supervisor, in its safe state.
+    ``source``: the program as this device runs it; ``changes``: what adapting it changed."""
 
     source: ProgramSource
     label: str
     supervisor: Supervisor
     session: Session
     clock: Clock
+    changes: tuple[str, ...] = ()
 
     def __enter__(self) -> Launch:
         return self
@@ -59,11 +61,11 @@ def check_request(
     inject: list[str] | None = None,
     device: str | None = None,
     reset_device: bool = False,
-) -> ProgramSource:
+) -> ForDevice:
     """What can be refused before any kernel compiles or a port opens: the options, the program
-    and, on the simulated massager, the program for the device profile and the limits, and the
-    faults to inject (a real device's profile is known only once it answers). Raises
-    `LegflowError`; returns the program."""
+    and, on the simulated massager, the program adapted to the device profile and checked for it
+    and the limits, and the faults to inject. A real device's profile is known only once it
+    answers: for one, the program as written (adapted and checked then). Raises `LegflowError`."""
     if device is not None:
         if fast:
             raise UsageError("--fast runs on a virtual clock; a massager on --device runs in real time")
@@ -72,14 +74,13 @@ def check_request(
                 "--inject changes the simulated physics; with --device, inject faults on the device side "
                 "(legflow emulate --inject ...)"
             )
-        return resolve(name)
+        return ForDevice(resolve(name), (), [])
     if reset_device:
         raise UsageError("--reset-device resets a massager on --device; a simulated massager starts fresh")
-    source = resolve(name)
     spec = load_profile(profile)
-    check_source(source, spec, limits)
+    checked = for_device(resolve(name), spec, limits)
     check_faults([FaultSpec.parse(text) for text in inject or []], spec.cell_names(), spec.legs)
-    return source
+    return checked
 
 
 def prepare_session(
@@ -103,7 +104,7 @@ def prepare_session(
     massager on that port instead (`reset_device`: reset it if its own fault latched it). Every
     kernel the session calls is compiled (or loaded) first, before the port opens: a session
     never stalls at its first ticks. Raises `LegflowError` on bad input."""
-    source = check_request(
+    checked = check_request(
         name,
         limits=limits,
         profile=profile,
@@ -116,7 +117,7 @@ def prepare_session(
     if device is not None:
         return _prepare_hardware(
             name,
-            source,
+            checked.source,
             device,
             limits=limits,
             history=history,
@@ -134,7 +135,7 @@ def prepare_session(
     massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=twin)
     return _launch(
         name,
-        source,
+        checked,
         massager,
         clock,
         limits,
@@ -148,7 +149,7 @@ def prepare_session(
 
 def _launch(
     name: str,
-    source: ProgramSource,
+    checked: ForDevice,
     massager: Massager,
     clock: Clock,
     limits: Limits,
@@ -158,8 +159,11 @@ def _launch(
     """The massager under a supervisor, and the session on top: the same for simulation and hardware."""
     supervisor = Supervisor(massager, limits, clock)
     label = name.removesuffix(".toml").split("/")[-1]
-    session = Session(source.program, label, supervisor, clock, history=history, **session_options)
-    return Launch(source, label, supervisor, session, clock)
+    program = checked.source.program
+    session = Session(
+        program, label, supervisor, clock, history=history, adaptations=checked.changes, **session_options
+    )
+    return Launch(checked.source, label, supervisor, session, clock, checked.changes)
 
 
 def _prepare_hardware(
@@ -187,14 +191,14 @@ def _prepare_hardware(
         device = massager.profile
         if profile not in (DEFAULT_PROFILE, device.name):
             raise UsageError(f"--profile {profile}, but the device on {port} is a '{device.name}'")
-        check_source(source, device, limits)
+        checked = for_device(source, device, limits)
         try:
             massager.make_ready(reset_latched=reset_device)  # last: reset only a device it will run
         except DeviceLatched as exc:
             raise DeviceError(f"{exc}: add --reset-device to reset it") from None
         return _launch(
             name,
-            source,
+            checked,
             massager,
             RealClock(),
             limits,

@@ -15,12 +15,12 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from rich.table import Table
 
 from legflow.anatomy import COMPRESSION_ZONES
-from legflow.cli.render import library_table, program_view
+from legflow.cli.render import device_fit_markdown, device_fit_table, library_table, program_view
 from legflow.cli.text import as_text, printable
 from legflow.cli.trials import cohorts_command, optimise_command, trial_command
-from legflow.device.profile import DEFAULT_PROFILE, load_profile
+from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
 from legflow.errors import LegflowError, Problem, ProfileError, ProgramError, UsageError
-from legflow.plan import check_source, check_text
+from legflow.plan import check_source, check_text, device_verdict
 from legflow.plan.compose import compose
 from legflow.programs.library import builtin_names, builtin_source, program_text, resolve
 from legflow.programs.loader import dump_program, validate_text
@@ -66,9 +66,29 @@ def _limits(user: str, answers: Path | None) -> Limits:
 
 
 @app.command()
-def programs() -> None:
-    """Table of the built-in programs: goal, zones, time, evidence grade."""
-    console.print(library_table({name: builtin_source(name).program for name in builtin_names()}))
+def programs(
+    devices: Annotated[
+        bool, typer.Option("--devices", help="Which device profiles each program runs on, adapted or not.")
+    ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="With --devices: as a Markdown table.")
+    ] = False,
+    user: UserOpt = DEFAULT_USER,
+) -> None:
+    """Table of the built-in programs: goal, zones, time, evidence grade; with --devices, how
+    each runs on each device profile for this user (as `legflow run --profile` would)."""
+    if not devices:
+        console.print(library_table({name: builtin_source(name).program for name in builtin_names()}))
+        return
+    limits = user_limits(user)
+    verdicts = {
+        name: {p: device_verdict(builtin_source(name), load_profile(p), limits) for p in profile_names()}
+        for name in builtin_names()
+    }
+    if markdown:
+        print(device_fit_markdown(verdicts))
+    else:
+        console.print(device_fit_table(verdicts))
 
 
 @app.command()
@@ -93,16 +113,18 @@ def check(
     for name in programs:
         try:
             text, filename = program_text(name)
-            _, warnings = check_text(text, filename, device, limits)
+            checked = check_text(text, filename, device, limits)
         except ProfileError as exc:  # neither a program's name nor a file: a problem of that argument
             problems.append(Problem(name, 1, "file", str(exc)))
             continue
         except ProgramError as exc:
             problems += exc.problems
             continue
-        for w in warnings:
+        for w in checked.warnings:
             _say(f"{w.file}:{w.line}: {w.field}: warning: {w.message}")
-        _say(f"{filename}: ok")
+        for change in checked.changes:
+            _say(f"{filename}: on device '{profile}': {change}")
+        _say(f"{filename}: ok" + (f", adapted to device '{profile}'" if checked.changes else ""))
     for problem in problems:
         print(printable(problem))
     if problems:

@@ -79,6 +79,42 @@ def library_table(programs: dict[str, Program]) -> Table:
     return table
 
 
+def device_fit_rows(verdicts: dict[str, dict[str, tuple[str, str]]]) -> list[list[str]]:
+    """The library on each device profile, a row per program: ``runs``, ``adapted (N changes)``
+    or ``refused: why`` per profile (`legflow.plan.device_verdict`)."""
+    rows = []
+    for name, per_profile in verdicts.items():
+        cells = [name]
+        for verdict, detail in per_profile.values():
+            if verdict == "adapted":
+                n = detail.count("; ") + 1
+                cells.append(f"adapted ({n} change{'s' if n > 1 else ''})")
+            else:
+                cells.append(f"refused: {detail}" if verdict == "refused" else verdict)
+        rows.append(cells)
+    return rows
+
+
+def device_fit_table(verdicts: dict[str, dict[str, tuple[str, str]]]) -> Table:
+    table = Table(title="Built-in programs on each device", title_justify="left")
+    table.add_column("program", style="bold", no_wrap=True)
+    for profile in next(iter(verdicts.values()), {}):
+        table.add_column(profile)
+    for row in device_fit_rows(verdicts):
+        table.add_row(*map(as_text, row))
+    table.caption = "adapted: see the changes with legflow check PROGRAM --profile NAME"
+    return table
+
+
+def device_fit_markdown(verdicts: dict[str, dict[str, tuple[str, str]]]) -> str:
+    """The same as a Markdown table (the README's)."""
+    profiles = list(next(iter(verdicts.values()), {}))
+    lines = ["| program | " + " | ".join(f"`{p}`" for p in profiles) + " |"]
+    lines.append("|---" * (len(profiles) + 1) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in device_fit_rows(verdicts)]
+    return "\n".join(lines)
+
+
 def sparkline(values: list[float], top: float) -> str:
     if top <= 0:
         return " " * len(values)

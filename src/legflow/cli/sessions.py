@@ -66,6 +66,10 @@ def run_session(
     for warning in limits.warnings:
         console.print(f"[yellow]screening:[/] {markup_safe(warning)}")
     session, source = launch.session, launch.source
+    if launch.changes:
+        console.print(f"[yellow]adapted to device '{markup_safe(session.supervisor.profile.name)}':[/]")
+        for change in launch.changes:
+            console.print(f"  - {markup_safe(change)}")
 
     presses = 0
 

@@ -120,6 +120,9 @@ class Session:
     #: Where adaptive rest reads refill: the twin's venous volume, or a sealed cell's pressure
     #: (`legflow.engine.refill`). "auto" takes the sensor where the twin only follows the sensors.
     refill_from: RefillFrom = "auto"
+    #: What adapting the program to this device changed (`legflow.plan.adapt`): stored as events at
+    #: the start and listed in the summary.
+    adaptations: Sequence[str] = ()
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -300,6 +303,7 @@ class Session:
             vented_at_s=self.vented_at_s,
             twin=self._twin_block(),
             adaptive=self._adaptive_summary() if self.adaptive else None,
+            adapted=list(self.adaptations) or None,
         )
 
     def _adaptive_summary(self) -> AdaptiveSummary:
@@ -405,6 +409,8 @@ class _Run:
         history = s.history
         self.session_id = history.start(s.program_label, sup.profile.name, s.cells) if history else None
         s.session_id = self.session_id
+        for change in s.adaptations:
+            s._event(self.session_id, "adapted", change)
         s.started_s = self.next_tick = clock.now()
         self.tick = 0  # program ticks done (a paused tick does not count)
         self.n_ticks = len(s.table)

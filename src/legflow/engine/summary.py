@@ -177,8 +177,12 @@ class SessionSummary(_Block):
     )
     twin: TwinSummary | None = Field(description="the leg twin's block; null when no twin ran")
     adaptive: AdaptiveSummary | None = Field(default=None, description="when rests followed the refill")
+    adapted: list[str] | None = Field(
+        default=None,
+        description="what adapting the program to this device changed, one line each; absent when nothing",
+    )
     id: int | None = Field(default=None, description="the stored session's id, once stored")
-    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "id")
+    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "adapted", "id")
     DEVICE: ClassVar[tuple[str, ...]] = ("cells", "max_skin_temp_C", "faults", "vented_at_s")
 
     @model_validator(mode="after")

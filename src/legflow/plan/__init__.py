@@ -4,10 +4,13 @@ pressures for the leg twin (`dose_schedule`)."""
 
 from legflow.plan.check import (
     Finding,
+    ForDevice,
     check_source,
     check_text,
     device_findings,
+    device_verdict,
     device_warnings,
+    for_device,
     guide_line,
     hands_on_notes,
     is_hands_on,
@@ -15,10 +18,13 @@ from legflow.plan.check import (
 
 __all__ = [
     "Finding",
+    "ForDevice",
     "check_source",
     "check_text",
     "device_findings",
+    "device_verdict",
     "device_warnings",
+    "for_device",
     "guide_line",
     "hands_on_notes",
     "is_hands_on",

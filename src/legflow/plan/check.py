@@ -16,9 +16,12 @@ fast is refused like any other device finding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from legflow.anatomy import guide_area_zones
 from legflow.device.profile import DeviceProfile
 from legflow.errors import Problem, ProgramError
+from legflow.plan.adapt import adapt
 from legflow.plan.pump import PUMP_REFUSE_RATIO, Fill, pump_fills
 from legflow.programs.loader import ProgramSource, inspect_text
 from legflow.programs.locate import Path
@@ -258,16 +261,53 @@ def check_source(source: ProgramSource, profile: DeviceProfile, limits: Limits) 
     return source.problems(device_warnings(source.program, profile))
 
 
-def check_text(
-    text: str, filename: str, profile: DeviceProfile, limits: Limits
-) -> tuple[ProgramSource, list[Problem]]:
+@dataclass(frozen=True)
+class ForDevice:
+    """A program as one device runs it for one user: the program adapted to the device (its source
+    keeps the file's lines), what the adaptation changed, and the warnings of the device check."""
+
+    source: ProgramSource
+    changes: tuple[str, ...]
+    warnings: list[Problem]
+
+
+def for_device(source: ProgramSource, profile: DeviceProfile, limits: Limits) -> ForDevice:
+    """The program adapted to the device (`plan.adapt`), then checked against it and the limits.
+    Raise `ProgramError` with every reason it may not run: the adaptation's refusals (its purpose
+    would not survive) and the device check's findings on what is left."""
+    return _for_device(source, profile, limits, [])
+
+
+def _for_device(
+    source: ProgramSource, profile: DeviceProfile, limits: Limits, problems: list[Problem]
+) -> ForDevice:
+    adaptation = adapt(source.program, profile)
+    found = [*adaptation.refusals, *device_findings(adaptation.program, profile, limits)]
+    problems = problems + source.problems(found)
+    if problems:
+        raise ProgramError(problems)
+    adapted = replace(source, program=adaptation.program)
+    return ForDevice(
+        adapted, adaptation.changes, adapted.problems(device_warnings(adaptation.program, profile))
+    )
+
+
+def device_verdict(source: ProgramSource, profile: DeviceProfile, limits: Limits) -> tuple[str, str]:
+    """What `legflow run` does with this program on this device for this user: ``runs``,
+    ``adapted`` (with its changes, joined) or ``refused`` (with the first reason)."""
+    try:
+        checked = for_device(source, profile, limits)
+    except ProgramError as exc:
+        return "refused", exc.problems[0].message
+    return ("adapted", "; ".join(checked.changes)) if checked.changes else ("runs", "")
+
+
+def check_text(text: str, filename: str, profile: DeviceProfile, limits: Limits) -> ForDevice:
     """Every problem of a program in one run, as `legflow check` promises: its format, its cross-field
     checks and, once it is well-formed, the device check beside them (zones out of order do not hide
-    a pressure over the limit). Raise `ProgramError` listing them all; return the program and its
-    warnings."""
+    a pressure over the limit). Raise `ProgramError` listing them all; return the program as the
+    device runs it."""
     source, problems = inspect_text(text, filename)
-    if source is not None:
-        problems += source.problems(device_findings(source.program, profile, limits))
-    if problems or source is None:
+    if source is None:
         raise ProgramError(problems)
-    return source, source.problems(device_warnings(source.program, profile))
+    return _for_device(source, profile, limits, problems)

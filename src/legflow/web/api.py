@@ -20,10 +20,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
-from legflow.errors import HistoryError, LegflowError
+from legflow.errors import HistoryError, LegflowError, ProgramError
 from legflow.evidence import GRADE_MEANING
 from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
-from legflow.plan import check_source
+from legflow.plan import check_source, for_device
 from legflow.plan.compose import compose
 from legflow.programs.library import (
     USER_NAME,
@@ -142,20 +142,27 @@ def _problems(exc: LegflowError) -> list[dict[str, Any]]:
 
 
 def _check(
-    text: str, filename: str, profile: str, user: str, warnings: list[dict] | None = None
+    text: str,
+    filename: str,
+    profile: str,
+    user: str,
+    warnings: list[dict] | None = None,
+    changes: list[str] | None = None,
 ) -> tuple[ProgramSource | None, list[dict]]:
-    """Validate text as `legflow check` does; the problems as dicts (empty when it may run). The
-    warnings (problems that do not refuse a run) go into ``warnings`` when given."""
+    """Validate text as `legflow check` does, adapted to the device; the problems as dicts (empty
+    when it may run). The warnings (problems that do not refuse a run) go into ``warnings``, what
+    the adaptation changes into ``changes``, when given."""
     try:
-        source = validate_text(text, filename)
-        found = check_source(source, load_profile(profile), stored_limits(user))
+        checked = for_device(validate_text(text, filename), load_profile(profile), stored_limits(user))
     except LegflowError as exc:
         if not getattr(exc, "problems", None):
             raise
         return None, _problems(exc)
     if warnings is not None:
-        warnings += [w.__dict__ for w in found]
-    return source, []
+        warnings += [w.__dict__ for w in checked.warnings]
+    if changes is not None:
+        changes += checked.changes
+    return checked.source, []
 
 
 def _library_row(name: str, source: ProgramSource, origin: str) -> dict[str, Any]:
@@ -320,11 +327,34 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     @api.post("/check", summary="Validate a program as `legflow check` does")
     def check_program(body: ProgramText):
         warnings: list[dict] = []
-        source, problems = _check(body.toml, "program.toml", body.profile, body.user, warnings)
+        changes: list[str] = []
+        source, problems = _check(body.toml, "program.toml", body.profile, body.user, warnings, changes)
         summary = None
         if source is not None:
             summary = {"title": source.program.program.name, "minutes": source.program.duration_s / 60}
-        return {"ok": not problems, "problems": problems, "warnings": warnings, "program": summary}
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "warnings": warnings,
+            "adapted": changes,
+            "program": summary,
+        }
+
+    @api.get(
+        "/programs/{name}/on-device", summary="How a program runs on a device: as written, adapted or refused"
+    )
+    def program_on_device(
+        name: str,
+        profile: Annotated[str, Query(description="A device profile.")] = DEFAULT_PROFILE,
+        user: Annotated[UserName, Query(description="Whose screening limits apply.")] = DEFAULT_USER,
+    ):
+        source, _, _ = _program_text(name)
+        try:
+            checked = for_device(source, load_profile(profile), stored_limits(user))
+        except ProgramError as exc:
+            return {"verdict": "refused", "changes": [], "problems": _problems(exc)}
+        verdict = "adapted" if checked.changes else "runs"
+        return {"verdict": verdict, "changes": list(checked.changes), "problems": []}
 
     @api.post("/compose", summary="Write a program for a goal, zones and intensity")
     def compose_program(body: ComposeRequest):

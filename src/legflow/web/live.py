@@ -209,6 +209,7 @@ class SessionManager:
             "cell_max_mmHg": limits,
             "legs": list(profile.legs),
             "duration_s": launch.session.timeline.duration_s,
+            "adapted": list(launch.changes),
         }
 
     def subscribe(self) -> asyncio.Queue:

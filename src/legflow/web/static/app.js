@@ -279,6 +279,15 @@ async function programView(params, name) {
     p.evidence.map((e) => el("tr", {}, el("td", {}, gradeBadge(e.grade)), el("td", {}, e.text),
       el("td", {}, e.dose || "-"), el("td", {}, e.verdict), el("td", { class: "muted" }, e.sources.join("; ")))));
   const select = (id, values, chosen) => el("select", { id }, values.map((v) => el("option", { value: v, selected: v === chosen }, v)));
+  // how the program runs on the chosen device: as written, adapted (each change), or refused (why)
+  const onDevice = el("div", { id: "on-device" });
+  const showOnDevice = async (profile) => {
+    const fit = await api(`/programs/${encodeURIComponent(name)}/on-device?profile=${encodeURIComponent(profile)}`);
+    const lines = fit.verdict === "refused" ? fit.problems.map((p) => p.message) : fit.changes;
+    const head = { runs: `runs as written on ${profile}`, adapted: `adapted to ${profile}:`, refused: `refused on ${profile}:` }[fit.verdict];
+    onDevice.className = `on-device ${fit.verdict}`;
+    onDevice.replaceChildren(el("p", {}, head), el("ul", {}, lines.map((line) => el("li", {}, line))));
+  };
   const start = el("form", { id: "start-form", onsubmit: async (event) => {
     event.preventDefault();
     const form = event.target;
@@ -292,6 +301,7 @@ async function programView(params, name) {
     } catch (error) { showError(error, form); (error.problems || []).forEach((pr) => form.append(el("p", { class: "error" }, pr.message))); }
   } },
   el("label", {}, "Device ", select("profile", profiles.map((x) => x.name), "reference")),
+  onDevice,
   el("label", {}, "Leg twin ", select("subject", choices.subjects, "adult")),
   el("label", {}, "right leg ", select("subject-right", ["same", ...choices.subjects], "same")),
   el("label", {}, "Posture ", select("posture", choices.postures, "supine")),
@@ -304,6 +314,9 @@ async function programView(params, name) {
     el("h2", {}, "Timeline"), ...phases,
     el("h2", {}, "Evidence"), scrolling(evidence),
     el("p", { class: "muted" }, Object.entries(p.grade_meaning).map(([g, m]) => `${g}: ${m}`).join(" · ")));
+  const device = start.querySelector("#profile");
+  device.addEventListener("change", () => showOnDevice(device.value).catch(alertError));
+  await showOnDevice(device.value);
 }
 
 async function editorView(params, name) {
@@ -329,10 +342,11 @@ async function editorView(params, name) {
       el("div", { class: bad.has(i + 1) ? "bad" : "" }, i + 1)));
     gutter.scrollTop = area.scrollTop;
   };
-  const showProblems = (problems, ok, program, warnings = []) => {
+  const showProblems = (problems, ok, program, warnings = [], adapted = []) => {
     problemsList.replaceChildren(...problems.map((p) => el("li", { onclick: () => gotoLine(area, p.line) },
       `line ${p.line}: ${p.field}: ${p.message}`)), ...warnings.map((p) => el("li", { class: "warning",
-      onclick: () => gotoLine(area, p.line) }, `line ${p.line}: ${p.field}: warning: ${p.message}`)));
+      onclick: () => gotoLine(area, p.line) }, `line ${p.line}: ${p.field}: warning: ${p.message}`)),
+      ...adapted.map((change) => el("li", { class: "adapted" }, `adapted to the device: ${change}`)));
     verdict.className = ok ? "ok" : "error";
     const warned = warnings.length ? ` (${warnings.length} warning(s))` : "";
     verdict.textContent = ok ? `valid${warned}: ${program.title}, ${program.minutes.toFixed(1)} min` : `${problems.length} problem(s)`;
@@ -341,7 +355,7 @@ async function editorView(params, name) {
   const check = async () => {
     if (!area.value.trim()) { showProblems([], false, null); verdict.textContent = "empty"; return; }
     const result = await api("/check", { json: { toml: area.value } });
-    showProblems(result.problems, result.ok, result.program, result.warnings || []);
+    showProblems(result.problems, result.ok, result.program, result.warnings || [], result.adapted || []);
   };
   area.addEventListener("input", () => { paintGutter([]); clearTimeout(timer); timer = setTimeout(check, 300); });
   area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
@@ -464,6 +478,7 @@ function liveView() {
   const status = el("p", { id: "live-status", class: "big" }, "no session running");
   const phase = el("p", { id: "phase" });
   const guide = el("p", { id: "guide", class: "guide", hidden: true });
+  const adapted = el("ul", { id: "adapted", class: "muted", hidden: true });  // changes for this device
   const indicators = el("p", { class: "indicators", id: "indicators" });
   const twinLine = el("p", { id: "twin" });
   const pressureCanvas = el("canvas", { class: "chart", id: "pressure-chart" });
@@ -477,7 +492,7 @@ function liveView() {
   const ended = el("div");
   view.replaceChildren(el("h1", {}, "Live session"), status, el("div", { class: "row" },
     el("div", { class: "card" }, holder, indicators),
-    el("div", { class: "card" }, phase, guide, controls, twinLine, outcome, ended)),
+    el("div", { class: "card" }, phase, guide, adapted, controls, twinLine, outcome, ended)),
   el("div", { class: "card" }, el("h3", {}, "Cell pressure (last 60 s)"), pressureCanvas, pressureLegend),
   el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow (a model prediction)"), twinCanvas, twinLegend));
 
@@ -490,7 +505,12 @@ function liveView() {
     pending = false;
     const hello = live.hello, state = live.state;
     if (!hello || !hello.cells) { status.textContent = "no session running"; return; }
-    if (drawn !== hello.run) { holder.replaceChildren(legsSvg(hello)); drawn = hello.run; history.length = 0; }
+    if (drawn !== hello.run) {
+      holder.replaceChildren(legsSvg(hello)); drawn = hello.run; history.length = 0;
+      const changes = hello.adapted || [];
+      adapted.hidden = !changes.length;
+      adapted.replaceChildren(...changes.map((change) => el("li", {}, `adapted to ${hello.profile}: ${change}`)));
+    }
     if (!state || state.run !== hello.run) { status.textContent = `starting ${hello.title}…`; return; }
     paintLegs(holder.firstChild, hello, state);
     const word = state.trip && state.trip.is_fault ? "fault" : state.paused ? "paused" : state.status;
