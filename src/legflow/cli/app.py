@@ -301,6 +301,38 @@ def run(
 
 
 @app.command()
+def fit(
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    inject: Annotated[
+        list[str] | None,
+        typer.Option("--inject", help="A fault or a garment worn loose or tight: KIND[:CELL]@SECONDS."),
+    ] = None,
+    user: UserOpt = DEFAULT_USER,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated sensors' noise.")] = 0,
+    subject: SubjectOpt = "adult",
+) -> None:
+    """Fit check: fill each cell to a low test pressure and judge it ok, loose, tight or leaking,
+    with what to do; against your own earlier fits on this device once there are some. Exit 0 when
+    every cell fits, 5 when one does not."""
+    from legflow.apps.fitting import run_fit
+    from legflow.cli.render import fit_table
+    from legflow.store.history import default_history
+
+    history = default_history()
+    try:
+        result = run_fit(profile, user, user_limits(user), history, inject=inject, seed=seed, subject=subject)
+    finally:
+        history.close()
+    if json_out:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        console.print(fit_table(result, profile))
+    if not result.ok:
+        raise typer.Exit(5)
+
+
+@app.command()
 def emulate(
     profile: ProfileOpt = DEFAULT_PROFILE,
     inject: Annotated[

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from legflow.anatomy import COMPRESSION_ZONES
 from legflow.cli.text import as_text
+from legflow.engine.fit import FitResult
 from legflow.evidence import GRADE_MEANING, Benefit, Grading
 from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
 from legflow.programs.model import Phase, Program
@@ -113,6 +114,27 @@ def device_fit_markdown(verdicts: dict[str, dict[str, tuple[str, str]]]) -> str:
     lines.append("|---" * (len(profiles) + 1) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in device_fit_rows(verdicts)]
     return "\n".join(lines)
+
+
+def fit_table(result: FitResult, profile: str) -> RenderableType:
+    """A fit check: each cell's verdict, the air it took against its reference, what it held."""
+    table = Table(title=as_text(f"Fit check on device '{profile}'"), title_justify="left")
+    for column in ("cell", "fit", "air to 20 mmHg", "held", "what to do"):
+        table.add_column(column)
+    colour = {"ok": "green", "loose": "yellow", "tight": "yellow", "leaking": "red"}
+    for c in result.cells:
+        air = (
+            f"{c.fill_mL:.0f} mL ({c.fill_mL / c.reference_mL:.0%} of your usual)"
+            if c.reference == "baseline"
+            else (f"{c.fill_mL:.0f} mL ({c.fill_mL / c.reference_mL:.0%} of nominal)")
+        )
+        advice = c.advice if c.drift is None else f"{c.advice}; {c.drift}"
+        table.add_row(
+            as_text(c.cell), f"[{colour[c.verdict]}]{c.verdict}[/]", air, f"{c.kept:.0%}", as_text(advice)
+        )
+    if result.stopped:
+        table.caption = as_text(f"stopped: {result.stopped}")
+    return table
 
 
 def sparkline(values: list[float], top: float) -> str:

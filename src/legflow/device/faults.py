@@ -21,6 +21,11 @@ FaultKind = Literal[
     "link_loss",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+#: How a garment is worn, injectable like a fault (``garment_loose:left.calf@0``), for the fit check
+#: (`legflow fit`): no fault for the supervisor to find, a garment strapped too loose or too tight.
+#: On a cell, or on a leg (every cell of it).
+FIT_KINDS: tuple[str, ...] = ("garment_loose", "garment_tight")
+INJECTABLE: tuple[str, ...] = FAULT_KINDS + FIT_KINDS
 #: Faults that happen at one cell; the others concern the pump, heater, garment (leg) or link.
 CELL_FAULTS = {
     "leak",
@@ -45,8 +50,8 @@ class FaultSpec:
         m = _SPEC.match(text.strip())
         if not m:
             raise LegflowError(f"bad fault '{text}': write KIND[:CELL]@SECONDS, e.g. leak:left.calf@60")
-        if m["kind"] not in FAULT_KINDS:
-            raise LegflowError(f"unknown fault kind '{m['kind']}' (one of: {', '.join(FAULT_KINDS)})")
+        if m["kind"] not in INJECTABLE:
+            raise LegflowError(f"unknown fault kind '{m['kind']}' (one of: {', '.join(INJECTABLE)})")
         return cls(m["kind"], float(m["at"]), m["where"])
 
     def __str__(self) -> str:

@@ -64,12 +64,14 @@ class DeviceProfile(_Data):
             raise ValueError("give both pump_free_flow_L_per_min and pump_shutoff_mmHg, or neither")
         return self
 
-    def pump_flow_L_per_min(self, back_pressure_mmHg: float) -> float | None:
-        """What one leg's pump delivers (at atmospheric pressure) against a back-pressure; None if
-        the profile does not say."""
+    def pump_flow_L_per_min(self, back_pressure_mmHg: float, duty: float = 1.0) -> float | None:
+        """What one leg's pump delivers (at atmospheric pressure) against a back-pressure, at a
+        duty (its speed); None if the profile does not say. The supervisor's no-rise check uses
+        the same curve (`legflow.safety.detectors.check_cells`)."""
         if self.pump_free_flow_L_per_min is None or self.pump_shutoff_mmHg is None:
             return None
-        return self.pump_free_flow_L_per_min * max(0.0, 1.0 - back_pressure_mmHg / self.pump_shutoff_mmHg)
+        speed = min(1.0, duty) - max(0.0, back_pressure_mmHg) / self.pump_shutoff_mmHg
+        return self.pump_free_flow_L_per_min * max(0.0, speed)
 
     def cells_in_zone(self, zone: str) -> list[CellSpec]:
         return [c for c in self.cells if c.zone == zone]

@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import sqlite3
+import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,7 +68,19 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,                -- phase | guide | fault | pause | resume | stop | end
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS fits (      -- one row per cell of each fit check
+    user TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    at TEXT NOT NULL,                  -- UTC, ISO 8601
+    cell TEXT NOT NULL,
+    verdict TEXT NOT NULL,             -- ok | loose | tight | leaking
+    fill_mL REAL NOT NULL,             -- air the cell took to the test pressure
+    kept REAL NOT NULL                 -- share of its pressure it held once sealed
+);
+CREATE INDEX IF NOT EXISTS fits_by_user ON fits(user, profile, cell, at);
 """
+#: How many of a user's latest ok fits of a cell make their baseline (its median).
+BASELINE_FITS = 5
 
 
 @dataclass(frozen=True)
@@ -192,6 +205,32 @@ class History:
     def _write_or_fail(self, write: Callable[[sqlite3.Connection], None]) -> None:
         if not self._write(WRITE_WAIT_s, write):
             raise HistoryError(_busy(self.path))
+
+    # -- fit checks --------------------------------------------------------------------------
+    def add_fit(self, user: str, profile: str, cells: list[tuple[str, str, float, float]]) -> None:
+        """One fit check: (cell, verdict, fill_mL, kept) per cell, in one transaction."""
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = [(user, profile, at, cell, verdict, fill, kept) for cell, verdict, fill, kept in cells]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO fits VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+        self._write_or_fail(write)
+
+    def fit_baseline(self, user: str, profile: str) -> dict[str, float]:
+        """Per cell, the median air of this user's latest BASELINE_FITS ok fits on this device
+        (their garment as they wear it); cells with none are left out."""
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT cell, fill_mL FROM fits WHERE user = ? AND profile = ? AND verdict = 'ok' "
+                "ORDER BY at DESC, rowid DESC",
+                (user, profile),
+            ).fetchall()
+        fills: dict[str, list[float]] = {}
+        for cell, fill in rows:
+            if len(fills.setdefault(cell, [])) < BASELINE_FITS:
+                fills[cell].append(fill)
+        return {cell: float(statistics.median(v)) for cell, v in fills.items()}
 
     # -- writing -----------------------------------------------------------------------------
     def start(self, program: str, profile: str, cells: list[str]) -> int:

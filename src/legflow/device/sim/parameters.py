@@ -76,6 +76,12 @@ class SimParameters:
     garment_off_conform_factor: float = 4.0
     garment_off_conform_pressure_factor: float = 2.0
     garment_off_tissue_factor: float = 10.0
+    #: `garment_loose` and `garment_tight` (the fit check's conditions): a strap a notch or two too
+    #: loose leaves the bladder more slack to take up before it presses the limb, one too tight
+    #: leaves it little (it presses already, deflated). Assumed values, no datasheet: the slack of
+    #: a calf bladder (0.6 of its volume, above) about doubled, or cut to a third.
+    garment_loose_conform_factor: float = 1.8
+    garment_tight_conform_factor: float = 0.35
 
     # --- pressure sensors (per cell and per manifold) ---------------------------------------------
     #: Typical of 0-40 kPa piezoresistive gauge sensors with an RC filter and a 12-bit ADC.

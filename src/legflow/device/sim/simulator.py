@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from legflow.clock import Clock
-from legflow.device.faults import CELL_FAULTS, FAULT_KINDS, FaultSpec
+from legflow.device.faults import CELL_FAULTS, FIT_KINDS, INJECTABLE, FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
 from legflow.device.profile import DeviceProfile
 from legflow.device.sim import physics as ph
@@ -360,11 +360,18 @@ class SimulatedMassager(Massager):
 
     def _where(self, f: FaultSpec) -> int:
         """The cell (cell faults) or leg (pump, heater, garment) index a fault names."""
-        if f.kind not in FAULT_KINDS:
+        if f.kind not in INJECTABLE:
             raise DeviceError(f"unknown fault kind '{f.kind}'")
         legs = list(self.profile.legs)
         if f.kind == "link_loss":
             return -1
+        if f.kind in FIT_KINDS and f.where in self._names:
+            return self._names.index(f.where)
+        if f.kind in FIT_KINDS:  # a leg: every cell of it, numbered past the cells
+            where = f.where or legs[0]
+            if where not in legs:
+                raise DeviceError(f"'{f}': no cell or leg '{where}' (cells: {', '.join(self._names)})")
+            return self.n_cells + legs.index(where)
         if f.kind in CELL_FAULTS:
             if f.where is None or f.where in legs:
                 leg = legs.index(f.where) if f.where else 0
@@ -412,7 +419,19 @@ class SimulatedMassager(Massager):
             ph.resolve_pressures(cells, self._constants)
         elif kind == "link_loss":
             self._link_lost = True
-        where = "" if k < 0 else self._names[k] if kind in CELL_FAULTS else self.profile.legs[k]
+        elif kind in FIT_KINDS:
+            factor = (
+                p.garment_loose_conform_factor if kind == "garment_loose" else p.garment_tight_conform_factor
+            )
+            which = (
+                self._leg_of_cell == k - self.n_cells if k >= self.n_cells else np.arange(self.n_cells) == k
+            )
+            cells["conform_m3"][which] *= factor
+            ph.resolve_pressures(cells, self._constants)
+        if kind in FIT_KINDS:
+            where = self._names[k] if k < self.n_cells else self.profile.legs[k - self.n_cells]
+        else:
+            where = "" if k < 0 else self._names[k] if kind in CELL_FAULTS else self.profile.legs[k]
         self.applied_faults.append((t_s, FaultSpec(kind, t_s - self.created_at_s, where or None)))
 
 

@@ -1,0 +1,44 @@
+"""The fit check as a user runs it (`legflow fit`): on the simulated massager with the leg twin
+inside its cells, under the supervisor with this user's limits, judged against this user's own
+baseline for the device, and kept in the history so the baseline learns."""
+
+from __future__ import annotations
+
+from legflow.apps.launch import check_faults
+from legflow.apps.limb import leg_twin
+from legflow.clock import VirtualClock
+from legflow.device.faults import FaultSpec
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.fit import FitResult, fit_check
+from legflow.safety.limits import Limits
+from legflow.safety.supervisor import Supervisor
+from legflow.store import History
+
+
+def run_fit(
+    profile: str,
+    user: str,
+    limits: Limits,
+    history: History,
+    *,
+    inject: list[str] | None = None,
+    seed: int = 0,
+    subject: str = "adult",
+) -> FitResult:
+    """One fit check of every cell of the device on the simulated massager (a virtual clock: the
+    check takes ~6 s a cell there, no wall time here); ``inject``: faults or how the garment is worn
+    (``garment_loose:left.calf@0``, `legflow.device.faults.FIT_KINDS`). Stored when it ran whole."""
+    spec = load_profile(profile)
+    faults = [FaultSpec.parse(text) for text in inject or []]
+    check_faults(faults, spec.cell_names(), spec.legs)
+    clock = VirtualClock()
+    massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=leg_twin(spec, subject))
+    supervisor = Supervisor(massager, limits, clock)
+    try:
+        result = fit_check(supervisor, clock, history.fit_baseline(user, profile))
+    finally:
+        supervisor.close()
+    if result.stopped is None:
+        history.add_fit(user, profile, [(c.cell, c.verdict, c.fill_mL, c.kept) for c in result.cells])
+    return result

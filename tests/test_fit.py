@@ -1,0 +1,146 @@
+"""The fit check (`legflow.engine.fit`, `legflow fit`): each cell filled to a low test pressure and
+judged ok, loose, tight or leaking; a garment worn right is never flagged, on every profile and
+simulator seed; the user's own fits become their baseline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli_helpers import run_cli
+from legflow.apps.limb import leg_twin
+from legflow.clock import VirtualClock
+from legflow.device.faults import FaultSpec
+from legflow.device.profile import load_profile, profile_names
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.fit import FitResult, fit_check, judge
+from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
+from legflow.store import History
+
+CONDITIONS = ("sound", "garment_loose", "garment_tight", "leak")
+EXPECTED = {"sound": "ok", "garment_loose": "loose", "garment_tight": "tight", "leak": "leaking"}
+
+
+def check(profile: str, condition: str, seed: int, subject: str = "adult") -> tuple[FitResult, set[str]]:
+    """A fit check with the garment worn as ``condition`` on the right leg (a hole: in one of its
+    cells, by seed); the result and the cells the condition is in."""
+    device = load_profile(profile)
+    right = [c for c in device.cell_names() if c.startswith("right.")]
+    faults, bad = [], set()
+    if condition in ("garment_loose", "garment_tight"):
+        faults, bad = [FaultSpec(condition, 0.0, "right")], set(right)
+    elif condition == "leak":
+        cell = right[seed % len(right)]
+        faults, bad = [FaultSpec("leak", 0.0, cell)], {cell}
+    clock = VirtualClock()
+    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=leg_twin(device, subject))
+    supervisor = Supervisor(massager, DEFAULT_LIMITS, clock)
+    return fit_check(supervisor, clock), bad
+
+
+def assert_classified(result: FitResult, bad: set[str], condition: str) -> None:
+    assert result.stopped is None
+    for c in result.cells:
+        wanted = EXPECTED[condition] if c.cell in bad else "ok"
+        assert c.verdict == wanted, (c.cell, c)
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+@pytest.mark.parametrize("profile", profile_names())
+def test_each_garment_is_classified_on_each_profile(profile, condition):
+    result, bad = check(profile, condition, seed=0)
+    assert_classified(result, bad, condition)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 10))
+@pytest.mark.parametrize("profile", profile_names())
+def test_and_on_every_seed_and_leg(profile, seed):
+    for subject in ("adult", "oedema", "large_leg"):
+        for condition in CONDITIONS:
+            result, bad = check(profile, condition, seed, subject)
+            assert_classified(result, bad, condition)
+
+
+def test_a_garment_taken_off_is_loose():
+    device = load_profile("recovery-boots")
+    clock = VirtualClock()
+    massager = SimulatedMassager(
+        device, clock, faults=[FaultSpec("garment_off", 0.0, "left")], limb=leg_twin(device)
+    )
+    off = fit_check(Supervisor(massager, DEFAULT_LIMITS, clock), clock)
+    assert {c.verdict for c in off.cells if c.cell.startswith("left.")} == {"loose"}
+    assert {c.verdict for c in off.cells if c.cell.startswith("right.")} == {"ok"}
+
+
+def test_the_advice_says_what_to_do_where():
+    loose = judge("left.thigh", "thigh", 300.0, 0.9, True, 0.1, 150.0, None)
+    assert (loose.verdict, loose.advice) == ("loose", "close the thigh zip all the way and tighten its strap")
+    tight = judge("right.calf", "calf", 60.0, 0.9, True, 0.1, 150.0, None)
+    assert (tight.verdict, tight.advice) == ("tight", "loosen the calf strap a notch")
+    leaking = judge("left.thigh", "thigh", 160.0, 0.3, True, 0.1, 150.0, None)
+    assert (leaking.verdict, leaking.advice) == ("leaking", "check the left thigh hose and its connector")
+    never = judge("left.calf", "calf", 120.0, 0.9, False, 0.0, 150.0, None)  # never reached 20 mmHg
+    assert never.verdict == "leaking"
+
+
+def test_against_the_users_baseline_and_its_drift():
+    """Once a user has fits, their own usual air is the reference: a leg that swelled takes 25 %
+    less air, still a fit, and the check says so."""
+    swollen = judge("left.calf", "calf", 120.0, 0.9, True, 0.1, 100.0, 160.0)
+    assert swollen.verdict == "ok" and swollen.reference == "baseline"
+    assert swollen.drift is not None and swollen.drift.startswith("takes 25% less air than your usual fit")
+    assert "swelling" in swollen.drift
+    same = judge("left.calf", "calf", 150.0, 0.9, True, 0.1, 100.0, 160.0)
+    assert same.verdict == "ok" and same.drift is None
+    # 150 mL is a fit against the nominal 140, but loose against a user's usual 100
+    assert judge("left.calf", "calf", 150.0, 0.9, True, 0.1, 140.0, 100.0).verdict == "loose"
+
+
+def test_the_baseline_is_the_median_of_the_latest_ok_fits(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    try:
+        for fill in (100.0, 140.0, 120.0):
+            history.add_fit("ann", "reference", [("left.calf", "ok", fill, 0.9)])
+        history.add_fit("ann", "reference", [("left.calf", "loose", 300.0, 0.9)])  # not a baseline
+        history.add_fit("bob", "reference", [("left.calf", "ok", 50.0, 0.9)])
+        history.add_fit("ann", "calf-sleeve", [("left.calf_low", "ok", 70.0, 0.9)])
+        assert history.fit_baseline("ann", "reference") == {"left.calf": 120.0}
+        assert history.fit_baseline("ann", "calf-sleeve") == {"left.calf_low": 70.0}
+        assert history.fit_baseline("carol", "reference") == {}
+    finally:
+        history.close()
+
+
+def test_legflow_fit_prints_the_contract_and_learns(capsys, monkeypatch):
+    result = run_cli(capsys, monkeypatch, "fit", "--profile", "calf-sleeve", "--json")
+    assert result.code == 0, result.err
+    cells = json.loads(result.out)["cells"]
+    assert list(cells) == load_profile("calf-sleeve").cell_names()
+    assert all(
+        c["verdict"] == "ok" and c["advice"] == "fits" and c["reference"] == "nominal" for c in cells.values()
+    )
+    loose = run_cli(
+        capsys,
+        monkeypatch,
+        "fit",
+        "--profile",
+        "calf-sleeve",
+        "--json",
+        "--inject",
+        "garment_loose:left.calf_low@0",
+    )
+    assert loose.code == 5
+    cells = json.loads(loose.out)["cells"]
+    assert (
+        cells["left.calf_low"]["verdict"] == "loose"
+        and cells["left.calf_low"]["advice"] == "tighten the calf strap"
+    )
+    assert cells["left.calf_low"]["reference"] == "baseline"  # the first fit taught it
+    assert [n for n, c in cells.items() if c["verdict"] != "ok"] == ["left.calf_low"]
+    shown = run_cli(capsys, monkeypatch, "fit", "--profile", "calf-sleeve", "--inject", "leak:right.knee@0")
+    assert shown.code == 5 and "check the right knee hose and its connector" in shown.out
+    bad = run_cli(capsys, monkeypatch, "fit", "--inject", "garment_loose:left.nothing@0")
+    assert bad.code == 1 and "no cell or leg 'left.nothing'" in bad.err
