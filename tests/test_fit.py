@@ -144,3 +144,33 @@ def test_legflow_fit_prints_the_contract_and_learns(capsys, monkeypatch):
     assert shown.code == 5 and "check the right knee hose and its connector" in shown.out
     bad = run_cli(capsys, monkeypatch, "fit", "--inject", "garment_loose:left.nothing@0")
     assert bad.code == 1 and "no cell or leg 'left.nothing'" in bad.err
+
+
+def test_a_session_starts_with_the_fit_check_and_needs_consent_when_a_cell_does_not_fit(capsys, monkeypatch):
+    """`legflow run` fits the garment first: a loose strap stops it before anything inflates past
+    the test pressure (exit 5, what to do), unless the user agrees (--fit-anyway); either way the
+    session keeps what the check found."""
+    loose = ["circulation", "--fast", "--json", "--inject", "garment_loose:left.calf@0"]
+    refused = run_cli(capsys, monkeypatch, "run", *loose)
+    assert refused.code == 5 and refused.out == ""
+    assert "fit check: left.calf loose: tighten the calf strap; fix it and run again" in refused.err
+    agreed = run_cli(capsys, monkeypatch, "run", *loose, "--fit-anyway")
+    assert agreed.code == 0, agreed.err
+    summary = json.loads(agreed.out)
+    assert summary["status"] == "completed" and summary["fit"]["left.calf"] == "loose"
+    assert {v for k, v in summary["fit"].items() if k != "left.calf"} == {"ok"}
+    shown = run_cli(capsys, monkeypatch, "history", "show", str(summary["id"]))
+    assert "left.calf loose: tighten the calf strap" in shown.out
+    skipped = run_cli(capsys, monkeypatch, "run", *loose, "--no-fit")
+    assert skipped.code == 0 and "fit" not in json.loads(skipped.out)
+
+
+def test_cells_the_users_limits_keep_under_the_test_pressure_are_not_filled():
+    limits = DEFAULT_LIMITS.tighten("test", blocked_zones={"calf"})
+    device = load_profile("reference")
+    clock = VirtualClock()
+    supervisor = Supervisor(SimulatedMassager(device, clock, limb=leg_twin(device)), limits, clock)
+    result = fit_check(supervisor, clock)
+    assert [cell for cell, _ in result.skipped] == ["left.calf", "right.calf"]
+    assert "calf" not in {c.zone for c in result.cells} and result.ok
+    assert max(supervisor.true_maxima()[0][[2, 7]]) < 5.0  # never inflated

@@ -150,7 +150,10 @@ def test_sigkill_at_random_moments_never_corrupts_the_history(isolated_home, tmp
             # the session's duration is committed in the same transaction as its last sample
             assert killed.duration_s == samples[-1]["t_s"]
             events = history.events(k)
-            assert events[0] == {"t_s": 0.0, "kind": "phase", "detail": "warm-up"}
+            assert events[:2] == [
+                {"t_s": 0.0, "kind": "fit", "detail": "every cell fits (10)"},
+                {"t_s": 0.0, "kind": "phase", "detail": "warm-up"},
+            ]
             assert all(e["kind"] not in ("end", "fault", "stop") for e in events)
             assert all(e["t_s"] <= killed.duration_s for e in events)
             # earlier killed sessions are untouched by the later runs
@@ -285,7 +288,8 @@ def test_history_export_json_has_the_session_and_its_events(cli, one_session):
     assert data["session"]["id"] == 1 and data["session"]["status"] == "completed"
     assert data["session"]["summary"]["duration_s"] == 300.0
     kinds = [e["kind"] for e in data["events"]]
-    assert kinds[0] == "phase" and kinds[-1] == "end" and "fault" not in kinds
+    assert kinds[:2] == ["fit", "phase"] and kinds[-1] == "end" and "fault" not in kinds
+    assert data["events"][0]["detail"] == "every cell fits (10)"
     assert data["events"][-1]["detail"] == "completed"
 
 

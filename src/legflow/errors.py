@@ -53,6 +53,13 @@ class ScreeningError(LegflowError):
     exit_code = 3
 
 
+class UnfitGarment(LegflowError):
+    """The fit check before a session found a cell that does not fit, and the user did not agree
+    to go on: nothing was inflated past the test pressure."""
+
+    exit_code = 5
+
+
 class DeviceError(LegflowError):
     """The massager cannot be reached or reports something we cannot handle."""
 

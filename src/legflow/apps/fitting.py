@@ -4,7 +4,7 @@ baseline for the device, and kept in the history so the baseline learns."""
 
 from __future__ import annotations
 
-from legflow.apps.launch import check_faults
+from legflow.apps.launch import Launch, check_faults
 from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.faults import FaultSpec
@@ -14,6 +14,7 @@ from legflow.engine.fit import FitResult, fit_check
 from legflow.safety.limits import Limits
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
+from legflow.twin.model import Posture
 
 
 def run_fit(
@@ -25,6 +26,7 @@ def run_fit(
     inject: list[str] | None = None,
     seed: int = 0,
     subject: str = "adult",
+    posture: Posture = "supine",
 ) -> FitResult:
     """One fit check of every cell of the device on the simulated massager (a virtual clock: the
     check takes ~6 s a cell there, no wall time here); ``inject``: faults or how the garment is worn
@@ -33,12 +35,44 @@ def run_fit(
     faults = [FaultSpec.parse(text) for text in inject or []]
     check_faults(faults, spec.cell_names(), spec.legs)
     clock = VirtualClock()
-    massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=leg_twin(spec, subject))
+    massager = SimulatedMassager(spec, clock, faults=faults, seed=seed, limb=leg_twin(spec, subject, posture))
     supervisor = Supervisor(massager, limits, clock)
     try:
         result = fit_check(supervisor, clock, history.fit_baseline(user, profile))
     finally:
         supervisor.close()
+    _keep(result, history, user, profile)
+    return result
+
+
+def fit_before_session(
+    launch: Launch,
+    user: str,
+    history: History,
+    *,
+    inject: list[str],
+    seed: int,
+    subject: str,
+    posture: Posture,
+    simulated: bool,
+) -> FitResult:
+    """The fit check before a session: on hardware, on the massager the session will run (through
+    its supervisor); in simulation, on a simulated massager like the session's (the same profile,
+    seed and legs) wearing the garment as the session starts: with the faults injected at its
+    first second (a garment worn loose, a hole), not those due later in the session."""
+    profile = launch.supervisor.profile.name
+    if simulated:
+        present = [text for text in inject if FaultSpec.parse(text).at_s < 1.0]
+        limits = launch.supervisor.limits
+        return run_fit(
+            profile, user, limits, history, inject=present, seed=seed, subject=subject, posture=posture
+        )
+    result = fit_check(launch.supervisor, launch.clock, history.fit_baseline(user, profile))
+    _keep(result, history, user, profile)
+    return result
+
+
+def _keep(result: FitResult, history: History, user: str, profile: str) -> None:
+    """A fit that ran whole teaches the user's baseline (`History.fit_baseline`)."""
     if result.stopped is None:
         history.add_fit(user, profile, [(c.cell, c.verdict, c.fill_mL, c.kept) for c in result.cells])
-    return result

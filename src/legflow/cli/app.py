@@ -252,6 +252,10 @@ def run(
             "auto: the twin in simulation, the sensor on --device.",
         ),
     ] = "auto",
+    no_fit: Annotated[bool, typer.Option("--no-fit", help="Skip the fit check before the session.")] = False,
+    fit_anyway: Annotated[
+        bool, typer.Option("--fit-anyway", help="Start even if the fit check finds a cell that does not fit.")
+    ] = False,
 ) -> None:
     """Run a session on the simulated massager, with the leg twin inside its cells, with live
     progress; Ctrl-C stops and vents, twice is an emergency stop. Exit 0 when it completed or was
@@ -293,6 +297,8 @@ def run(
         device=device,
         refill_from=refill,
         reset_device=reset_device,
+        user=user,
+        fit="skip" if no_fit else "anyway" if fit_anyway else "check",
     )
     if json_out:
         print(json.dumps(summary, indent=2))

@@ -132,8 +132,10 @@ def fit_table(result: FitResult, profile: str) -> RenderableType:
         table.add_row(
             as_text(c.cell), f"[{colour[c.verdict]}]{c.verdict}[/]", air, f"{c.kept:.0%}", as_text(advice)
         )
+    notes = [f"not checked: {cell}, {why}" for cell, why in result.skipped]
     if result.stopped:
-        table.caption = as_text(f"stopped: {result.stopped}")
+        notes.append(f"stopped: {result.stopped}")
+    table.caption = as_text("; ".join(notes)) if notes else None
     return table
 
 

@@ -5,22 +5,26 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import sys
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.live import Live
+from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
-from legflow.apps.launch import prepare_session
+from legflow.apps.fitting import fit_before_session
+from legflow.apps.launch import Launch, prepare_session
 from legflow.cli.live import render
-from legflow.cli.render import sparkline
+from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
 from legflow.engine.session import LiveState
+from legflow.errors import UnfitGarment
 from legflow.safety.limits import Limits
-from legflow.store import SessionRow, default_history, history_path, move_aside
+from legflow.store import History, SessionRow, default_history, history_path, move_aside
 from legflow.store.export import export_csv, export_json
 
 
@@ -40,9 +44,13 @@ def run_session(
     refill_from: str = "auto",
     device: str | None = None,
     reset_device: bool = False,
+    user: str = "default",
+    fit: str = "check",
 ) -> dict[str, Any]:
     """Check the program for this device and user, then run it with a live display (on the
-    simulated massager, or on the massager at the serial port `device`, reset first if asked)."""
+    simulated massager, or on the massager at the serial port `device`, reset first if asked).
+    ``fit``: ``check`` fits the garment first and proceeds only if every cell fits or the user
+    agrees at the prompt; ``anyway`` proceeds whatever it finds; ``skip`` does not check."""
     history = default_history()
     try:
         launch = prepare_session(
@@ -66,6 +74,13 @@ def run_session(
     for warning in limits.warnings:
         console.print(f"[yellow]screening:[/] {markup_safe(warning)}")
     session, source = launch.session, launch.source
+    if fit != "skip" and source.program.needs_device:  # a hands-on program inflates nothing
+        try:
+            _fit_first(launch, user, history, fit, inject, seed, subject, posture, device is None, console)
+        except BaseException:
+            launch.supervisor.close()
+            history.close()
+            raise
     if launch.changes:
         console.print(f"[yellow]adapted to device '{markup_safe(session.supervisor.profile.name)}':[/]")
         for change in launch.changes:
@@ -102,6 +117,51 @@ def run_session(
     finally:
         signal.signal(signal.SIGINT, previous)
         history.close()
+
+
+def _fit_first(
+    launch: Launch,
+    user: str,
+    history: History,
+    fit: str,
+    inject: list[str],
+    seed: int,
+    subject: str,
+    posture: str,
+    simulated: bool,
+    console: Console,
+) -> None:
+    """The fit check before the session (`legflow.apps.fitting`): shown, kept with the session,
+    and, where a cell does not fit, the session goes on only with the user's consent."""
+    result = fit_before_session(
+        launch,
+        user,
+        history,
+        inject=inject,
+        seed=seed,
+        subject=subject,
+        posture=posture,  # type: ignore[arg-type]  # checked by `legflow run`
+        simulated=simulated,
+    )
+    launch.session.fit = {c.cell: (c.verdict, c.advice) for c in result.cells}
+    if result.ok:
+        console.print(f"[green]fit check:[/] every cell fits ({len(result.cells)})")
+        return
+    console.print(fit_table(result, launch.supervisor.profile.name))
+    if fit == "anyway":
+        console.print("[yellow]fit check:[/] going on as asked (--fit-anyway)")
+        return
+    if (
+        result.stopped is None
+        and sys.stdin.isatty()
+        and Confirm.ask("Some cells do not fit. Start anyway?", console=console)
+    ):
+        return
+    found = "; ".join(f"{c.cell} {c.verdict}: {c.advice}" for c in result.cells if c.verdict != "ok")
+    raise UnfitGarment(
+        f"fit check: {result.stopped or found}; fix it and run again, "
+        "or add --fit-anyway (--no-fit skips the check)"
+    )
 
 
 def _print_outcome(summary: dict[str, Any], console: Console) -> None:
@@ -173,7 +233,7 @@ def show_session(session_id: int, console: Console) -> None:
     if row.summary:
         console.print_json(json.dumps(row.summary))
     for event in history.events(session_id):
-        if event["kind"] in ("fault", "stop", "pause", "resume", "phase", "end"):
+        if event["kind"] in ("fit", "adapted", "fault", "stop", "pause", "resume", "phase", "end"):
             console.print(as_text(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}"))
     if not samples:
         console.print("no samples stored")

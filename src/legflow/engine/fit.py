@@ -91,6 +91,9 @@ class FitResult:
     cells: tuple[CellFit, ...]
     #: Why the check ended early (the supervisor latched its safe state), else None.
     stopped: str | None = None
+    #: Cells not filled, and why: the user's limits keep them under the test pressure (a zone
+    #: screening blocks).
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -98,7 +101,8 @@ class FitResult:
 
     def as_json(self) -> dict[str, object]:
         """The contract's shape: ``{"cells": {"left.calf": {"verdict", "advice", ...}}}``."""
-        return {"ok": self.ok, "stopped": self.stopped, "cells": {c.cell: c.as_json() for c in self.cells}}
+        cells = {c.cell: c.as_json() for c in self.cells}
+        return {"ok": self.ok, "stopped": self.stopped, "cells": cells, "skipped": dict(self.skipped)}
 
 
 def judge(
@@ -180,39 +184,52 @@ def fit_check(supervisor: Supervisor, clock: Clock, baseline_mL: dict[str, float
     vent = Commands.idle(n_legs, n_cells)
     for _ in range(round(VENT_s / TICK_s)):
         tick(vent)
+    skipped = tuple(
+        (names[c], f"its limit of {supervisor.cell_limit_mmHg[c]:g} mmHg is under the test pressure")
+        for c in range(n_cells)
+        if supervisor.cell_limit_mmHg[c] < TEST_PRESSURE_mmHg + 5.0
+    )
+    left_out = {name for name, _ in skipped}
     for j, spec in enumerate(profile.cells):
-        cells = [leg * per_leg + j for leg in range(n_legs)]
+        # this cell on each leg (each leg has its pump), as (its leg, its index)
+        filled = [
+            (leg, leg * per_leg + j) for leg in range(n_legs) if names[leg * per_leg + j] not in left_out
+        ]
+        if not filled:
+            continue
+        legs = [leg for leg, _ in filled]
+        cells = [c for _, c in filled]
         fill = Commands.idle(n_legs, n_cells)
         fill.exhaust_open[cells] = False
         fill.inlet_open[cells] = True
-        fill.pump_duty[:] = FILL_DUTY
-        air = np.zeros(n_legs)
-        half = np.full(n_legs, np.nan)  # air when each passed half the test pressure
-        reached = np.zeros(n_legs, bool)
-        end_p = np.zeros(n_legs)
+        fill.pump_duty[legs] = FILL_DUTY
+        n = len(filled)
+        air = np.zeros(n)
+        half = np.full(n, np.nan)  # air when each passed half the test pressure
+        reached = np.zeros(n, bool)
+        end_p = np.zeros(n)
         waited = 0.0
         while not reached.all() and waited < FILL_TIMEOUT_s and not supervisor.latched:
             sensors = tick(fill)
             waited += TICK_s
-            for leg, c in enumerate(cells):
-                if reached[leg]:
+            for k, (leg, c) in enumerate(filled):
+                if reached[k]:
                     continue
                 p = sensors.pressure_mmHg[c]
                 flow = profile.pump_flow_L_per_min(float(sensors.manifold_mmHg[leg]), FILL_DUTY) or 0.0
-                air[leg] += flow * 1000.0 / 60.0 * TICK_s
-                if np.isnan(half[leg]) and p >= TEST_PRESSURE_mmHg / 2:
-                    half[leg] = air[leg]
+                air[k] += flow * 1000.0 / 60.0 * TICK_s
+                if np.isnan(half[k]) and p >= TEST_PRESSURE_mmHg / 2:
+                    half[k] = air[k]
                 if p >= TEST_PRESSURE_mmHg:
-                    reached[leg] = True
-                    end_p[leg] = p
+                    reached[k] = True
+                    end_p[k] = p
                     fill.inlet_open[c] = False  # sealed at the test pressure
                     fill.pump_duty[leg] = 0.0
         seal = Commands.idle(n_legs, n_cells)
         seal.exhaust_open[cells] = False
-        peak = np.zeros(n_legs)
-        held = np.zeros(n_legs)
-        n_hold = round((SETTLE_s + HOLD_s) / TICK_s)
-        for _ in range(n_hold):
+        peak = np.zeros(n)
+        held = np.zeros(n)
+        for _ in range(round((SETTLE_s + HOLD_s) / TICK_s)):
             held = tick(seal).pressure_mmHg[cells]
             peak = np.maximum(peak, held)
         for _ in range(round(VENT_s / TICK_s)):
@@ -224,24 +241,23 @@ def fit_check(supervisor: Supervisor, clock: Clock, baseline_mL: dict[str, float
                 if trip
                 else "stopped"
             )
-            return FitResult(tuple(results), why)
-        for leg, c in enumerate(cells):
-            stiffness = (
-                (end_p[leg] - TEST_PRESSURE_mmHg / 2) / max(air[leg] - half[leg], 1e-6)
-                if reached[leg]
-                else 0.0
-            )
+            return FitResult(tuple(results), why, skipped)
+        for k, c in enumerate(cells):
+            rise_mL = air[k] - half[k]
+            stiffness = (end_p[k] - TEST_PRESSURE_mmHg / 2) / max(rise_mL, 1e-6) if reached[k] else 0.0
+            kept = held[k] / max(peak[k], 1e-6)
+            nominal_mL = cell_fill_mL(spec.volume_mL, TEST_PRESSURE_mmHg)
             results.append(
                 judge(
                     names[c],
                     spec.zone,
-                    float(air[leg]),
-                    float(held[leg] / max(peak[leg], 1e-6)),
-                    bool(reached[leg]),
+                    float(air[k]),
+                    float(kept),
+                    bool(reached[k]),
                     float(stiffness),
-                    cell_fill_mL(spec.volume_mL, TEST_PRESSURE_mmHg),
+                    nominal_mL,
                     baseline_mL.get(names[c]),
                 )
             )
     order = {name: i for i, name in enumerate(names)}
-    return FitResult(tuple(sorted(results, key=lambda r: order[r.cell])))
+    return FitResult(tuple(sorted(results, key=lambda r: order[r.cell])), None, skipped)

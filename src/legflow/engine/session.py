@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from legflow.clock import Clock, wall_s
-from legflow.device.faults import FaultSpec
+from legflow.device.faults import FAULT_KINDS, FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
@@ -123,6 +123,9 @@ class Session:
     #: What adapting the program to this device changed (`legflow.plan.adapt`): stored as events at
     #: the start and listed in the summary.
     adaptations: Sequence[str] = ()
+    #: The fit check before the session (`legflow.engine.fit`), each cell's verdict and advice:
+    #: stored as events at the start, the verdicts listed in the summary.
+    fit: dict[str, tuple[str, str]] | None = None
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -304,6 +307,7 @@ class Session:
             twin=self._twin_block(),
             adaptive=self._adaptive_summary() if self.adaptive else None,
             adapted=list(self.adaptations) or None,
+            fit={cell: verdict for cell, (verdict, _) in self.fit.items()} if self.fit is not None else None,
         )
 
     def _adaptive_summary(self) -> AdaptiveSummary:
@@ -325,7 +329,8 @@ class Session:
         """Each detected fault, matched to the injected fault that caused it where there is one,
         then each injected fault that was never detected (it came after the end, or was missed)."""
         faults: list[FaultSummary] = []
-        unmatched = sorted(self.injected, key=lambda f: f.at_s)
+        # (a garment worn loose or tight is how it is worn, for the fit check: no fault to find)
+        unmatched = sorted((f for f in self.injected if f.kind in FAULT_KINDS), key=lambda f: f.at_s)
         for trip in (t for t in self.supervisor.trips if t.is_fault):
             cause = _cause(trip, unmatched)
             if cause is not None:
@@ -411,6 +416,12 @@ class _Run:
         s.session_id = self.session_id
         for change in s.adaptations:
             s._event(self.session_id, "adapted", change)
+        if s.fit is not None:
+            unfit = [
+                f"{cell} {verdict}: {advice}" for cell, (verdict, advice) in s.fit.items() if verdict != "ok"
+            ]
+            for line in unfit or [f"every cell fits ({len(s.fit)})"]:
+                s._event(self.session_id, "fit", line)
         s.started_s = self.next_tick = clock.now()
         self.tick = 0  # program ticks done (a paused tick does not count)
         self.n_ticks = len(s.table)

@@ -181,8 +181,12 @@ class SessionSummary(_Block):
         default=None,
         description="what adapting the program to this device changed, one line each; absent when nothing",
     )
+    fit: dict[str, str] | None = Field(
+        default=None,
+        description="the fit check before the session: each cell's verdict; absent when none ran",
+    )
     id: int | None = Field(default=None, description="the stored session's id, once stored")
-    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "adapted", "id")
+    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "adapted", "fit", "id")
     DEVICE: ClassVar[tuple[str, ...]] = ("cells", "max_skin_temp_C", "faults", "vented_at_s")
 
     @model_validator(mode="after")
