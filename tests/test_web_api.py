@@ -323,3 +323,25 @@ def test_a_session_on_two_different_legs_reports_each_leg(dash):
     twin = dash.client.get(f"/api/v1/history/{row['id']}").json()["summary"]["twin"]
     assert twin["subject"] == "adult,oedema"
     assert [twin["legs"][leg]["subject"] for leg in ("left", "right")] == ["adult", "oedema"]
+
+
+def test_the_running_sessions_intensity_changes_and_bad_requests_get_4xx(dash):
+    idle = dash.client.post("/api/v1/sessions/current/intensity", json={"level": 1})
+    assert idle.status_code == 409 and "no session is running" in idle.json()["detail"]
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    dash.client.post("/api/v1/sessions", json={"program": "short-test"}).raise_for_status()
+    ask = lambda body: dash.client.post("/api/v1/sessions/current/intensity", json=body)  # noqa: E731
+    try:
+        assert ask({"level": 1, "boost": "calf"}).json() == {
+            "level": 1, "boost": "calf", "paused": [],
+            "text": "level +1 (110% of the program's pressures); calf boosted +10 mmHg",
+        }  # fmt: skip
+        assert ask({"paused": ["foot"]}).json()["paused"] == ["foot"]
+        assert ask({"paused": []}).json()["paused"] == []
+        assert ask({"boost": ""}).json()["boost"] is None
+        assert ask({"level": 3}).status_code == 422
+        bad_zone = ask({"boost": "elbow"})
+        assert bad_zone.status_code == 400 and "no zone 'elbow'" in bad_zone.json()["detail"]
+        assert ask({"speed": 2}).status_code == 422
+    finally:
+        dash.client.post("/api/v1/sessions/current/stop")

@@ -339,3 +339,33 @@ def test_the_start_form_shows_how_the_program_runs_on_the_device_chosen_and_the_
     _shot(page, "live-adapted")
     page.click("#estop")
     page.wait_for_selector("#safe-state", timeout=5_000)
+
+
+def test_the_live_view_raises_the_level_boosts_and_pauses_a_zone(page, dash):
+    """The live view's intensity buttons reach the running session: each press is what the API
+    does, shown back on the page from the session's own state, and kept as events."""
+    _start(page, dash, "two-holds")
+    page.wait_for_selector("#level-up")
+    page.click("#level-up")
+    page.wait_for_function("() => document.getElementById('intensity-text').textContent.includes('level +1')")
+    page.click("#boost-calf")
+    page.wait_for_function(
+        "() => document.getElementById('intensity-text').textContent.includes('calf boosted')"
+    )
+    page.click("#pause-foot")
+    page.wait_for_function(
+        "() => document.getElementById('intensity-text').textContent.includes('paused: foot')"
+    )
+    assert dash.manager._launch.session.control.intensity.paused == {"foot"}
+    _shot(page, "live-intensity")
+    page.click("#estop")
+    page.wait_for_selector("#safe-state", timeout=5_000)
+    session_id = dash.manager._launch.session.session_id
+    page.wait_for_selector("#ended a", timeout=10_000)
+    events = dash.client.get(f"/api/v1/history/{session_id}").json()["events"]
+    changes = [e["detail"] for e in events if e["kind"] == "intensity"]
+    assert changes == [
+        "level +1 (110% of the program's pressures)",
+        "level +1 (110% of the program's pressures); calf boosted +10 mmHg",
+        "level +1 (110% of the program's pressures); calf boosted +10 mmHg; paused: foot",
+    ]

@@ -83,7 +83,8 @@ def status_word(state: LiveState) -> str:
     return f"{state.status} · venting" if state.venting else state.status
 
 
-def render(state: LiveState, program: str) -> Panel:
+def render(state: LiveState, program: str, keys: str | None = None) -> Panel:
+    """The live panel; ``keys``: the intensity keys and the zone they act on, where keys work."""
     status = status_word(state)
     if state.trip is not None and state.trip.is_fault:
         status = f"SAFE STATE: {state.trip.detector.replace('_', ' ')} {state.trip.where or ''}"
@@ -112,6 +113,10 @@ def render(state: LiveState, program: str) -> Panel:
         parts.append(twin_line(state.twin, list(dict.fromkeys(c.split(".")[0] for c in state.cells))))
     if state.guide:
         parts.append(Text.assemble(("now: ", "bold magenta"), as_text(state.guide, multiline=True)))
+    if state.intensity.level or state.intensity.boost or state.intensity.paused or keys:
+        parts.append(Text.assemble(("intensity ", "dim"), as_text(state.intensity.describe())))
+    if keys:
+        parts.append(Text(keys, "dim"))
     parts.append(Text("Ctrl-C: stop and vent · twice: emergency stop", "dim"))
     return Panel(Group(*parts), title="legflow session", title_align="left")
 

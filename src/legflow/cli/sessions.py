@@ -6,6 +6,7 @@ import itertools
 import json
 import signal
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from rich.text import Text
 
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
+from legflow.cli.keys import IntensityKeys
 from legflow.cli.live import render
 from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
@@ -103,12 +105,16 @@ def run_session(
                 return session.run()
             wall = RealClock()
             shown = [-1.0]
-            with Live(console=console, auto_refresh=False, transient=False) as live:
+            zones: list[str] = list(dict.fromkeys(c.zone for c in session.supervisor.profile.cells))
+            keys = IntensityKeys(session.control, zones) if sys.stdin.isatty() else None
+            with Live(console=console, auto_refresh=False, transient=False) as live, keys or nullcontext():
 
                 def update(state: LiveState) -> None:
                     if wall.now() - shown[0] >= 0.1 or state.trip is not None:
                         shown[0] = wall.now()
-                        live.update(render(state, source.program.name), refresh=True)
+                        live.update(
+                            render(state, source.program.name, keys.help() if keys else None), refresh=True
+                        )
 
                 summary = session.run(on_update=update, update_every_s=0.1)
                 live.update(render(session.last_state, source.program.name), refresh=True)

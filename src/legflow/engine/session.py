@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -22,9 +22,11 @@ from legflow.device.faults import FAULT_KINDS, FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
+from legflow.engine.intensity import LEVELS, Intensity, IntensityInForce
 from legflow.engine.interfaces import Limb, Recorder
 from legflow.engine.refill import measuring_cells
 from legflow.engine.summary import AdaptiveSummary, CellSummary, FaultSummary, SessionSummary, TwinSummary
+from legflow.errors import UsageError
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Phase, Program
 from legflow.programs.timeline import Timeline
@@ -70,6 +72,8 @@ class LiveState:
     vented: bool = False
     #: Seconds since the session started on its clock, pauses and the final vent included.
     clock_s: float = 0.0
+    #: What the user asked of the intensity (`legflow.engine.intensity`).
+    intensity: Intensity = field(default_factory=Intensity)
 
 
 class SessionControl:
@@ -80,6 +84,48 @@ class SessionControl:
         self._lock = threading.Lock()
         self.paused = False
         self.stop_requested = False
+        self._zones = tuple(dict.fromkeys(c.zone for c in supervisor.profile.cells))
+        self._intensity = Intensity()
+        self._said: list[str] = []  # intensity changes not yet recorded as events
+
+    # -- intensity (`legflow.engine.intensity`) ------------------------------------------------
+    @property
+    def intensity(self) -> Intensity:
+        return self._intensity
+
+    def set_level(self, level: int) -> Intensity:
+        """The level, -2..+2 (a level outside is a `UsageError`)."""
+        low, high = LEVELS
+        if not low <= level <= high:
+            raise UsageError(f"level {level} is out of {low:+d}..{high:+d}")
+        return self._change(replace(self._intensity, level=level))
+
+    def set_boost(self, zone: str | None) -> Intensity:
+        """Boost one zone (None: no boost)."""
+        return self._change(replace(self._intensity, boost=self._zone(zone) if zone else None))
+
+    def pause_zone(self, zone: str, paused: bool = True) -> Intensity:
+        """Pause one zone (vented at once), or resume it at its next cycle."""
+        held = set(self._intensity.paused) - {self._zone(zone)}
+        return self._change(replace(self._intensity, paused=frozenset(held | ({zone} if paused else set()))))
+
+    def _zone(self, zone: str) -> str:
+        if zone not in self._zones:
+            raise UsageError(f"no zone '{zone}' on this device (it has: {', '.join(self._zones)})")
+        return zone
+
+    def _change(self, wanted: Intensity) -> Intensity:
+        with self._lock:
+            if wanted != self._intensity:
+                self._intensity = wanted
+                self._said.append(wanted.describe())
+            return wanted
+
+    def take_changes(self) -> list[str]:
+        """The intensity changes asked since the last call, in words (the loop records them)."""
+        with self._lock:
+            said, self._said = self._said, []
+            return said
 
     def pause(self) -> None:
         with self._lock:
@@ -143,6 +189,7 @@ class Session:
         settings = ControllerSettings.for_profile(profile)
         leg_of_cell = self.supervisor.cell_leg
         self.pressure_ctl = PressureController(len(self.cells), leg_of_cell, len(profile.legs), settings)
+        self.intensity = IntensityInForce(zones, self.supervisor.cell_limit_mmHg)
         self.heater_ctl = HeaterController()
         self.adaptive = self._adaptive_cycles(legs, zones)
         self.max_pressure = np.zeros(len(self.cells))
@@ -393,6 +440,7 @@ class Session:
             trip=self.supervisor.trip,
             status=self.status,
             twin=self.twin.signals() if self.twin is not None else None,
+            intensity=self.control.intensity,
             venting=venting,
             vented=bool(np.max(sensors.pressure_mmHg) < VENTED_BELOW_mmHg),
             clock_s=self.clock.now() - self.started_s,
@@ -502,6 +550,10 @@ class _Run:
             self.sealed, self.settling = cycle.sealed, cycle.settling
         else:
             self.setpoint = s.table[self.tick]
+        for change in s.control.take_changes():
+            s._event(self.session_id, "intensity", change)
+        if not self.paused:
+            self.setpoint = s.intensity.apply(self.setpoint, s.control.intensity)
 
     def actuate(self) -> None:
         """The controllers' commands, through the supervisor (which records what it overrode)."""

@@ -137,6 +137,15 @@ class StartRequest(_Body):
     inject: list[str] = Field(default_factory=list, description="Faults to inject: KIND[:CELL]@SECONDS.")
 
 
+class IntensityRequest(BaseModel):
+    """What to change of the running session's intensity; what is left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: int | None = Field(default=None, ge=-2, le=2, description="-2..+2, each a tenth of the pressures")
+    boost: str | None = Field(default=None, description="a zone to boost +10 mmHg; empty: no boost")
+    paused: list[str] | None = Field(default=None, description="the zones to pause (the others resume)")
+
+
 def _problems(exc: LegflowError) -> list[dict[str, Any]]:
     return [p.__dict__ for p in getattr(exc, "problems", [])]
 
@@ -442,6 +451,10 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     def pause():
         manager.pause()
         return {"paused": True}
+
+    @api.post("/sessions/current/intensity", summary="Level, boost or paused zones of the running session")
+    def intensity(body: IntensityRequest):
+        return manager.intensity(body.level, body.boost, body.paused)
 
     @api.post("/sessions/current/resume", summary="Resume after a pause")
     def resume():

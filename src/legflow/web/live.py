@@ -20,6 +20,7 @@ import numpy as np
 
 from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
+from legflow.engine.intensity import Intensity
 from legflow.engine.session import LiveState
 from legflow.errors import LegflowError
 from legflow.safety.limits import Limits
@@ -85,7 +86,18 @@ def state_message(state: LiveState, run: int, session_id: int | None, program: s
             "is_fault": trip.is_fault,
         },
         "twin": state.twin,
+        "intensity": intensity_message(state.intensity),
         "sent_s": wall_s(),
+    }
+
+
+def intensity_message(intensity: Intensity) -> dict[str, Any]:
+    """What the user asked of the intensity, as the page shows it."""
+    return {
+        "level": intensity.level,
+        "boost": intensity.boost,
+        "paused": sorted(intensity.paused),
+        "text": intensity.describe(),
     }
 
 
@@ -179,6 +191,20 @@ class SessionManager:
     def stop(self) -> None:
         self._session().control.stop()
 
+    def intensity(self, level: int | None, boost: str | None, paused: list[str] | None) -> dict[str, Any]:
+        """Change what is given (None: leave it); `UsageError` for a level or zone out of range."""
+        control = self._session().control
+        if level is not None:
+            control.set_level(level)
+        if boost is not None:
+            control.set_boost(boost or None)
+        if paused is not None:
+            for zone in control.intensity.paused - set(paused):
+                control.pause_zone(zone, False)
+            for zone in paused:
+                control.pause_zone(zone, True)
+        return intensity_message(control.intensity)
+
     def emergency_stop(self) -> bool:
         """The safe state at once. Works whatever the session does; False if none was running."""
         launch = self._launch
@@ -210,6 +236,7 @@ class SessionManager:
             "legs": list(profile.legs),
             "duration_s": launch.session.timeline.duration_s,
             "adapted": list(launch.changes),
+            "zones": list(dict.fromkeys(cell.zone for cell in profile.cells)),
         }
 
     def subscribe(self) -> asyncio.Queue:

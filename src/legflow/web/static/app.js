@@ -488,11 +488,30 @@ function liveView() {
     el("button", { id: "pause", onclick: () => api("/sessions/current/pause", { method: "POST" }).catch(alertError) }, "Pause"), " ",
     el("button", { id: "resume", onclick: () => api("/sessions/current/resume", { method: "POST" }).catch(alertError) }, "Resume"), " ",
     el("button", { id: "stop", onclick: () => api("/sessions/current/stop", { method: "POST" }).catch(alertError) }, "Stop (vent)"));
+  // intensity in the user's hands: level, a boost on one zone, zones paused (drawn per session)
+  const intensityText = el("span", { id: "intensity-text" });
+  const intensityButtons = el("span", { id: "intensity-buttons" });
+  const intensity = el("div", { id: "intensity", class: "intensity" }, intensityText, " ", intensityButtons);
+  const ask = (body) => api("/sessions/current/intensity", { json: body }).catch(alertError);
+  const intensityControls = (hello) => {
+    const now = () => (live.state && live.state.intensity) || { level: 0, boost: null, paused: [] };
+    const zoneButtons = (hello.zones || []).map((zone) => el("span", { class: "zone-controls" },
+      el("button", { id: `boost-${zone}`, onclick: () => ask({ boost: now().boost === zone ? "" : zone }) }, `boost ${zone}`), " ",
+      el("button", { id: `pause-${zone}`, onclick: () => {
+        const paused = new Set(now().paused);
+        if (paused.has(zone)) paused.delete(zone); else paused.add(zone);
+        ask({ paused: [...paused] });
+      } }, `pause ${zone}`)));
+    intensityButtons.replaceChildren(
+      el("button", { id: "level-down", onclick: () => ask({ level: Math.max(-2, now().level - 1) }) }, "level −"), " ",
+      el("button", { id: "level-up", onclick: () => ask({ level: Math.min(2, now().level + 1) }) }, "level +"), " ",
+      ...zoneButtons);
+  };
   const outcome = el("div", { id: "outcome" });  // the safe state, when the supervisor holds it
   const ended = el("div");
   view.replaceChildren(el("h1", {}, "Live session"), status, el("div", { class: "row" },
     el("div", { class: "card" }, holder, indicators),
-    el("div", { class: "card" }, phase, guide, adapted, controls, twinLine, outcome, ended)),
+    el("div", { class: "card" }, phase, guide, adapted, controls, intensity, twinLine, outcome, ended)),
   el("div", { class: "card" }, el("h3", {}, "Cell pressure (last 60 s)"), pressureCanvas, pressureLegend),
   el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow (a model prediction)"), twinCanvas, twinLegend));
 
@@ -510,6 +529,7 @@ function liveView() {
       const changes = hello.adapted || [];
       adapted.hidden = !changes.length;
       adapted.replaceChildren(...changes.map((change) => el("li", {}, `adapted to ${hello.profile}: ${change}`)));
+      intensityControls(hello);
     }
     if (!state || state.run !== hello.run) { status.textContent = `starting ${hello.title}…`; return; }
     paintLegs(holder.firstChild, hello, state);
@@ -520,6 +540,7 @@ function liveView() {
     phase.textContent = running ? `${state.phase} · ${fmtTime(state.duration_s - state.t_s)} left (phase ${fmtTime(state.phase_left_s)})`
       : `${state.phase} · ended at ${fmtTime(state.t_s)} of ${fmtTime(state.duration_s)}`;
     guide.hidden = !state.guide; guide.textContent = state.guide || "";
+    intensityText.textContent = state.intensity ? `intensity: ${state.intensity.text}` : "";
     indicators.replaceChildren(
       el("span", { class: state.rollers ? "on" : "", id: "rollers-state" }, `rollers: ${state.rollers || "off"}`),
       el("span", { class: state.heat_target_C ? "on" : "", id: "heat-state" },

@@ -1,0 +1,136 @@
+"""Intensity in the user's hands (`legflow.engine.intensity`): a level, a boost on one zone and a
+zone paused, from the session's control (the CLI's keys, the web page's buttons), applied at each
+cell's next cycle when it squeezes more and at once when it squeezes less, never past a limit,
+and recorded as events."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from legflow.apps.limb import leg_twin
+from legflow.clock import VirtualClock
+from legflow.device.profile import load_profile
+from legflow.device.sim import SimulatedMassager
+from legflow.engine.intensity import BOOST_mmHg, Intensity, IntensityInForce
+from legflow.engine.session import Session
+from legflow.errors import UsageError
+from legflow.programs.library import builtin_source
+from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
+from legflow.store import History
+
+ZONES = ["calf", "thigh"]
+LIMITS = np.array([100.0, 100.0])
+
+
+def test_more_waits_for_the_next_cycle_and_less_comes_at_once():
+    force = IntensityInForce(ZONES, LIMITS)
+    squeezing = np.array([60.0, 60.0])
+    up = Intensity(level=2, boost="calf")
+    assert list(force.apply(squeezing, up)) == [60.0, 60.0]  # mid-squeeze: unchanged
+    assert list(force.apply(np.array([0.0, 0.0]), up)) == [0.0, 0.0]  # at rest: adopted
+    assert list(force.apply(squeezing, up)) == pytest.approx([60.0 * 1.2 + BOOST_mmHg, 72.0])
+    down = Intensity(level=-1, paused=frozenset({"thigh"}))
+    assert list(force.apply(squeezing, down)) == pytest.approx([54.0, 0.0])  # at once
+
+
+def test_never_past_a_cells_limit():
+    force = IntensityInForce(ZONES, LIMITS)
+    force.apply(np.zeros(2), Intensity(level=2, boost="thigh"))
+    assert list(force.apply(np.array([95.0, 95.0]), Intensity(level=2, boost="thigh"))) == [100.0, 100.0]
+
+
+def session(profile: str = "reference") -> tuple[Session, History]:
+    device = load_profile(profile)
+    clock = VirtualClock()
+    twin = leg_twin(device)
+    supervisor = Supervisor(SimulatedMassager(device, clock, limb=twin), DEFAULT_LIMITS, clock)
+    history = History(":memory:")
+    program = builtin_source("sitting-break").program
+    return Session(program, "sitting-break", supervisor, clock, twin=twin, history=history), history
+
+
+def test_a_session_squeezes_as_the_user_asks_and_records_it():
+    plain, _ = session()
+    plain.run()
+    asked, history = session()
+    asked.control.set_level(2)
+    asked.control.set_boost("calf")
+    asked.control.pause_zone("thigh")
+    summary = asked.run()
+    base = plain.summary.cells
+    cells = summary["cells"]
+    calf = cells["left.calf"]["true_max_pressure_mmHg"]
+    assert calf > base["left.calf"].true_max_pressure_mmHg * 1.2 + BOOST_mmHg - 6.0
+    assert calf <= DEFAULT_LIMITS.pressure_limit_mmHg("calf")[0] + 10.0
+    assert cells["left.thigh"]["true_max_pressure_mmHg"] < 5.0  # paused all along
+    events = [e["detail"] for e in history.events(summary["id"]) if e["kind"] == "intensity"]
+    assert events == [
+        "level +2 (120% of the program's pressures)",
+        "level +2 (120% of the program's pressures); calf boosted +10 mmHg",
+        "level +2 (120% of the program's pressures); calf boosted +10 mmHg; paused: thigh",
+    ]
+
+
+def test_a_bad_request_is_refused_with_the_reason():
+    s, _ = session("calf-sleeve")
+    with pytest.raises(UsageError, match=re.escape("level 3 is out of -2..+2")):
+        s.control.set_level(3)
+    with pytest.raises(
+        UsageError, match=re.escape("no zone 'thigh' on this device (it has: ankle, calf, knee)")
+    ):
+        s.control.set_boost("thigh")
+    assert s.control.intensity == Intensity()
+
+
+def _read_until(fd: int, needle: str, deadline: float) -> str:
+    seen = ""
+    while needle not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} never came; saw: {seen[-400:]!r}")
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536).decode(errors="replace")
+            except OSError:
+                break
+    return seen
+
+
+@pytest.mark.system
+def test_keys_in_a_terminal_change_the_intensity(isolated_home):
+    """In a real pseudo-terminal, `legflow run` shows the keys; `+` raises the level and `b`
+    boosts the calf; both land in the session's events and in the pressures it reached."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "legflow", "run", "recovery", "--fast"],
+        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    deadline = time.monotonic() + 120
+    seen = _read_until(leader, "b boost calf", deadline)
+    os.write(leader, b"+b")
+    seen += _read_until(leader, "completed after", deadline)
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    history = History(isolated_home / "history.sqlite", readonly=True)
+    try:
+        (row,) = history.sessions()
+        changes = [e["detail"] for e in history.events(row.id) if e["kind"] == "intensity"]
+        assert changes[-1] == "level +1 (110% of the program's pressures); calf boosted +10 mmHg", changes
+        assert row.summary is not None
+        # recovery squeezes the calf at 75 mmHg at most: boosted, it went past that
+        assert row.summary["cells"]["left.calf"]["true_max_pressure_mmHg"] > 80.0
+    finally:
+        history.close()
+    assert "keys: + - level" in seen  # the keys are on screen
