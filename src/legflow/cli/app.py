@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.prompt import Confirm, IntPrompt, Prompt
 from rich.table import Table
 
-from legflow.anatomy import COMPRESSION_ZONES
+from legflow.anatomy import COMPRESSION_ZONES, distal_rank
 from legflow.cli.render import device_fit_markdown, device_fit_table, library_table, program_view
 from legflow.cli.text import as_text, printable
 from legflow.cli.trials import cohorts_command, optimise_command, trial_command
@@ -253,6 +253,10 @@ def run(
         ),
     ] = "auto",
     no_fit: Annotated[bool, typer.Option("--no-fit", help="Skip the fit check before the session.")] = False,
+    comfort: Annotated[
+        str,
+        typer.Option("--comfort", help="Your learned comfort scaling: ask (in a terminal), apply or skip."),
+    ] = "ask",
     fit_anyway: Annotated[
         bool, typer.Option("--fit-anyway", help="Start even if the fit check finds a cell that does not fit.")
     ] = False,
@@ -299,6 +303,7 @@ def run(
         reset_device=reset_device,
         user=user,
         fit="skip" if no_fit else "anyway" if fit_anyway else "check",
+        comfort=comfort,
     )
     if json_out:
         print(json.dumps(summary, indent=2))
@@ -336,6 +341,41 @@ def fit(
         console.print(fit_table(result, profile))
     if not result.ok:
         raise typer.Exit(5)
+
+
+@app.command(name="comfort")
+def comfort_command(
+    user: UserOpt = DEFAULT_USER,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget what your sessions taught.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """Your comfort per zone, as your last sessions ended (level, boost): the scaling the next
+    session proposes."""
+    from legflow.store.history import COMFORT_SESSIONS, default_history
+
+    history = default_history(readonly=not reset)
+    try:
+        if reset:
+            gone = history.reset_comfort(user)
+            _say(f"forgot {gone} comfort record(s) of user '{user}'")
+            return
+        learned = dict(sorted(history.comfort(user).items(), key=lambda item: distal_rank(item[0])))
+    finally:
+        history.close()
+    if json_out:
+        print(
+            json.dumps(
+                {"user": user, "zones": {z: {"share": s, "sessions": n} for z, (s, n) in learned.items()}}
+            )
+        )
+        return
+    table = Table(title=as_text(f"Comfort of user '{user}'"), title_justify="left")
+    for column in ("zone", "share of the programs' pressures", "from sessions"):
+        table.add_column(column)
+    for zone, (share, n) in learned.items():
+        table.add_row(zone, f"{share:.0%}", str(n))
+    table.caption = f"the median of your last {COMFORT_SESSIONS} sessions; legflow run proposes it"
+    console.print(table if learned else as_text(f"no comfort learned yet for user '{user}'"))
 
 
 @app.command()

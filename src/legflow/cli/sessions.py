@@ -16,6 +16,7 @@ from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
+from legflow.anatomy import distal_rank
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.cli.keys import IntensityKeys
@@ -23,8 +24,10 @@ from legflow.cli.live import render
 from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
-from legflow.engine.session import LiveState
+from legflow.engine.intensity import comfort_shares, scaled, zone_peaks_mmHg
+from legflow.engine.session import LiveState, Session
 from legflow.errors import UnfitGarment
+from legflow.evidence.dose import compare
 from legflow.safety.limits import Limits
 from legflow.store import History, SessionRow, default_history, history_path, move_aside
 from legflow.store.export import export_csv, export_json
@@ -48,11 +51,14 @@ def run_session(
     reset_device: bool = False,
     user: str = "default",
     fit: str = "check",
+    comfort: str = "ask",
 ) -> dict[str, Any]:
     """Check the program for this device and user, then run it with a live display (on the
     simulated massager, or on the massager at the serial port `device`, reset first if asked).
     ``fit``: ``check`` fits the garment first and proceeds only if every cell fits or the user
-    agrees at the prompt; ``anyway`` proceeds whatever it finds; ``skip`` does not check."""
+    agrees at the prompt; ``anyway`` proceeds whatever it finds; ``skip`` does not check.
+    ``comfort``: the user's learned comfort scaling is proposed (``ask``: applied if they agree at
+    the prompt), ``apply``-ed or ``skip``-ped; what they end the session at teaches it."""
     history = default_history()
     try:
         launch = prepare_session(
@@ -83,6 +89,8 @@ def run_session(
             launch.supervisor.close()
             history.close()
             raise
+    if comfort != "skip":
+        _propose_comfort(session, history, user, comfort == "apply", console)
     if launch.changes:
         console.print(f"[yellow]adapted to device '{markup_safe(session.supervisor.profile.name)}':[/]")
         for change in launch.changes:
@@ -102,7 +110,7 @@ def run_session(
     try:
         with launch:  # leaving it, even on an error, closes the massager in its safe state
             if quiet:
-                return session.run()
+                return _learn_comfort(session.run(), session, history, user)
             wall = RealClock()
             shown = [-1.0]
             zones: list[str] = list(dict.fromkeys(c.zone for c in session.supervisor.profile.cells))
@@ -119,10 +127,52 @@ def run_session(
                 summary = session.run(on_update=update, update_every_s=0.1)
                 live.update(render(session.last_state, source.program.name), refresh=True)
             _print_outcome(summary, console)
-            return summary
+            return _learn_comfort(summary, session, history, user)
     finally:
         signal.signal(signal.SIGINT, previous)
         history.close()
+
+
+#: A session shorter than this teaches nothing of the user's comfort.
+COMFORT_MIN_s = 60.0
+
+
+def _propose_comfort(session: Session, history: History, user: str, apply: bool, console: Console) -> None:
+    """Show the comfort scaling the user's earlier sessions taught for the zones this program
+    squeezes, with what it does to the program's evidence dose; apply it if asked (``apply``) or
+    if they agree at the prompt."""
+    peaks = zone_peaks_mmHg(session.program)
+    taught = sorted(history.comfort(user).items(), key=lambda item: distal_rank(item[0]))
+    learned = {z: s for z, (s, _) in taught if z in peaks and abs(s - 1.0) >= 0.05}
+    if not learned:
+        return
+    console.print(
+        "[cyan]comfort:[/] your last sessions ended at "
+        + ", ".join(f"{z} {s:.0%}" for z, s in learned.items())
+        + " of the programs' pressures"
+    )
+    before = {c.benefit.id: c for c in compare(session.program)}
+    for after in compare(scaled(session.program, learned)):
+        if before[after.benefit.id].matches and after.matches is False:
+            console.print(
+                f"  [yellow]at that scaling, {markup_safe(after.benefit.id)}:[/] {markup_safe(after.verdict)}"
+            )
+    if apply or (
+        sys.stdin.isatty() and Confirm.ask("Apply your comfort scaling?", default=True, console=console)
+    ):
+        session.use_comfort(learned)
+    else:
+        console.print("  (not applied: --comfort apply applies it)")
+
+
+def _learn_comfort(summary: dict[str, Any], session: Session, history: History, user: str) -> dict[str, Any]:
+    """What the user ended the session at, per zone, teaches their comfort (a session cut short
+    or ended by a fault teaches nothing)."""
+    if summary["status"] != "fault" and summary["duration_s"] >= COMFORT_MIN_s:
+        shares = comfort_shares(zone_peaks_mmHg(session.program), session.comfort, session.control.intensity)
+        if shares:
+            history.add_comfort(user, shares)
+    return summary
 
 
 def _fit_first(
@@ -239,7 +289,18 @@ def show_session(session_id: int, console: Console) -> None:
     if row.summary:
         console.print_json(json.dumps(row.summary))
     for event in history.events(session_id):
-        if event["kind"] in ("fit", "adapted", "fault", "stop", "pause", "resume", "phase", "end"):
+        if event["kind"] in (
+            "fit",
+            "adapted",
+            "comfort",
+            "intensity",
+            "fault",
+            "stop",
+            "pause",
+            "resume",
+            "phase",
+            "end",
+        ):
             console.print(as_text(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}"))
     if not samples:
         console.print("no samples stored")

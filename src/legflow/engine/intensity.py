@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from legflow.programs.model import Program
+
 LEVELS = (-2, 2)
 LEVEL_SHARE = 0.10
 BOOST_mmHg = 10.0
@@ -44,13 +46,62 @@ class Intensity:
         return "; ".join(parts)
 
 
+def zone_peaks_mmHg(program: Program) -> dict[str, float]:
+    """Each compression zone's highest programmed pressure."""
+    peaks: dict[str, float] = {}
+    for phase in program.phases:
+        if phase.squeezes and phase.compression is not None:
+            for zone, p in phase.compression.zone_pressures().items():
+                peaks[zone] = max(peaks.get(zone, 0.0), p)
+    return peaks
+
+
+def scaled(program: Program, shares: dict[str, float]) -> Program:
+    """The program with each zone's pressures scaled by its share (to compare with its evidence)."""
+    phases = []
+    for phase in program.phases:
+        c = phase.compression
+        if c is None or not phase.squeezes:
+            phases.append(phase)
+            continue
+        pressures = [round(p * shares.get(z, 1.0), 1) for z, p in c.zone_pressures().items()]
+        phases.append(
+            phase.model_copy(update={"compression": c.model_copy(update={"pressure_mmHg": pressures})})
+        )
+    return program.model_copy(update={"phases": phases})
+
+
+#: What learned comfort may scale a zone to, at most (either way) of the program's pressures.
+COMFORT_BOUNDS = (0.6, 1.4)
+
+
+def comfort_shares(
+    program_peaks_mmHg: dict[str, float], comfort: dict[str, float], asked: Intensity
+) -> dict[str, float]:
+    """Per zone the program squeezes, the share of its pressure the user ended a session at: the
+    comfort scaling they started with, times their level, plus a boost as a share of the zone's
+    peak. A paused zone tells nothing of a pressure and is left out."""
+    shares = {}
+    for zone, peak in program_peaks_mmHg.items():
+        if zone in asked.paused or peak <= 0:
+            continue
+        share = comfort.get(zone, 1.0) * asked.share + (BOOST_mmHg / peak if asked.boost == zone else 0.0)
+        low, high = COMFORT_BOUNDS
+        shares[zone] = round(min(high, max(low, share)), 3)
+    return shares
+
+
 class IntensityInForce:
     """Each cell's share, boost and pause in force, moved towards what the user asked as the
-    module says; `apply` turns the program's setpoints into the ones the controller follows."""
+    module says; `apply` turns the program's setpoints into the ones the controller follows.
+    ``comfort``: per zone, the scaling the user accepted at the start (their learned comfort)."""
 
-    def __init__(self, cell_zones: list[str], limit_mmHg: np.ndarray):
+    def __init__(
+        self, cell_zones: list[str], limit_mmHg: np.ndarray, comfort: dict[str, float] | None = None
+    ):
         self.zones = np.array(cell_zones)
         self.limit_mmHg = np.asarray(limit_mmHg, float)
+        self.comfort = np.array([(comfort or {}).get(z, 1.0) for z in cell_zones])
         n = len(cell_zones)
         self.share = np.ones(n)
         self.boost = np.zeros(n, bool)
@@ -64,7 +115,7 @@ class IntensityInForce:
         self.share = np.where(rest | (share < self.share), share, self.share)
         self.boost = np.where(rest | ~boost, boost, self.boost)
         self.off = np.where(rest | off, off, self.off)
-        out = programmed_mmHg * self.share + np.where(self.boost & ~rest, BOOST_mmHg, 0.0)
+        out = programmed_mmHg * self.comfort * self.share + np.where(self.boost & ~rest, BOOST_mmHg, 0.0)
         out[self.off] = 0.0
         capped: np.ndarray = np.minimum(out, self.limit_mmHg)
         return capped

@@ -172,6 +172,8 @@ class Session:
     #: The fit check before the session (`legflow.engine.fit`), each cell's verdict and advice:
     #: stored as events at the start, the verdicts listed in the summary.
     fit: dict[str, tuple[str, str]] | None = None
+    #: Per zone, the comfort scaling the user accepted for this session (`legflow comfort`).
+    comfort: dict[str, float] = field(default_factory=dict)
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -189,7 +191,7 @@ class Session:
         settings = ControllerSettings.for_profile(profile)
         leg_of_cell = self.supervisor.cell_leg
         self.pressure_ctl = PressureController(len(self.cells), leg_of_cell, len(profile.legs), settings)
-        self.intensity = IntensityInForce(zones, self.supervisor.cell_limit_mmHg)
+        self.intensity = IntensityInForce(zones, self.supervisor.cell_limit_mmHg, self.comfort)
         self.heater_ctl = HeaterController()
         self.adaptive = self._adaptive_cycles(legs, zones)
         self.max_pressure = np.zeros(len(self.cells))
@@ -239,6 +241,14 @@ class Session:
         if on_update is not None:
             on_update(self.last_state)
         return self.summary.as_json()
+
+    def use_comfort(self, comfort: dict[str, float]) -> None:
+        """Scale each zone's pressures by the user's accepted comfort from the start (before
+        `run`), within the cells' limits; recorded as an event."""
+        self.comfort = dict(comfort)
+        self.intensity = IntensityInForce(
+            self.intensity.zones.tolist(), self.intensity.limit_mmHg, self.comfort
+        )
 
     def _twin_block(self) -> TwinSummary | None:
         """The summary's twin block, taken once, as the program ends."""
@@ -464,6 +474,9 @@ class _Run:
         s.session_id = self.session_id
         for change in s.adaptations:
             s._event(self.session_id, "adapted", change)
+        if s.comfort:
+            scaled = ", ".join(f"{zone} {share:.0%}" for zone, share in s.comfort.items())
+            s._event(self.session_id, "comfort", f"your comfort scaling: {scaled}")
         if s.fit is not None:
             unfit = [
                 f"{cell} {verdict}: {advice}" for cell, (verdict, advice) in s.fit.items() if verdict != "ok"

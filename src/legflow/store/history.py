@@ -78,7 +78,15 @@ CREATE TABLE IF NOT EXISTS fits (      -- one row per cell of each fit check
     kept REAL NOT NULL                 -- share of its pressure it held once sealed
 );
 CREATE INDEX IF NOT EXISTS fits_by_user ON fits(user, profile, cell, at);
+CREATE TABLE IF NOT EXISTS comfort (   -- per zone, the share of the pressure a session ended at
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,                  -- UTC, ISO 8601
+    zone TEXT NOT NULL,
+    share REAL NOT NULL
+);
 """
+#: How many of a user's latest sessions make their comfort scaling of a zone (its median).
+COMFORT_SESSIONS = 5
 #: How many of a user's latest ok fits of a cell make their baseline (its median).
 BASELINE_FITS = 5
 
@@ -231,6 +239,41 @@ class History:
             if len(fills.setdefault(cell, [])) < BASELINE_FITS:
                 fills[cell].append(fill)
         return {cell: float(statistics.median(v)) for cell, v in fills.items()}
+
+    # -- comfort -------------------------------------------------------------------------------
+    def add_comfort(self, user: str, shares: dict[str, float]) -> None:
+        """What one session ended at, per zone (`legflow.engine.intensity.comfort_shares`)."""
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO comfort VALUES (?, ?, ?, ?)", [(user, at, z, s) for z, s in shares.items()]
+            )
+
+        self._write_or_fail(write)
+
+    def comfort(self, user: str) -> dict[str, tuple[float, int]]:
+        """Per zone, the median share of this user's latest COMFORT_SESSIONS sessions, and how
+        many sessions it is from."""
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT zone, share FROM comfort WHERE user = ? ORDER BY at DESC, rowid DESC", (user,)
+            ).fetchall()
+        shares: dict[str, list[float]] = {}
+        for zone, share in rows:
+            if len(shares.setdefault(zone, [])) < COMFORT_SESSIONS:
+                shares[zone].append(share)
+        return {zone: (float(statistics.median(v)), len(v)) for zone, v in shares.items()}
+
+    def reset_comfort(self, user: str) -> int:
+        """Forget what this user's sessions taught of their comfort; how many rows it was."""
+        gone: list[int] = []
+
+        def write(db: sqlite3.Connection) -> None:
+            gone.append(db.execute("DELETE FROM comfort WHERE user = ?", (user,)).rowcount)
+
+        self._write_or_fail(write)
+        return gone[0]
 
     # -- writing -----------------------------------------------------------------------------
     def start(self, program: str, profile: str, cells: list[str]) -> int:

@@ -1,0 +1,141 @@
+"""Comfort that legflow learns: what a user ends each session at (level, boost) is kept per zone;
+the next run proposes it, says what it does to the program's evidence dose, and applies it only
+if the user agrees; `legflow comfort` shows and resets it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cli_helpers import run_cli
+from legflow.engine.intensity import BOOST_mmHg, Intensity, comfort_shares
+from legflow.store import History
+from legflow.store.history import default_history
+from test_intensity import _read_until
+
+
+def test_what_a_session_ended_at_per_zone():
+    peaks = {"calf": 50.0, "thigh": 40.0, "foot": 60.0}
+    asked = Intensity(level=-1, boost="calf", paused=frozenset({"foot"}))
+    assert comfort_shares(peaks, {"thigh": 0.8}, asked) == {
+        "calf": pytest.approx(0.9 + BOOST_mmHg / 50.0),
+        "thigh": pytest.approx(0.72),
+    }  # the paused foot tells nothing of a pressure
+    assert comfort_shares(peaks, {}, Intensity(level=-2)) == {"calf": 0.8, "thigh": 0.8, "foot": 0.8}
+    assert comfort_shares({"calf": 50.0}, {"calf": 0.6}, Intensity(level=-2)) == {"calf": 0.6}  # bounded
+
+
+def test_the_scaling_is_the_median_of_the_latest_sessions(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    try:
+        for share in (1.0, 0.8, 0.9, 0.8, 0.7, 0.8):
+            history.add_comfort("ann", {"calf": share})
+        history.add_comfort("bob", {"calf": 1.2})
+        assert history.comfort("ann") == {"calf": (0.8, 5)}
+        assert history.reset_comfort("ann") == 6 and history.comfort("ann") == {}
+        assert history.comfort("bob") == {"calf": (1.2, 1)}
+    finally:
+        history.close()
+
+
+def _seed(shares: dict[str, float], times: int = 3) -> None:
+    history = default_history()
+    try:
+        for _ in range(times):
+            history.add_comfort("default", shares)
+    finally:
+        history.close()
+
+
+def test_the_next_run_proposes_it_and_applies_it_only_when_asked(capsys, monkeypatch):
+    _seed({"foot": 0.7, "ankle": 0.7, "calf": 0.7, "knee": 0.7, "thigh": 1.0})
+    args = ["run", "recovery", "--fast", "--json"]
+    plain = run_cli(capsys, monkeypatch, *args)  # no terminal to ask in: shown, not applied
+    assert plain.code == 0
+    zones = "foot 70%, ankle 70%, calf 70%, knee 70%"
+    assert f"comfort: your last sessions ended at {zones} of the programs' pressures" in plain.err
+    assert "not applied: --comfort apply applies it" in plain.err
+    # recovery's peak is 80 mmHg (the foot), the pneumatic evidence's 60-80: 70 % of the foot to
+    # the knee leaves the thigh's 70 mmHg as the peak, inside; at 0.7 too it would be 56, below
+    below = "recovery.pneumatic: peak pressure"
+    assert f"at that scaling, {below}" not in plain.err
+    applied = run_cli(capsys, monkeypatch, *args, "--comfort", "apply")
+    assert applied.code == 0
+    before, after = json.loads(plain.out), json.loads(applied.out)
+    calf_before = before["cells"]["left.calf"]["true_max_pressure_mmHg"]
+    calf_after = after["cells"]["left.calf"]["true_max_pressure_mmHg"]
+    assert calf_after == pytest.approx(0.7 * calf_before, abs=4.0)
+    thigh = before["cells"]["left.thigh"]["true_max_pressure_mmHg"]
+    assert after["cells"]["left.thigh"]["true_max_pressure_mmHg"] == pytest.approx(thigh, abs=3.0)
+    _seed({"thigh": 0.7}, times=5)  # now every zone at 70 %: the peak falls below the evidence's dose
+    lower = run_cli(capsys, monkeypatch, *args, "--comfort", "skip").err
+    assert lower == "" or "comfort" not in lower
+    warned = run_cli(capsys, monkeypatch, *args)
+    said = " ".join(warned.err.split())  # the console wraps long lines
+    assert "at that scaling, recovery.pneumatic:" in said
+    assert "peak pressure 56 mmHg is below the 60–80 mmHg studied" in said
+    shown = run_cli(capsys, monkeypatch, "history", "show", str(after["id"]))
+    assert f"your comfort scaling: {zones}" in shown.out
+    skipped = run_cli(capsys, monkeypatch, *args, "--comfort", "skip")
+    assert skipped.code == 0 and "comfort:" not in skipped.err
+
+
+def test_legflow_comfort_shows_and_resets(capsys, monkeypatch):
+    assert "no comfort learned yet for user 'default'" in run_cli(capsys, monkeypatch, "comfort").out
+    _seed({"thigh": 1.1, "calf": 0.9}, times=2)
+    shown = json.loads(run_cli(capsys, monkeypatch, "comfort", "--json").out)
+    assert shown == {
+        "user": "default",
+        "zones": {"calf": {"share": 0.9, "sessions": 2}, "thigh": {"share": 1.1, "sessions": 2}},
+    }
+    reset = run_cli(capsys, monkeypatch, "comfort", "--reset")
+    assert reset.code == 0 and "forgot 4 comfort record(s) of user 'default'" in reset.err
+    assert json.loads(run_cli(capsys, monkeypatch, "comfort", "--json").out)["zones"] == {}
+
+
+@pytest.mark.system
+def test_sessions_turned_down_at_the_keys_teach_the_next_one(isolated_home):
+    """Two sessions in a real terminal, each turned down two levels (`-` `-`): the calf's comfort
+    becomes 80 %, and the third run proposes it and, asked at the prompt, applies it."""
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    for _ in range(2):
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "legflow", "run", "recovery", "--fast", "--comfort", "skip"],
+            stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+        )  # fmt: skip
+        os.close(follower)
+        deadline = time.monotonic() + 120
+        _read_until(leader, "b boost calf", deadline)
+        os.write(leader, b"--")
+        _read_until(leader, "completed after", deadline)
+        assert proc.wait(timeout=60) == 0
+        os.close(leader)
+    learned = subprocess.run(
+        [sys.executable, "-m", "legflow", "comfort", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(learned.stdout)["zones"]["calf"] == {"share": 0.8, "sessions": 2}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "legflow", "run", "sitting-break", "--fast"],
+        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    deadline = time.monotonic() + 120
+    seen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _read_until(leader, "Apply your comfort scaling?", deadline))
+    assert "calf 80%" in seen
+    os.write(leader, b"y\n")
+    _read_until(leader, "completed after", deadline)
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
