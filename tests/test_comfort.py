@@ -72,6 +72,9 @@ def test_the_next_run_proposes_it_and_applies_it_only_when_asked(capsys, monkeyp
     calf_before = before["cells"]["left.calf"]["true_max_pressure_mmHg"]
     calf_after = after["cells"]["left.calf"]["true_max_pressure_mmHg"]
     assert calf_after == pytest.approx(0.7 * calf_before, abs=4.0)
+    block = after["intensity"]
+    assert block["comfort"] == {"foot": 0.7, "ankle": 0.7, "calf": 0.7, "knee": 0.7} and block["level"] == 0
+    assert block["as_run"]["fluid_cleared_mL"] < block["as_written"]["fluid_cleared_mL"]
     thigh = before["cells"]["left.thigh"]["true_max_pressure_mmHg"]
     assert after["cells"]["left.thigh"]["true_max_pressure_mmHg"] == pytest.approx(thigh, abs=3.0)
     _seed({"thigh": 0.7}, times=5)  # now every zone at 70 %: the peak falls below the evidence's dose

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from legflow.apps.limb import leg_twin
+from legflow.apps.limb import intensity_cost, leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
@@ -56,7 +56,10 @@ def session(profile: str = "reference") -> tuple[Session, History]:
     supervisor = Supervisor(SimulatedMassager(device, clock, limb=twin), DEFAULT_LIMITS, clock)
     history = History(":memory:")
     program = builtin_source("sitting-break").program
-    return Session(program, "sitting-break", supervisor, clock, twin=twin, history=history), history
+    cost = intensity_cost(program, device)
+    return Session(
+        program, "sitting-break", supervisor, clock, twin=twin, history=history, cost=cost
+    ), history
 
 
 def test_a_session_squeezes_as_the_user_asks_and_records_it():
@@ -79,6 +82,17 @@ def test_a_session_squeezes_as_the_user_asks_and_records_it():
         "level +2 (120% of the program's pressures); calf boosted +10 mmHg",
         "level +2 (120% of the program's pressures); calf boosted +10 mmHg; paused: thigh",
     ]
+    # what it costs the leg, beside the program as written (the twin alone, both the same way)
+    block = summary["intensity"]
+    assert (block["level"], block["boost"], block["paused"], block["comfort"]) == (2, "calf", ["thigh"], {})
+    program = builtin_source("sitting-break").program
+    cost = intensity_cost(program, load_profile("reference"))
+    assert block["as_written"] == cost({})
+    assert block["as_run"] == cost(
+        {"foot": 1.2, "ankle": 1.2, "calf": 1.2 + BOOST_mmHg / 46.0, "knee": 1.2, "thigh": 0.0}
+    )
+    assert block["as_run"] != block["as_written"]
+    assert "intensity" not in plain.summary.as_json()  # untouched: no block
 
 
 def test_a_bad_request_is_refused_with_the_reason():

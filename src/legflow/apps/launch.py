@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from legflow.apps.limb import leg_twin
+from legflow.apps.limb import intensity_cost, leg_twin
 from legflow.apps.warmup import warm_up
 from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.device.faults import FaultSpec
@@ -140,6 +140,7 @@ def prepare_session(
         clock,
         limits,
         history,
+        cost=intensity_cost(checked.source.program, spec, subject, posture),
         twin=twin,
         injected=faults,
         adaptive_rest=not fixed_rest,
@@ -204,6 +205,7 @@ def _prepare_hardware(
             limits,
             history,
             twin=leg_twin(device, subject, posture),
+            cost=intensity_cost(checked.source.program, device, subject, posture),
             drive_twin=True,
             adaptive_rest=not fixed_rest,
             refill_from=refill_from,

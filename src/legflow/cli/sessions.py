@@ -127,6 +127,7 @@ def run_session(
                 summary = session.run(on_update=update, update_every_s=0.1)
                 live.update(render(session.last_state, source.program.name), refresh=True)
             _print_outcome(summary, console)
+            _print_intensity(summary, console)
             return _learn_comfort(summary, session, history, user)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -217,6 +218,21 @@ def _fit_first(
     raise UnfitGarment(
         f"fit check: {result.stopped or found}; fix it and run again, "
         "or add --fit-anyway (--no-fit skips the check)"
+    )
+
+
+def _print_intensity(summary: dict[str, Any], console: Console) -> None:
+    """What the intensity the user chose gives the leg, against the program as written."""
+    block = summary.get("intensity")
+    if not block or not block.get("as_run"):
+        return
+    written, run = block["as_written"], block["as_run"]
+    console.print(
+        "at the intensity you ended at, the twin gives "
+        f"{run.get('ejected_mL_per_cycle', 0):.0f} mL of blood per cycle and clears "
+        f"{run.get('fluid_cleared_mL', 0):.0f} mL of fluid; the program as written "
+        f"{written.get('ejected_mL_per_cycle', 0):.0f} mL and {written.get('fluid_cleared_mL', 0):.0f} mL "
+        "(a model's prediction)"
     )
 
 

@@ -75,20 +75,31 @@ def scaled(program: Program, shares: dict[str, float]) -> Program:
 COMFORT_BOUNDS = (0.6, 1.4)
 
 
+def shares_asked(
+    program_peaks_mmHg: dict[str, float], comfort: dict[str, float], asked: Intensity
+) -> dict[str, float]:
+    """Per zone the program squeezes, the share of its pressure the user asks: the comfort
+    scaling they started with, times their level, plus a boost as a share of the zone's peak; 0
+    for a zone paused."""
+    shares = {}
+    for zone, peak in program_peaks_mmHg.items():
+        if peak > 0:
+            boost = BOOST_mmHg / peak if asked.boost == zone else 0.0
+            shares[zone] = 0.0 if zone in asked.paused else comfort.get(zone, 1.0) * asked.share + boost
+    return shares
+
+
 def comfort_shares(
     program_peaks_mmHg: dict[str, float], comfort: dict[str, float], asked: Intensity
 ) -> dict[str, float]:
-    """Per zone the program squeezes, the share of its pressure the user ended a session at: the
-    comfort scaling they started with, times their level, plus a boost as a share of the zone's
-    peak. A paused zone tells nothing of a pressure and is left out."""
-    shares = {}
-    for zone, peak in program_peaks_mmHg.items():
-        if zone in asked.paused or peak <= 0:
-            continue
-        share = comfort.get(zone, 1.0) * asked.share + (BOOST_mmHg / peak if asked.boost == zone else 0.0)
-        low, high = COMFORT_BOUNDS
-        shares[zone] = round(min(high, max(low, share)), 3)
-    return shares
+    """What a session ended at teaches of the user's comfort (`shares_asked`, within
+    COMFORT_BOUNDS): a paused zone tells nothing of a pressure and is left out."""
+    low, high = COMFORT_BOUNDS
+    return {
+        zone: round(min(high, max(low, share)), 3)
+        for zone, share in shares_asked(program_peaks_mmHg, comfort, asked).items()
+        if zone not in asked.paused
+    }
 
 
 class IntensityInForce:

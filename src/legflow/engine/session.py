@@ -22,10 +22,17 @@ from legflow.device.faults import FAULT_KINDS, FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
-from legflow.engine.intensity import LEVELS, Intensity, IntensityInForce
+from legflow.engine.intensity import LEVELS, Intensity, IntensityInForce, shares_asked, zone_peaks_mmHg
 from legflow.engine.interfaces import Limb, Recorder
 from legflow.engine.refill import measuring_cells
-from legflow.engine.summary import AdaptiveSummary, CellSummary, FaultSummary, SessionSummary, TwinSummary
+from legflow.engine.summary import (
+    AdaptiveSummary,
+    CellSummary,
+    FaultSummary,
+    IntensitySummary,
+    SessionSummary,
+    TwinSummary,
+)
 from legflow.errors import UsageError
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Phase, Program
@@ -174,6 +181,11 @@ class Session:
     fit: dict[str, tuple[str, str]] | None = None
     #: Per zone, the comfort scaling the user accepted for this session (`legflow comfort`).
     comfort: dict[str, float] = field(default_factory=dict)
+    #: What the program gives the leg at per-zone shares of its pressures (the apps' twin,
+    #: `legflow.apps.limb.intensity_cost`), for the summary's intensity block.
+    cost: Callable[[dict[str, float]], dict[str, float]] | None = None
+    #: Whether the user ever changed the intensity.
+    intensity_changed: bool = field(default=False, init=False)
     control: SessionControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -241,6 +253,22 @@ class Session:
         if on_update is not None:
             on_update(self.last_state)
         return self.summary.as_json()
+
+    def _intensity_block(self) -> IntensitySummary | None:
+        """The summary's intensity block, when the user changed it or applied their comfort."""
+        asked = self.control.intensity
+        if not self.comfort and not self.intensity_changed:
+            return None
+        shares = shares_asked(zone_peaks_mmHg(self.program), self.comfort, asked)
+        costs = (self.cost({}), self.cost(shares)) if self.cost is not None else (None, None)
+        return IntensitySummary(
+            level=asked.level,
+            boost=asked.boost,
+            paused=sorted(asked.paused),
+            comfort=self.comfort,
+            as_written=costs[0],
+            as_run=costs[1],
+        )
 
     def use_comfort(self, comfort: dict[str, float]) -> None:
         """Scale each zone's pressures by the user's accepted comfort from the start (before
@@ -364,6 +392,7 @@ class Session:
             twin=self._twin_block(),
             adaptive=self._adaptive_summary() if self.adaptive else None,
             adapted=list(self.adaptations) or None,
+            intensity=self._intensity_block(),
             fit={cell: verdict for cell, (verdict, _) in self.fit.items()} if self.fit is not None else None,
         )
 
@@ -564,6 +593,7 @@ class _Run:
         else:
             self.setpoint = s.table[self.tick]
         for change in s.control.take_changes():
+            s.intensity_changed = True
             s._event(self.session_id, "intensity", change)
         if not self.paused:
             self.setpoint = s.intensity.apply(self.setpoint, s.control.intensity)

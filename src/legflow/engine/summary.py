@@ -151,6 +151,21 @@ class AdaptiveSummary(_Block):
     ABSENT_WHEN_NONE = ("artefacts_rejected", "rests_unmeasured")
 
 
+class IntensitySummary(_Block):
+    """What the user asked of the intensity, as the session ended, and what it costs the leg: the
+    twin alone over the program as written and at those shares of its pressures (a model's
+    prediction, on ideal cell pressures)."""
+
+    level: int
+    boost: str | None
+    paused: list[str]
+    comfort: dict[str, float] = Field(description="the learned comfort scaling applied from the start")
+    as_written: dict[str, float] | None = Field(
+        default=None, description="ejected_mL_per_cycle and fluid_cleared_mL of the program as written"
+    )
+    as_run: dict[str, float] | None = Field(default=None, description="the same at the shares asked")
+
+
 class SessionSummary(_Block):
     """The session summary, contract v1. A summary with no device (``legflow twin run``) has no
     ``cells``, ``max_skin_temp_C``, ``faults`` or ``vented_at_s``."""
@@ -181,12 +196,15 @@ class SessionSummary(_Block):
         default=None,
         description="what adapting the program to this device changed, one line each; absent when nothing",
     )
+    intensity: IntensitySummary | None = Field(
+        default=None, description="when the user changed the intensity or applied their comfort"
+    )
     fit: dict[str, str] | None = Field(
         default=None,
         description="the fit check before the session: each cell's verdict; absent when none ran",
     )
     id: int | None = Field(default=None, description="the stored session's id, once stored")
-    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "adapted", "fit", "id")
+    ABSENT_WHEN_NONE = ("true_max_skin_C", "adaptive", "adapted", "intensity", "fit", "id")
     DEVICE: ClassVar[tuple[str, ...]] = ("cells", "max_skin_temp_C", "faults", "vented_at_s")
 
     @model_validator(mode="after")
