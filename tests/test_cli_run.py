@@ -106,8 +106,8 @@ def test_bad_fault_specs_are_one_line_errors(cli, spec, message):
 def test_a_program_the_device_refuses_never_starts(cli):
     result = cli("run", str(HERE / "broken" / "device-calf-150.toml"), "--fast")
     assert result.code == 2 and "limit of 100 mmHg" in result.err
-    result = cli("run", "recovery", "--fast", "--profile", "home-foot-calf")
-    assert result.code == 2 and "has no thigh cell" in result.err
+    result = cli("run", "lymph", "--fast", "--profile", "home-foot-calf")
+    assert result.code == 2 and "a lymph program needs the thigh" in result.err
 
 
 def test_a_blocked_user_cannot_start(cli):

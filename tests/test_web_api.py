@@ -345,3 +345,21 @@ def test_the_running_sessions_intensity_changes_and_bad_requests_get_4xx(dash):
         assert ask({"speed": 2}).status_code == 422
     finally:
         dash.client.post("/api/v1/sessions/current/stop")
+
+
+def test_a_start_checks_the_fit_first_and_goes_on_only_with_consent(dash):
+    """As `legflow run`: a cell that does not fit stops the start with the fit check in the
+    answer, for the page to show; the user's consent (fit "anyway") starts it."""
+    loose = {"program": "short-test", "inject": ["garment_loose:left.calf@0"]}
+    dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    refused = dash.client.post("/api/v1/sessions", json=loose)
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["detail"] == "fit check: left.calf loose: tighten the calf strap"
+    assert body["fit"]["cells"]["left.calf"]["verdict"] == "loose" and not body["fit"]["ok"]
+    assert not dash.manager.running
+    started = dash.client.post("/api/v1/sessions", json={**loose, "fit": "anyway"})
+    assert started.status_code == 201
+    assert dash.manager._launch.session.fit["left.calf"] == ("loose", "tighten the calf strap")
+    dash.client.post("/api/v1/sessions/current/stop")
+    assert dash.client.post("/api/v1/sessions", json={**loose, "fit": "maybe"}).status_code == 422

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,22 @@ def test_the_live_view_raises_the_level_boosts_and_pauses_a_zone(page, dash):
         "level +1 (110% of the program's pressures); calf boosted +10 mmHg",
         "level +1 (110% of the program's pressures); calf boosted +10 mmHg; paused: foot",
     ]
+
+
+def test_a_garment_that_does_not_fit_is_shown_before_the_start_and_needs_consent(page, dash):
+    """The start form runs the fit check: a loose calf strap is shown with what to do, and only
+    "Start anyway" starts the session."""
+    start = dash.manager.start
+    dash.manager.start = lambda options: start(replace(options, inject=("garment_loose:left.calf@0",)))
+    page.goto(f"{dash.url}/#/program/short-test")
+    page.wait_for_selector("#on-device.runs")
+    page.click("#start")
+    page.wait_for_selector("#fit-report li.fit-loose")
+    assert page.locator("#fit-report li").all_inner_texts() == ["left.calf: loose — tighten the calf strap"]
+    assert not dash.manager.running
+    _shot(page, "program-fit-check-loose")
+    page.click("#start-anyway")
+    page.wait_for_function("() => location.hash === '#/live'")
+    assert dash.manager._launch.session.fit["left.calf"][0] == "loose"
+    page.click("#estop")
+    page.wait_for_selector("#safe-state", timeout=5_000)

@@ -92,7 +92,7 @@ def wait_for(condition, timeout_s: float = 30.0, what: str = "") -> None:
 
 # --- sessions -------------------------------------------------------------------------------------
 def test_a_session_runs_over_a_real_pty_with_supervisor_twin_and_history(cli, program, emulator):
-    result = cli("run", str(program), "--device", emulator.port, "--json")
+    result = cli("run", str(program), "--device", emulator.port, "--no-fit", "--json")
     summary = json.loads(result.out)
     assert result.code == 0 and summary["status"] == "completed" and summary["faults"] == []
     assert summary["duration_s"] == 12.0
@@ -117,7 +117,7 @@ def test_a_session_runs_over_a_real_pty_with_supervisor_twin_and_history(cli, pr
     "emulator", [{"faults": [FaultSpec.parse("sensor_stuck:left.calf@1.5")]}], indirect=True
 )
 def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, program, emulator):
-    result = cli("run", str(program), "--device", emulator.port, "--json")
+    result = cli("run", str(program), "--device", emulator.port, "--no-fit", "--json")
     summary = json.loads(result.out)
     assert result.code == 4 and summary["status"] == "fault"
     (fault,) = summary["faults"]  # the host injected nothing: the fault is named by its detector
@@ -130,7 +130,7 @@ def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, pr
     wait_for(lambda: emulator.vents != [], timeout_s=2, what="the vent")
     # the host's fault latches the device as its own would: the next session needs a user's reset
     assert emulator.vents[0].reason == "host_fault" and emulator.vents[0].where == "left.calf"
-    refused = cli("run", str(program), "--device", emulator.port)
+    refused = cli("run", str(program), "--device", emulator.port, "--no-fit")
     assert refused.code == 1, refused.err
     said = "a host's supervisor found a fault at left.calf and asked for the safe state"
     assert f"is latched in its safe state ({said}; relay opened at device time" in refused.err
@@ -142,7 +142,7 @@ def test_a_fault_injected_on_the_device_is_caught_by_the_host_supervisor(cli, pr
 def test_a_shorted_heater_on_the_device_is_seen_by_its_current_over_the_wire(cli, program, emulator):
     """The program asks no heat, so a heater drawing current is a shorted switch: the SENSORS
     heater-current tail carries it, and the host trips within a fraction of a second."""
-    result = cli("run", str(program), "--device", emulator.port, "--json")
+    result = cli("run", str(program), "--device", emulator.port, "--no-fit", "--json")
     summary = json.loads(result.out)
     assert result.code == 4 and summary["status"] == "fault"
     (fault,) = summary["faults"]
@@ -157,7 +157,7 @@ def test_a_shorted_heater_on_the_device_is_seen_by_its_current_over_the_wire(cli
 def _start_host(port: str, home: Path) -> subprocess.Popen:
     env = {**os.environ, "LEGFLOW_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "legflow", "run", "circulation", "--device", port, "--json"],
+        [sys.executable, "-m", "legflow", "run", "circulation", "--device", port, "--no-fit", "--json"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
 
@@ -325,7 +325,7 @@ def test_simulator_options_with_a_device_are_usage_errors(cli, program, extra, m
 
 
 def test_a_profile_other_than_the_devices_is_a_usage_error(cli, program, emulator):
-    result = cli("run", str(program), "--device", emulator.port, "--profile", "calf-sleeve")
+    result = cli("run", str(program), "--device", emulator.port, "--no-fit", "--profile", "calf-sleeve")
     assert result.code == 2
     assert f"--profile calf-sleeve, but the device on {emulator.port} is a 'reference'" in result.err
     assert emulator.commands_heard == 0 and [v.reason for v in emulator.vents] == ["host_request"]
@@ -400,7 +400,8 @@ def test_a_host_frozen_for_a_second_ends_its_session_as_the_devices_watchdog_fau
     resumed_to_end_s = []
     for _ in range(FREEZES):
         host = subprocess.Popen(
-            [sys.executable, "-m", "legflow", "run", "circulation", "--device", emulator.port, "--json"],
+            [sys.executable, "-m", "legflow", "run", "circulation", "--device", emulator.port, "--no-fit",
+             "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
@@ -455,7 +456,7 @@ def _latch_by_watchdog(emulator: Emulator) -> m.Fault:
 
 def test_a_device_latched_by_its_own_fault_is_refused_until_the_user_resets_it(cli, quick, emulator):
     _latch_by_watchdog(emulator)
-    refused = cli("run", str(quick), "--device", emulator.port)
+    refused = cli("run", str(quick), "--device", emulator.port, "--no-fit")
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
     said = r"\(watchdog: no heartbeat for \d+ ms; relay opened at device time [\d.]+ s\)"
     assert re.match(rf"error: the device on {emulator.port} is latched in its safe state {said}", refused.err)
@@ -467,7 +468,7 @@ def test_a_device_latched_by_its_own_fault_is_refused_until_the_user_resets_it(c
     finally:
         history.close()
 
-    result = cli("run", str(quick), "--device", emulator.port, "--reset-device", "--json")
+    result = cli("run", str(quick), "--device", emulator.port, "--no-fit", "--reset-device", "--json")
     summary = json.loads(result.out)
     assert result.code == 0 and summary["status"] == "completed" and summary["faults"] == []
     assert _inflated(summary), _peaks(summary)
@@ -479,7 +480,7 @@ def test_a_device_resting_after_a_session_starts_the_next_one_without_a_reset(cl
     next session resets it by itself and inflates."""
     SerialMassager(emulator.port).close()  # a host that connects and leaves: SAFE
     assert emulator.safe and [v.reason for v in emulator.vents] == ["host_request"]
-    result = cli("run", str(quick), "--device", emulator.port, "--json")
+    result = cli("run", str(quick), "--device", emulator.port, "--no-fit", "--json")
     summary = json.loads(result.out)
     assert result.code == 0 and summary["status"] == "completed" and _inflated(summary), _peaks(summary)
 
@@ -541,7 +542,7 @@ def _trip_when_inflating(emulator: Emulator, kind: str) -> threading.Thread:
 )
 def test_the_devices_own_trips_end_the_session_as_a_device_fault(cli, program, emulator, kind, says):
     trip = _trip_when_inflating(emulator, kind)
-    result = cli("run", str(program), "--device", emulator.port)
+    result = cli("run", str(program), "--device", emulator.port, "--no-fit")
     trip.join(timeout=5)
     assert result.code == 4 and emulator.vents[0].reason == kind
     assert "SAFE STATE: device fault: " in result.out  # the live display's header

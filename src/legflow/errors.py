@@ -55,9 +55,13 @@ class ScreeningError(LegflowError):
 
 class UnfitGarment(LegflowError):
     """The fit check before a session found a cell that does not fit, and the user did not agree
-    to go on: nothing was inflated past the test pressure."""
+    to go on: nothing was inflated past the test pressure. ``fit``: the check, as JSON."""
 
     exit_code = 5
+
+    def __init__(self, message: str, fit: dict | None = None):
+        super().__init__(message)
+        self.fit = fit
 
 
 class DeviceError(LegflowError):

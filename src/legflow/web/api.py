@@ -135,6 +135,11 @@ class StartRequest(_Body):
     posture: Posture = "supine"
     fixed_rest: bool = False
     inject: list[str] = Field(default_factory=list, description="Faults to inject: KIND[:CELL]@SECONDS.")
+    fit: Literal["check", "anyway", "skip"] = Field(
+        default="check",
+        description="The fit check first: start only if every cell fits (check), whatever it finds (anyway: "
+        "the user agreed), or no check (skip)",
+    )
 
 
 class IntensityRequest(BaseModel):
@@ -440,6 +445,8 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
             body.posture,
             body.fixed_rest,
             tuple(body.inject),
+            body.user,
+            body.fit,
         )
         return manager.start(options)
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
 from legflow.engine.intensity import Intensity
 from legflow.engine.session import LiveState
-from legflow.errors import LegflowError
+from legflow.errors import LegflowError, UnfitGarment
 from legflow.safety.limits import Limits
 from legflow.store import History
 from legflow.twin.model import Posture
@@ -50,6 +51,10 @@ class StartOptions:
     posture: Posture = "supine"
     fixed_rest: bool = False
     inject: tuple[str, ...] = ()
+    #: Whose fits teach the baseline; ``fit``: check (start only if every cell fits), anyway
+    #: (start whatever it finds: the user agreed on the page) or skip.
+    user: str = "default"
+    fit: str = "check"
 
 
 def state_message(state: LiveState, run: int, session_id: int | None, program: str) -> dict[str, Any]:
@@ -144,6 +149,12 @@ class SessionManager:
             except BaseException:
                 history.close()
                 raise
+            try:
+                self._fit(launch, options, history)
+            except BaseException:
+                launch.supervisor.close()
+                history.close()
+                raise
             self._launch = launch
             self.runs += 1
             self.latest = None
@@ -174,6 +185,26 @@ class SessionManager:
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
+
+    def _fit(self, launch: Launch, options: StartOptions, history: History) -> None:
+        """The fit check before a session (as `legflow run` does): a cell that does not fit stops
+        the start (`UnfitGarment`, with the fit for the page to show) unless the user agreed."""
+        if options.fit == "skip" or not launch.source.program.needs_device:
+            return
+        result = fit_before_session(
+            launch,
+            options.user,
+            history,
+            inject=list(options.inject),
+            seed=0,
+            subject=options.subject,
+            posture=options.posture,
+            simulated=True,
+        )
+        launch.session.fit = {c.cell: (c.verdict, c.advice) for c in result.cells}
+        if not result.ok and options.fit != "anyway":
+            found = "; ".join(f"{c.cell} {c.verdict}: {c.advice}" for c in result.cells if c.verdict != "ok")
+            raise UnfitGarment(f"fit check: {result.stopped or found}", result.as_json())
 
     # -- controls ----------------------------------------------------------------------------
     def _session(self):

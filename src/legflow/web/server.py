@@ -16,7 +16,14 @@ from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSoc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from legflow.errors import HistoryError, LegflowError, ProfileError, ProgramError, ScreeningError
+from legflow.errors import (
+    HistoryError,
+    LegflowError,
+    ProfileError,
+    ProgramError,
+    ScreeningError,
+    UnfitGarment,
+)
 from legflow.web.api import build_router
 from legflow.web.auth import COOKIE, RedactToken, Site, TokenAuth, TooManyFailures, client_of
 from legflow.web.guard import BODY_LIMIT, BodyLimit, HostCheck, SecurityHeaders
@@ -61,7 +68,7 @@ def _static():
 def _error_status(exc: LegflowError) -> int:
     if isinstance(exc, SessionBusy | NoSession):
         return 409
-    if isinstance(exc, ProgramError | ScreeningError):
+    if isinstance(exc, ProgramError | ScreeningError | UnfitGarment):
         return 422
     if isinstance(exc, HistoryError):  # the store, not the request: damaged, read-only or busy
         return 503
@@ -104,6 +111,8 @@ def create_app(manager: SessionManager, auth: TokenAuth, site: Site) -> FastAPI:
                 "detail": f"{len(exc.problems)} problem(s) in the program",
                 "problems": [p.__dict__ for p in exc.problems],
             }
+        if isinstance(exc, UnfitGarment):
+            body["fit"] = exc.fit
         return JSONResponse(body, status_code=_error_status(exc))
 
     @app.exception_handler(RequestValidationError)

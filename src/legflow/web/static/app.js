@@ -45,6 +45,7 @@ async function api(path, options = {}) {
     const error = new Error(typeof detail === "string" ? detail : detail?.message || response.statusText);
     error.status = response.status;
     error.problems = body?.problems || detail?.problems || [];
+    error.fit = body?.fit || null;  // the fit check that stopped a start
     throw error;
   }
   return body;
@@ -288,24 +289,41 @@ async function programView(params, name) {
     onDevice.className = `on-device ${fit.verdict}`;
     onDevice.replaceChildren(el("p", {}, head), el("ul", {}, lines.map((line) => el("li", {}, line))));
   };
+  // the fit check before a start: what did not fit, what to do, and the user's consent to go on
+  const fitReport = el("div", { id: "fit-report" });
+  const startWith = async (form, fit) => {
+    const value = (id) => form.querySelector(`#${id}`).value;
+    const right = value("subject-right");
+    const subject = right === "same" ? value("subject") : `${value("subject")},${right}`;
+    await api("/sessions", { json: { program: name, profile: value("profile"), subject,
+      posture: value("posture"), fit } });
+    location.hash = "#/live";
+  };
   const start = el("form", { id: "start-form", onsubmit: async (event) => {
     event.preventDefault();
     const form = event.target;
+    fitReport.replaceChildren();
     try {
-      const value = (id) => form.querySelector(`#${id}`).value;
-      const right = value("subject-right");
-      const subject = right === "same" ? value("subject") : `${value("subject")},${right}`;
-      await api("/sessions", { json: { program: name, profile: value("profile"), subject,
-        posture: value("posture") } });
-      location.hash = "#/live";
-    } catch (error) { showError(error, form); (error.problems || []).forEach((pr) => form.append(el("p", { class: "error" }, pr.message))); }
+      await startWith(form, "check");
+    } catch (error) {
+      if (error.fit) {
+        const unfit = Object.values(error.fit.cells).filter((c) => c.verdict !== "ok");
+        fitReport.replaceChildren(
+          el("p", { class: "error" }, "The fit check found cells that do not fit:"),
+          el("ul", {}, unfit.map((c) => el("li", { class: `fit-${c.verdict}` }, `${c.cell}: ${c.verdict} — ${c.advice}`))),
+          el("button", { type: "button", id: "start-anyway", onclick: () => startWith(form, "anyway").catch((e) => showError(e, form)) },
+            "Start anyway"));
+        return;
+      }
+      showError(error, form); (error.problems || []).forEach((pr) => form.append(el("p", { class: "error" }, pr.message)));
+    }
   } },
   el("label", {}, "Device ", select("profile", profiles.map((x) => x.name), "reference")),
   onDevice,
   el("label", {}, "Leg twin ", select("subject", choices.subjects, "adult")),
   el("label", {}, "right leg ", select("subject-right", ["same", ...choices.subjects], "same")),
   el("label", {}, "Posture ", select("posture", choices.postures, "supine")),
-  el("button", { class: "primary", type: "submit", id: "start" }, "Start session"));
+  el("button", { class: "primary", type: "submit", id: "start" }, "Start session"), fitReport);
   view.replaceChildren(
     el("h1", {}, p.title, " ", gradeBadge(p.grade, p.grade_note)),
     el("p", {}, `${p.goal} · legs ${p.legs} · ${p.minutes} min · peak ${p.peak_mmHg} mmHg`, p.dose ? ` · dose: ${p.dose}` : ""),
