@@ -148,3 +148,25 @@ def test_keys_in_a_terminal_change_the_intensity(isolated_home):
     finally:
         history.close()
     assert "keys: + - level" in seen  # the keys are on screen
+    said = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen).split())
+    assert "at the intensity you ended at, the twin gives" in said and "the program as written" in said
+
+
+def test_the_live_display_shows_what_the_intensity_costs_the_leg():
+    """Worked out in a thread once the user changes the intensity; the same numbers as the
+    summary's block (`intensity_cost` both ways)."""
+    from legflow.cli.sessions import IntensityCost
+
+    s, _ = session()
+    cost = IntensityCost(s)
+    state = s._live(s.supervisor.read(), s.vented, s.program.phases[0], 0.0, False)
+    assert cost.line(state) is None  # nothing asked: nothing to compare
+    s.control.set_level(-2)
+    state = s._live(s.supervisor.read(), s.vented, s.program.phases[0], 0.0, False)
+    deadline = time.monotonic() + 30
+    while cost.line(state) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = cost.line(state)
+    run = s.cost(dict.fromkeys(["foot", "ankle", "calf", "knee", "thigh"], 0.8))
+    assert line is not None and line.startswith("at this intensity the twin gives")
+    assert f"clears {run['fluid_cleared_mL']:.0f} mL of fluid" in line

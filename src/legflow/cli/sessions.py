@@ -6,6 +6,7 @@ import itertools
 import json
 import signal
 import sys
+import threading
 from contextlib import nullcontext
 from typing import Any
 
@@ -24,7 +25,7 @@ from legflow.cli.live import render
 from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
-from legflow.engine.intensity import comfort_shares, scaled, zone_peaks_mmHg
+from legflow.engine.intensity import Intensity, comfort_shares, scaled, shares_asked, zone_peaks_mmHg
 from legflow.engine.session import LiveState, Session
 from legflow.errors import UnfitGarment
 from legflow.evidence.dose import compare
@@ -115,14 +116,14 @@ def run_session(
             shown = [-1.0]
             zones: list[str] = list(dict.fromkeys(c.zone for c in session.supervisor.profile.cells))
             keys = IntensityKeys(session.control, zones) if sys.stdin.isatty() else None
+            cost = IntensityCost(session)
             with Live(console=console, auto_refresh=False, transient=False) as live, keys or nullcontext():
 
                 def update(state: LiveState) -> None:
                     if wall.now() - shown[0] >= 0.1 or state.trip is not None:
                         shown[0] = wall.now()
-                        live.update(
-                            render(state, source.program.name, keys.help() if keys else None), refresh=True
-                        )
+                        lines = "\n".join(x for x in (cost.line(state), keys.help() if keys else None) if x)
+                        live.update(render(state, source.program.name, lines or None), refresh=True)
 
                 summary = session.run(on_update=update, update_every_s=0.1)
                 live.update(render(session.last_state, source.program.name), refresh=True)
@@ -132,6 +133,40 @@ def run_session(
     finally:
         signal.signal(signal.SIGINT, previous)
         history.close()
+
+
+class IntensityCost:
+    """What the intensity asked gives the leg against the program as written, for the live
+    display: worked out in a thread each time the user changes it (the twin over the whole program
+    takes a few tenths of a second; the session's loop never waits for it)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.asked: Intensity | None = None
+        self.text: str | None = None
+        self._lock = threading.Lock()
+
+    def line(self, state: LiveState) -> str | None:
+        s = self.session
+        if s.cost is None:
+            return None
+        if state.intensity != self.asked:
+            self.asked = state.intensity
+            if state.intensity != Intensity() or s.comfort:
+                threading.Thread(target=self._work, args=(state.intensity,), daemon=True).start()
+            else:
+                self.text = None
+        with self._lock:
+            return self.text
+
+    def _work(self, asked: Intensity) -> None:
+        s = self.session
+        assert s.cost is not None
+        written, run = s.cost({}), s.cost(shares_asked(zone_peaks_mmHg(s.program), s.comfort, asked))
+        text = cost_text("at this intensity", written, run)
+        with self._lock:
+            if asked == self.asked:
+                self.text = text
 
 
 #: A session shorter than this teaches nothing of the user's comfort.
@@ -221,19 +256,21 @@ def _fit_first(
     )
 
 
-def _print_intensity(summary: dict[str, Any], console: Console) -> None:
-    """What the intensity the user chose gives the leg, against the program as written."""
-    block = summary.get("intensity")
-    if not block or not block.get("as_run"):
-        return
-    written, run = block["as_written"], block["as_run"]
-    console.print(
-        "at the intensity you ended at, the twin gives "
-        f"{run.get('ejected_mL_per_cycle', 0):.0f} mL of blood per cycle and clears "
+def cost_text(at: str, written: dict[str, float], run: dict[str, float]) -> str:
+    """What an intensity gives the leg against the program as written, in words."""
+    return (
+        f"{at} the twin gives {run.get('ejected_mL_per_cycle', 0):.0f} mL of blood per cycle and clears "
         f"{run.get('fluid_cleared_mL', 0):.0f} mL of fluid; the program as written "
         f"{written.get('ejected_mL_per_cycle', 0):.0f} mL and {written.get('fluid_cleared_mL', 0):.0f} mL "
         "(a model's prediction)"
     )
+
+
+def _print_intensity(summary: dict[str, Any], console: Console) -> None:
+    """What the intensity the user chose gives the leg, against the program as written."""
+    block = summary.get("intensity")
+    if block and block.get("as_run"):
+        console.print(cost_text("at the intensity you ended at,", block["as_written"], block["as_run"]))
 
 
 def _print_outcome(summary: dict[str, Any], console: Console) -> None:
