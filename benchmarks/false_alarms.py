@@ -1,5 +1,5 @@
-"""False-alarm sweep: every built-in program on every device profile it passes the device check for,
-every built-in twin subject and posture, simulator seeds 0–9, with no fault injected. A session that
+"""False-alarm sweep: every built-in program on every device profile `legflow run` runs it on
+(adapted to the device where it lacks a zone or an actuator), every built-in twin subject and posture, simulator seeds 0–9, with no fault injected. A session that
 does not complete tripped a fault detector on a sound massager (or broke): each one is listed with
 the detector, its message and what the cell's true (physics) and sensed pressures did just before.
 
@@ -37,7 +37,7 @@ from legflow.device.massager import Sensors
 from legflow.device.profile import load_profile, profile_names
 from legflow.device.sim import SimulatedMassager, warm_up
 from legflow.errors import LegflowError
-from legflow.plan import check_source
+from legflow.plan import for_device
 from legflow.programs.library import builtin_names, resolve
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.twin.model import Posture
@@ -132,8 +132,9 @@ def _warm() -> None:
 
 def cases(programs: list[str], profiles: list[str], subjects: list[str], postures: list[str],
           seeds: list[int]) -> tuple[list[Case], list[tuple[str, str, str]]]:  # fmt: skip
-    """Every combination that passes the device check, longest programs first; and the
-    (program, profile, reason) pairs skipped."""
+    """Every combination that `legflow run` runs (adapted to the device where it lacks a zone or
+    an actuator, `legflow.plan.for_device`), longest programs first; and the (program, profile,
+    reason) pairs it refuses."""
     out: list[Case] = []
     skipped: list[tuple[str, str, str]] = []
     for name in programs:
@@ -143,7 +144,7 @@ def cases(programs: list[str], profiles: list[str], subjects: list[str], posture
             continue
         for profile in profiles:
             try:
-                check_source(source, load_profile(profile), DEFAULT_LIMITS)
+                for_device(source, load_profile(profile), DEFAULT_LIMITS)
             except LegflowError as exc:
                 skipped.append((name, profile, str(exc).splitlines()[0]))
                 continue

@@ -42,8 +42,8 @@ from legflow.twin.network import (
     svzerod_config,
 )
 from legflow.twin.protocol import Phase, schedule
-from legflow.twin.subject import COMPARTMENT_NAMES
 from legflow.twin.solver import advance, broadcast_external, rhs
+from legflow.twin.subject import COMPARTMENT_NAMES
 
 #: Goals set by the issue that asked for these benchmarks.
 SCIPY_GOAL_X = 100.0
