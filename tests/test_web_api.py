@@ -332,10 +332,16 @@ def test_the_running_sessions_intensity_changes_and_bad_requests_get_4xx(dash):
     dash.client.post("/api/v1/sessions", json={"program": "short-test"}).raise_for_status()
     ask = lambda body: dash.client.post("/api/v1/sessions/current/intensity", json=body)  # noqa: E731
     try:
-        assert ask({"level": 1, "boost": "calf"}).json() == {
+        answer = ask({"level": 1, "boost": "calf"}).json()
+        cost = answer.pop("cost")
+        assert answer == {
             "level": 1, "boost": "calf", "paused": [],
             "text": "level +1 (110% of the program's pressures); calf boosted +10 mmHg",
         }  # fmt: skip
+        # what it gives the leg: the session's own twin cost, beside the program as written
+        session = dash.manager._launch.session
+        assert cost["as_written"] == session.cost({})
+        assert set(cost["as_run"]) == {"ejected_mL_per_cycle", "fluid_cleared_mL"}
         assert ask({"paused": ["foot"]}).json()["paused"] == ["foot"]
         assert ask({"paused": []}).json()["paused"] == []
         assert ask({"boost": ""}).json()["boost"] is None

@@ -349,6 +349,10 @@ def test_the_live_view_raises_the_level_boosts_and_pauses_a_zone(page, dash):
     page.wait_for_selector("#level-up")
     page.click("#level-up")
     page.wait_for_function("() => document.getElementById('intensity-text').textContent.includes('level +1')")
+    page.wait_for_function(
+        "() => document.getElementById('intensity-cost').textContent.includes('the twin gives')"
+    )
+    assert "the program as written" in page.locator("#intensity-cost").inner_text()
     page.click("#boost-calf")
     page.wait_for_function(
         "() => document.getElementById('intensity-text').textContent.includes('calf boosted')"

@@ -21,7 +21,7 @@ import numpy as np
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
-from legflow.engine.intensity import Intensity
+from legflow.engine.intensity import Intensity, shares_asked, zone_peaks_mmHg
 from legflow.engine.session import LiveState
 from legflow.errors import LegflowError, UnfitGarment
 from legflow.safety.limits import Limits
@@ -234,7 +234,12 @@ class SessionManager:
                 control.pause_zone(zone, False)
             for zone in paused:
                 control.pause_zone(zone, True)
-        return intensity_message(control.intensity)
+        message = intensity_message(control.intensity)
+        session = self._session()
+        if session.cost is not None:  # what it gives the leg, beside the program as written
+            shares = shares_asked(zone_peaks_mmHg(session.program), session.comfort, control.intensity)
+            message["cost"] = {"as_written": session.cost({}), "as_run": session.cost(shares)}
+        return message
 
     def emergency_stop(self) -> bool:
         """The safe state at once. Works whatever the session does; False if none was running."""

@@ -510,7 +510,13 @@ function liveView() {
   const intensityText = el("span", { id: "intensity-text" });
   const intensityButtons = el("span", { id: "intensity-buttons" });
   const intensity = el("div", { id: "intensity", class: "intensity" }, intensityText, " ", intensityButtons);
-  const ask = (body) => api("/sessions/current/intensity", { json: body }).catch(alertError);
+  const intensityCost = el("p", { id: "intensity-cost", class: "muted" });
+  const ask = (body) => api("/sessions/current/intensity", { json: body }).then((answer) => {
+    const cost = answer.cost;  // the twin alone, over the program as written and at these shares
+    intensityCost.textContent = cost ? `at this intensity the twin gives ${cost.as_run.ejected_mL_per_cycle.toFixed(0)} mL of blood per cycle and clears ` +
+      `${cost.as_run.fluid_cleared_mL.toFixed(0)} mL of fluid; the program as written ${cost.as_written.ejected_mL_per_cycle.toFixed(0)} mL and ` +
+      `${cost.as_written.fluid_cleared_mL.toFixed(0)} mL (a model's prediction)` : "";
+  }).catch(alertError);
   const intensityControls = (hello) => {
     const now = () => (live.state && live.state.intensity) || { level: 0, boost: null, paused: [] };
     const zoneButtons = (hello.zones || []).map((zone) => el("span", { class: "zone-controls" },
@@ -529,7 +535,7 @@ function liveView() {
   const ended = el("div");
   view.replaceChildren(el("h1", {}, "Live session"), status, el("div", { class: "row" },
     el("div", { class: "card" }, holder, indicators),
-    el("div", { class: "card" }, phase, guide, adapted, controls, intensity, twinLine, outcome, ended)),
+    el("div", { class: "card" }, phase, guide, adapted, controls, intensity, intensityCost, twinLine, outcome, ended)),
   el("div", { class: "card" }, el("h3", {}, "Cell pressure (last 60 s)"), pressureCanvas, pressureLegend),
   el("div", { class: "card" }, el("h3", {}, "Leg twin: venous outflow (a model prediction)"), twinCanvas, twinLegend));
 
