@@ -54,6 +54,7 @@ def _seed(shares: dict[str, float], times: int = 3) -> None:
         history.close()
 
 
+@pytest.mark.slow
 def test_the_next_run_proposes_it_and_applies_it_only_when_asked(capsys, monkeypatch):
     _seed({"foot": 0.7, "ankle": 0.7, "calf": 0.7, "knee": 0.7, "thigh": 1.0})
     args = ["run", "recovery", "--fast", "--json"]

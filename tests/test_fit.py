@@ -146,6 +146,7 @@ def test_legflow_fit_prints_the_contract_and_learns(capsys, monkeypatch):
     assert bad.code == 1 and "no cell or leg 'left.nothing'" in bad.err
 
 
+@pytest.mark.slow
 def test_a_session_starts_with_the_fit_check_and_needs_consent_when_a_cell_does_not_fit(capsys, monkeypatch):
     """`legflow run` fits the garment first: a loose strap stops it before anything inflates past
     the test pressure (exit 5, what to do), unless the user agrees (--fit-anyway); either way the
