@@ -19,41 +19,22 @@ import time
 from collections import defaultdict
 
 from benchmarks.provenance import code_version
-from legflow.apps.limb import leg_twin
-from legflow.clock import VirtualClock
-from legflow.device.faults import FaultSpec
-from legflow.device.profile import load_profile, profile_names
-from legflow.device.sim import SimulatedMassager
-from legflow.engine.fit import fit_check
-from legflow.safety.limits import DEFAULT_LIMITS
-from legflow.safety.supervisor import Supervisor
-
-CONDITIONS = {"sound": "ok", "garment_loose": "loose", "garment_tight": "tight", "leak": "leaking"}
+from legflow.apps.fitting import WORN, fit_worn
+from legflow.device.profile import profile_names
 
 
 def measure(seeds: int, subjects: list[str]) -> dict[str, list[tuple[float, float, bool]]]:
     """Per condition, (air share of the reference, share kept, classified right) of each cell in it."""
     found: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
     for name in profile_names():
-        device = load_profile(name)
-        right = [c for c in device.cell_names() if c.startswith("right.")]
         for subject in subjects:
             for seed in range(seeds):
-                for condition in CONDITIONS:
-                    faults, bad = [], set()
-                    if condition in ("garment_loose", "garment_tight"):
-                        faults, bad = [FaultSpec(condition, 0.0, "right")], set(right)
-                    elif condition == "leak":
-                        cell = right[seed % len(right)]
-                        faults, bad = [FaultSpec("leak", 0.0, cell)], {cell}
-                    clock = VirtualClock()
-                    limb = leg_twin(device, subject)
-                    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=limb)
-                    for c in fit_check(Supervisor(massager, DEFAULT_LIMITS, clock), clock).cells:
+                for condition in WORN:
+                    result, bad = fit_worn(name, condition, seed, subject)
+                    for c in result.cells:
                         kind = condition if c.cell in bad else "sound"
-                        found[kind].append(
-                            (c.fill_mL / c.reference_mL, c.kept, c.verdict == CONDITIONS[kind])
-                        )
+                        right = c.verdict == WORN[kind]
+                        found[kind].append((c.fill_mL / c.reference_mL, c.kept, right))
     return found
 
 
@@ -70,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# Fit check bands\n\n`{command}` on {where}; {took:.0f} s\n")
     print("| garment | cells | air / nominal, min-max | kept, min-max | classified right |")
     print("|---|---|---|---|---|")
-    for kind in CONDITIONS:
+    for kind in WORN:
         rows = found[kind]
         shares, kept = [r[0] for r in rows], [r[1] for r in rows]
         right = sum(r[2] for r in rows)

@@ -5,12 +5,8 @@ if the user agrees; `legflow comfort` shows and resets it."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,7 +14,7 @@ from cli_helpers import run_cli
 from legflow.engine.intensity import BOOST_mmHg, Intensity, comfort_shares
 from legflow.store import History
 from legflow.store.history import default_history
-from test_intensity import _read_until
+from tty_helpers import Terminal
 
 
 def test_what_a_session_ended_at_per_zone():
@@ -108,38 +104,18 @@ def test_legflow_comfort_shows_and_resets(capsys, monkeypatch):
 def test_sessions_turned_down_at_the_keys_teach_the_next_one(isolated_home):
     """Two sessions in a real terminal, each turned down two levels (`-` `-`): the calf's comfort
     becomes 80 %, and the third run proposes it and, asked at the prompt, applies it."""
-    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
     for _ in range(2):
-        leader, follower = pty.openpty()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "legflow", "run", "recovery", "--fast", "--comfort", "skip"],
-            stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
-        )  # fmt: skip
-        os.close(follower)
-        deadline = time.monotonic() + 120
-        _read_until(leader, "b boost calf", deadline)
-        os.write(leader, b"--")
-        _read_until(leader, "completed after", deadline)
-        assert proc.wait(timeout=60) == 0
-        os.close(leader)
+        terminal = Terminal("run", "recovery", "--fast", "--comfort", "skip")
+        terminal.read_until("b boost calf")
+        terminal.type("--")
+        terminal.read_until("completed after")
+        assert terminal.wait() == 0
     learned = subprocess.run(
-        [sys.executable, "-m", "legflow", "comfort", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-m", "legflow", "comfort", "--json"], capture_output=True, text=True, check=True
     )
     assert json.loads(learned.stdout)["zones"]["calf"] == {"share": 0.8, "sessions": 2}
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "legflow", "run", "sitting-break", "--fast"],
-        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
-    )  # fmt: skip
-    os.close(follower)
-    deadline = time.monotonic() + 120
-    seen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _read_until(leader, "Apply your comfort scaling?", deadline))
-    assert "calf 80%" in seen
-    os.write(leader, b"y\n")
-    _read_until(leader, "completed after", deadline)
-    assert proc.wait(timeout=60) == 0
-    os.close(leader)
+    terminal = Terminal("run", "sitting-break", "--fast")
+    assert "calf 80%" in terminal.read_until("Apply your comfort scaling?")
+    terminal.type("y\n")
+    terminal.read_until("completed after")
+    assert terminal.wait() == 0

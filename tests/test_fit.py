@@ -9,6 +9,7 @@ import json
 import pytest
 
 from cli_helpers import run_cli
+from legflow.apps.fitting import WORN, fit_worn
 from legflow.apps.limb import leg_twin
 from legflow.clock import VirtualClock
 from legflow.device.faults import FaultSpec
@@ -19,25 +20,12 @@ from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
 
-CONDITIONS = ("sound", "garment_loose", "garment_tight", "leak")
-EXPECTED = {"sound": "ok", "garment_loose": "loose", "garment_tight": "tight", "leak": "leaking"}
+CONDITIONS = tuple(WORN)
+EXPECTED = WORN
 
 
 def check(profile: str, condition: str, seed: int, subject: str = "adult") -> tuple[FitResult, set[str]]:
-    """A fit check with the garment worn as ``condition`` on the right leg (a hole: in one of its
-    cells, by seed); the result and the cells the condition is in."""
-    device = load_profile(profile)
-    right = [c for c in device.cell_names() if c.startswith("right.")]
-    faults, bad = [], set()
-    if condition in ("garment_loose", "garment_tight"):
-        faults, bad = [FaultSpec(condition, 0.0, "right")], set(right)
-    elif condition == "leak":
-        cell = right[seed % len(right)]
-        faults, bad = [FaultSpec("leak", 0.0, cell)], {cell}
-    clock = VirtualClock()
-    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=leg_twin(device, subject))
-    supervisor = Supervisor(massager, DEFAULT_LIMITS, clock)
-    return fit_check(supervisor, clock), bad
+    return fit_worn(profile, condition, seed, subject)
 
 
 def assert_classified(result: FitResult, bad: set[str], condition: str) -> None:

@@ -5,12 +5,7 @@ and recorded as events."""
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -27,6 +22,7 @@ from legflow.programs.library import builtin_source
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
+from tty_helpers import Terminal
 
 ZONES = ["calf", "thigh"]
 LIMITS = np.array([100.0, 100.0])
@@ -106,37 +102,15 @@ def test_a_bad_request_is_refused_with_the_reason():
     assert s.control.intensity == Intensity()
 
 
-def _read_until(fd: int, needle: str, deadline: float) -> str:
-    seen = ""
-    while needle not in seen:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} never came; saw: {seen[-400:]!r}")
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                seen += os.read(fd, 65536).decode(errors="replace")
-            except OSError:
-                break
-    return seen
-
-
 @pytest.mark.system
 def test_keys_in_a_terminal_change_the_intensity(isolated_home):
     """In a real pseudo-terminal, `legflow run` shows the keys; `+` raises the level and `b`
     boosts the calf; both land in the session's events and in the pressures it reached."""
-    leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "legflow", "run", "recovery", "--fast"],
-        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
-    )  # fmt: skip
-    os.close(follower)
-    deadline = time.monotonic() + 120
-    seen = _read_until(leader, "b boost calf", deadline)
-    os.write(leader, b"+b")
-    seen += _read_until(leader, "completed after", deadline)
-    assert proc.wait(timeout=60) == 0
-    os.close(leader)
+    terminal = Terminal("run", "recovery", "--fast")
+    seen = terminal.read_until("b boost calf")
+    terminal.type("+b")
+    seen += terminal.read_until("completed after")
+    assert terminal.wait() == 0
     history = History(isolated_home / "history.sqlite", readonly=True)
     try:
         (row,) = history.sessions()
@@ -148,7 +122,7 @@ def test_keys_in_a_terminal_change_the_intensity(isolated_home):
     finally:
         history.close()
     assert "keys: + - level" in seen  # the keys are on screen
-    said = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen).split())
+    said = " ".join(seen.split())
     assert "at the intensity you ended at, the twin gives" in said and "the program as written" in said
 
 

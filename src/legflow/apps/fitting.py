@@ -11,7 +11,7 @@ from legflow.device.faults import FaultSpec
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
 from legflow.engine.fit import FitResult, fit_check
-from legflow.safety.limits import Limits
+from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
 from legflow.twin.model import Posture
@@ -76,3 +76,25 @@ def _keep(result: FitResult, history: History, user: str, profile: str) -> None:
     """A fit that ran whole teaches the user's baseline (`History.fit_baseline`)."""
     if result.stopped is None:
         history.add_fit(user, profile, [(c.cell, c.verdict, c.fill_mL, c.kept) for c in result.cells])
+
+
+#: How a garment can be worn in `fit_worn`, and the verdict the fit check owes each.
+WORN = {"sound": "ok", "garment_loose": "loose", "garment_tight": "tight", "leak": "leaking"}
+
+
+def fit_worn(profile: str, worn: str, seed: int, subject: str = "adult") -> tuple[FitResult, set[str]]:
+    """A fit check on the simulated massager with the garment worn as ``worn`` (`WORN`) on the
+    right leg: strapped loose or tight, or with a 1.2 mm hole in one of its cells (by seed), under
+    the default limits; the result and the cells worn so (the harness of the fit's tests and of
+    ``python -m benchmarks.fit_check``)."""
+    device = load_profile(profile)
+    right = [c for c in device.cell_names() if c.startswith("right.")]
+    faults, bad = [], set()
+    if worn in ("garment_loose", "garment_tight"):
+        faults, bad = [FaultSpec(worn, 0.0, "right")], set(right)
+    elif worn == "leak":
+        cell = right[seed % len(right)]
+        faults, bad = [FaultSpec("leak", 0.0, cell)], {cell}
+    clock = VirtualClock()
+    massager = SimulatedMassager(device, clock, faults=faults, seed=seed, limb=leg_twin(device, subject))
+    return fit_check(Supervisor(massager, DEFAULT_LIMITS, clock), clock), bad
