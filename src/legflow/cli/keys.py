@@ -12,8 +12,8 @@ import termios
 import threading
 import tty
 
+from legflow.engine.intensity import LEVELS
 from legflow.engine.session import SessionControl
-from legflow.errors import UsageError
 
 
 class IntensityKeys:
@@ -49,19 +49,17 @@ class IntensityKeys:
     def press(self, key: str) -> None:
         """One key (also what a test presses)."""
         c, now = self.control, self.control.intensity
-        try:
-            if key in "+=":
-                c.set_level(min(2, now.level + 1))
-            elif key == "-":
-                c.set_level(max(-2, now.level - 1))
-            elif key.isdigit() and 1 <= int(key) <= len(self.zones):
-                self.zone = self.zones[int(key) - 1]
-            elif key == "b":
-                c.set_boost(None if now.boost == self.zone else self.zone)
-            elif key == "h":
-                c.pause_zone(self.zone, self.zone not in now.paused)
-        except UsageError:
-            pass  # a level past the end: nothing changes
+        low, high = LEVELS  # the level stays in range, the zones are the device's: nothing to refuse
+        if key in "+=":
+            c.set_level(min(high, now.level + 1))
+        elif key == "-":
+            c.set_level(max(low, now.level - 1))
+        elif key.isdigit() and 1 <= int(key) <= len(self.zones):
+            self.zone = self.zones[int(key) - 1]
+        elif key == "b":
+            c.set_boost(None if now.boost == self.zone else self.zone)
+        elif key == "h":
+            c.pause_zone(self.zone, self.zone not in now.paused)
 
     def _read(self) -> None:
         while not self._stop.is_set():
