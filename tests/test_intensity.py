@@ -110,6 +110,7 @@ def test_keys_in_a_terminal_change_the_intensity(isolated_home):
     seen = terminal.read_until("b boost calf")
     terminal.type("+b")
     seen += terminal.read_until("completed after")
+    seen += terminal.read_until("(a model's prediction)")  # the cost line comes after the outcome
     assert terminal.wait() == 0
     history = History(isolated_home / "history.sqlite", readonly=True)
     try:
