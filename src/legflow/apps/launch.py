@@ -20,6 +20,7 @@ from legflow.errors import DeviceError, LegflowError, UsageError
 from legflow.plan import ForDevice, for_device
 from legflow.programs.library import resolve
 from legflow.programs.loader import ProgramSource
+from legflow.records.plan import zone_bounds_mmHg
 from legflow.safety.limits import Limits
 from legflow.safety.supervisor import Supervisor
 from legflow.store import History
@@ -88,6 +89,7 @@ def prepare_session(
     *,
     limits: Limits,
     history: History | None,
+    user: str = "default",
     profile: str = "reference",
     fast: bool = False,
     inject: list[str] | None = None,
@@ -121,6 +123,7 @@ def prepare_session(
             device,
             limits=limits,
             history=history,
+            user=user,
             profile=profile,
             subject=subject,
             posture=posture,
@@ -141,6 +144,7 @@ def prepare_session(
         limits,
         history,
         cost=intensity_cost(checked.source.program, spec, subject, posture),
+        user=user,
         twin=twin,
         injected=faults,
         adaptive_rest=not fixed_rest,
@@ -162,7 +166,14 @@ def _launch(
     label = name.removesuffix(".toml").split("/")[-1]
     program = checked.source.program
     session = Session(
-        program, label, supervisor, clock, history=history, adaptations=checked.changes, **session_options
+        program,
+        label,
+        supervisor,
+        clock,
+        history=history,
+        adaptations=checked.changes,
+        bounds_mmHg=zone_bounds_mmHg(history, session_options.get("user", "default")),
+        **session_options,
     )
     return Launch(checked.source, label, supervisor, session, clock, checked.changes)
 
@@ -174,6 +185,7 @@ def _prepare_hardware(
     *,
     limits: Limits,
     history: History | None,
+    user: str,
     profile: str,
     subject: str,
     posture: Posture,
@@ -206,6 +218,7 @@ def _prepare_hardware(
             history,
             twin=leg_twin(device, subject, posture),
             cost=intensity_cost(checked.source.program, device, subject, posture),
+            user=user,
             drive_twin=True,
             adaptive_rest=not fixed_rest,
             refill_from=refill_from,

@@ -15,6 +15,7 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from rich.table import Table
 
 from legflow.anatomy import COMPRESSION_ZONES, distal_rank
+from legflow.cli.records import register as register_records
 from legflow.cli.render import device_fit_markdown, device_fit_table, library_table, program_view
 from legflow.cli.text import as_text, printable
 from legflow.cli.trials import cohorts_command, optimise_command, trial_command
@@ -609,6 +610,9 @@ def twin_params(
 app.command(name="trial")(trial_command)
 app.command(name="optimise")(optimise_command)
 app.command(name="cohorts")(cohorts_command)
+
+
+register_records(app)
 
 
 @app.command()

@@ -66,6 +66,7 @@ def run_session(
             name,
             limits=limits,
             history=history,
+            user=user,
             profile=profile,
             fast=fast,
             inject=inject,

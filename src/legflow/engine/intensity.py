@@ -105,15 +105,32 @@ def comfort_shares(
 class IntensityInForce:
     """Each cell's share, boost and pause in force, moved towards what the user asked as the
     module says; `apply` turns the program's setpoints into the ones the controller follows.
-    ``comfort``: per zone, the scaling the user accepted at the start (their learned comfort)."""
+    ``comfort``: per zone, the scaling the user accepted at the start (their learned comfort).
+    ``bounds_mmHg``: per zone, a clinician's pressure range (`legflow.records.plan.Bounds`), with
+    ``peaks_mmHg`` the program's own peaks: comfort and level move a zone's peak only inside it,
+    and no setpoint passes its top."""
 
     def __init__(
-        self, cell_zones: list[str], limit_mmHg: np.ndarray, comfort: dict[str, float] | None = None
+        self,
+        cell_zones: list[str],
+        limit_mmHg: np.ndarray,
+        comfort: dict[str, float] | None = None,
+        bounds_mmHg: dict[str, tuple[float, float]] | None = None,
+        peaks_mmHg: dict[str, float] | None = None,
     ):
         self.zones = np.array(cell_zones)
-        self.limit_mmHg = np.asarray(limit_mmHg, float)
+        self.limit_mmHg = np.array(limit_mmHg, float)  # a copy: the supervisor's own stay as they are
         self.comfort = np.array([(comfort or {}).get(z, 1.0) for z in cell_zones])
+        self.bounds_mmHg = dict(bounds_mmHg or {})
+        self.peaks_mmHg = dict(peaks_mmHg or {})
         n = len(cell_zones)
+        self.share_floor, self.share_ceiling = np.zeros(n), np.full(n, np.inf)
+        for i, zone in enumerate(cell_zones):
+            peak, span = self.peaks_mmHg.get(zone, 0.0), self.bounds_mmHg.get(zone)
+            if span is not None:
+                self.limit_mmHg[i] = min(self.limit_mmHg[i], span[1])
+                if peak > 0:
+                    self.share_floor[i], self.share_ceiling[i] = span[0] / peak, span[1] / peak
         self.share = np.ones(n)
         self.boost = np.zeros(n, bool)
         self.off = np.zeros(n, bool)
@@ -126,7 +143,8 @@ class IntensityInForce:
         self.share = np.where(rest | (share < self.share), share, self.share)
         self.boost = np.where(rest | ~boost, boost, self.boost)
         self.off = np.where(rest | off, off, self.off)
-        out = programmed_mmHg * self.comfort * self.share + np.where(self.boost & ~rest, BOOST_mmHg, 0.0)
+        share_in_force = np.clip(self.comfort * self.share, self.share_floor, self.share_ceiling)
+        out = programmed_mmHg * share_in_force + np.where(self.boost & ~rest, BOOST_mmHg, 0.0)
         out[self.off] = 0.0
         capped: np.ndarray = np.minimum(out, self.limit_mmHg)
         return capped

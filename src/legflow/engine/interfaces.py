@@ -17,8 +17,8 @@ class Recorder(Protocol):
     """Where a session's record goes: one session row, a sample each session second, events
     (phases, guide steps, overrides, faults, the end), commits as it runs, and its summary."""
 
-    def start(self, program: str, profile: str, cells: list[str]) -> int:
-        """A new session's row; returns its id."""
+    def start(self, program: str, profile: str, cells: list[str], user: str = "default") -> int:
+        """A new session's row, `user`'s; returns its id."""
         ...
 
     def add_sample(

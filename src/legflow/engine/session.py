@@ -160,6 +160,8 @@ class Session:
     clock: Clock
     #: Where the session is recorded (the SQLite history, `legflow.store.History`).
     history: Recorder | None = None
+    #: Whose session it is (the screening profile's name): their record counts it.
+    user: str = "default"
     injected: Sequence[FaultSpec] = ()
     tick_hz: float = TICK_HZ
     #: Lateness of each tick against its schedule, when a benchmark asks for it.
@@ -181,6 +183,9 @@ class Session:
     fit: dict[str, tuple[str, str]] | None = None
     #: Per zone, the comfort scaling the user accepted for this session (`legflow comfort`).
     comfort: dict[str, float] = field(default_factory=dict)
+    #: Per zone, a clinician's pressure range from the user's plan (`legflow.records.plan`):
+    #: comfort and intensity move a zone's pressure only inside it.
+    bounds_mmHg: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: What the program gives the leg at per-zone shares of its pressures (the apps' twin,
     #: `legflow.apps.limb.intensity_cost`), for the summary's intensity block.
     cost: Callable[[dict[str, float]], dict[str, float]] | None = None
@@ -203,7 +208,7 @@ class Session:
         settings = ControllerSettings.for_profile(profile)
         leg_of_cell = self.supervisor.cell_leg
         self.pressure_ctl = PressureController(len(self.cells), leg_of_cell, len(profile.legs), settings)
-        self.intensity = IntensityInForce(zones, self.supervisor.cell_limit_mmHg, self.comfort)
+        self.intensity = self._intensity_in_force(zones)
         self.heater_ctl = HeaterController()
         self.adaptive = self._adaptive_cycles(legs, zones)
         self.max_pressure = np.zeros(len(self.cells))
@@ -274,8 +279,15 @@ class Session:
         """Scale each zone's pressures by the user's accepted comfort from the start (before
         `run`), within the cells' limits; recorded as an event."""
         self.comfort = dict(comfort)
-        self.intensity = IntensityInForce(
-            self.intensity.zones.tolist(), self.intensity.limit_mmHg, self.comfort
+        self.intensity = self._intensity_in_force(self.intensity.zones.tolist())
+
+    def _intensity_in_force(self, cell_zones: list[str]) -> IntensityInForce:
+        return IntensityInForce(
+            cell_zones,
+            self.supervisor.cell_limit_mmHg,
+            self.comfort,
+            self.bounds_mmHg,
+            zone_peaks_mmHg(self.program),
         )
 
     def _twin_block(self) -> TwinSummary | None:
@@ -499,13 +511,17 @@ class _Run:
         self.on_update = on_update
         self.commands = Commands.idle(sup.n_legs, sup.n_cells)
         history = s.history
-        self.session_id = history.start(s.program_label, sup.profile.name, s.cells) if history else None
+        self.session_id = (
+            history.start(s.program_label, sup.profile.name, s.cells, s.user) if history else None
+        )
         s.session_id = self.session_id
         for change in s.adaptations:
             s._event(self.session_id, "adapted", change)
         if s.comfort:
             scaled = ", ".join(f"{zone} {share:.0%}" for zone, share in s.comfort.items())
             s._event(self.session_id, "comfort", f"your comfort scaling: {scaled}")
+        for zone, (low, high) in s.bounds_mmHg.items():
+            s._event(self.session_id, "bounds", f"{zone} held to {low:g}-{high:g} mmHg (your plan's bounds)")
         if s.fit is not None:
             unfit = [
                 f"{cell} {verdict}: {advice}" for cell, (verdict, advice) in s.fit.items() if verdict != "ok"

@@ -22,7 +22,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, TypeVar
 
 import tomlkit
 from pydantic import BaseModel, ValidationError
@@ -42,12 +42,13 @@ MAX_NESTING = 16
 _TOO_DEEP = f"tables or arrays nested more than {MAX_NESTING} deep"
 #: The unit of a key, from its name's suffix, for range messages.
 _UNITS = {"_mmHg": "mmHg", "_min": "min", "_s": "s", "_C": "°C"}
+M = TypeVar("M", bound=BaseModel)
 _UNION_TAG = re.compile(r"[\[\-]|^(float|int|str|bool)$")
 
 
-def _model_at(path: Path) -> type[BaseModel] | None:
-    """The pydantic model that owns the last key of ``path`` (for "did you mean")."""
-    model: Any = Program
+def _model_at(path: Path, root: type[BaseModel] = Program) -> type[BaseModel] | None:
+    """The pydantic model under ``root`` that owns the last key of ``path`` (for "did you mean")."""
+    model: Any = root
     for part in path[:-1]:
         if isinstance(part, int):
             continue
@@ -70,11 +71,11 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _message(error: ErrorDetails, path: Path) -> str:
+def _message(error: ErrorDetails, path: Path, root: type[BaseModel] = Program) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        model = _model_at(path)
+        model = _model_at(path, root)
         known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
         return f"unknown key '{path[-1]}'{_suggest(str(path[-1]), known)}"
     if kind == "missing":
@@ -131,26 +132,30 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _structural_problems(error: ValidationError) -> list[tuple[Path, str]]:
+def _structural_problems(error: ValidationError, root: type[BaseModel] = Program) -> list[tuple[Path, str]]:
     """Pydantic errors as (path, message). A value typed "number or array of numbers" fails in
     both union branches; only the branch that matches the value's TOML type is reported."""
     found: list[tuple[Path, str]] = []
     unions: dict[Path, list[tuple[Path, ErrorDetails, bool]]] = {}
     for err in error.errors():
         loc = err["loc"]
+        if "[key]" in loc:  # a table's key refused (a zone name that is none)
+            path = tuple(p for p in loc if p != "[key]")
+            found.append((path, _message(err, path, root)))
+            continue
         tag_at = next((i for i, p in enumerate(loc) if isinstance(p, str) and _UNION_TAG.search(p)), None)
         path = tuple(p for p in loc if not (isinstance(p, str) and _UNION_TAG.search(p)))
         if tag_at is None:
-            found.append((path, _message(err, path)))
+            found.append((path, _message(err, path, root)))
         else:
             is_list_branch = str(loc[tag_at]).startswith("list[")
             unions.setdefault(tuple(loc[:tag_at]), []).append((path, err, is_list_branch))
     for key, errs in unions.items():
         whole = next((e.get("input") for _, e, is_list in errs if not is_list), None)
         if isinstance(whole, list):
-            found += [(path, _message(e, path)) for path, e, is_list in errs if is_list]
+            found += [(path, _message(e, path, root)) for path, e, is_list in errs if is_list]
         elif isinstance(whole, int | float) and not isinstance(whole, bool):
-            found += [(path, _message(e, path)) for path, e, is_list in errs if not is_list]
+            found += [(path, _message(e, path, root)) for path, e, is_list in errs if not is_list]
         else:
             found.append((key, f"expected a number or an array of numbers, got {_toml_kind(whole)}"))
     return found
@@ -249,6 +254,24 @@ def inspect_text(text: str, filename: str = "<program>") -> tuple[ProgramSource 
         found += program_problems(program)
     source = ProgramSource(program, filename, source_lines)  # type: ignore[arg-type]
     return (source if program is not None else None), source.problems(found)
+
+
+def validate_toml(model: type[M], text: str, filename: str) -> M:
+    """Any other legflow file in TOML (a plan, ...) read as `model`, its problems named by file,
+    line and field as a program's are; raises `ProgramError`."""
+    data = _parse(text, filename)
+    lines = KeyLines(text)
+    unreadable = _unreadable_value(data)
+    if unreadable is not None:
+        where, message = unreadable
+        raise ProgramError([Problem(filename, lines.line_of(where), "toml", message)])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        found = _structural_problems(exc, model)
+        raise ProgramError(
+            [Problem(filename, lines.line_of(p), format_path(p), m) for p, m in found]
+        ) from None
 
 
 def validate_text(text: str, filename: str = "<program>") -> ProgramSource:

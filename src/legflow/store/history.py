@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     status TEXT NOT NULL,              -- running | completed | stopped | fault
     duration_s REAL NOT NULL DEFAULT 0,
     cells TEXT NOT NULL,               -- JSON list of cell names, the order of sample arrays
-    summary TEXT                       -- JSON session summary (contract v1) once it ends
+    summary TEXT,                      -- JSON session summary (contract v1) once it ends
+    user TEXT NOT NULL DEFAULT 'default'  -- whose session (the screening profile's name)
 );
 CREATE TABLE IF NOT EXISTS samples (
     session_id INTEGER NOT NULL REFERENCES sessions(id),
@@ -78,6 +79,21 @@ CREATE TABLE IF NOT EXISTS fits (      -- one row per cell of each fit check
     kept REAL NOT NULL                 -- share of its pressure it held once sealed
 );
 CREATE INDEX IF NOT EXISTS fits_by_user ON fits(user, profile, cell, at);
+CREATE TABLE IF NOT EXISTS plans (     -- every version of each user's plan, never changed
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,                  -- UTC, ISO 8601: when this version was set
+    set_by TEXT NOT NULL,              -- who set it, by name
+    role TEXT NOT NULL,                -- user | clinician
+    plan TEXT NOT NULL                 -- JSON of `legflow.records.plan.Plan`
+);
+CREATE TABLE IF NOT EXISTS outcomes (  -- what the user measured and recorded
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,                  -- UTC, ISO 8601: when it was measured
+    measure TEXT NOT NULL,             -- `legflow.records.outcomes.MEASURES`
+    site TEXT NOT NULL DEFAULT '',     -- where, for a circumference (e.g. left.calf)
+    value REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS comfort (   -- per zone, the share of the pressure a session ended at
     user TEXT NOT NULL,
     at TEXT NOT NULL,                  -- UTC, ISO 8601
@@ -101,6 +117,7 @@ class SessionRow:
     duration_s: float
     cells: list[str]
     summary: dict[str, Any] | None
+    user: str = "default"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -146,7 +163,7 @@ class History:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(f"PRAGMA busy_timeout = {round(WRITE_WAIT_s * 1000)}")
-                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
+                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}{_upgrade(db)}COMMIT;")
         except BaseException:
             db.close()
             raise
@@ -240,6 +257,41 @@ class History:
                 fills[cell].append(fill)
         return {cell: float(statistics.median(v)) for cell, v in fills.items()}
 
+    # -- plans and outcomes -------------------------------------------------------------------
+    def set_plan(self, user: str, plan: dict[str, Any], set_by: str, role: str) -> str:
+        """Store a new version of `user`'s plan; earlier versions stay. Returns when (UTC)."""
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO plans VALUES (?, ?, ?, ?, ?)", (user, at, set_by, role, json.dumps(plan)))
+
+        self._write_or_fail(write)
+        return at
+
+    def plans(self, user: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """Every version of `user`'s plan, oldest first: (at, set_by, role, plan)."""
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT at, set_by, role, plan FROM plans WHERE user = ? ORDER BY rowid", (user,)
+            ).fetchall()
+        return [(at, by, role, json.loads(plan)) for at, by, role, plan in rows]
+
+    def add_outcome(self, user: str, at: str, measure: str, site: str, value: float, note: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", (user, at, measure, site, value, note)
+            )
+
+        self._write_or_fail(write)
+
+    def outcomes(self, user: str) -> list[tuple[str, str, str, float, str]]:
+        """`user`'s recorded outcomes in time order: (at, measure, site, value, note)."""
+        with self._errors():
+            return self.db.execute(
+                "SELECT at, measure, site, value, note FROM outcomes WHERE user = ? ORDER BY at, rowid",
+                (user,),
+            ).fetchall()
+
     # -- comfort -------------------------------------------------------------------------------
     def add_comfort(self, user: str, shares: dict[str, float]) -> None:
         """What one session ended at, per zone (`legflow.engine.intensity.comfort_shares`)."""
@@ -276,15 +328,15 @@ class History:
         return gone[0]
 
     # -- writing -----------------------------------------------------------------------------
-    def start(self, program: str, profile: str, cells: list[str]) -> int:
+    def start(self, program: str, profile: str, cells: list[str], user: str = "default") -> int:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         row: list[int] = []
 
         def insert(db: sqlite3.Connection) -> None:
             cur = db.execute(
-                "INSERT INTO sessions (program, profile, started_at, pid, status, cells) "
-                "VALUES (?,?,?,?,?,?)",
-                (program, profile, now, os.getpid(), "running", json.dumps(cells)),
+                "INSERT INTO sessions (program, profile, started_at, pid, status, cells, user) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (program, profile, now, os.getpid(), "running", json.dumps(cells), user),
             )
             assert cur.lastrowid is not None  # set by the INSERT
             row.append(cur.lastrowid)
@@ -342,8 +394,15 @@ class History:
         self._events.clear()
 
     # -- reading -----------------------------------------------------------------------------
+    def _session_columns(self) -> str:
+        """The session row's columns; a history from before users read as the default user's."""
+        with self._errors():
+            names = {r[1] for r in self.db.execute("PRAGMA table_info(sessions)")}
+        user = "user" if "user" in names else "'default'"
+        return f"id, program, profile, started_at, pid, status, duration_s, cells, summary, {user}"
+
     def _row(self, row: tuple) -> SessionRow:
-        sid, program, profile, started, pid, status, duration, cells, summary = row
+        sid, program, profile, started, pid, status, duration, cells, summary, user = row
         if status == "running" and not _pid_alive(pid):
             status = "interrupted"
         return SessionRow(
@@ -355,16 +414,26 @@ class History:
             duration,
             json.loads(cells),
             json.loads(summary) if summary else None,
+            user,
         )
 
-    def sessions(self) -> list[SessionRow]:
+    def sessions(self, user: str | None = None) -> list[SessionRow]:
+        """Every stored session, newest first; only `user`'s when given."""
+        columns = self._session_columns()
         with self._errors():
-            rows = self.db.execute("SELECT * FROM sessions ORDER BY id DESC").fetchall()
+            if user is None:
+                rows = self.db.execute(f"SELECT {columns} FROM sessions ORDER BY id DESC").fetchall()
+            else:
+                rows = self.db.execute(
+                    f"SELECT {columns} FROM sessions WHERE user = ? ORDER BY id DESC", (user,)
+                ).fetchall()
         return [self._row(r) for r in rows]
 
     def session(self, session: int) -> SessionRow:
         with self._errors():
-            row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session,)).fetchone()
+            row = self.db.execute(
+                f"SELECT {self._session_columns()} FROM sessions WHERE id = ?", (session,)
+            ).fetchone()
         if row is None:
             raise LegflowError(f"no session {session} in the history (see: legflow history)")
         return self._row(row)
@@ -393,6 +462,13 @@ class History:
                 "SELECT t_s, kind, detail FROM events WHERE session_id = ? ORDER BY rowid", (session,)
             ).fetchall()
         return [{"t_s": t, "kind": k, "detail": d} for t, k, d in rows]
+
+
+def _upgrade(db: sqlite3.Connection) -> str:
+    """What a history made before sessions had users needs: the column, the old rows the
+    default user's (nothing else of them changes)."""
+    names = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
+    return "" if "user" in names else "ALTER TABLE sessions ADD COLUMN user TEXT NOT NULL DEFAULT 'default';"
 
 
 def _floats(values) -> str:

@@ -140,6 +140,7 @@ class SessionManager:
                     options.program,
                     limits=options.limits,
                     history=history,
+                    user=options.user,
                     profile=options.profile,
                     inject=list(options.inject),
                     subject=options.subject,

@@ -1,0 +1,436 @@
+"""A record people and clinicians can use: plans with a clinician's bounds, adherence that counts
+only the time with the garment on at pressure, outcomes, reminders on a virtual clock."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cli_helpers import run_cli
+from legflow.apps.launch import prepare_session
+from legflow.clock import VirtualClock
+from legflow.engine.intensity import Intensity, IntensityInForce
+from legflow.errors import LegflowError, ProgramError
+from legflow.records.adherence import adherence
+from legflow.records.dose import GATE_s, session_dose, stored_dose
+from legflow.records.outcomes import checked_outcome
+from legflow.records.plan import check_change, parse_plan, plan_versions
+from legflow.records.remind import due_now, watch
+from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.store import History
+from legflow.store.history import default_history, history_path
+
+PLAN = """\
+note = "lymph every evening; a sitting break each hour of the working day"
+
+[[session]]
+program = "lymph"
+minutes = 40
+at = ["19:00"]
+
+[[session]]
+program = "sitting-break"
+minutes = 8
+days = "weekdays"
+every_h = 2
+from = "10:00"
+to = "16:00"
+
+[bounds]
+session_min = [5, 60]
+pressure_mmHg = { calf = [30, 45] }
+"""
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Local time is UTC here, so a session's day is the day its row says."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _session(
+    program: str,
+    started: datetime | None = None,
+    *,
+    inject: list[str] | None = None,
+    user: str = "default",
+    act: Any = None,
+) -> int:
+    """One real session on the simulated massager (virtual clock) into the user's history, then
+    its start moved to `started` (the only thing a test cannot wait a day for)."""
+    history = default_history()
+    try:
+        with prepare_session(
+            program, limits=DEFAULT_LIMITS, history=history, user=user, fast=True, inject=inject
+        ) as launch:
+            session = launch.session
+            session.run(on_update=(lambda state: act(session, state)) if act else None, update_every_s=1.0)
+            session_id = session.session_id
+    finally:
+        history.close()
+    assert session_id is not None
+    if started is not None:
+        with sqlite3.connect(history_path()) as db:
+            db.execute("UPDATE sessions SET started_at = ? WHERE id = ?", (started.isoformat(), session_id))
+    return session_id
+
+
+def _dose(session_id: int):
+    history = default_history(readonly=True)
+    try:
+        return stored_dose(history, session_id)
+    finally:
+        history.close()
+
+
+# -- the dose of one session ----------------------------------------------------------------------
+def test_a_whole_session_counts_in_full():
+    dose = _dose(_session("lymph"))
+    assert dose.counted_s == pytest.approx(2400.0, abs=1.0)
+    assert dose.squeezes_reached == dose.squeezes > 100
+    assert set(dose.zone_minutes()) == {"foot", "ankle", "calf", "knee", "thigh"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "onset_s"), [("garment_off:left@900", 900.0), ("leak:left.calf@600", 600.0)]
+)
+def test_time_after_the_garment_comes_off_or_a_cell_leaks_does_not_count(fault, onset_s):
+    dose = _dose(_session("lymph", inject=[fault]))
+    assert onset_s - 60 <= dose.counted_s <= onset_s
+    assert any("fault" in why for why in dose.lost)
+
+
+def test_paused_and_stopped_time_does_not_count():
+    """Session time stands still while paused; a stop ends the count."""
+    paused_updates = []
+
+    def pause_then_stop(session, state):
+        if state.paused:
+            paused_updates.append(state.t_s)
+            if len(paused_updates) >= 300:
+                session.control.resume()
+        elif state.t_s >= 600 and not paused_updates:
+            session.control.pause()
+        elif state.t_s >= 1500:
+            session.control.stop()
+
+    dose = _dose(_session("lymph", act=pause_then_stop))
+    assert len(paused_updates) >= 300 and all(abs(t - 600.0) <= 1.0 for t in paused_updates)
+    assert dose.ran_s == pytest.approx(1500.0, abs=3.0)
+    assert dose.counted_s == pytest.approx(dose.ran_s, abs=3.0)
+
+
+def test_a_session_cut_by_a_crash_counts_what_it_stored(tmp_path):
+    """A power cut: the rows of the last seconds and the end are never written."""
+    path = tmp_path / "h.sqlite"
+
+    class PowerCut(History):
+        def commit(self, session: int, duration_s: float) -> None:
+            if duration_s < 1000:
+                super().commit(session, duration_s)
+            else:
+                self._samples.clear()
+                self._events.clear()
+
+        def finish(self, session: int, summary: dict) -> None:
+            pass
+
+    history = PowerCut(path)
+    with prepare_session("lymph", limits=DEFAULT_LIMITS, history=history, fast=True) as launch:
+        launch.session.run()
+        session_id = launch.session.session_id
+    history.close()
+    reader = History(path, readonly=True)
+    try:
+        row = reader.session(session_id)
+        assert row.summary is None and row.duration_s < 1000
+        dose = stored_dose(reader, session_id)
+    finally:
+        reader.close()
+    assert 900 <= dose.counted_s <= 1000
+
+
+def test_squeezes_that_never_reach_their_pressure_stop_the_count():
+    """A garment worn too loose for the supervisor to call it off: the cells fill, the pressures
+    never come. Only the minutes before count."""
+    cells = ["left.calf", "right.calf"]
+    samples = []
+    for t in range(1200):
+        squeezing = (t % 60) < 30
+        setpoint = [40.0, 40.0] if squeezing else [0.0, 0.0]
+        reached = t < 600 or not squeezing
+        pressure = [s if reached else 12.0 for s in setpoint]
+        samples.append({"t_s": float(t), "pressure_mmHg": pressure, "setpoint_mmHg": setpoint})
+    dose = session_dose(1, cells, samples, [], {"faults": []}, 1200.0)
+    assert dose.counted_s == pytest.approx(600.0, abs=1.0)
+    assert dose.squeezes == 40 and dose.squeezes_reached == 20
+    assert dose.at_pressure_s["left.calf"] == pytest.approx(300.0, abs=1.0)
+    assert GATE_s >= 60  # a failed squeeze gates at least until the cell's next one
+
+
+# -- plans ----------------------------------------------------------------------------------------
+def test_a_bad_plan_names_the_file_line_and_field(tmp_path):
+    text = PLAN.replace('days = "weekdays"', 'dayz = "weekdays"').replace(
+        "calf = [30, 45]", "calv = [30, 45]"
+    )
+    with pytest.raises(ProgramError) as bad:
+        parse_plan(text, "plan.toml")
+    lines = [str(p) for p in bad.value.problems]
+    assert "plan.toml:11: session[2].dayz: unknown key 'dayz'; did you mean 'days'?" in lines
+    assert any(
+        line.startswith("plan.toml:18: bounds.pressure_mmHg.calv:") and "calf" in line for line in lines
+    )
+    with pytest.raises(ProgramError, match="outside the bounds' session_min"):
+        parse_plan(PLAN.replace("minutes = 8", "minutes = 3"), "plan.toml")
+
+
+def test_a_plan_keeps_every_version_and_only_a_clinician_changes_bounds(capsys, monkeypatch, tmp_path):
+    first = _write(tmp_path / "plan.toml", PLAN)
+    assert run_cli(capsys, monkeypatch, "plan", "set", first, "--clinician", "Dr Lee").code == 0
+    looser = _write(tmp_path / "looser.toml", PLAN.replace("calf = [30, 45]", "calf = [30, 80]"))
+    refused = run_cli(capsys, monkeypatch, "plan", "set", looser)
+    assert refused.code != 0 and "set by Dr Lee (clinician)" in refused.err
+    later = _write(tmp_path / "later.toml", PLAN.replace('at = ["19:00"]', 'at = ["20:00"]'))
+    assert run_cli(capsys, monkeypatch, "plan", "set", later).code == 0  # the sessions are the user's
+    assert run_cli(capsys, monkeypatch, "plan", "set", looser, "--clinician", "Dr Lee").code == 0
+    shown = json.loads(run_cli(capsys, monkeypatch, "plan", "show", "--json").out)
+    assert [(v["set_by"], v["role"]) for v in shown["versions"]] == [
+        ("Dr Lee", "clinician"),
+        ("default", "user"),
+        ("Dr Lee", "clinician"),
+    ]
+    assert shown["versions"][1]["plan"]["session"][0]["at"] == ["20:00"]
+    assert shown["versions"][2]["plan"]["bounds"]["pressure_mmHg"]["calf"] == [30, 80]
+
+
+def test_check_change_without_a_clinician_plan_lets_the_user_set_bounds():
+    plan = parse_plan(PLAN)
+    check_change(plan, None, "ann", "user")  # nothing stored: theirs to set
+
+
+def test_the_clinicians_bounds_hold_whatever_the_user_asks():
+    supervisor_limits = np.array([100.0, 100.0])
+    at_rest = np.zeros(2)  # a louder level waits for each cell's next squeeze
+    force = IntensityInForce(
+        ["calf", "thigh"], supervisor_limits, {"calf": 1.4}, {"calf": (30.0, 45.0)}, {"calf": 50.0}
+    )
+    programmed = np.array([50.0, 40.0])
+    force.apply(at_rest, Intensity(level=2, boost="calf"))
+    louder = force.apply(programmed, Intensity(level=2, boost="calf"))
+    assert louder[0] == 45.0 and louder[1] == pytest.approx(48.0)  # thigh has no bounds
+    softer = IntensityInForce(
+        ["calf", "thigh"], supervisor_limits, {"calf": 0.3}, {"calf": (30.0, 45.0)}, {"calf": 50.0}
+    )
+    assert softer.apply(programmed, Intensity(level=-2))[0] == pytest.approx(30.0)
+    assert supervisor_limits.tolist() == [100.0, 100.0]  # the supervisor's own limits untouched
+
+
+def test_a_session_runs_inside_the_plans_bounds(tmp_path):
+    history = default_history()
+    try:
+        history.set_plan(
+            "default", parse_plan(PLAN).model_dump(mode="json", by_alias=True), "Dr Lee", "clinician"
+        )
+    finally:
+        history.close()
+    session_id = _session("lymph")
+    reader = default_history(readonly=True)
+    try:
+        samples = reader.samples(session_id)
+        events = reader.events(session_id)
+        cells = reader.session(session_id).cells
+    finally:
+        reader.close()
+    calf = [cells.index("left.calf"), cells.index("right.calf")]
+    assert max(s["setpoint_mmHg"][i] for s in samples for i in calf) <= 45.0  # lymph writes 50
+    assert max(s["setpoint_mmHg"][i] for s in samples for i in calf) >= 44.0
+    assert any(e["kind"] == "bounds" and "calf held to 30-45 mmHg" in e["detail"] for e in events)
+
+
+# -- adherence ------------------------------------------------------------------------------------
+def _set_plan(at: datetime, text: str = PLAN) -> None:
+    history = default_history()
+    try:
+        history.set_plan(
+            "default", parse_plan(text).model_dump(mode="json", by_alias=True), "default", "user"
+        )
+    finally:
+        history.close()
+    with sqlite3.connect(history_path()) as db:
+        db.execute("UPDATE plans SET at = ? WHERE rowid = (SELECT max(rowid) FROM plans)", (at.isoformat(),))
+
+
+MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def test_adherence_counts_only_the_true_time(capsys, monkeypatch):
+    _set_plan(MONDAY - timedelta(days=1))
+    day = timedelta(days=1)
+    _session("lymph", MONDAY + timedelta(hours=19))  # Mon: 40 of 40 min
+    _session("sitting-break", MONDAY + timedelta(hours=10))  # Mon: one break of four
+    _session("lymph", MONDAY + day + timedelta(hours=19), inject=["garment_off:left@600"])  # Tue: 10 min
+    _session("lymph", MONDAY + 2 * day + timedelta(hours=19))  # Wed: 40 min ...
+    _session("lymph", MONDAY + 2 * day + timedelta(hours=20))  # ... and 40 more, which make up nothing
+    _session("lymph", MONDAY + 3 * day + timedelta(hours=7), user="bob")  # someone else's
+    history = default_history(readonly=True)
+    try:
+        result = adherence(history, "default", MONDAY.date(), MONDAY.date() + 3 * day)
+    finally:
+        history.close()
+    days = {d.day.isoformat(): d for d in result.days}
+    monday = days["2026-11-30"]
+    assert monday.planned_min == 40 + 4 * 8 and monday.done_min == pytest.approx(48.0, abs=0.1)
+    assert days["2026-12-01"].done_min == pytest.approx(10.0, abs=0.1)
+    assert days["2026-12-02"].done_min == pytest.approx(48.0 - 8.0, abs=0.1)  # lymph capped at 40
+    assert days["2026-12-03"].done_min == 0 and days["2026-12-03"].sessions == []
+    assert not any(d.met for d in result.days)  # no day had its four sitting breaks
+    assert result.streak_days == 0
+
+    out = run_cli(capsys, monkeypatch, "adherence", "--weeks", "1", "--today", "2026-12-03", "--json")
+    shown = json.loads(out.out)
+    assert [d["done_min"] for d in shown["days"][-4:]] == [48.0, 10.0, 40.0, 0.0]
+    assert shown["weeks"][-1]["planned_min"] == 4 * 72
+    assert set(shown["zone_minutes_at_pressure"]) >= {"foot", "calf", "thigh"}
+
+
+def test_streaks_count_met_days_and_skip_days_with_nothing_planned(capsys, monkeypatch):
+    _set_plan(MONDAY - timedelta(days=1), PLAN.replace('days = "weekdays"', 'days = ["sun"]'))
+    for n in range(3):  # Mon-Wed each met; Thu missed; Fri-Sat met; Sun (a sitting break too) missed
+        _session("lymph", MONDAY + timedelta(days=n, hours=19))
+    for n in (4, 5):
+        _session("lymph", MONDAY + timedelta(days=n, hours=19))
+    text = run_cli(capsys, monkeypatch, "adherence", "--weeks", "1", "--today", "2026-12-05", "--json").out
+    shown = json.loads(text)
+    assert shown["streak_days"] == 2 and shown["longest_streak_days"] == 3
+    assert [d["met"] for d in shown["days"]] == [False, True, True, True, False, True, True]
+
+
+# -- reminders ------------------------------------------------------------------------------------
+def test_reminders_on_a_virtual_clock_say_what_is_due_and_never_start_a_session(tmp_path):
+    _set_plan(MONDAY - timedelta(days=1))
+    _session("sitting-break", MONDAY + timedelta(hours=11, minutes=50))  # does the 12:00 break
+    history = default_history(readonly=True)
+    said: list[str] = []
+    try:
+        before = len(history.sessions())
+        watch(
+            history,
+            "default",
+            MONDAY + timedelta(hours=9),
+            VirtualClock(),
+            said.append,
+            MONDAY + timedelta(hours=20),
+        )
+        assert len(history.sessions()) == before
+        overdue, upcoming = due_now(history, "default", MONDAY + timedelta(hours=12, minutes=30))
+    finally:
+        history.close()
+    times = [line.split(" ")[0] for line in said]
+    assert times == ["10:00", "14:00", "16:00", "19:00"]  # 12:00 was done early
+    assert "lymph (40 min)" in said[-1]
+    assert [d.at.hour for d in overdue] == [10]
+    assert upcoming is not None and upcoming.at.hour == 14 and upcoming.program == "sitting-break"
+
+
+def test_remind_from_the_command_line(capsys, monkeypatch):
+    assert run_cli(capsys, monkeypatch, "remind").code != 0  # no plan yet: one line says so
+    _set_plan(MONDAY - timedelta(days=1))
+    out = run_cli(capsys, monkeypatch, "remind", "--now", "2026-11-30T10:30")
+    assert "due: sitting-break (8 min) at Mon 30 Nov 10:00, due since 30 min" in out.out
+    assert "next: sitting-break (8 min) at Mon 30 Nov 12:00, in 1.5 h" in out.out
+    watched = run_cli(
+        capsys,
+        monkeypatch,
+        "remind",
+        "--watch",
+        "--fast",
+        "--now",
+        "2026-11-30T11:00",
+        "--until",
+        "2026-11-30T13:00",
+    )
+    assert watched.out.splitlines() == [
+        "11:00 due: sitting-break (8 min) at Mon 30 Nov 10:00, due since 60 min",  # missed: said at once
+        "12:00 due: sitting-break (8 min) at Mon 30 Nov 12:00, now",
+    ]
+
+
+# -- outcomes -------------------------------------------------------------------------------------
+def test_outcomes_are_checked_and_kept(capsys, monkeypatch):
+    good = run_cli(
+        capsys,
+        monkeypatch,
+        "log",
+        "circumference_cm",
+        "36.5",
+        "--site",
+        "left.calf",
+        "--at",
+        "2026-12-01T08:00",
+    )
+    assert good.code == 0
+    assert run_cli(capsys, monkeypatch, "log", "soreness", "4", "--note", "<b>stairs</b>").code == 0
+    for args, says in [
+        (("circumference_cm", "36.5"), "needs --site"),
+        (("soreness", "11"), "out of range"),
+        (("mood", "3"), "unknown measure"),
+        (("soreness", "2", "--at", "yesterday"), "expected a date"),
+    ]:
+        bad = run_cli(capsys, monkeypatch, "log", *args)
+        assert bad.code != 0 and says in bad.err
+    listed = json.loads(run_cli(capsys, monkeypatch, "log", "--json").out)["outcomes"]
+    assert [(o["measure"], o["site"], o["value"]) for o in listed] == [
+        ("circumference_cm", "left.calf", 36.5),
+        ("soreness", "", 4.0),
+    ]
+    assert listed[0]["at"] == "2026-12-01T08:00:00+00:00" and listed[1]["note"] == "<b>stairs</b>"
+    with pytest.raises(LegflowError):
+        checked_outcome("sleep_h", 7, site="left.calf")
+
+
+def test_sessions_belong_to_their_user():
+    _session("sitting-break", user="ann")
+    _session("sitting-break")
+    history = default_history(readonly=True)
+    try:
+        assert [r.user for r in history.sessions()] == ["default", "ann"]
+        assert len(history.sessions("ann")) == 1
+        assert plan_versions(history, "ann") == []
+    finally:
+        history.close()
+
+
+def test_a_history_from_before_users_reads_as_the_default_users(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE sessions (id INTEGER PRIMARY KEY, program TEXT NOT NULL, profile TEXT NOT NULL, "
+            "started_at TEXT NOT NULL, pid INTEGER NOT NULL, status TEXT NOT NULL, duration_s REAL NOT NULL "
+            "DEFAULT 0, cells TEXT NOT NULL, summary TEXT);"
+            "INSERT INTO sessions VALUES (1, 'lymph', 'reference', '2026-11-01T10:00:00+00:00', 1, "
+            "'completed', 60, '[]', NULL);"
+        )
+    reader = History(path, readonly=True)
+    assert [(r.id, r.user) for r in reader.sessions()] == [(1, "default")]
+    reader.close()
+    writer = History(path)  # upgrades the file: the column, the old row the default user's
+    try:
+        assert writer.start("recovery", "reference", [], "ann") == 2
+        assert [(r.id, r.user) for r in writer.sessions()] == [(2, "ann"), (1, "default")]
+    finally:
+        writer.close()
