@@ -24,7 +24,7 @@ ROOT = Path(legflow.__file__).parent
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("legflow", "clock", "errors", "anatomy", "paths"),
     "programs": ("programs",),
-    "domain": ("safety", "device", "twin", "store", "evidence", "screening"),
+    "domain": ("safety", "device", "twin", "store", "evidence", "screening", "records"),
     "plan": ("plan",),
     "engine": ("engine",),
     "trials": ("trials",),

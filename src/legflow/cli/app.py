@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -429,19 +430,76 @@ def history_show(session_id: Annotated[int, typer.Argument(help="Session number.
 
 @history_app.command("export")
 def history_export(
-    session_id: Annotated[int, typer.Argument(help="Session number.")],
-    csv_out: Annotated[bool, typer.Option("--csv", help="Per-second samples as CSV.")] = False,
+    session_id: Annotated[
+        int | None, typer.Argument(help="Session number; for --format parquet, leave out for every session.")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv (per-second samples), json (summary and events; the default), parquet."
+        ),
+    ] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Same as --format csv.")] = False,
+    user: Annotated[str | None, typer.Option("--user", help="parquet: only this user's sessions.")] = None,
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="parquet: sessions started on or after this UTC date, YYYY-MM-DD."),
+    ] = None,
+    last: Annotated[
+        str | None,
+        typer.Option("--to", help="parquet: sessions started on or before this UTC date, YYYY-MM-DD."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
-    """Export a session: per-second samples as CSV (--csv), or the summary and events as JSON."""
-    from legflow.cli.sessions import export_session
+    """Export a session: per-second samples as CSV, or the summary and events as JSON; or the
+    per-second samples of one session or of every session (--user, --from, --to) as Parquet."""
+    from legflow.cli.sessions import export_parquet, export_session
 
-    text = export_session(session_id, csv_out)
+    kind = _export_format(fmt, csv_out)
+    if kind == "parquet":
+        if output is None:
+            raise UsageError("--format parquet writes a binary file: name it with -o FILE")
+        if session_id is not None and (user, first, last) != (None, None, None):
+            raise UsageError("give a session ID or --user/--from/--to to choose what to export, not both")
+        start, end = _export_date("--from", first), _export_date("--to", last)
+        if start and end and start > end:
+            raise UsageError(f"--from {start} is after --to {end}: no day is in that range")
+        _say(export_parquet(output, session_id, user, start, end))
+        return
+    if session_id is None:
+        raise UsageError(f"--format {kind} exports one session: give its ID (see: legflow history)")
+    if (user, first, last) != (None, None, None):
+        raise UsageError(f"--user, --from and --to choose sessions for --format parquet, not for {kind}")
+    text = export_session(session_id, kind == "csv")
     if output is None:
         print(text, end="")
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise LegflowError(f"cannot write {output}: {exc.strerror or exc}") from None
         _say(f"wrote {output}")
+
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def _export_format(fmt: str | None, csv_out: bool) -> str:
+    """The export's format: --format, or --csv, or JSON; one line when they disagree."""
+    if fmt is not None and fmt not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format '{fmt}' (one of: {', '.join(EXPORT_FORMATS)})")
+    if csv_out and fmt not in (None, "csv"):
+        raise UsageError(f"--csv and --format {fmt} disagree: give one of them")
+    return "csv" if csv_out else fmt or "json"
+
+
+def _export_date(flag: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not a date: give it as YYYY-MM-DD (UTC)") from None
 
 
 @history_app.command("move-aside")

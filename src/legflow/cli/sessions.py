@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 from contextlib import nullcontext
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
 from legflow.engine.intensity import Intensity, comfort_shares, scaled, shares_asked, zone_peaks_mmHg
 from legflow.engine.session import LiveState, Session
-from legflow.errors import UnfitGarment
+from legflow.errors import LegflowError, UnfitGarment
 from legflow.evidence.dose import compare
 from legflow.safety.limits import Limits
 from legflow.store import History, SessionRow, default_history, history_path, move_aside
@@ -390,6 +392,35 @@ def export_session(session_id: int, as_csv: bool) -> str:
         return export_csv(history, session_id) if as_csv else export_json(history, session_id)
     finally:
         history.close()
+
+
+def export_parquet(
+    output: Path, session_id: int | None, user: str | None, first: date | None, last: date | None
+) -> str:
+    """Write the per-second samples of session `session_id`, or of every stored session of `user`
+    started (UTC date) from `first` to `last`, to `output` as Parquet; what was written, in a line.
+    No session to write is an error, and no file is written then."""
+    from legflow.store.export import samples_table, write_parquet  # pyarrow: only when asked
+
+    history = default_history(readonly=True)
+    try:
+        ids = None if session_id is None else [session_id]
+        table = samples_table(history, user=user, first=first, last=last, session_ids=ids)
+    finally:
+        history.close()
+    if table.num_rows == 0:
+        if session_id is not None:
+            raise LegflowError(f"session {session_id} has no stored samples: nothing written")
+        picked = [
+            f"{flag} {value}"
+            for flag, value in (("--user", user), ("--from", first), ("--to", last))
+            if value
+        ]
+        which = f" matching {' '.join(picked)}" if picked else ""
+        raise LegflowError(f"no stored session{which} has samples: nothing written (see: legflow history)")
+    write_parquet(table, output)
+    sessions = len(table.column("session_id").unique())
+    return f"wrote {output}: {sessions} session(s), {table.num_rows} rows (one per second per cell)"
 
 
 def twin_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:

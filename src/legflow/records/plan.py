@@ -139,7 +139,7 @@ class Bounds(BaseModel):
         return value
 
     def zone_range_mmHg(self, zone: str) -> tuple[float, float] | None:
-        found = self.pressure_mmHg.get(zone)
+        found = next((span for name, span in self.pressure_mmHg.items() if name == zone), None)
         return None if found is None else (found[0], found[1])
 
 
@@ -209,8 +209,7 @@ class PlanVersion:
 def plan_versions(history: Any, user: str) -> list[PlanVersion]:
     """Every stored version of `user`'s plan, oldest first."""
     return [
-        PlanVersion(Plan.model_validate(plan), at, by, role)  # type: ignore[arg-type]
-        for at, by, role, plan in history.plans(user)
+        PlanVersion(Plan.model_validate(plan), at, by, role) for at, by, role, plan in history.plans(user)
     ]
 
 

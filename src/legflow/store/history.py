@@ -468,7 +468,9 @@ def _upgrade(db: sqlite3.Connection) -> str:
     """What a history made before sessions had users needs: the column, the old rows the
     default user's (nothing else of them changes)."""
     names = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
-    return "" if "user" in names else "ALTER TABLE sessions ADD COLUMN user TEXT NOT NULL DEFAULT 'default';"
+    if not names or "user" in names:  # a new file (SCHEMA makes the table) or one already upgraded
+        return ""
+    return "ALTER TABLE sessions ADD COLUMN user TEXT NOT NULL DEFAULT 'default';"
 
 
 def _floats(values) -> str:
