@@ -241,8 +241,43 @@ def remind_command(
     print(f"next: {upcoming.describe(start)}" if upcoming else "next: nothing planned in the coming week")
 
 
+def report_command(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The report: FILE.pdf or FILE.html (or .json).")
+    ],
+    user: User = DEFAULT_USER,
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day (default: 4 weeks before --to).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
+    fhir: Annotated[bool, typer.Option("--fhir", help="A FHIR R4 Bundle (JSON) instead.")] = False,
+) -> None:
+    """A clinician-readable report of a user's record: plan, adherence, sessions with their
+    pressure, duration and counted time, faults, outcomes and plots; or with --fhir the same as a
+    FHIR Bundle."""
+    from legflow.records.fhir import bundle
+    from legflow.records.report import gather, write_report, write_whole
+
+    end = _local(last, "--to").date()
+    start = _local(first, "--from").date() if first else end - timedelta(days=27)
+    history = default_history(readonly=True)
+    try:
+        report = gather(history, user, start, end)
+    finally:
+        history.close()
+    if fhir:
+        write_whole(output, (json.dumps(bundle(report), indent=1) + "\n").encode("utf-8"))
+    else:
+        write_report(report, output)
+    _say(
+        f"wrote {output}: {len(report.sessions)} session(s), {len(report.outcomes)} outcome(s), "
+        f"{start} to {end}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(plan_app, name="plan")
     app.command(name="adherence")(adherence_command)
     app.command(name="log")(log_command)
     app.command(name="remind")(remind_command)
+    app.command(name="report")(report_command)

@@ -44,10 +44,22 @@ class Dose:
     at_pressure_s: dict[str, float] = field(default_factory=dict)
     #: Why time did not count, in words, for the report.
     lost: tuple[str, ...] = ()
+    #: Per cell, the highest pressure the session aimed it at (after comfort, level and bounds).
+    target_mmHg: dict[str, float] = field(default_factory=dict)
+    #: The sensed pressure of every cell, averaged over the cells, summed over the counted time.
+    pressure_mmHg_min: float = 0.0
 
     @property
     def counted_min(self) -> float:
         return self.counted_s / 60.0
+
+    def zone_targets_mmHg(self) -> dict[str, float]:
+        """Per zone (both legs together), the highest pressure aimed at."""
+        zones: dict[str, float] = {}
+        for cell, mmHg in self.target_mmHg.items():
+            zone = cell.split(".", 1)[-1]
+            zones[zone] = max(zones.get(zone, 0.0), mmHg)
+        return zones
 
     def zone_minutes(self) -> dict[str, float]:
         """Per zone (both legs together: the leg with less), minutes at pressure."""
@@ -122,6 +134,8 @@ def session_dose(
         squeezes_reached=reached_count,
         at_pressure_s={c: float(step_s[at_pressure[:, i] & before_fault].sum()) for i, c in enumerate(cells)},
         lost=tuple(lost),
+        target_mmHg={c: float(setpoint[:, i].max()) for i, c in enumerate(cells)},
+        pressure_mmHg_min=float((pressure.clip(0.0).mean(axis=1) * step_s)[counted].sum() / 60.0),
     )
 
 

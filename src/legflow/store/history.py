@@ -134,15 +134,23 @@ class History:
     """The history database, opened for writing (a session) or read-only (listing, showing,
     exporting). Readers never block a writer, and writers hold the lock only while they commit."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False):
+    def __init__(
+        self, path: str | Path, *, readonly: bool = False, now: Callable[[], datetime] | None = None
+    ):
         self.path = Path(path)
         self.readonly = readonly
+        #: When things happen, for what is stored (aware): the wall clock, unless a sample record
+        #: (`legflow.apps.sample_record`) or a test sets its own days.
+        self.now = now or (lambda: datetime.now(UTC))
         self._samples: list[tuple] = []  # queued until the next commit
         self._events: list[tuple] = []
         self.db = self._open_reader() if readonly else self._open_writer()
 
     def close(self) -> None:
         self.db.close()
+
+    def _stamp(self) -> str:
+        return self.now().astimezone(UTC).isoformat(timespec="seconds")
 
     # -- opening -----------------------------------------------------------------------------
     def _open_writer(self) -> sqlite3.Connection:
@@ -234,7 +242,7 @@ class History:
     # -- fit checks --------------------------------------------------------------------------
     def add_fit(self, user: str, profile: str, cells: list[tuple[str, str, float, float]]) -> None:
         """One fit check: (cell, verdict, fill_mL, kept) per cell, in one transaction."""
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = self._stamp()
         rows = [(user, profile, at, cell, verdict, fill, kept) for cell, verdict, fill, kept in cells]
 
         def write(db: sqlite3.Connection) -> None:
@@ -260,7 +268,7 @@ class History:
     # -- plans and outcomes -------------------------------------------------------------------
     def set_plan(self, user: str, plan: dict[str, Any], set_by: str, role: str) -> str:
         """Store a new version of `user`'s plan; earlier versions stay. Returns when (UTC)."""
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = self._stamp()
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO plans VALUES (?, ?, ?, ?, ?)", (user, at, set_by, role, json.dumps(plan)))
@@ -295,7 +303,7 @@ class History:
     # -- comfort -------------------------------------------------------------------------------
     def add_comfort(self, user: str, shares: dict[str, float]) -> None:
         """What one session ended at, per zone (`legflow.engine.intensity.comfort_shares`)."""
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = self._stamp()
 
         def write(db: sqlite3.Connection) -> None:
             db.executemany(
@@ -329,7 +337,7 @@ class History:
 
     # -- writing -----------------------------------------------------------------------------
     def start(self, program: str, profile: str, cells: list[str], user: str = "default") -> int:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = self._stamp()
         row: list[int] = []
 
         def insert(db: sqlite3.Connection) -> None:
