@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -149,6 +150,37 @@ def test_one_session_by_id(cli, stored, tmp_path):
     table = _export(cli, tmp_path, "2")
     assert table.num_rows == len(stored[2][1]) * len(CELLS)
     assert _rows(table) == _expected_rows(2, stored)
+
+
+def test_the_full_rate_traces_hold_every_tick_of_every_session(cli, stored, home, tmp_path):
+    """Every control tick (50 a second) of both sessions, equal to the history's trace; its
+    whole seconds equal the per-second samples (to the trace's 0.1 mmHg)."""
+    table = _export(cli, tmp_path, "--traces")
+    assert table.schema.metadata[b"legflow.traces"] == b"1"
+    assert "skin_temp_C" not in table.column_names
+    history = History(home / "history.sqlite", readonly=True)
+    try:
+        traces = {i: history.trace(i) for i in stored}
+    finally:
+        history.close()
+    width = len(CELLS)
+    assert table.num_rows == sum(len(t) for t, _, _ in traces.values()) * width
+    offset = 0
+    for session_id, (t_s, pressure, setpoint) in sorted(traces.items()):  # the table's order: by id
+        samples = stored[session_id][1]
+        n = len(t_s)
+        assert n == (len(samples) - 1) * 50 + 1  # 50 ticks a second, from 0 s to the end
+        part = table.slice(offset * width, n * width)
+        offset += n
+        assert part.column("session_id").unique().to_pylist() == [session_id]
+        assert part.column("t_s").to_pylist() == list(np.repeat(t_s, width))
+        assert part.column("pressure_mmHg").to_pylist() == list(pressure.reshape(-1))
+        assert part.column("setpoint_mmHg").to_pylist() == list(setpoint.reshape(-1))
+        for s in samples:
+            k = round(s["t_s"] * 50)
+            assert t_s[k] == s["t_s"]
+            assert np.allclose(pressure[k], s["pressure_mmHg"], atol=0.051)
+            assert np.allclose(setpoint[k], s["setpoint_mmHg"], atol=0.051)
 
 
 def test_the_columns_carry_their_units_and_meanings(cli, tmp_path):

@@ -144,8 +144,7 @@ def test_a_session_cut_by_a_crash_counts_what_it_stored(tmp_path):
             if duration_s < 1000:
                 super().commit(session, duration_s)
             else:
-                self._samples.clear()
-                self._events.clear()
+                self._clear()
 
         def finish(self, session: int, summary: dict) -> None:
             pass

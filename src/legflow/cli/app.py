@@ -449,10 +449,14 @@ def history_export(
         str | None,
         typer.Option("--to", help="parquet: sessions started on or before this UTC date, YYYY-MM-DD."),
     ] = None,
+    traces: Annotated[
+        bool, typer.Option("--traces", help="parquet: the full-rate traces (every control tick) instead.")
+    ] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """Export a session: per-second samples as CSV, or the summary and events as JSON; or the
-    per-second samples of one session or of every session (--user, --from, --to) as Parquet."""
+    per-second samples (or with --traces the full-rate traces) of one session or of every session
+    (--user, --from, --to) as Parquet."""
     from legflow.cli.sessions import export_parquet, export_session
 
     kind = _export_format(fmt, csv_out)
@@ -464,8 +468,10 @@ def history_export(
         start, end = _export_date("--from", first), _export_date("--to", last)
         if start and end and start > end:
             raise UsageError(f"--from {start} is after --to {end}: no day is in that range")
-        _say(export_parquet(output, session_id, user, start, end))
+        _say(export_parquet(output, session_id, user, start, end, traces))
         return
+    if traces:
+        raise UsageError("--traces exports full-rate traces as Parquet: add --format parquet")
     if session_id is None:
         raise UsageError(f"--format {kind} exports one session: give its ID (see: legflow history)")
     if (user, first, last) != (None, None, None):

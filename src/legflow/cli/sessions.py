@@ -95,6 +95,11 @@ def run_session(
             raise
     if comfort != "skip":
         _propose_comfort(session, history, user, comfort == "apply", console)
+    if session.bounds_mmHg:
+        spans = ", ".join(
+            f"{zone} {low:g}-{high:g} mmHg" for zone, (low, high) in session.bounds_mmHg.items()
+        )
+        console.print(f"your plan's bounds hold: {spans} (comfort and intensity move inside them)")
     if launch.changes:
         console.print(f"[yellow]adapted to device '{markup_safe(session.supervisor.profile.name)}':[/]")
         for change in launch.changes:
@@ -395,17 +400,24 @@ def export_session(session_id: int, as_csv: bool) -> str:
 
 
 def export_parquet(
-    output: Path, session_id: int | None, user: str | None, first: date | None, last: date | None
+    output: Path,
+    session_id: int | None,
+    user: str | None,
+    first: date | None,
+    last: date | None,
+    traces: bool = False,
 ) -> str:
-    """Write the per-second samples of session `session_id`, or of every stored session of `user`
-    started (UTC date) from `first` to `last`, to `output` as Parquet; what was written, in a line.
-    No session to write is an error, and no file is written then."""
-    from legflow.store.export import samples_table, write_parquet  # pyarrow: only when asked
+    """Write the per-second samples (`traces`: the full-rate traces) of session `session_id`, or
+    of every stored session of `user` started (UTC date) from `first` to `last`, to `output` as
+    Parquet; what was written, in a line. No session to write is an error, and no file is written
+    then."""
+    from legflow.store.export import samples_table, traces_table, write_parquet  # pyarrow: only when asked
 
     history = default_history(readonly=True)
     try:
         ids = None if session_id is None else [session_id]
-        table = samples_table(history, user=user, first=first, last=last, session_ids=ids)
+        make = traces_table if traces else samples_table
+        table = make(history, user=user, first=first, last=last, session_ids=ids)
     finally:
         history.close()
     if table.num_rows == 0:
@@ -420,7 +432,8 @@ def export_parquet(
         raise LegflowError(f"no stored session{which} has samples: nothing written (see: legflow history)")
     write_parquet(table, output)
     sessions = len(table.column("session_id").unique())
-    return f"wrote {output}: {sessions} session(s), {table.num_rows} rows (one per second per cell)"
+    per = "control tick" if traces else "second"
+    return f"wrote {output}: {sessions} session(s), {table.num_rows} rows (one per {per} per cell)"
 
 
 def twin_plot(cells: list[str], samples: list[dict[str, Any]], width: int) -> Table:

@@ -34,6 +34,10 @@ class Recorder(Protocol):
         the twin's signals."""
         ...
 
+    def add_tick(self, session: int, t_s: float, pressure: np.ndarray, setpoint: np.ndarray) -> None:
+        """Queue one control tick of the full-rate trace: each cell's sensed pressure and setpoint."""
+        ...
+
     def add_event(self, session: int, t_s: float, kind: str, detail: str) -> None:
         """Queue one event."""
         ...

@@ -643,6 +643,8 @@ class _Run:
     def record(self) -> None:
         """A history sample each session second; a commit at most every COMMIT_EVERY_s of wall time."""
         s = self.session
+        if s.history is not None and self.session_id is not None and not self.paused:
+            s.history.add_tick(self.session_id, s.t_s, self.sensors.pressure_mmHg, self.setpoint)
         if s.t_s - self.last_sample_s >= 1.0 and s.history is not None and self.session_id is not None:
             self.last_sample_s = s.t_s
             twin = s.twin.signals() if s.twin is not None else None

@@ -77,6 +77,14 @@ SAMPLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("skin_temp_C", "float64", "°C", "skin temperature of the cell's leg"),
     ("status", "string", "", "how the session ended: completed, stopped, fault (running, interrupted)"),
 )
+#: The full-rate trace's columns: a row per control tick per cell (`traces_table`).
+TRACE_COLUMNS: tuple[tuple[str, str, str, str], ...] = tuple(
+    ("t_s", "float64", "s", "session time of the control tick (the engine's rate: 50 a second)")
+    if name == "t_s"
+    else (name, kind, unit, text)
+    for name, kind, unit, text in SAMPLE_COLUMNS
+    if name != "skin_temp_C"
+)
 #: The leg twin's signals (`legflow.twin.live.LiveTwin.signals`): a column each, always present.
 TWIN_SIGNALS: dict[str, tuple[str, str]] = {
     "outflow_mL_per_min": ("mL/min", "the leg twin's venous outflow to the abdomen, cell's leg (a model)"),
@@ -180,8 +188,68 @@ def samples_table(
     return pa.concat_tables(parts)
 
 
+def traces_table(
+    history: History,
+    *,
+    user: str | None = None,
+    first: date | None = None,
+    last: date | None = None,
+    session_ids: Iterable[int] | None = None,
+) -> pa.Table:
+    """Every selected session's full-rate trace (`History.trace`: each control tick's sensed
+    pressure and setpoint per cell, to 0.1 mmHg) in long format, one row per tick per cell."""
+    import pyarrow as pa
+
+    schema = _schema(
+        TRACE_COLUMNS, [], "legflow.traces", "full-rate traces, one row per control tick per cell"
+    )
+    parts = []
+    for row in select_sessions(history, user=user, first=first, last=last, session_ids=session_ids):
+        t_s, pressure, setpoint = history.trace(row.id)
+        n, width = pressure.shape
+        if n == 0:
+            continue
+        columns = _constant_columns(row, n * width)
+        columns |= {
+            "t_s": pa.array(np.repeat(t_s, width)),
+            "cell": pa.array(row.cells * n, pa.string()),
+            "leg": pa.array([_leg(c) for c in row.cells] * n, pa.string()),
+            "zone": pa.array(_zones(row) * n, pa.string()),
+            "pressure_mmHg": pa.array(pressure.reshape(n * width)),
+            "setpoint_mmHg": pa.array(setpoint.reshape(n * width)),
+        }
+        parts.append(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _constant_columns(row: SessionRow, rows: int) -> dict[str, Any]:
+    """The columns that hold one value for the whole session."""
+    import pyarrow as pa
+
+    started_us = (_started(row) - _EPOCH) // timedelta(microseconds=1)
+    return {
+        "session_id": pa.repeat(pa.scalar(row.id, pa.int64()), rows),
+        "user": pa.repeat(pa.scalar(row.user, pa.string()), rows),
+        "program": pa.repeat(pa.scalar(row.program, pa.string()), rows),
+        "profile": pa.repeat(pa.scalar(row.profile, pa.string()), rows),
+        "started_at": pa.array(np.full(rows, started_us, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC")),
+        "status": pa.repeat(pa.scalar(row.status, pa.string()), rows),
+    }
+
+
 def samples_schema(twin_keys: list[str]) -> pa.Schema:
     """The table's schema, each field with its unit and meaning, for these twin signals."""
+    return _schema(
+        SAMPLE_COLUMNS,
+        twin_keys,
+        "legflow.samples",
+        "per-second samples, one row per session second per cell",
+    )
+
+
+def _schema(
+    columns: tuple[tuple[str, str, str, str], ...], twin_keys: list[str], format_key: str, what: str
+) -> pa.Schema:
     import pyarrow as pa
 
     kinds = {
@@ -190,7 +258,7 @@ def samples_schema(twin_keys: list[str]) -> pa.Schema:
         "timestamp": pa.timestamp("us", tz="UTC"),
         "float64": pa.float64(),
     }
-    described = [(name, kinds[kind], unit, text) for name, kind, unit, text in SAMPLE_COLUMNS]
+    described = [(name, kinds[kind], unit, text) for name, kind, unit, text in columns]
     for key in twin_keys:
         unit, text = TWIN_SIGNALS.get(key) or (_unit_of(key), f"the leg twin's {key}, cell's leg (a model)")
         described.append((f"twin_{key}", pa.float64(), unit, text))
@@ -198,13 +266,13 @@ def samples_schema(twin_keys: list[str]) -> pa.Schema:
         pa.field(name, kind, metadata={"unit": unit, "description": text})
         for name, kind, unit, text in described
     ]
-    columns = {f.name: {k.decode(): v.decode() for k, v in f.metadata.items()} for f in fields}
+    described_json = {f.name: {k.decode(): v.decode() for k, v in f.metadata.items()} for f in fields}
     return pa.schema(
         fields,
         metadata={
-            "legflow.samples": SAMPLES_FORMAT,
-            "description": "legflow session history: per-second samples, one row per session second per cell",
-            "legflow.columns": json.dumps(columns, ensure_ascii=False),
+            format_key: SAMPLES_FORMAT,
+            "description": f"legflow session history: {what}",
+            "legflow.columns": json.dumps(described_json, ensure_ascii=False),
         },
     )
 
@@ -269,14 +337,8 @@ def _session_table(
     pressure = _per_cell(row, samples, "pressure_mmHg", width)
     setpoint = _per_cell(row, samples, "setpoint_mmHg", width)
     skin = _per_cell(row, samples, "skin_temp_C", len(legs))[:, leg_of]
-    started_us = (_started(row) - _EPOCH) // timedelta(microseconds=1)
     zones = _zones(row)
-    columns: dict[str, Any] = {
-        "session_id": pa.repeat(pa.scalar(row.id, pa.int64()), rows),
-        "user": pa.repeat(pa.scalar(row.user, pa.string()), rows),
-        "program": pa.repeat(pa.scalar(row.program, pa.string()), rows),
-        "profile": pa.repeat(pa.scalar(row.profile, pa.string()), rows),
-        "started_at": pa.array(np.full(rows, started_us, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC")),
+    columns: dict[str, Any] = _constant_columns(row, rows) | {
         "t_s": pa.array(np.repeat(np.array([s["t_s"] for s in samples], dtype=np.float64), width)),
         "cell": pa.array(cells * n, pa.string()),
         "leg": pa.array([_leg(c) for c in cells] * n, pa.string()),
@@ -284,7 +346,6 @@ def _session_table(
         "pressure_mmHg": pa.array(pressure.reshape(rows)),
         "setpoint_mmHg": pa.array(setpoint.reshape(rows)),
         "skin_temp_C": pa.array(skin.reshape(rows)),
-        "status": pa.repeat(pa.scalar(row.status, pa.string()), rows),
     }
     for key in twin_keys:
         values = np.zeros((n, width))

@@ -1,4 +1,6 @@
-"""Session history in SQLite (WAL mode): sessions, per-second samples and events.
+"""Session history in SQLite (WAL mode): sessions, per-second samples, the full-rate trace (every
+control tick's sensed pressure and setpoint per cell, in compressed chunks) and events; beside
+them each user's fit checks, comfort, plan versions and outcomes.
 
 One sample per session second. A session queues its samples and events in memory and writes them
 in one short transaction at each commit (at most every 0.25 s of wall time; every session second
@@ -21,12 +23,15 @@ import os
 import secrets
 import sqlite3
 import statistics
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from legflow.errors import HistoryError, LegflowError
 from legflow.paths import data_dir
@@ -63,6 +68,13 @@ CREATE TABLE IF NOT EXISTS samples (
     twin TEXT                          -- JSON object of twin signals, when a twin runs
 );
 CREATE INDEX IF NOT EXISTS samples_by_session ON samples(session_id, t_s);
+CREATE TABLE IF NOT EXISTS traces (    -- the full-rate trace: every control tick, in chunks
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    first_ms INTEGER NOT NULL,         -- session time of the chunk's first tick
+    ticks INTEGER NOT NULL,
+    data BLOB NOT NULL                 -- zlib: t int32[n] (ms), pressure, setpoint int16[n, cells] (0.1 mmHg)
+);
+CREATE INDEX IF NOT EXISTS traces_by_session ON traces(session_id, first_ms);
 CREATE TABLE IF NOT EXISTS events (
     session_id INTEGER NOT NULL REFERENCES sessions(id),
     t_s REAL NOT NULL,
@@ -144,6 +156,10 @@ class History:
         self.now = now or (lambda: datetime.now(UTC))
         self._samples: list[tuple] = []  # queued until the next commit
         self._events: list[tuple] = []
+        # the trace's queued ticks: (session, first ms), and rows [t_s, pressure..., setpoint...]
+        self._trace_of: tuple[int, int] | None = None
+        self._trace = np.zeros((0, 0), np.float32)
+        self._traced = 0
         self.db = self._open_reader() if readonly else self._open_writer()
 
     def close(self) -> None:
@@ -367,6 +383,21 @@ class History:
             )
         )
 
+    def add_tick(self, session: int, t_s: float, pressure: np.ndarray, setpoint: np.ndarray) -> None:
+        """Queue one control tick of the full-rate trace; `commit` stores the ticks as one chunk."""
+        n, cells = self._traced, len(pressure)
+        if self._trace_of is None:
+            self._trace_of = (session, round(t_s * 1000))
+        if self._trace.shape[1] != 1 + 2 * cells:  # the first tick (a new session's width)
+            self._trace = np.zeros((256, 1 + 2 * cells), np.float32)
+        elif n == len(self._trace):
+            self._trace = np.concatenate([self._trace, np.zeros_like(self._trace)])
+        row = self._trace[n]
+        row[0] = t_s
+        row[1 : 1 + cells] = pressure
+        row[1 + cells :] = setpoint
+        self._traced = n + 1
+
     def add_event(self, session: int, t_s: float, kind: str, detail: str) -> None:
         """Queue one event; `commit` stores it."""
         self._events.append((session, t_s, kind, detail))
@@ -374,6 +405,19 @@ class History:
     def _flush(self, db: sqlite3.Connection) -> None:
         db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", self._samples)
         db.executemany("INSERT INTO events VALUES (?,?,?,?)", self._events)
+        if self._trace_of is not None and self._traced:
+            rows = self._trace[: self._traced]
+            cells = (rows.shape[1] - 1) // 2
+            ticks = np.round(rows[:, 0].astype(np.float64) * 1000).astype("<i4")
+            pressure, setpoint = _tenths(rows[:, 1 : 1 + cells]), _tenths(rows[:, 1 + cells :])
+            blob = zlib.compress(ticks.tobytes() + pressure.tobytes() + setpoint.tobytes(), 6)
+            session, first = self._trace_of
+            db.execute("INSERT INTO traces VALUES (?,?,?,?)", (session, first, len(ticks), blob))
+
+    def _clear(self) -> None:
+        self._samples.clear()
+        self._events.clear()
+        self._trace_of, self._traced = None, 0
 
     def commit(self, session: int, duration_s: float) -> None:
         """Store the queued rows and the duration so far, in one transaction. If another program
@@ -384,8 +428,7 @@ class History:
             db.execute("UPDATE sessions SET duration_s = ? WHERE id = ?", (duration_s, session))
 
         if self._write(COMMIT_WAIT_s, write):
-            self._samples.clear()
-            self._events.clear()
+            self._clear()
 
     def finish(self, session: int, summary: dict[str, Any]) -> None:
         """Store what is still queued and the session's end, waiting up to WRITE_WAIT_s."""
@@ -398,8 +441,7 @@ class History:
             )
 
         self._write_or_fail(write)
-        self._samples.clear()
-        self._events.clear()
+        self._clear()
 
     # -- reading -----------------------------------------------------------------------------
     def _session_columns(self) -> str:
@@ -464,6 +506,28 @@ class History:
             for t, p, s, k, w in rows
         ]
 
+    def trace(self, session: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The full-rate trace of a session: each stored tick's session time (s, to the ms), and
+        each cell's sensed pressure and setpoint at it (mmHg, to 0.1): arrays [ticks], [ticks, cells]."""
+        cells = len(self.session(session).cells)
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT ticks, data FROM traces WHERE session_id = ? ORDER BY first_ms", (session,)
+            ).fetchall()
+        parts = []
+        for n, blob in rows:
+            raw = zlib.decompress(blob)
+            ticks = np.frombuffer(raw, "<i4", n) / 1000.0
+            values = np.frombuffer(raw, "<i2", offset=4 * n).reshape(2, n, cells) / 10.0
+            parts.append((ticks, values[0], values[1]))
+        if not parts:
+            return np.zeros(0), np.zeros((0, cells)), np.zeros((0, cells))
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
+
     def events(self, session: int) -> list[dict[str, Any]]:
         with self._errors():
             rows = self.db.execute(
@@ -479,6 +543,11 @@ def _upgrade(db: sqlite3.Connection) -> str:
     if not names or "user" in names:  # a new file (SCHEMA makes the table) or one already upgraded
         return ""
     return "ALTER TABLE sessions ADD COLUMN user TEXT NOT NULL DEFAULT 'default';"
+
+
+def _tenths(mmHg: np.ndarray) -> np.ndarray:
+    """mmHg as int16 tenths (±3276.7 mmHg, far past any cell): the trace's storage."""
+    return np.ascontiguousarray(np.round(np.clip(mmHg, -3276.7, 3276.7) * 10.0).astype("<i2"))
 
 
 def _floats(values) -> str:

@@ -1,4 +1,5 @@
-"""REST API v1: programs, check, compose, edit, screening, sessions and history.
+"""REST API v1: programs, check, compose, edit, screening, sessions, history and a user's record
+(adherence, reminders, plan, outcomes).
 
 Every handler calls the same library functions as the CLI, so a program the page accepts is one
 `legflow check` accepts. Expected errors become 4xx answers with a message (see `server`).
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import tomlkit
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
@@ -38,6 +42,10 @@ from legflow.programs.library import (
 from legflow.programs.loader import ProgramSource, dump_program, validate_text
 from legflow.programs.model import GOALS, Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
+from legflow.records.adherence import adherence
+from legflow.records.outcomes import MEASURES, checked_outcome, record_outcome, stored_outcomes
+from legflow.records.plan import PlanVersion, check_change, parse_plan, plan_versions
+from legflow.records.remind import Due, due_now
 from legflow.screening import DEFAULT_USER, QUESTIONS, decide, parse_answers, save_answers, stored_answers
 from legflow.screening import user_limits as stored_limits
 from legflow.store import History
@@ -79,8 +87,17 @@ def _subject_name(name: str) -> str:
     return name
 
 
+def _person_name(name: str) -> str:
+    """Who sets a plan (a clinician's name, shown as text): printable characters only."""
+    name = name.strip()
+    if not 1 <= len(name) <= 80 or any(unicodedata.category(c).startswith("C") for c in name):
+        raise ValueError("a name is 1-80 printable characters")
+    return name
+
+
 ProgramName = Annotated[str, AfterValidator(_program_name)]
 UserName = Annotated[str, AfterValidator(_user_name)]
+PersonName = Annotated[str, AfterValidator(_person_name)]
 SubjectName = Annotated[str, AfterValidator(_subject_name)]
 SessionId = Annotated[int, PathParam(ge=1, le=MAX_SESSION_ID, description="A stored session's id.")]
 
@@ -149,6 +166,61 @@ class IntensityRequest(BaseModel):
     level: int | None = Field(default=None, ge=-2, le=2, description="-2..+2, each a tenth of the pressures")
     boost: str | None = Field(default=None, description="a zone to boost +10 mmHg; empty: no boost")
     paused: list[str] | None = Field(default=None, description="the zones to pause (the others resume)")
+
+
+class PlanRequest(_Body):
+    toml: str = Field(max_length=200_000, description="The plan as TOML text (README: Plans).")
+    clinician: PersonName | None = Field(
+        default=None, description="Set it as this clinician, who may set bounds; null: as the user."
+    )
+
+
+class OutcomeRequest(_Body):
+    """An outcome as `legflow log` takes it; `legflow.records.outcomes.checked_outcome` judges it."""
+
+    measure: str = Field(max_length=64, description="One of GET /measures' names.")
+    value: float = Field(description="In the measure's unit.")
+    site: str = Field(default="", max_length=64, description="Where, for a measure that needs one.")
+    at: str | None = Field(
+        default=None,
+        max_length=64,
+        description="When it was measured, ISO 8601 (default: now; without a zone: the server's local time).",
+    )
+    note: str = Field(default="", description="A few words.")
+
+
+def _now() -> datetime:
+    """The server's local time, aware: a record's days are the server's local days, as the CLI's."""
+    return datetime.now().astimezone()
+
+
+def _path_user(user: str) -> str:
+    """A user named in a route's path, checked as `UserName` is (422 with the rule)."""
+    try:
+        return _user_name(user)
+    except ValueError as exc:
+        raise HTTPException(422, f"user: {exc}") from None
+
+
+def _due(due: Due, now: datetime) -> dict[str, Any]:
+    return {
+        "at": due.at.isoformat(timespec="seconds"),
+        "program": due.program,
+        "minutes": due.minutes,
+        "done": due.done,
+        "text": due.describe(now),
+    }
+
+
+def _plan_version(version: PlanVersion) -> dict[str, Any]:
+    plan = version.plan
+    return {
+        "at": version.at,
+        "set_by": version.set_by,
+        "role": version.role,
+        "plan": plan.model_dump(mode="json", by_alias=True),
+        "lines": [line.describe() for line in plan.session],
+    }
 
 
 def _problems(exc: LegflowError) -> list[dict[str, Any]]:
@@ -305,6 +377,16 @@ def _history(manager: SessionManager, session_id: int | None = None) -> Iterator
         history.close()
 
 
+@contextlib.contextmanager
+def _history_writer(manager: SessionManager) -> Iterator[History]:
+    """A writer of the history for one request, closed after it (503 when it cannot be written)."""
+    history = History(manager.history_path)
+    try:
+        yield history
+    finally:
+        history.close()
+
+
 def build_router(manager: SessionManager, authenticated) -> APIRouter:
     """The `/api/v1` routes; ``authenticated`` is the dependency that checks the token."""
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticated)])
@@ -419,10 +501,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
 
     @api.get("/screening/{user}", summary="A user's stored answers and what they decide")
     def get_screening(user: str):
-        try:
-            _user_name(user)
-        except ValueError as exc:
-            raise HTTPException(422, f"user: {exc}") from None
+        _path_user(user)
         answers = stored_answers(user)
         if answers is None:
             return {"user": user, "answers": None, "decisions": [], "blocked": False}
@@ -507,6 +586,86 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
         return Response(
             text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
         )
+
+    # -- a user's record: the same functions as `legflow adherence`, `remind`, `plan`, `log` ---------
+    @api.get(
+        "/users/{user}/adherence",
+        summary="Done against planned per day and week, streaks, minutes at pressure per zone",
+    )
+    def user_adherence(
+        user: str,
+        weeks: Annotated[int, Query(ge=1, le=520, description="How many weeks back, ending today.")] = 4,
+    ):
+        _path_user(user)
+        last = _now().date()
+        first = last - timedelta(days=7 * weeks - 1)  # as `legflow adherence --weeks`
+        with _history(manager) as history:
+            return adherence(history, user, first, last).as_json()
+
+    @api.get("/users/{user}/reminders", summary="What is due today and not done, and what comes next")
+    def user_reminders(user: str):
+        _path_user(user)
+        now = _now()
+        with _history(manager) as history:
+            planned = bool(plan_versions(history, user))
+            overdue, upcoming = due_now(history, user, now)
+        return {
+            "now": now.isoformat(timespec="seconds"),
+            "planned": planned,
+            "overdue": [_due(d, now) for d in overdue],
+            "next": None if upcoming is None else _due(upcoming, now),
+        }
+
+    @api.get("/users/{user}/plan", summary="Every version of a user's plan, oldest first: who set it, when")
+    def user_plan(user: str):
+        _path_user(user)
+        with _history(manager) as history:
+            versions = plan_versions(history, user)
+        return {"user": user, "versions": [_plan_version(v) for v in versions]}
+
+    @api.put(
+        "/users/{user}/plan",
+        summary="Set a user's plan, keeping every earlier version (422: its problems; 403: bounds a "
+        "clinician set)",
+    )
+    def set_user_plan(user: str, body: PlanRequest):
+        _path_user(user)
+        try:
+            plan = parse_plan(body.toml, "plan.toml")
+        except ProgramError as exc:
+            problems = [{**p.__dict__, "text": str(p)} for p in exc.problems]
+            detail = f"{len(problems)} problem(s) in the plan"
+            return JSONResponse({"detail": detail, "problems": problems}, status_code=422)
+        by, role = (body.clinician, "clinician") if body.clinician else (user, "user")
+        with _history_writer(manager) as history:
+            versions = plan_versions(history, user)
+            try:
+                check_change(plan, versions[-1] if versions else None, by, role)
+            except LegflowError as exc:
+                raise HTTPException(403, str(exc)) from None
+            history.set_plan(user, plan.model_dump(mode="json", by_alias=True), by, role)
+            return _plan_version(plan_versions(history, user)[-1])
+
+    @api.get("/measures", summary="What an outcome may measure: unit, range, whether it needs a site")
+    def measures():
+        return [asdict(m) for m in MEASURES.values()]
+
+    @api.get("/users/{user}/outcomes", summary="A user's logged outcomes, oldest first")
+    def user_outcomes(user: str):
+        _path_user(user)
+        with _history(manager) as history:
+            return [o.as_json() for o in stored_outcomes(history, user)]
+
+    @api.post("/users/{user}/outcomes", status_code=201, summary="Log an outcome (422 with what is wrong)")
+    def log_outcome(user: str, body: OutcomeRequest):
+        _path_user(user)
+        try:
+            outcome = checked_outcome(body.measure, body.value, body.site, body.at, body.note)
+        except LegflowError as exc:
+            raise HTTPException(422, str(exc)) from None
+        with _history_writer(manager) as history:
+            record_outcome(history, user, outcome)
+        return outcome.as_json()
 
     return api
 

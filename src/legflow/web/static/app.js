@@ -676,6 +676,189 @@ async function sessionView(params, id) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// a user's record: adherence calendar, reminders, plan, outcomes (the API's, which are the CLI's)
+
+const WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const DAY_MARKS = { met: "✓", partly: "◐", missed: "✗", none: "" };
+// How often the reminders are asked for again; the page only shows them, it never starts a session.
+const REMINDER_POLL_MS = 60_000;
+
+// "2026-11-30" → Monday 0 .. Sunday 6, and the day of the month (read as written: no time zone)
+function dayParts(text) {
+  const [y, m, d] = text.split("-").map(Number);
+  return { weekday: (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7, day: d, month: m };
+}
+
+function dayKind(d) {
+  if (d.planned_min <= 0) return "none";
+  if (d.met) return "met";
+  return d.done_min > 0 ? "partly" : "missed";
+}
+
+function minutes(value) { return Number(value).toFixed(value % 1 ? 1 : 0); }
+
+// a value in its measure's unit: "36.5 cm", "4 on 0-10" (a unit that is a scale)
+function inUnit(value, unit) { return /^\d/.test(unit) ? `${value} on ${unit}` : `${value} ${unit}`; }
+
+// one grid row per week, Monday first, each day coloured by what was done against the plan
+function adherenceCalendar(record) {
+  const grid = el("div", { class: "calendar", id: "calendar", role: "table", "aria-label": "adherence by day" });
+  grid.append(...WEEKDAY_NAMES.map((name) => el("div", { class: "head", role: "columnheader" }, name)),
+    el("div", { class: "head", role: "columnheader" }, "week"));
+  const last = record.days.length - 1;
+  let week = 0, column = 0;
+  const weekTotal = () => {
+    const w = record.weeks[week++];
+    grid.append(el("div", { class: "week-total", title: w ? `week of ${w.week_of}` : "" },
+      w ? `${minutes(w.done_min)}/${minutes(w.planned_min)} min, ${w.days_met} met` : ""));
+  };
+  record.days.forEach((d, i) => {
+    const { weekday, day, month } = dayParts(d.date);
+    if (i === 0) for (; column < weekday; column++) grid.append(el("div", { class: "day blank", "aria-hidden": "true" }));
+    const kind = dayKind(d);
+    const words = { met: "met", partly: "partly done", missed: i === last ? "not done yet today" : "missed", none: "nothing planned" }[kind];
+    const sessions = d.sessions.length ? `; session(s) ${d.sessions.join(", ")}` : "";
+    const title = `${WEEKDAY_NAMES[weekday]} ${d.date}: ${minutes(d.done_min)} of ${minutes(d.planned_min)} min done, ${words}${sessions}`;
+    const label = i === 0 || day === 1 ? `${day} ${new Date(Date.UTC(2000, month - 1, 1)).toLocaleString("en", { month: "short", timeZone: "UTC" })}` : String(day);
+    grid.append(el("div", { class: `day ${kind}${i === last ? " today" : ""}`, "data-date": d.date, title, "aria-label": title, role: "cell" },
+      el("span", { class: "date" }, label), " ", el("span", { class: "mark", "aria-hidden": "true" }, DAY_MARKS[kind]),
+      el("div", { class: "minutes" }, d.planned_min > 0 || d.done_min > 0 ? `${minutes(d.done_min)}/${minutes(d.planned_min)} min` : "—")));
+    column = weekday + 1;
+    if (column === 7) { weekTotal(); column = 0; }
+  });
+  if (column) {
+    for (; column < 7; column++) grid.append(el("div", { class: "day blank", "aria-hidden": "true" }));
+    weekTotal();
+  }
+  return grid;
+}
+
+function calendarLegend() {
+  return el("p", { class: "calendar-legend muted" }, ["met", "partly", "missed", "none"].map((kind) =>
+    el("span", {}, el("span", { class: `swatch day ${kind}`, "aria-hidden": "true" }),
+      ` ${{ met: "met (90% of the planned minutes)", partly: "partly done", missed: "missed", none: "nothing planned" }[kind]} `)));
+}
+
+function planBounds(bounds) {
+  if (!bounds) return ["no bounds: the user's comfort moves within the device's limits"];
+  const lines = Object.entries(bounds.pressure_mmHg || {}).map(([zone, [low, high]]) => `${zone}: ${low}-${high} mmHg`);
+  if (bounds.session_min) lines.push(`session: ${bounds.session_min[0]}-${bounds.session_min[1]} min`);
+  if (bounds.sessions_per_week) lines.push(`${bounds.sessions_per_week[0]}-${bounds.sessions_per_week[1]} sessions a week`);
+  return lines.length ? lines : ["no bounds set"];
+}
+
+async function recordView(params) {
+  const view = outlet();
+  const user = params.get("user") || "default";
+  const path = `/users/${encodeURIComponent(user)}`;
+  const userForm = el("form", { id: "record-user-form", onsubmit: (event) => {
+    event.preventDefault();
+    location.hash = `#/record?user=${encodeURIComponent(event.target.querySelector("#record-user").value.trim())}`;
+  } }, el("label", {}, "User ", el("input", { id: "record-user", value: user, required: true })),
+  el("button", { type: "submit" }, "Show"));
+
+  const next = el("p", { id: "next-reminder" }, "…");
+  const overdue = el("ul", { id: "overdue" });
+  const remindersCard = el("div", { class: "card", id: "reminders" }, el("h3", {}, "Reminders"), next, overdue,
+    el("p", { class: "muted" }, "Checked every minute. A reminder only tells: it never starts a session."));
+  const planBox = el("div", { id: "plan" }, "…");
+  const weeksSelect = el("select", { id: "weeks" }, [2, 4, 8, 13, 26, 52].map((n) => el("option", { value: n, selected: n === 4 }, `${n} weeks`)));
+  const adherenceBox = el("div", { id: "adherence" }, "…");
+  const measureSelect = el("select", { id: "measure", required: true });
+  const measureHelp = el("p", { id: "measure-help", class: "muted" });
+  const siteLabel = el("label", { id: "site-label", hidden: true }, "Site ", el("input", { id: "site", placeholder: "left.calf" }));
+  const formError = el("div", { id: "outcome-error", class: "error", role: "alert" });
+  const outcomesBox = el("div", { id: "outcomes-list" });
+  let measures = [];
+  const chosen = () => measures.find((m) => m.name === measureSelect.value);
+  const showMeasure = () => {
+    const m = chosen();
+    siteLabel.hidden = !(m && m.needs_site);
+    measureHelp.textContent = m ? `${m.says} (${/^\d/.test(m.unit) ? m.unit : `${m.low}-${m.high} ${m.unit}`})` : "";
+  };
+  measureSelect.addEventListener("change", showMeasure);
+  const outcomeForm = el("form", { id: "outcome-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const f = event.target, m = chosen();
+    formError.textContent = "";
+    const body = { measure: measureSelect.value, value: Number(f.querySelector("#value").value), note: f.querySelector("#note").value };
+    if (m && m.needs_site) body.site = f.querySelector("#site").value.trim();
+    try {
+      await api(`${path}/outcomes`, { json: body });
+      f.querySelector("#value").value = ""; f.querySelector("#note").value = "";
+      await loadOutcomes();
+    } catch (error) { formError.textContent = error.message; }
+  } },
+  el("label", {}, "Measure ", measureSelect),
+  el("label", {}, "Value ", el("input", { id: "value", type: "number", step: "any", required: true, style: "width:6em" })),
+  siteLabel,
+  el("label", {}, "Note ", el("input", { id: "note", maxlength: 500, placeholder: "a few words" })),
+  el("button", { class: "primary", type: "submit", id: "log-outcome" }, "Log"), measureHelp, formError);
+
+  view.replaceChildren(el("h1", {}, "Record"), userForm,
+    el("div", { class: "row" }, remindersCard, el("div", { class: "card" }, el("h3", {}, "Plan"), planBox)),
+    el("div", { class: "card" }, el("h3", {}, "Adherence ", el("label", { class: "muted" }, "over ", weeksSelect)),
+      el("p", { class: "muted" }, "Counted: the time with the garment on and every cell at its pressure, before any fault."),
+      adherenceBox),
+    el("div", { class: "card" }, el("h3", {}, "Outcomes"), outcomeForm, outcomesBox));
+
+  // each part loads on its own and shows its own error, so one failing never hides the others
+  const into = (box, load) => load().catch((error) => { box.replaceChildren(); showError(error, box); });
+  const loadReminders = () => into(next, async () => {
+    const r = await api(`${path}/reminders`);
+    next.textContent = !r.planned ? `No plan for user ${user}: nothing to remind.`
+      : r.next ? `Next: ${r.next.text}` : "Next: nothing planned in the coming week.";
+    overdue.replaceChildren(...r.overdue.map((d) => el("li", { class: "warn" }, `Due: ${d.text}`)));
+  });
+  const loadPlan = () => into(planBox, async () => {
+    const { versions } = await api(`${path}/plan`);
+    if (!versions.length) {
+      planBox.replaceChildren(el("p", { class: "muted" }, `No plan for user ${user} (legflow plan set FILE --user ${user}).`));
+      return;
+    }
+    const current = versions[versions.length - 1];
+    planBox.replaceChildren(...[
+      el("p", { id: "plan-set-by" }, `Set by ${current.set_by} (${current.role}) at ${current.at.replace("T", " ").replace("+00:00", " UTC")}`),
+      current.plan.note ? el("p", { class: "muted", id: "plan-note" }, current.plan.note) : null,
+      el("ul", { id: "plan-lines" }, current.lines.map((line) => el("li", {}, line))),
+      el("p", {}, "Bounds:"), el("ul", { id: "plan-bounds" }, planBounds(current.plan.bounds).map((line) => el("li", {}, line))),
+      versions.length > 1 ? el("details", {}, el("summary", {}, `${versions.length - 1} earlier version(s)`),
+        el("ul", {}, versions.slice(0, -1).reverse().map((v) => el("li", {}, `${v.at} by ${v.set_by} (${v.role}): ${v.lines.length} session line(s)`)))) : null,
+    ].filter(Boolean));
+  });
+  const loadAdherence = () => into(adherenceBox, async () => {
+    const record = await api(`${path}/adherence?weeks=${weeksSelect.value}`);
+    const zones = Object.entries(record.zone_minutes_at_pressure);
+    adherenceBox.replaceChildren(
+      el("div", { class: "scroll" }, adherenceCalendar(record)), calendarLegend(),
+      el("p", { id: "streaks", class: "big" }, `Streak: ${record.streak_days} day(s) met in a row; longest ${record.longest_streak_days}`),
+      zones.length ? el("div", {}, el("p", {}, "Minutes at pressure per zone (the leg with less):"),
+        scrolling(el("table", { id: "zone-minutes" }, el("tr", {}, zones.map(([zone]) => el("th", {}, zone))),
+          el("tr", {}, zones.map(([, value]) => el("td", {}, minutes(value)))))))
+        : el("p", { class: "muted", id: "zone-minutes" }, "No minutes at pressure in these weeks."));
+  });
+  const loadOutcomes = () => into(outcomesBox, async () => {
+    const rows = await api(`${path}/outcomes`);
+    outcomesBox.replaceChildren(rows.length ? scrolling(el("table", { id: "outcomes" },
+      el("tr", {}, ["at (UTC)", "measure", "site", "value", "note"].map((h) => el("th", {}, h))),
+      rows.slice().reverse().map((o) => el("tr", {}, el("td", {}, o.at.replace("T", " ").replace("+00:00", "")), el("td", {}, o.measure),
+        el("td", {}, o.site), el("td", {}, inUnit(o.value, o.unit)), el("td", { class: "note" }, o.note)))))
+      : el("p", { class: "muted", id: "outcomes" }, "Nothing logged yet."));
+  });
+  const loadMeasures = () => into(formError, async () => {
+    measures = await api("/measures");
+    measureSelect.replaceChildren(...measures.map((m) => el("option", { value: m.name }, `${m.name} (${m.unit})`)));
+    showMeasure();
+  });
+  weeksSelect.addEventListener("change", loadAdherence);
+
+  const timer = setInterval(() => { if (view.isConnected) loadReminders(); else clearInterval(timer); }, REMINDER_POLL_MS);
+  await Promise.all([loadReminders(), loadPlan(), loadAdherence(), loadOutcomes(), loadMeasures()]);
+  view.dataset.loaded = "true";
+  return () => clearInterval(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
 // routing
 
 const ROUTES = [
@@ -685,6 +868,7 @@ const ROUTES = [
   [/^#\/live$/, liveView],
   [/^#\/history\/(\d+)$/, sessionView],
   [/^#\/history$/, historyView],
+  [/^#\/record$/, recordView],
   [/^#\/programs$/, programsView],
 ];
 let leave = null;
