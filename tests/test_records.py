@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import run_cli
 from legflow.apps.launch import prepare_session
 from legflow.clock import VirtualClock
-from legflow.engine.intensity import Intensity, IntensityInForce
+from legflow.engine.intensity import Intensity, IntensityInForce, bounded_shares
 from legflow.errors import LegflowError, ProgramError
 from legflow.records.adherence import adherence
 from legflow.records.dose import GATE_s, session_dose, stored_dose
@@ -239,7 +239,17 @@ def test_the_clinicians_bounds_hold_whatever_the_user_asks():
     assert supervisor_limits.tolist() == [100.0, 100.0]  # the supervisor's own limits untouched
 
 
-def test_a_session_runs_inside_the_plans_bounds(tmp_path):
+def test_what_an_intensity_costs_is_reckoned_inside_the_bounds():
+    """The summary's and the displays' cost of an intensity uses the shares the session runs at."""
+    held = bounded_shares(
+        {"calf": 1.2, "thigh": 0.0, "foot": 1.2},
+        {"calf": 50.0, "thigh": 40.0, "foot": 60.0},
+        {"calf": (30.0, 45.0), "thigh": (20.0, 30.0)},
+    )
+    assert held == {"calf": pytest.approx(0.9), "thigh": 0.0, "foot": 1.2}  # a paused zone stays off
+
+
+def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
     history = default_history()
     try:
         history.set_plan(
@@ -259,6 +269,16 @@ def test_a_session_runs_inside_the_plans_bounds(tmp_path):
     assert max(s["setpoint_mmHg"][i] for s in samples for i in calf) <= 45.0  # lymph writes 50
     assert max(s["setpoint_mmHg"][i] for s in samples for i in calf) >= 44.0
     assert any(e["kind"] == "bounds" and "calf held to 30-45 mmHg" in e["detail"] for e in events)
+    with prepare_session("lymph", limits=DEFAULT_LIMITS, history=None, fast=True) as unbounded:
+        assert unbounded.session.shares_run(Intensity(level=2))["calf"] == pytest.approx(1.2)
+    history = default_history(readonly=True)
+    try:
+        with prepare_session("lymph", limits=DEFAULT_LIMITS, history=history, fast=True) as bounded:
+            assert bounded.session.shares_run(Intensity(level=2))["calf"] == pytest.approx(45.0 / 50.0)
+    finally:
+        history.close()
+    shown = run_cli(capsys, monkeypatch, "run", "sitting-break", "--fast", "--no-fit")
+    assert "your plan's bounds hold: calf 30-45 mmHg" in " ".join(shown.out.split())
 
 
 # -- adherence ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from legflow.cli.live import render
 from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
-from legflow.engine.intensity import Intensity, comfort_shares, scaled, shares_asked, zone_peaks_mmHg
+from legflow.engine.intensity import Intensity, comfort_shares, scaled, zone_peaks_mmHg
 from legflow.engine.session import LiveState, Session
 from legflow.errors import LegflowError, UnfitGarment
 from legflow.evidence.dose import compare
@@ -170,7 +170,7 @@ class IntensityCost:
     def _work(self, asked: Intensity) -> None:
         s = self.session
         assert s.cost is not None
-        written, run = s.cost({}), s.cost(shares_asked(zone_peaks_mmHg(s.program), s.comfort, asked))
+        written, run = s.cost({}), s.cost(s.shares_run(asked))
         text = cost_text("at this intensity", written, run)
         with self._lock:
             if asked == self.asked:

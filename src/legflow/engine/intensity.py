@@ -89,6 +89,22 @@ def shares_asked(
     return shares
 
 
+def bounded_shares(
+    shares: dict[str, float],
+    program_peaks_mmHg: dict[str, float],
+    bounds_mmHg: dict[str, tuple[float, float]],
+) -> dict[str, float]:
+    """The shares held inside a plan's pressure bounds per zone, as `IntensityInForce` holds the
+    setpoints (a paused zone stays at 0)."""
+    held = {}
+    for zone, share in shares.items():
+        peak, span = program_peaks_mmHg.get(zone, 0.0), bounds_mmHg.get(zone)
+        if span is not None and peak > 0 and share > 0:
+            share = min(max(share, span[0] / peak), span[1] / peak)
+        held[zone] = share
+    return held
+
+
 def comfort_shares(
     program_peaks_mmHg: dict[str, float], comfort: dict[str, float], asked: Intensity
 ) -> dict[str, float]:

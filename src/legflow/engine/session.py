@@ -22,7 +22,14 @@ from legflow.device.faults import FAULT_KINDS, FaultSpec
 from legflow.device.massager import ROLLER_ZONES, Commands, Sensors
 from legflow.engine.adaptive import AdaptiveCycle
 from legflow.engine.controller import ControllerSettings, HeaterController, PressureController
-from legflow.engine.intensity import LEVELS, Intensity, IntensityInForce, shares_asked, zone_peaks_mmHg
+from legflow.engine.intensity import (
+    LEVELS,
+    Intensity,
+    IntensityInForce,
+    bounded_shares,
+    shares_asked,
+    zone_peaks_mmHg,
+)
 from legflow.engine.interfaces import Limb, Recorder
 from legflow.engine.refill import measuring_cells
 from legflow.engine.summary import (
@@ -264,8 +271,7 @@ class Session:
         asked = self.control.intensity
         if not self.comfort and not self.intensity_changed:
             return None
-        shares = shares_asked(zone_peaks_mmHg(self.program), self.comfort, asked)
-        costs = (self.cost({}), self.cost(shares)) if self.cost is not None else (None, None)
+        costs = (self.cost({}), self.cost(self.shares_run(asked))) if self.cost is not None else (None, None)
         return IntensitySummary(
             level=asked.level,
             boost=asked.boost,
@@ -274,6 +280,12 @@ class Session:
             as_written=costs[0],
             as_run=costs[1],
         )
+
+    def shares_run(self, asked: Intensity) -> dict[str, float]:
+        """Per zone, the share of the program's pressures the session runs at for what the user
+        asked: their comfort and level, held inside their plan's bounds."""
+        peaks = zone_peaks_mmHg(self.program)
+        return bounded_shares(shares_asked(peaks, self.comfort, asked), peaks, self.bounds_mmHg)
 
     def use_comfort(self, comfort: dict[str, float]) -> None:
         """Scale each zone's pressures by the user's accepted comfort from the start (before

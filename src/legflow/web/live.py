@@ -21,7 +21,7 @@ import numpy as np
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
-from legflow.engine.intensity import Intensity, shares_asked, zone_peaks_mmHg
+from legflow.engine.intensity import Intensity
 from legflow.engine.session import LiveState
 from legflow.errors import LegflowError, UnfitGarment
 from legflow.safety.limits import Limits
@@ -238,7 +238,7 @@ class SessionManager:
         message = intensity_message(control.intensity)
         session = self._session()
         if session.cost is not None:  # what it gives the leg, beside the program as written
-            shares = shares_asked(zone_peaks_mmHg(session.program), session.comfort, control.intensity)
+            shares = session.shares_run(control.intensity)
             message["cost"] = {"as_written": session.cost({}), "as_run": session.cost(shares)}
         return message
 
