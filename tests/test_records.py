@@ -422,9 +422,12 @@ def test_outcomes_are_checked_and_kept(capsys, monkeypatch):
         checked_outcome("sleep_h", 7, site="left.calf")
 
 
-def test_sessions_belong_to_their_user():
+def test_sessions_belong_to_their_user(capsys, monkeypatch):
     _session("sitting-break", user="ann")
     _session("sitting-break")
+    listed = json.loads(run_cli(capsys, monkeypatch, "history", "--user", "ann", "--json").out)
+    assert [(r["id"], r["user"]) for r in listed] == [(1, "ann")]
+    assert "ann" in run_cli(capsys, monkeypatch, "history").out
     history = default_history(readonly=True)
     try:
         assert [r.user for r in history.sessions()] == ["default", "ann"]

@@ -407,13 +407,14 @@ app.add_typer(history_app, name="history")
 def history(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the sessions as JSON.")] = False,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's sessions.")] = None,
 ) -> None:
     """Stored sessions: a table, or JSON."""
     if ctx.invoked_subcommand is not None:
         return
     from legflow.cli.sessions import history_table, list_sessions
 
-    rows = list_sessions()
+    rows = list_sessions(user)
     if json_out:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:

@@ -303,7 +303,7 @@ def _print_outcome(summary: dict[str, Any], console: Console) -> None:
 
 def history_table(rows: list[SessionRow]) -> Table:
     table = Table(title="Sessions", title_justify="left")
-    for column in ("id", "started (UTC)", "program", "device", "status", "minutes", "faults"):
+    for column in ("id", "started (UTC)", "user", "program", "device", "status", "minutes", "faults"):
         table.add_column(column, justify="right" if column in ("id", "minutes") else "left")
     for row in rows:
         faults = len(row.summary["faults"]) if row.summary else 0
@@ -312,6 +312,7 @@ def history_table(rows: list[SessionRow]) -> Table:
         table.add_row(
             str(row.id),
             started,
+            as_text(row.user),
             as_text(row.program),
             as_text(row.profile),
             as_text(row.status, status),
@@ -321,11 +322,11 @@ def history_table(rows: list[SessionRow]) -> Table:
     return table
 
 
-def list_sessions() -> list[SessionRow]:
-    """The stored sessions, newest first, read without writing anything."""
+def list_sessions(user: str | None = None) -> list[SessionRow]:
+    """The stored sessions (`user`'s only, when given), newest first, read without writing anything."""
     history = default_history(readonly=True)
     try:
-        return history.sessions()
+        return history.sessions(user)
     finally:
         history.close()
 
