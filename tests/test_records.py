@@ -115,6 +115,27 @@ def test_time_after_the_garment_comes_off_or_a_cell_leaks_does_not_count(fault, 
     assert any("fault" in why for why in dose.lost)
 
 
+def test_a_session_run_on_a_garment_that_does_not_fit_counts_nothing_after_its_first_squeeze(
+    capsys, monkeypatch
+):
+    args = (
+        "run",
+        "sitting-break",
+        "--fast",
+        "--inject",
+        "garment_loose:left.calf@0",
+        "--fit-anyway",
+        "--json",
+    )
+    ran = run_cli(capsys, monkeypatch, *args)
+    assert ran.code == 0 and json.loads(ran.out)["fit"]["left.calf"] == "loose"
+    dose = _dose(1)
+    assert dose.ran_s == pytest.approx(480.0, abs=1.0)
+    assert dose.counted_s < 60.0  # only until the loose calf's first squeeze
+    assert dose.lost[0] == "the fit check found left.calf loose"
+    assert dose.at_pressure_s["left.calf"] == 0.0 and dose.at_pressure_s["right.calf"] > 0.0
+
+
 def test_paused_and_stopped_time_does_not_count():
     """Session time stands still while paused; a stop ends the count."""
     paused_updates = []

@@ -5,7 +5,9 @@ A second of a session counts when it comes before any fault the supervisor latch
 fault's onset where the massager knows it), and when every cell's latest squeeze
 (started at most `GATE_s` before) reached its pressure: a garment taken off or a cell leaking
 stops the count until squeezes reach their pressures again. A program with no squeezes (hands-on)
-counts its running seconds. A session that ended in a crash counts what it stored. Samples are
+counts its running seconds. A session that ended in a crash counts what it stored. A cell the fit
+check found loose, tight or leaking, in a session the user ran anyway, never counts as at its
+pressure: what the cell reads is not what the leg gets. Samples are
 taken in session time, which stands still while the user pauses: a pause never counts.
 
 A cell is at pressure in a second whose sensed pressure is within `REACHED_mmHg` of a setpoint of
@@ -15,6 +17,7 @@ seconds did. Samples are one a second, so a squeeze shorter than a second may go
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +73,19 @@ class Dose:
         return zones
 
 
+_UNFIT_EVENT = re.compile(r"^(\S+) (loose|tight|leaking):")
+
+
+def unfit_cells(summary: dict[str, Any] | None, events: list[dict[str, Any]]) -> dict[str, str]:
+    """The cells the fit check before the session found not fitting, with their verdicts: from
+    the summary, or from the session's fit events where it never ended."""
+    fit = (summary or {}).get("fit")
+    if fit:
+        return {cell: verdict for cell, verdict in fit.items() if verdict != "ok"}
+    found = (_UNFIT_EVENT.match(e["detail"]) for e in events if e["kind"] == "fit")
+    return {m[1]: m[2] for m in found if m}
+
+
 def fault_onset_s(summary: dict[str, Any] | None, events: list[dict[str, Any]]) -> float | None:
     """When the first fault began: its onset where the massager knows it (a simulated fault),
     else when the supervisor latched."""
@@ -98,6 +114,10 @@ def session_dose(
     setpoint = np.array([s["setpoint_mmHg"] for s in samples], float)
     squeezing = setpoint >= SQUEEZE_mmHg
     at_pressure = squeezing & (pressure >= setpoint - REACHED_mmHg)
+    unfit = unfit_cells(summary, events)
+    for cell in unfit:
+        if cell in cells:
+            at_pressure[:, cells.index(cell)] = False
 
     # Each squeeze: a run of squeezing seconds of one cell; did it reach its pressure?
     n, m = squeezing.shape
@@ -116,7 +136,7 @@ def session_dose(
                     stop_t = min(stop_t, t_s[later[0]])
                 gate_ok &= ~((t_s >= t_s[start]) & (t_s < stop_t))
 
-    lost: list[str] = []
+    lost = [f"the fit check found {cell} {verdict}" for cell, verdict in unfit.items()]
     onset = fault_onset_s(summary, events)
     before_fault = np.ones(n, bool) if onset is None else t_s < onset
     if onset is not None:
