@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import run_cli
 from legflow.apps.launch import prepare_session
 from legflow.clock import VirtualClock
-from legflow.engine.intensity import Intensity, IntensityInForce, bounded_shares
+from legflow.engine.intensity import Intensity, IntensityInForce, shares_in_force
 from legflow.errors import LegflowError, ProgramError
 from legflow.records.adherence import adherence
 from legflow.records.dose import GATE_s, session_dose, stored_dose
@@ -217,6 +217,19 @@ def test_a_bad_plan_names_the_file_line_and_field(tmp_path):
     )
     with pytest.raises(ProgramError, match="outside the bounds' session_min"):
         parse_plan(PLAN.replace("minutes = 8", "minutes = 3"), "plan.toml")
+    for old, new, says in [
+        ('at = ["19:00"]', 'at = ["19:00", "19:00"]', "lists a time twice"),
+        ('at = ["19:00"]', 'at = ["19:00", "19:20"]', "overlap"),
+        (
+            'minutes = 8\ndays = "weekdays"\nevery_h = 2',
+            'minutes = 30\ndays = "weekdays"\nevery_h = 0.25',
+            "overlap",
+        ),
+        ('days = "weekdays"', "days = []", "must not be empty"),
+    ]:
+        assert old in PLAN
+        with pytest.raises(ProgramError, match=says):
+            parse_plan(PLAN.replace(old, new), "p.toml")
 
 
 def test_a_plan_keeps_every_version_and_only_a_clinician_changes_bounds(capsys, monkeypatch, tmp_path):
@@ -227,6 +240,11 @@ def test_a_plan_keeps_every_version_and_only_a_clinician_changes_bounds(capsys, 
     assert refused.code != 0 and "set by Dr Lee (clinician)" in refused.err
     later = _write(tmp_path / "later.toml", PLAN.replace('at = ["19:00"]', 'at = ["20:00"]'))
     assert run_cli(capsys, monkeypatch, "plan", "set", later).code == 0  # the sessions are the user's
+    sneaky = run_cli(capsys, monkeypatch, "plan", "set", looser)  # after a version of their own
+    assert sneaky.code != 0 and "set by Dr Lee (clinician)" in sneaky.err
+    unknown = _write(tmp_path / "unknown.toml", PLAN.replace('program = "lymph"', 'program = "lymf"'))
+    refused_program = run_cli(capsys, monkeypatch, "plan", "set", unknown)
+    assert refused_program.code != 0 and "lymf" in refused_program.err
     assert run_cli(capsys, monkeypatch, "plan", "set", looser, "--clinician", "Dr Lee").code == 0
     shown = json.loads(run_cli(capsys, monkeypatch, "plan", "show", "--json").out)
     assert [(v["set_by"], v["role"]) for v in shown["versions"]] == [
@@ -240,7 +258,7 @@ def test_a_plan_keeps_every_version_and_only_a_clinician_changes_bounds(capsys, 
 
 def test_check_change_without_a_clinician_plan_lets_the_user_set_bounds():
     plan = parse_plan(PLAN)
-    check_change(plan, None, "ann", "user")  # nothing stored: theirs to set
+    check_change(plan, [], "ann", "user")  # nothing stored: theirs to set
 
 
 def test_the_clinicians_bounds_hold_whatever_the_user_asks():
@@ -260,14 +278,20 @@ def test_the_clinicians_bounds_hold_whatever_the_user_asks():
     assert supervisor_limits.tolist() == [100.0, 100.0]  # the supervisor's own limits untouched
 
 
-def test_what_an_intensity_costs_is_reckoned_inside_the_bounds():
-    """The summary's and the displays' cost of an intensity uses the shares the session runs at."""
-    held = bounded_shares(
-        {"calf": 1.2, "thigh": 0.0, "foot": 1.2},
-        {"calf": 50.0, "thigh": 40.0, "foot": 60.0},
-        {"calf": (30.0, 45.0), "thigh": (20.0, 30.0)},
-    )
-    assert held == {"calf": pytest.approx(0.9), "thigh": 0.0, "foot": 1.2}  # a paused zone stays off
+def test_what_an_intensity_costs_is_reckoned_at_the_setpoints_the_session_runs():
+    """The shares the summary and the displays cost are those `IntensityInForce` sets, bounds,
+    boost and pause included."""
+    peaks = {"calf": 50.0, "thigh": 40.0, "foot": 60.0}
+    bounds = {"calf": (30.0, 45.0), "thigh": (20.0, 30.0)}
+    comfort = {"calf": 0.6}
+    asked = Intensity(level=-2, boost="calf", paused=frozenset({"thigh"}))
+    force = IntensityInForce(["calf", "thigh", "foot"], np.full(3, 200.0), comfort, bounds, peaks)
+    force.apply(np.zeros(3), asked)  # at rest: what was asked takes effect
+    programmed = np.array([peaks["calf"], peaks["thigh"], peaks["foot"]])
+    setpoints = force.apply(programmed, asked)
+    shares = shares_in_force(peaks, comfort, asked, bounds)
+    assert [shares[z] * peaks[z] for z in ("calf", "thigh", "foot")] == pytest.approx(setpoints.tolist())
+    assert setpoints.tolist() == pytest.approx([40.0, 0.0, 48.0])  # floor 30, +10 boost; paused; 80 %
 
 
 def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
@@ -387,6 +411,37 @@ def test_reminders_on_a_virtual_clock_say_what_is_due_and_never_start_a_session(
     assert upcoming is not None and upcoming.at.hour == 14 and upcoming.program == "sitting-break"
 
 
+def test_a_planned_time_is_the_time_on_the_wall_across_a_change_of_daylight_saving(capsys, monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # summer time ends at 03:00 on Sunday 25 October 2026
+    time.tzset()
+    history = default_history()
+    try:
+        plan = PLAN.replace('days = "weekdays"', 'days = ["mon"]')
+        history.set_plan(
+            "default", parse_plan(plan).model_dump(mode="json", by_alias=True), "default", "user"
+        )
+    finally:
+        history.close()
+    with sqlite3.connect(history_path()) as db:
+        db.execute("UPDATE plans SET at = '2026-10-01T00:00:00+00:00'")
+    db.close()
+    out = run_cli(capsys, monkeypatch, "remind", "--now", "2026-10-24T20:00")
+    assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 23.0 h" not in out.out
+    assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 24.0 h" in out.out  # 25 hours of clock, less one
+    watched = run_cli(
+        capsys,
+        monkeypatch,
+        "remind",
+        "--watch",
+        "--fast",
+        "--now",
+        "2026-10-25T18:00",
+        "--until",
+        "2026-10-25T20:00",
+    )
+    assert watched.out.splitlines() == ["19:00 due: lymph (40 min) at Sun 25 Oct 19:00, now"]
+
+
 def test_remind_from_the_command_line(capsys, monkeypatch):
     assert run_cli(capsys, monkeypatch, "remind").code != 0  # no plan yet: one line says so
     _set_plan(MONDAY - timedelta(days=1))
@@ -430,6 +485,9 @@ def test_outcomes_are_checked_and_kept(capsys, monkeypatch):
         (("soreness", "11"), "out of range"),
         (("mood", "3"), "unknown measure"),
         (("soreness", "2", "--at", "yesterday"), "expected a date"),
+        (("soreness", "2", "--at", "0001-01-01T00:00"), "expected a date"),
+        (("soreness", "2", "--at", "9999-12-31T23:00-05:00"), "expected a date"),
+        (("soreness", "2", "--at", "2099-01-01T08:00"), "in the future"),
     ]:
         bad = run_cli(capsys, monkeypatch, "log", *args)
         assert bad.code != 0 and says in bad.err
@@ -458,22 +516,67 @@ def test_sessions_belong_to_their_user(capsys, monkeypatch):
         history.close()
 
 
-def test_a_history_from_before_users_reads_as_the_default_users(tmp_path):
-    path = tmp_path / "old.sqlite"
+OLD_SCHEMA = (  # the history of a legflow from before users, plans, outcomes and traces
+    "CREATE TABLE sessions (id INTEGER PRIMARY KEY, program TEXT NOT NULL, profile TEXT NOT NULL, "
+    "started_at TEXT NOT NULL, pid INTEGER NOT NULL, status TEXT NOT NULL, duration_s REAL NOT NULL "
+    "DEFAULT 0, cells TEXT NOT NULL, summary TEXT);"
+    "CREATE TABLE samples (session_id INTEGER NOT NULL, t_s REAL NOT NULL, pressure_mmHg TEXT NOT NULL, "
+    "setpoint_mmHg TEXT NOT NULL, skin_temp_C TEXT NOT NULL, twin TEXT);"
+    "CREATE TABLE events (session_id INTEGER NOT NULL, t_s REAL NOT NULL, kind TEXT NOT NULL, "
+    "detail TEXT NOT NULL);"
+    "INSERT INTO sessions VALUES (1, 'lymph', 'reference', '2026-11-01T10:00:00+00:00', 1, "
+    "'completed', 60, '[]', NULL);"
+)
+
+
+def _old_history(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as db:
-        db.executescript(
-            "CREATE TABLE sessions (id INTEGER PRIMARY KEY, program TEXT NOT NULL, profile TEXT NOT NULL, "
-            "started_at TEXT NOT NULL, pid INTEGER NOT NULL, status TEXT NOT NULL, duration_s REAL NOT NULL "
-            "DEFAULT 0, cells TEXT NOT NULL, summary TEXT);"
-            "INSERT INTO sessions VALUES (1, 'lymph', 'reference', '2026-11-01T10:00:00+00:00', 1, "
-            "'completed', 60, '[]', NULL);"
-        )
-    reader = History(path, readonly=True)
-    assert [(r.id, r.user) for r in reader.sessions()] == [(1, "default")]
+        db.executescript(OLD_SCHEMA)
+    db.close()
+
+
+def test_a_history_from_before_users_reads_as_the_default_users(tmp_path, capsys, monkeypatch):
+    _old_history(history_path())
+    before = history_path().read_bytes()
+    for args in (
+        ("history", "--user", "default", "--json"),
+        ("adherence", "--json"),
+        ("plan", "show", "--json"),
+        ("log", "--json"),
+        ("report", "--fhir", "-o", str(tmp_path / "b.json")),
+    ):
+        read = run_cli(capsys, monkeypatch, *args)
+        assert read.code == 0, (args, read.err)
+    assert history_path().read_bytes() == before  # reading changed nothing
+    reader = History(history_path(), readonly=True)
+    assert [(r.id, r.user) for r in reader.sessions("default")] == [(1, "default")]
+    assert reader.plans("default") == [] and reader.outcomes("default") == []
     reader.close()
-    writer = History(path)  # upgrades the file: the column, the old row the default user's
+    writer = History(history_path())  # upgrades the file: the column, the old row the default user's
     try:
         assert writer.start("recovery", "reference", [], "ann") == 2
         assert [(r.id, r.user) for r in writer.sessions()] == [(2, "ann"), (1, "default")]
     finally:
         writer.close()
+
+
+def _open_writer(path: str) -> str:
+    try:
+        History(path).close()
+        return "ok"
+    except Exception as exc:  # what the parent asserts on
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_writers_opening_an_old_history_at_once_upgrade_it_once(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "old.sqlite"
+    _old_history(path)
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        opened = pool.map(_open_writer, [str(path)] * 8)
+    assert opened == ["ok"] * 8
+    with sqlite3.connect(path) as db:
+        assert [r[1] for r in db.execute("PRAGMA table_info(sessions)")].count("user") == 1
+    db.close()

@@ -17,7 +17,7 @@ from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.errors import LegflowError, UsageError
 from legflow.records.adherence import adherence
 from legflow.records.outcomes import MEASURES, checked_outcome, record_outcome, stored_outcomes
-from legflow.records.plan import check_change, load_plan, plan_versions
+from legflow.records.plan import load_plan, plan_versions, store_plan
 from legflow.records.remind import due_now, watch
 from legflow.screening import DEFAULT_USER
 from legflow.store.history import default_history
@@ -56,12 +56,10 @@ def plan_set(
 ) -> None:
     """Set a user's plan; every earlier version is kept, with who set it and when."""
     plan = load_plan(str(file))
+    by, role = (clinician, "clinician") if clinician else (user, "user")
     history = default_history()
     try:
-        versions = plan_versions(history, user)
-        by, role = (clinician, "clinician") if clinician else (user, "user")
-        check_change(plan, versions[-1] if versions else None, by, role)
-        at = history.set_plan(user, plan.model_dump(mode="json", by_alias=True), by, role)
+        at = store_plan(history, user, plan, by, role).at
     finally:
         history.close()
     _say(f"plan of user '{user}' set by {by} ({role}) at {at}")

@@ -89,20 +89,29 @@ def shares_asked(
     return shares
 
 
-def bounded_shares(
-    shares: dict[str, float],
+def shares_in_force(
     program_peaks_mmHg: dict[str, float],
+    comfort: dict[str, float],
+    asked: Intensity,
     bounds_mmHg: dict[str, tuple[float, float]],
 ) -> dict[str, float]:
-    """The shares held inside a plan's pressure bounds per zone, as `IntensityInForce` holds the
-    setpoints (a paused zone stays at 0)."""
-    held = {}
-    for zone, share in shares.items():
-        peak, span = program_peaks_mmHg.get(zone, 0.0), bounds_mmHg.get(zone)
-        if span is not None and peak > 0 and share > 0:
+    """Per zone, the share of its peak the session runs at for what the user asked, as
+    `IntensityInForce.apply` sets the setpoints: comfort times level held inside a plan's bounds,
+    then a boost, never past the bounds' top; 0 for a zone paused."""
+    shares = {}
+    for zone, peak in program_peaks_mmHg.items():
+        if peak <= 0:
+            continue
+        span = bounds_mmHg.get(zone)
+        share = comfort.get(zone, 1.0) * asked.share
+        if span is not None:
             share = min(max(share, span[0] / peak), span[1] / peak)
-        held[zone] = share
-    return held
+        if asked.boost == zone:
+            share += BOOST_mmHg / peak
+        if span is not None:
+            share = min(share, span[1] / peak)
+        shares[zone] = 0.0 if zone in asked.paused else share
+    return shares
 
 
 def comfort_shares(

@@ -26,8 +26,7 @@ from legflow.engine.intensity import (
     LEVELS,
     Intensity,
     IntensityInForce,
-    bounded_shares,
-    shares_asked,
+    shares_in_force,
     zone_peaks_mmHg,
 )
 from legflow.engine.interfaces import Limb, Recorder
@@ -284,8 +283,7 @@ class Session:
     def shares_run(self, asked: Intensity) -> dict[str, float]:
         """Per zone, the share of the program's pressures the session runs at for what the user
         asked: their comfort and level, held inside their plan's bounds."""
-        peaks = zone_peaks_mmHg(self.program)
-        return bounded_shares(shares_asked(peaks, self.comfort, asked), peaks, self.bounds_mmHg)
+        return shares_in_force(zone_peaks_mmHg(self.program), self.comfort, asked, self.bounds_mmHg)
 
     def use_comfort(self, comfort: dict[str, float]) -> None:
         """Scale each zone's pressures by the user's accepted comfort from the start (before

@@ -103,7 +103,8 @@ def _message(error: ErrorDetails, path: Path, root: type[BaseModel] = Program) -
         return f"{_amount(value, unit)} is out of range: must be {bounds[kind]} {bound}"
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
-    return error["msg"][0].lower() + error["msg"][1:]
+    message = error["msg"].removeprefix("Value error, ")
+    return message[0].lower() + message[1:]
 
 
 def _unit(path: Path) -> str:

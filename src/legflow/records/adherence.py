@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from legflow.records.dose import Dose, stored_dose
@@ -80,6 +80,13 @@ class Adherence:
         }
 
 
+def day_start(day: date, tz: tzinfo | None) -> datetime:
+    """Midnight at the start of `day` in `tz`, or on the machine's clock (daylight saving included)."""
+    if tz is not None:
+        return datetime.combine(day, time.min, tzinfo=tz)
+    return datetime.combine(day, time.min).astimezone()
+
+
 def local_start(row: Any, tz: tzinfo | None) -> datetime:
     """When a stored session started, in local time (`tz`, or the machine's)."""
     return datetime.fromisoformat(row.started_at).astimezone(tz)
@@ -98,7 +105,7 @@ def adherence(history: Any, user: str, first: date, last: date, tz: tzinfo | Non
     days: list[Day] = []
     day = first
     while day <= last:
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time()).astimezone(tz)
+        end = day_start(day + timedelta(days=1), tz)
         plan = plan_in_force(versions, end)
         planned: dict[str, float] = defaultdict(float)
         if plan is not None:

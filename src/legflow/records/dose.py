@@ -87,12 +87,12 @@ def unfit_cells(summary: dict[str, Any] | None, events: list[dict[str, Any]]) ->
 
 
 def fault_onset_s(summary: dict[str, Any] | None, events: list[dict[str, Any]]) -> float | None:
-    """When the first fault began: its onset where the massager knows it (a simulated fault),
-    else when the supervisor latched."""
-    faults = (summary or {}).get("faults") or []
-    times = [f.get("at_s") if f.get("at_s") is not None else f.get("detected_s") for f in faults]
-    times = [t for t in times if t is not None]
-    if not times:
+    """When the first fault the supervisor latched began: its onset where the massager knows it
+    (a simulated fault), else when the supervisor latched. A fault injected in simulation that the
+    supervisor never found stops nothing here (its cells' squeezes still decide)."""
+    faults = [f for f in (summary or {}).get("faults") or [] if f.get("detected_s") is not None]
+    times = [f["at_s"] if f.get("at_s") is not None else f["detected_s"] for f in faults]
+    if not times and summary is None:  # a session that never ended: its fault events
         times = [e["t_s"] for e in events if e["kind"] == "fault"]
     return min(times) if times else None
 

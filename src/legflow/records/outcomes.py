@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from legflow.errors import LegflowError
@@ -40,6 +40,8 @@ MEASURES: dict[str, Measure] = {
         Measure("sleep_h", "h", 0, 24, False, "hours slept last night"),
     )
 }
+#: How far ahead of the clock a measurement's time may be (clocks of phones and scales differ).
+FUTURE_SLACK = timedelta(minutes=5)
 SITE = re.compile(r"^(left|right)\.(foot|ankle|calf|knee|thigh|\d{1,3}cm)$")
 
 
@@ -86,14 +88,16 @@ def checked_outcome(
         )
     if len(note) > 500:
         raise LegflowError("note: at most 500 characters")
+    now = datetime.now(UTC)
     if at is None:
-        when = datetime.now(UTC)
+        when = now
     else:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
+        try:  # a time without a zone is local; years past what a zone offset can carry are refused too
+            when = datetime.fromisoformat(at).astimezone(UTC)
+        except (ValueError, OverflowError):
             raise LegflowError(f"--at {at!r}: expected a date and time such as 2026-12-05T08:30") from None
-        when = when.astimezone(UTC)  # a time without a zone is local
+        if when > now + FUTURE_SLACK:
+            raise LegflowError(f"--at {at}: that is in the future; log what was measured")
     return Outcome(when.isoformat(timespec="seconds"), measure, site, float(value), note)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -65,7 +66,7 @@ class Scheduled(BaseModel):
 
     program: str = Field(min_length=1, max_length=200)
     minutes: float = Field(gt=0, le=120)
-    days: Literal["daily", "weekdays", "weekends"] | list[Weekday] = "daily"
+    days: Literal["daily", "weekdays", "weekends"] | Annotated[list[Weekday], Field(min_length=1)] = "daily"
     #: Fixed times of day; or `every_h` hours from `from` to `to` (a sitting break).
     at: list[ClockTime] = Field(default_factory=list, max_length=24)
     every_h: float | None = Field(default=None, ge=0.25, le=12)
@@ -83,6 +84,13 @@ class Scheduled(BaseModel):
                 raise ValueError("`every_h` needs `from` and `to`")
             if _time(self.to) <= _time(self.from_):
                 raise ValueError("`to` must come after `from`")
+        if len(set(self.at)) != len(self.at):
+            raise ValueError("`at` lists a time twice")
+        starts = [t.hour * 60 + t.minute for t in self.times()]
+        if any(later - earlier < self.minutes for earlier, later in pairwise(starts)):
+            raise ValueError(
+                f"{self.minutes:g} min sessions overlap at these times: the next would start first"
+            )
         return self
 
     def on(self, day: date) -> bool:
@@ -208,9 +216,11 @@ class PlanVersion:
 
 def plan_versions(history: Any, user: str) -> list[PlanVersion]:
     """Every stored version of `user`'s plan, oldest first."""
-    return [
-        PlanVersion(Plan.model_validate(plan), at, by, role) for at, by, role, plan in history.plans(user)
-    ]
+    return _versions(history.plans(user))
+
+
+def _versions(rows: list[tuple[str, str, str, dict[str, Any]]]) -> list[PlanVersion]:
+    return [PlanVersion(Plan.model_validate(plan), at, by, role) for at, by, role, plan in rows]  # type: ignore[arg-type]
 
 
 def plan_in_force(versions: list[PlanVersion], until: datetime) -> Plan | None:
@@ -226,14 +236,37 @@ def zone_bounds_mmHg(history: Any, user: str) -> dict[str, tuple[float, float]]:
     return {} if bounds is None else {z: (r[0], r[1]) for z, r in bounds.pressure_mmHg.items()}
 
 
-def check_change(new: Plan, current: PlanVersion | None, set_by: str, role: str) -> None:
-    """A user may change their plan, but only a clinician changes bounds a clinician set: raises
-    `LegflowError` otherwise."""
-    if role == "clinician" or current is None or current.role != "clinician":
+def check_change(new: Plan, versions: list[PlanVersion], set_by: str, role: str) -> None:
+    """A user may change their plan, but only a clinician changes the bounds a clinician set
+    last (whatever the user's versions since kept of them): raises `LegflowError` otherwise."""
+    if role == "clinician":
         return
-    if new.bounds != current.plan.bounds:
+    set_by_clinician = [v for v in versions if v.role == "clinician"]
+    if set_by_clinician and new.bounds != set_by_clinician[-1].plan.bounds:
+        last = set_by_clinician[-1]
         raise LegflowError(
-            f"the plan's bounds were set by {current.set_by} (clinician) on {current.at[:10]}; only a "
+            f"the plan's bounds were set by {last.set_by} (clinician) on {last.at[:10]}; only a "
             f"clinician changes them (legflow plan set FILE --clinician NAME); {set_by} may change the "
             "sessions inside them"
         )
+
+
+def check_programs(plan: Plan) -> None:
+    """Every program the plan names is one `legflow run` finds; `LegflowError` names one that is not."""
+    from legflow.programs.library import resolve
+
+    for name in sorted(plan.programs()):
+        resolve(name)
+
+
+def store_plan(history: Any, user: str, plan: Plan, set_by: str, role: str) -> PlanVersion:
+    """Check a new version of `user`'s plan (its programs; a user's change against a clinician's
+    bounds, in the same transaction as the write) and store it: the CLI's and the dashboard's way."""
+    check_programs(plan)
+
+    def check(rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        check_change(plan, _versions(rows), set_by, role)
+
+    data = plan.model_dump(mode="json", by_alias=True)
+    at = history.set_plan(user, data, set_by, role, check=check)
+    return PlanVersion(plan, at, set_by, role)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from typing import Any
 from legflow.clock import Clock
 from legflow.records.adherence import MET_SHARE, local_start
 from legflow.records.dose import stored_dose
-from legflow.records.plan import Plan, Scheduled, plan_in_force, plan_versions
+from legflow.records.plan import Plan, Scheduled, plan_versions
 
 #: A session this long before a planned time does it (an early start counts).
 EARLY_s = 30 * 60.0
@@ -33,7 +33,7 @@ class Due:
     done: bool
 
     def describe(self, now: datetime) -> str:
-        when = self.at.strftime("%a %d %b %H:%M")
+        when = self.at.astimezone().strftime("%a %d %b %H:%M")
         gap_min = (self.at - now).total_seconds() / 60.0
         if abs(gap_min) < 1:
             rel = "now"
@@ -59,23 +59,28 @@ def _window_end(plan: Plan, line: Scheduled, at: datetime) -> datetime:
     return (at + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _wall(at: datetime) -> datetime:
+    """An aware time as the machine's local wall-clock time (naive), daylight saving included:
+    a plan's "19:00" is 19:00 on the clock on the wall, whatever the offset that day."""
+    return at.astimezone().replace(tzinfo=None)
+
+
 def occurrences(history: Any, user: str, start: datetime, end: datetime) -> list[Due]:
-    """Every planned occurrence in [start, end) (aware local times), each marked done or not."""
-    versions = plan_versions(history, user)
-    plan = plan_in_force(versions, end)
-    if plan is None:
+    """Every occurrence in [start, end) (aware) of the plan in force at `end`, from when that
+    version was set, each marked done or not; times are the machine's local time."""
+    versions = [v for v in plan_versions(history, user) if datetime.fromisoformat(v.at) < end]
+    if not versions:
         return []
-    tz = start.tzinfo
+    plan, set_at = versions[-1].plan, _wall(datetime.fromisoformat(versions[-1].at))
+    first, last = _wall(start), _wall(end)
     early = timedelta(seconds=EARLY_s)
-    rows = [r for r in history.sessions(user) if local_start(r, tz) >= start - early]
-    planned = [
-        (naive_at.replace(tzinfo=tz), line)
-        for naive_at, line in plan.due(start.replace(tzinfo=None), end.replace(tzinfo=None))
-    ]
+    began_at = {r.id: _wall(local_start(r, None)) for r in history.sessions(user)}
+    rows = [r for r in history.sessions(user) if began_at[r.id] >= first - early]
+    planned = list(plan.due(max(first, set_at), last))
     # Each session does at most one occurrence: the nearest in time whose window it falls in.
     pairs = []
     for row in rows:
-        began = local_start(row, tz)
+        began = began_at[row.id]
         for i, (at, line) in enumerate(planned):
             if row.program == line.program and at - early <= began < _window_end(plan, line, at):
                 pairs.append((abs((began - at).total_seconds()), i, row.id, line.minutes))
@@ -90,16 +95,16 @@ def occurrences(history: Any, user: str, start: datetime, end: datetime) -> list
         if counted[row_id] >= MET_SHARE * minutes:
             done.add(i)
             used.add(row_id)
-    return [Due(at, line.program, line.minutes, i in done) for i, (at, line) in enumerate(planned)]
+    return [
+        Due(at.astimezone(), line.program, line.minutes, i in done) for i, (at, line) in enumerate(planned)
+    ]
 
 
 def due_now(history: Any, user: str, now: datetime) -> tuple[list[Due], Due | None]:
-    """What is due today and not done (overdue), and the next occurrence after `now`."""
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    """What is due today (local) and not done (overdue), and the next occurrence after `now`."""
+    day_start = _wall(now).replace(hour=0, minute=0, second=0, microsecond=0).astimezone()
     today = occurrences(history, user, day_start, now + timedelta(days=8))
-    overdue = [
-        d for d in today if d.at <= now and not d.done and d.at >= day_start and d.at.date() == now.date()
-    ]
+    overdue = [d for d in today if d.at <= now and not d.done and _wall(d.at).date() == _wall(now).date()]
     upcoming = next((d for d in today if d.at > now), None)
     return overdue, upcoming
 
@@ -124,7 +129,7 @@ def watch(
         for due in overdue:
             if (due.at, due.program) not in told:
                 told.add((due.at, due.program))
-                say(f"{now:%H:%M} due: {due.describe(now)}")
+                say(f"{now.astimezone():%H:%M} due: {due.describe(now)}")
         nxt = origin + (now - start).total_seconds() + CHECK_EVERY_s
         if upcoming is not None:  # wake at the next occurrence if it comes sooner
             nxt = min(nxt, origin + (upcoming.at - start).total_seconds())

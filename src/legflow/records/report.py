@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from legflow.anatomy import distal_rank
 from legflow.errors import LegflowError
-from legflow.records.adherence import Adherence, adherence, local_start
+from legflow.records.adherence import Adherence, adherence, day_start, local_start
 from legflow.records.dose import Dose, stored_dose
 from legflow.records.outcomes import MEASURES, Outcome, stored_outcomes
 from legflow.records.plan import PlanVersion, plan_versions
@@ -69,12 +69,17 @@ class Report:
         return self.versions[-1] if self.versions else None
 
     def sessions_per_week(self) -> list[tuple[date, int]]:
+        """Per week (from Monday), the sessions of the plan's programs that counted any time
+        (every session that counted any, with no plan): what a plan's sessions a week bound means."""
         weeks: dict[date, int] = {}
         day = self.first - timedelta(days=self.first.weekday())
         while day <= self.last:
             weeks[day] = 0
             day += timedelta(days=7)
+        programs = self.plan.plan.programs() if self.plan else None
         for s in self.sessions:
+            if s.dose.counted_s <= 0 or (programs is not None and s.program not in programs):
+                continue
             monday = s.started.date() - timedelta(days=s.started.weekday())
             weeks[monday] = weeks.get(monday, 0) + 1
         return sorted(weeks.items())
@@ -84,8 +89,7 @@ def gather(history: Any, user: str, first: date, last: date, tz: tzinfo | None =
     """Everything the report shows, read once from the history."""
     if first > last:
         raise LegflowError(f"--from {first} is after --to {last}")
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time()).astimezone(tz)
-    start = datetime.combine(first, datetime.min.time()).astimezone(tz)
+    end, start = day_start(last + timedelta(days=1), tz), day_start(first, tz)
     versions = [v for v in plan_versions(history, user) if datetime.fromisoformat(v.at) < end]
     in_force = [v for v in versions if datetime.fromisoformat(v.at) < start][-1:]
     shown = in_force + [v for v in versions if datetime.fromisoformat(v.at) >= start]
@@ -186,7 +190,7 @@ def _outcomes_figure(report: Report, tz: tzinfo | None) -> str:
             cleared.append((s.started, total))
     days = sorted(by_day)
     dose_ax.bar(
-        [datetime.combine(d, datetime.min.time()).astimezone(tz) for d in days],
+        [day_start(d, tz) for d in days],
         [by_day[d] for d in days],
         color="0.6",
         width=0.8,

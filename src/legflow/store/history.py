@@ -158,7 +158,7 @@ class History:
         self._events: list[tuple] = []
         # the trace's queued ticks: (session, first ms), and rows [t_s, pressure..., setpoint...]
         self._trace_of: tuple[int, int] | None = None
-        self._trace = np.zeros((0, 0), np.float32)
+        self._trace = np.zeros((0, 0))
         self._traced = 0
         self.db = self._open_reader() if readonly else self._open_writer()
 
@@ -187,7 +187,16 @@ class History:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(f"PRAGMA busy_timeout = {round(WRITE_WAIT_s * 1000)}")
-                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}{_upgrade(db)}COMMIT;")
+                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}")
+                try:  # inside the write lock: writers opening an old file at once upgrade it once
+                    upgrade = _upgrade(db)
+                    if upgrade:
+                        db.execute(upgrade)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
         except BaseException:
             db.close()
             raise
@@ -204,6 +213,7 @@ class History:
         db = sqlite3.connect(uri, uri=True, timeout=WRITE_WAIT_s, check_same_thread=False)
         try:
             db.execute("PRAGMA schema_version").fetchone()  # the file is opened here, not above
+            _read_as_current(db)
             return db
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -216,6 +226,7 @@ class History:
         try:
             with self._errors():
                 db.execute("PRAGMA schema_version").fetchone()
+                _read_as_current(db)
         except BaseException:
             db.close()
             raise
@@ -282,11 +293,22 @@ class History:
         return {cell: float(statistics.median(v)) for cell, v in fills.items()}
 
     # -- plans and outcomes -------------------------------------------------------------------
-    def set_plan(self, user: str, plan: dict[str, Any], set_by: str, role: str) -> str:
-        """Store a new version of `user`'s plan; earlier versions stay. Returns when (UTC)."""
+    def set_plan(
+        self,
+        user: str,
+        plan: dict[str, Any],
+        set_by: str,
+        role: str,
+        check: Callable[[list[tuple[str, str, str, dict[str, Any]]]], None] | None = None,
+    ) -> str:
+        """Store a new version of `user`'s plan; earlier versions stay. `check` sees the stored
+        versions (as `plans` gives them) in the same transaction, and may refuse by raising.
+        Returns when it was set (UTC)."""
         at = self._stamp()
 
         def write(db: sqlite3.Connection) -> None:
+            if check is not None:
+                check(self._plans(db, user))
             db.execute("INSERT INTO plans VALUES (?, ?, ?, ?, ?)", (user, at, set_by, role, json.dumps(plan)))
 
         self._write_or_fail(write)
@@ -295,9 +317,13 @@ class History:
     def plans(self, user: str) -> list[tuple[str, str, str, dict[str, Any]]]:
         """Every version of `user`'s plan, oldest first: (at, set_by, role, plan)."""
         with self._errors():
-            rows = self.db.execute(
-                "SELECT at, set_by, role, plan FROM plans WHERE user = ? ORDER BY rowid", (user,)
-            ).fetchall()
+            return self._plans(self.db, user)
+
+    @staticmethod
+    def _plans(db: sqlite3.Connection, user: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        rows = db.execute(
+            "SELECT at, set_by, role, plan FROM plans WHERE user = ? ORDER BY rowid", (user,)
+        ).fetchall()
         return [(at, by, role, json.loads(plan)) for at, by, role, plan in rows]
 
     def add_outcome(self, user: str, at: str, measure: str, site: str, value: float, note: str) -> None:
@@ -389,7 +415,7 @@ class History:
         if self._trace_of is None:
             self._trace_of = (session, round(t_s * 1000))
         if self._trace.shape[1] != 1 + 2 * cells:  # the first tick (a new session's width)
-            self._trace = np.zeros((256, 1 + 2 * cells), np.float32)
+            self._trace = np.zeros((256, 1 + 2 * cells))
         elif n == len(self._trace):
             self._trace = np.concatenate([self._trace, np.zeros_like(self._trace)])
         row = self._trace[n]
@@ -408,7 +434,7 @@ class History:
         if self._trace_of is not None and self._traced:
             rows = self._trace[: self._traced]
             cells = (rows.shape[1] - 1) // 2
-            ticks = np.round(rows[:, 0].astype(np.float64) * 1000).astype("<i4")
+            ticks = np.round(rows[:, 0] * 1000).astype("<i4")
             pressure, setpoint = _tenths(rows[:, 1 : 1 + cells]), _tenths(rows[:, 1 + cells :])
             blob = zlib.compress(ticks.tobytes() + pressure.tobytes() + setpoint.tobytes(), 6)
             session, first = self._trace_of
@@ -474,8 +500,9 @@ class History:
             if user is None:
                 rows = self.db.execute(f"SELECT {columns} FROM sessions ORDER BY id DESC").fetchall()
             else:
+                owner = "user" if columns.endswith(", user") else "'default'"
                 rows = self.db.execute(
-                    f"SELECT {columns} FROM sessions WHERE user = ? ORDER BY id DESC", (user,)
+                    f"SELECT {columns} FROM sessions WHERE {owner} = ? ORDER BY id DESC", (user,)
                 ).fetchall()
         return [self._row(r) for r in rows]
 
@@ -534,6 +561,16 @@ class History:
                 "SELECT t_s, kind, detail FROM events WHERE session_id = ? ORDER BY rowid", (session,)
             ).fetchall()
         return [{"t_s": t, "kind": k, "detail": d} for t, k, d in rows]
+
+
+def _read_as_current(db: sqlite3.Connection) -> None:
+    """A reader of a history made by an earlier legflow sees the tables added since as empty
+    ones (temporary, in its own connection: the file is never changed by reading it)."""
+    present = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for statement in SCHEMA.split(";"):
+        words = statement.split()
+        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"] and words[5] not in present:
+            db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
 
 
 def _upgrade(db: sqlite3.Connection) -> str:

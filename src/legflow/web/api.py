@@ -44,7 +44,7 @@ from legflow.programs.model import GOALS, Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
 from legflow.records.adherence import adherence
 from legflow.records.outcomes import MEASURES, checked_outcome, record_outcome, stored_outcomes
-from legflow.records.plan import PlanVersion, check_change, parse_plan, plan_versions
+from legflow.records.plan import PlanVersion, check_programs, parse_plan, plan_versions, store_plan
 from legflow.records.remind import Due, due_now
 from legflow.screening import DEFAULT_USER, QUESTIONS, decide, parse_answers, save_answers, stored_answers
 from legflow.screening import user_limits as stored_limits
@@ -638,13 +638,17 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
             return JSONResponse({"detail": detail, "problems": problems}, status_code=422)
         by, role = (body.clinician, "clinician") if body.clinician else (user, "user")
         with _history_writer(manager) as history:
-            versions = plan_versions(history, user)
             try:
-                check_change(plan, versions[-1] if versions else None, by, role)
+                check_programs(plan)
+            except LegflowError as exc:
+                raise HTTPException(422, str(exc)) from None
+            try:
+                stored = store_plan(history, user, plan, by, role)
+            except HistoryError:
+                raise
             except LegflowError as exc:
                 raise HTTPException(403, str(exc)) from None
-            history.set_plan(user, plan.model_dump(mode="json", by_alias=True), by, role)
-            return _plan_version(plan_versions(history, user)[-1])
+            return _plan_version(stored)
 
     @api.get("/measures", summary="What an outcome may measure: unit, range, whether it needs a site")
     def measures():
