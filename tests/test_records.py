@@ -48,14 +48,7 @@ pressure_mmHg = { calf = [30, 45] }
 """
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Local time is UTC here, so a session's day is the day its row says."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("local_utc")
 
 
 def _write(path, text: str):
@@ -88,6 +81,21 @@ def _session(
         with sqlite3.connect(history_path()) as db:
             db.execute("UPDATE sessions SET started_at = ? WHERE id = ?", (started.isoformat(), session_id))
     return session_id
+
+
+def _set_plan(at: datetime | None = None, text: str = PLAN, by: str = "default", role: str = "user") -> None:
+    """Store `text` as the default user's plan; set `at` when it was set."""
+    history = default_history()
+    try:
+        history.set_plan("default", parse_plan(text).model_dump(mode="json", by_alias=True), by, role)
+    finally:
+        history.close()
+    if at is not None:
+        with sqlite3.connect(history_path()) as db:
+            db.execute(
+                "UPDATE plans SET at = ? WHERE rowid = (SELECT max(rowid) FROM plans)", (at.isoformat(),)
+            )
+        db.close()
 
 
 def _dose(session_id: int):
@@ -295,13 +303,7 @@ def test_what_an_intensity_costs_is_reckoned_at_the_setpoints_the_session_runs()
 
 
 def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
-    history = default_history()
-    try:
-        history.set_plan(
-            "default", parse_plan(PLAN).model_dump(mode="json", by_alias=True), "Dr Lee", "clinician"
-        )
-    finally:
-        history.close()
+    _set_plan(by="Dr Lee", role="clinician")
     session_id = _session("lymph")
     reader = default_history(readonly=True)
     try:
@@ -327,18 +329,6 @@ def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
 
 
 # -- adherence ------------------------------------------------------------------------------------
-def _set_plan(at: datetime, text: str = PLAN) -> None:
-    history = default_history()
-    try:
-        history.set_plan(
-            "default", parse_plan(text).model_dump(mode="json", by_alias=True), "default", "user"
-        )
-    finally:
-        history.close()
-    with sqlite3.connect(history_path()) as db:
-        db.execute("UPDATE plans SET at = ? WHERE rowid = (SELECT max(rowid) FROM plans)", (at.isoformat(),))
-
-
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
 
 
@@ -414,17 +404,7 @@ def test_reminders_on_a_virtual_clock_say_what_is_due_and_never_start_a_session(
 def test_a_planned_time_is_the_time_on_the_wall_across_a_change_of_daylight_saving(capsys, monkeypatch):
     monkeypatch.setenv("TZ", "Europe/Berlin")  # summer time ends at 03:00 on Sunday 25 October 2026
     time.tzset()
-    history = default_history()
-    try:
-        plan = PLAN.replace('days = "weekdays"', 'days = ["mon"]')
-        history.set_plan(
-            "default", parse_plan(plan).model_dump(mode="json", by_alias=True), "default", "user"
-        )
-    finally:
-        history.close()
-    with sqlite3.connect(history_path()) as db:
-        db.execute("UPDATE plans SET at = '2026-10-01T00:00:00+00:00'")
-    db.close()
+    _set_plan(datetime(2026, 10, 1, tzinfo=UTC), PLAN.replace('days = "weekdays"', 'days = ["mon"]'))
     out = run_cli(capsys, monkeypatch, "remind", "--now", "2026-10-24T20:00")
     assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 23.0 h" not in out.out
     assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 24.0 h" in out.out  # 25 hours of clock, less one

@@ -5,7 +5,6 @@ stopped, one cut by a power loss, a day missed, outcomes logged."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, timedelta
 
 import numpy as np
@@ -27,14 +26,7 @@ EVENINGS = {1: "garment_off", 2: "stopped", 3: "missed", 4: "power_loss"}
 HOSTILE_NOTE = "<script>alert(1)</script> & <b>bold</b>"
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Local time is UTC here, so the record's days are the days its rows say."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("local_utc")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,17 +38,7 @@ NOW = MONDAY + timedelta(days=2, hours=12, minutes=30)
 XSS = "<img src=x onerror=alert(1)>"
 
 #: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
-pytestmark = pytest.mark.system
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Local time is UTC here, so a session's day is the day its row says."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("local_utc")]
 
 
 def _run(history: History, program: str, started: datetime, inject: list[str] | None = None) -> int:
