@@ -401,6 +401,11 @@ def test_reminders_on_a_virtual_clock_say_what_is_due_and_never_start_a_session(
     assert upcoming is not None and upcoming.at.hour == 14 and upcoming.program == "sitting-break"
 
 
+def _watch(capsys, monkeypatch, now: str, until: str):
+    """The reminder service on a virtual clock from `now` to `until`."""
+    return run_cli(capsys, monkeypatch, "remind", "--watch", "--fast", "--now", now, "--until", until)
+
+
 def test_a_planned_time_is_the_time_on_the_wall_across_a_change_of_daylight_saving(capsys, monkeypatch):
     monkeypatch.setenv("TZ", "Europe/Berlin")  # summer time ends at 03:00 on Sunday 25 October 2026
     time.tzset()
@@ -408,17 +413,7 @@ def test_a_planned_time_is_the_time_on_the_wall_across_a_change_of_daylight_savi
     out = run_cli(capsys, monkeypatch, "remind", "--now", "2026-10-24T20:00")
     assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 23.0 h" not in out.out
     assert "next: lymph (40 min) at Sun 25 Oct 19:00, in 24.0 h" in out.out  # 25 hours of clock, less one
-    watched = run_cli(
-        capsys,
-        monkeypatch,
-        "remind",
-        "--watch",
-        "--fast",
-        "--now",
-        "2026-10-25T18:00",
-        "--until",
-        "2026-10-25T20:00",
-    )
+    watched = _watch(capsys, monkeypatch, "2026-10-25T18:00", "2026-10-25T20:00")
     assert watched.out.splitlines() == ["19:00 due: lymph (40 min) at Sun 25 Oct 19:00, now"]
 
 
@@ -428,17 +423,7 @@ def test_remind_from_the_command_line(capsys, monkeypatch):
     out = run_cli(capsys, monkeypatch, "remind", "--now", "2026-11-30T10:30")
     assert "due: sitting-break (8 min) at Mon 30 Nov 10:00, due since 30 min" in out.out
     assert "next: sitting-break (8 min) at Mon 30 Nov 12:00, in 1.5 h" in out.out
-    watched = run_cli(
-        capsys,
-        monkeypatch,
-        "remind",
-        "--watch",
-        "--fast",
-        "--now",
-        "2026-11-30T11:00",
-        "--until",
-        "2026-11-30T13:00",
-    )
+    watched = _watch(capsys, monkeypatch, "2026-11-30T11:00", "2026-11-30T13:00")
     assert watched.out.splitlines() == [
         "11:00 due: sitting-break (8 min) at Mon 30 Nov 10:00, due since 60 min",  # missed: said at once
         "12:00 due: sitting-break (8 min) at Mon 30 Nov 12:00, now",
