@@ -1,7 +1,8 @@
 """False-alarm sweep: every built-in program on every device profile `legflow run` runs it on
-(adapted to the device where it lacks a zone or an actuator), every built-in twin subject and posture, simulator seeds 0–9, with no fault injected. A session that
-does not complete tripped a fault detector on a sound massager (or broke): each one is listed with
-the detector, its message and what the cell's true (physics) and sensed pressures did just before.
+(adapted to the device where it lacks a zone or an actuator), every built-in twin subject and
+posture, simulator seeds 0–9, with no fault injected. A session that does not complete tripped a
+fault detector on a sound massager (or broke): each one is listed with the detector, its message
+and what the cell's true (physics) and sensed pressures did just before.
 
     python -m benchmarks.false_alarms                       # the full sweep, seeds 0-9, 2 processes
     python -m benchmarks.false_alarms --seeds 0-1           # a sample
@@ -39,6 +40,7 @@ from legflow.device.sim import SimulatedMassager, warm_up
 from legflow.errors import LegflowError
 from legflow.plan import for_device
 from legflow.programs.library import builtin_names, resolve
+from legflow.safety.detectors import GARMENT_SLACK_RATIO, garment_slack_share
 from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.twin.model import Posture
 from legflow.twin.subject import available_subjects
@@ -69,14 +71,18 @@ class Outcome:
     #: Per fault on a cell: the cell's pressures over the last `TRACE_TICKS` before the trip.
     traces: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: The closest any sound fill came to the garment-off slack finding (1 trips it).
+    slack_share: float = 0.0
 
 
 class _Recorder:
     """Wraps the simulated massager's `read`: keeps the last ticks' sensed and true cell pressures
     and exhaust openings, so a trip can be told apart as the physics' doing or the sensor's."""
 
-    def __init__(self, massager: SimulatedMassager):
+    def __init__(self, massager: SimulatedMassager, memory: np.ndarray):
         self.massager = massager
+        self.memory = memory  # the supervisor's detector memory, per cell
+        self.slack_share = 0.0
         self.ticks: collections.deque[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = collections.deque(
             maxlen=TRACE_TICKS
         )
@@ -85,6 +91,7 @@ class _Recorder:
 
     def read(self) -> Sensors:
         sensors = self._read()
+        self.slack_share = max(self.slack_share, float(garment_slack_share(self.memory).max()))
         m = self.massager
         self.ticks.append((m.time_s - m.created_at_s, sensors.pressure_mmHg, m.true_pressure_mmHg,
                            m.true_valve_opening[1]))  # fmt: skip
@@ -114,7 +121,7 @@ def run_case(case: Case) -> Outcome:
         # the simulator behind the supervisor: this sweep watches its physics
         massager = launch.supervisor._massager
         assert isinstance(massager, SimulatedMassager)
-        recorder = _Recorder(massager)
+        recorder = _Recorder(massager, launch.supervisor._cell_memory)
         summary = launch.session.run()
     except Exception as exc:  # a crash is a finding too: the sweep goes on
         return Outcome(case, "error", 0.0, time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
@@ -122,7 +129,7 @@ def run_case(case: Case) -> Outcome:
     faults = summary["faults"]
     traces = [recorder.trace(names.index(f["cell"])) if f.get("cell") in names else {} for f in faults]
     return Outcome(case, summary["status"], float(summary["duration_s"]), time.perf_counter() - start,
-                   faults, traces)  # fmt: skip
+                   faults, traces, slack_share=recorder.slack_share)  # fmt: skip
 
 
 def _warm() -> None:
@@ -217,6 +224,15 @@ def report(outcomes: list[Outcome], skipped: list[tuple[str, str, str]], command
         lines.append(
             f"| the full sweep (seeds 0–9, everything) | {full_sim_s / 3600:.0f} h simulated: about "
             f"{run_h:.1f} run-hours, {run_h / jobs:.1f} h wall on {jobs} free cores at this rate |"
+        )
+    closest = max(outcomes, key=lambda o: o.slack_share, default=None)
+    if closest is not None:
+        c = closest.case
+        lines.append(
+            f"| closest sound fill to the garment-off slack finding | {closest.slack_share:.2f} of it "
+            f"(inflow {closest.slack_share * GARMENT_SLACK_RATIO:.2f}× what earlier fills took to press; "
+            f"{GARMENT_SLACK_RATIO:g}× trips): {c.program} on {c.profile}, {c.subject} {c.posture}, "
+            f"seed {c.seed} |"
         )
     by_detector = collections.Counter(f["detector"] or "none" for o in bad for f in o.faults[:1])
     by_detector.update("error" for o in bad if o.error)

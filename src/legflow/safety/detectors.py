@@ -23,7 +23,9 @@ systems it lists, and each beside its constant says what normal operation was me
   a quiet leg's manifold that keeps a sealed cell's pressure;
 - frozen sensor: a bit-identical reading for 0.15 s while a valve moves gas, or for 1 s at rest;
 - implausible sensor: non-finite or out of range;
-- garment off: while a cell fills from vented, its pressure rises five times less per inflow than
+- garment off: a fill from vented that has taken twice the inflow this cell's earlier fills took to
+  reach 15 mmHg, and is still under it (a bladder off the leg takes about three times a worn one's
+  gas before it presses); while a cell fills from vented, its pressure rises five times less per inflow than
   it did earlier in the session (inflow through its inlet orifice ∝ √(manifold − cell pressure),
   both sensed): the bladder balloons freely instead of pressing on a leg (as the Kendall SCD's
   garment alarms); or a held cell falling by several mmHg in one tick;
@@ -216,6 +218,14 @@ GARMENT_LEARNING_PER_FILL = 0.3
 #: A fill must stay that soft this long: its first ticks past the minimum dose are a transient (the
 #: manifold leads, the sensor lags) that can dip under the ratio; a bladder off the leg stays soft.
 GARMENT_SOFT_s = 0.2
+#: ... and sooner, from the gas it takes to press at all. A fill from vented (from under
+#: GARMENT_SLACK_FROM_mmHg, its inlet open throughout) that has taken GARMENT_SLACK_RATIO times the
+#: inflow that this cell's earlier such fills took to reach GARMENT_MIN_PRESSURE_mmHg, and is still
+#: under it, has no limb to press on: a bladder off the leg takes about three times a worn one's
+#: gas before it reads 15 mmHg (its slack and stretch, `SimParameters.garment_off_*`).
+GARMENT_SLACK_FROM_mmHg = 3.0
+GARMENT_SLACK_RATIO = 2.0
+GARMENT_SLACK_WITHIN_s = 5.0
 #: A sealed cell whose pressure falls this much from one tick to the next did not leak (a hole
 #: takes a tick to lose a mmHg or two): its bladder suddenly has more room, off the leg.
 GARMENT_STEP_mmHg = 6.0
@@ -296,6 +306,10 @@ CELL_MEMORY = np.dtype(
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
         ("fill_band", "i8"),  # ... and their pressure band
         ("soft_s", "f8"),  # how long this fill has been far softer than learned
+        ("slack_state", "i8"),  # 0: no slack measured; 1: vented, ready; 2: filling from vented ...
+        ("slack_intake", "f8"),  # ... the inflow so far, ∫√(manifold − cell) dt, and for how long ...
+        ("slack_s", "f8"),
+        ("slack_learned", "f8"),  # ... and what earlier fills took to press (0: not learned yet)
         ("equalised", "i8"),  # ticks with the inlet open and the leg's pump off
         ("mismatch_s", "f8"),  # how long cell and manifold have disagreed once equalised
         ("gap_before", "f8"),  # manifold − cell at the last tick
@@ -413,6 +427,7 @@ def check_cells(  # type: ignore[no-untyped-def]
         code = _leak(m, t, dt, p, change, sealed, exhaust[c], volume_mL[c], code)
         code = _follows_manifold(m, dt, p, manifold, sealed, pumping, code)
         code = _garment_fill(m, dt, p, change, manifold, filling, code)
+        code = _garment_slack(m, dt, p, manifold, inlet[c], exhaust[c], code)
         code = _refill_demand(m, dt, p, change, filling, exhaust[c], code)
         code = _manifold_gap(m, dt, p, manifold, filling, code)
         code = _frozen(m, dt, p, change, filling, exhaust[c], code)
@@ -664,6 +679,44 @@ def _garment_fill(m, dt, p, change, manifold, filling, code):  # type: ignore[no
             if m.soft_s >= GARMENT_SOFT_s and code == CellFinding.NONE:
                 code = CellFinding.GARMENT_OFF
     return code
+
+
+@njit(cache=True)
+def _garment_slack(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no-untyped-def]
+    """Garment off: a fill from vented that has taken far more gas than this cell's earlier fills
+    took to press (to reach GARMENT_MIN_PRESSURE_mmHg), and still does not press."""
+    if exhaust:
+        m.slack_state = 1 if p < GARMENT_SLACK_FROM_mmHg else 0
+        m.slack_intake, m.slack_s = 0.0, 0.0
+        return code
+    if m.slack_state == 0:
+        return code
+    if not inlet:
+        # a vented cell may rest sealed; a fill that pauses before it presses is not measured
+        if (m.slack_state == 1 and p >= GARMENT_SLACK_FROM_mmHg) or m.still_s >= GARMENT_FILL_PAUSE_s:
+            m.slack_state = 0
+        return code
+    m.slack_state = 2
+    m.slack_s += dt
+    m.slack_intake += math.sqrt(max(0.0, manifold - p)) * dt
+    learned = m.slack_learned
+    if p >= GARMENT_MIN_PRESSURE_mmHg or m.slack_s > GARMENT_SLACK_WITHIN_s:
+        if p >= GARMENT_MIN_PRESSURE_mmHg:
+            step = 1.0 if learned <= 0.0 else GARMENT_LEARNING_PER_FILL
+            m.slack_learned = learned + step * (m.slack_intake - learned)
+        m.slack_state = 0
+    elif learned > 0.0 and m.slack_intake > GARMENT_SLACK_RATIO * learned and code == CellFinding.NONE:
+        code = CellFinding.GARMENT_OFF
+    return code
+
+
+def garment_slack_share(memory: np.ndarray) -> np.ndarray:
+    """Per cell, how far its fill from vented is towards the `garment_off` slack finding: its
+    inflow so far over GARMENT_SLACK_RATIO × what its earlier fills took to press (1 trips; 0 for
+    a cell not measured now), so a sweep of sound sessions can report its margin."""
+    live = (memory["slack_state"] == 2) & (memory["slack_learned"] > 0.0)
+    learned = np.where(live, memory["slack_learned"], 1.0)
+    return np.where(live, memory["slack_intake"] / (GARMENT_SLACK_RATIO * learned), 0.0)
 
 
 @njit(cache=True)
