@@ -224,9 +224,9 @@ GARMENT_SOFT_s = 0.2
 #: GARMENT_MIN_PRESSURE_mmHg, and is still under it, has no limb to press on: a bladder off the leg
 #: takes about three times a worn one's gas before it reads 15 mmHg (its slack and stretch,
 #: `SimParameters.garment_off_*`). Measured (2026-12-05): sound fills of the fault matrix's programs
-#: took at most 1.11 times their learned inflow (`python -m benchmarks.false_alarms` reports it
-#: for every built-in program); an idle garment off trips it 0.4-1.0 s into the next fill. A fill that has not pressed after GARMENT_SLACK_WITHIN_s is not judged (a slow
-#: ramp: the other garment checks remain).
+#: took at most 1.11 times their learned inflow (`python -m benchmarks.false_alarms` reports it for
+#: every built-in program); an idle garment off trips it 0.4-1.0 s into the next fill. A fill that
+#: has not pressed after GARMENT_SLACK_WITHIN_s is not judged (a slow ramp: the other checks remain).
 GARMENT_SLACK_FROM_mmHg = 3.0
 GARMENT_SLACK_RATIO = 2.0
 GARMENT_SLACK_WITHIN_s = 5.0
