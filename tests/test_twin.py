@@ -511,3 +511,18 @@ def test_each_verdict_follows_from_the_model_value_and_the_tolerance(validation_
                 a, b, c = row.model
                 expected = expected and a < b < c and (b - a) / 75.0 < a / 50.0
         assert row.passed == expected, row
+
+
+def test_the_solver_steps_every_state_that_feeds_back_in_its_linear_solve():
+    """The Rosenbrock stages solve (I/(γh) − J)·U = x exactly over the states whose Jacobian columns
+    are not zero, and take the rest (the cumulative outflow and lymph) as feeding nothing back. With
+    the calf in two halves the block stayed at six states while the model had eight: the fluid of
+    the proximal calf and the thigh was stepped without its own Jacobian terms."""
+    from legflow.twin import solver
+
+    prm, rest = m.pack(load_subject("oedema"), "standing")
+    jac, dydt = np.empty((m.N_STATES, m.N_STATES)), np.empty(m.N_STATES)
+    m.leg_jacobian(rest, np.full(m.N_SEG, 30.0), prm, jac, dydt)
+    block = solver._N_DYN  # the model's N_DYNAMIC
+    assert not jac[:, block:].any()  # the states outside the block feed nothing back
+    assert all(jac[:, j].any() for j in range(block))  # and every state inside does

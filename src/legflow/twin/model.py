@@ -55,6 +55,9 @@ POSTURES: tuple[str, ...] = ("supine", "seated", "standing")
 N_SEG = len(COMPARTMENT_NAMES)
 N_STATES = 2 * N_SEG + 2
 VEIN, FLUID, CUM_OUTFLOW, CUM_LYMPH = 0, N_SEG, 2 * N_SEG, 2 * N_SEG + 1
+#: The states that feed back (venous volumes, fluid excesses): the cumulative ones after them
+#: feed nothing back, so their Jacobian columns are zero and a solver may step them apart.
+N_DYNAMIC = 2 * N_SEG
 
 #: One leg's parameters (built by :func:`pack`). Per-segment fields hold foot, distal calf, proximal
 #: calf, thigh (the state order) for the whole segment (the subject's per-100-mL values times its tissue

@@ -44,7 +44,7 @@ from legflow.twin import model as m
 from legflow.twin.model import N_OBS, N_SEG, N_STATES, Posture, leg_jacobian, leg_rhs, pack
 from legflow.twin.subject import Subject
 
-_N_DYN = 6  # the cumulative states 6, 7 feed nothing back: their Jacobian columns are zero
+_N_DYN = m.N_DYNAMIC  # the cumulative states after these feed nothing back (zero Jacobian columns)
 
 # Rosenbrock tableaus in Hairer's form (see the module docstring): γ, a, c, m (new solution),
 # e (error estimate), the order that sets the step-size exponent.
@@ -124,7 +124,7 @@ def _lu_factor(a: np.ndarray, piv: np.ndarray) -> None:
 def _stage_solve(
     w_m: np.ndarray, piv: np.ndarray, jac: np.ndarray, gamma_h: float, w_u: np.ndarray, row: int
 ) -> None:
-    """w_u[row] ← (I/(γh) − J)⁻¹·w_u[row]: the 6 dynamic states by the LU of :func:`_lu_factor`,
+    """w_u[row] ← (I/(γh) − J)⁻¹·w_u[row]: the dynamic states by the LU of :func:`_lu_factor`,
     then the cumulative rows, whose equations read U_k/(γh) − Σ_j J[k, j]·U_j = x_k with j over the
     dynamic states only."""
     for k in range(_N_DYN):
