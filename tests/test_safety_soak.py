@@ -121,3 +121,26 @@ def test_a_foot_cell_dropped_from_96_to_5_mmHg_between_phases_is_no_fault():
     })  # fmt: skip
     summary = run_watched(load_profile("home-foot-calf"), program, seed=0, after_s=0.0).summary
     assert summary["status"] == "completed" and not summary["faults"], summary["faults"]
+
+
+def test_a_knee_cell_filled_slowly_then_fast_is_no_garment_off():
+    """Found by a 10,000-example soak: on the calf sleeve a knee cell first filled on a ramp the
+    manifold led by about a mmHg, which its sensor's offset read as no gas at all; learned as
+    what pressing takes, the next fast fill's gas was a hundred times that, and the garment-off
+    check stopped a sound session. Only gas on firm leads is counted now."""
+    program = Program.model_validate({
+        "program": {"name": "random", "goal": "custom", "legs": "alternate"},
+        "phase": [
+            {"name": "p", "duration_min": 1.18, "compression": {
+                "pattern": "hold", "zones": ["ankle", "calf", "knee"], "pressure_mmHg": [83.9, 17.6, 96.6],
+                "inflate_s": 1.01, "delay_s": 0.7, "hold_s": 20.12, "release_s": 0.85, "rest_s": 19.93}},
+            {"name": "p", "duration_min": 0.899, "compression": {
+                "pattern": "pulse", "zones": ["ankle", "knee"], "pressure_mmHg": [54.9, 36.0],
+                "inflate_s": 3.31, "delay_s": 0.31, "hold_s": 0.0, "release_s": 1.45, "rest_s": 19.48}},
+            {"name": "p", "duration_min": 0.613, "compression": {
+                "pattern": "pulse", "zones": ["ankle", "calf", "knee"], "pressure_mmHg": [36.5, 5.5, 85.3],
+                "inflate_s": 4.66, "delay_s": 0.74, "hold_s": 2.38, "release_s": 4.42, "rest_s": 5.0}},
+        ],
+    })  # fmt: skip
+    summary = run_watched(load_profile("calf-sleeve"), program, seed=2699, after_s=0.0).summary
+    assert summary["status"] == "completed" and not summary["faults"], summary["faults"]

@@ -230,6 +230,13 @@ GARMENT_SOFT_s = 0.2
 GARMENT_SLACK_FROM_mmHg = 3.0
 GARMENT_SLACK_RATIO = 2.0
 GARMENT_SLACK_WITHIN_s = 5.0
+#: Gas is counted where the manifold leads the cell by this much: each sensor's offset is within
+#: ~1 mmHg (0.5 mmHg sd), so a lead of about a mmHg, as a slow ramp's, can read as 0 or as 2 (a
+#: random program's 1 s ramp to 97 mmHg read as nothing and taught a calf sleeve's knee cell that
+#: it presses at once; its next fast fill then tripped the check). A fill teaches only when most of
+#: its gas came in on such leads.
+GARMENT_SLACK_LEAD_mmHg = 3.0
+GARMENT_SLACK_FIRM_SHARE = 0.8
 #: A sealed cell whose pressure falls this much from one tick to the next did not leak (a hole
 #: takes a tick to lose a mmHg or two): its bladder suddenly has more room, off the leg.
 GARMENT_STEP_mmHg = 6.0
@@ -311,7 +318,8 @@ CELL_MEMORY = np.dtype(
         ("fill_band", "i8"),  # ... and their pressure band
         ("soft_s", "f8"),  # how long this fill has been far softer than learned
         ("slack_state", "i8"),  # 0: no slack measured; 1: vented, ready; 2: filling from vented ...
-        ("slack_intake", "f8"),  # ... the inflow so far, ∫√(manifold − cell) dt, and for how long ...
+        ("slack_intake", "f8"),  # ... the inflow so far, ∫√(manifold − cell) dt ...
+        ("slack_firm", "f8"),  # ... the part of it while the manifold led firmly, and for how long ...
         ("slack_s", "f8"),
         ("slack_learned", "f8"),  # ... and what earlier fills took to press (0: not learned yet)
         ("equalised", "i8"),  # ticks with the inlet open and the leg's pump off
@@ -688,13 +696,38 @@ def _garment_fill(m, dt, p, change, manifold, filling, code):  # type: ignore[no
 @njit(cache=True)
 def _garment_slack(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no-untyped-def]
     """Garment off: a fill from vented that has taken far more gas than this cell's earlier fills
-    took to press (to reach GARMENT_MIN_PRESSURE_mmHg), and still does not press."""
+    took to press (to reach GARMENT_MIN_PRESSURE_mmHg), and still does not press. Gas is counted
+    only where the manifold leads the cell by GARMENT_SLACK_LEAD_mmHg or more (`slack_firm`): a
+    slow fill that follows its ramp leads by about a mmHg, which the two sensors' offsets swamp."""
     if exhaust:
         # a vented cell reads about 0: one far below has a sensor that reads low, whose fill
         # would seem to take too much gas to press (a sensor fault, found by its own checks)
         m.slack_state = 1 if abs(p) < GARMENT_SLACK_FROM_mmHg else 0
-        m.slack_intake, m.slack_s = 0.0, 0.0
+        m.slack_intake, m.slack_firm, m.slack_s = 0.0, 0.0, 0.0
         return code
+    if m.slack_state == 0:
+        return code
+    if not inlet:
+        # a vented cell may rest sealed; a fill that pauses before it presses is not measured
+        if (m.slack_state == 1 and abs(p) >= GARMENT_SLACK_FROM_mmHg) or m.still_s >= GARMENT_FILL_PAUSE_s:
+            m.slack_state = 0
+        return code
+    m.slack_state = 2
+    m.slack_s += dt
+    lead = manifold - p
+    m.slack_intake += math.sqrt(max(0.0, lead)) * dt
+    if lead >= GARMENT_SLACK_LEAD_mmHg:
+        m.slack_firm += math.sqrt(lead) * dt
+    learned = m.slack_learned
+    if p >= GARMENT_MIN_PRESSURE_mmHg or m.slack_s > GARMENT_SLACK_WITHIN_s:
+        # only a fill measured on firm leads teaches what pressing takes
+        if p >= GARMENT_MIN_PRESSURE_mmHg and m.slack_firm >= GARMENT_SLACK_FIRM_SHARE * m.slack_intake:
+            step = 1.0 if learned <= 0.0 else GARMENT_LEARNING_PER_FILL
+            m.slack_learned = learned + step * (m.slack_firm - learned)
+        m.slack_state = 0
+    elif learned > 0.0 and m.slack_firm > GARMENT_SLACK_RATIO * learned and code == CellFinding.NONE:
+        code = CellFinding.GARMENT_OFF
+    return code
     if m.slack_state == 0:
         return code
     if not inlet:
@@ -722,7 +755,7 @@ def garment_slack_share(memory: np.ndarray) -> np.ndarray:
     a cell not measured now), so a sweep of sound sessions can report its margin."""
     live = (memory["slack_state"] == 2) & (memory["slack_learned"] > 0.0)
     learned = np.where(live, memory["slack_learned"], 1.0)
-    return np.where(live, memory["slack_intake"] / (GARMENT_SLACK_RATIO * learned), 0.0)
+    return np.where(live, memory["slack_firm"] / (GARMENT_SLACK_RATIO * learned), 0.0)
 
 
 @njit(cache=True)
