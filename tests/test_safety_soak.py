@@ -144,3 +144,26 @@ def test_a_knee_cell_filled_slowly_then_fast_is_no_garment_off():
     })  # fmt: skip
     summary = run_watched(load_profile("calf-sleeve"), program, seed=2699, after_s=0.0).summary
     assert summary["status"] == "completed" and not summary["faults"], summary["faults"]
+
+
+def test_an_ankle_cell_refilled_from_a_moment_of_venting_is_no_garment_off():
+    """Found by a 10,000-example soak: on the calf sleeve an ankle cell held at 10 mmHg was let down
+    for 0.5 s to 3 mmHg and refilled; still holding part of its slack, it took half the gas of a fill
+    from empty to press, and learned as normal that made the next fill from empty look like a
+    garment off. A fill is measured only from a cell vented for 0.5 s to about 0 mmHg now."""
+    program = Program.model_validate({
+        "program": {"name": "random", "goal": "custom", "legs": "both"},
+        "phase": [
+            {"name": "p", "duration_min": 1.359, "compression": {
+                "pattern": "sequential", "zones": ["ankle"], "pressure_mmHg": [5.0], "inflate_s": 0.5,
+                "delay_s": 0.0, "hold_s": 20.0, "release_s": 0.5, "rest_s": 0.0}},
+            {"name": "p", "duration_min": 0.514, "compression": {
+                "pattern": "sequential", "zones": ["ankle"], "pressure_mmHg": [10.4], "inflate_s": 0.5,
+                "delay_s": 0.0, "hold_s": 0.0, "release_s": 0.5, "rest_s": 0.0}},
+            {"name": "p", "duration_min": 1.111, "compression": {
+                "pattern": "sequential", "zones": ["ankle"], "pressure_mmHg": [84.7], "inflate_s": 0.5,
+                "delay_s": 0.0, "hold_s": 0.26, "release_s": 0.5, "rest_s": 4.31}},
+        ],
+    })  # fmt: skip
+    summary = run_watched(load_profile("calf-sleeve"), program, seed=0, after_s=0.0).summary
+    assert summary["status"] == "completed" and not summary["faults"], summary["faults"]

@@ -227,7 +227,10 @@ GARMENT_SOFT_s = 0.2
 #: took at most 1.11 times their learned inflow (`python -m benchmarks.false_alarms` reports it for
 #: every built-in program); an idle garment off trips it 0.4-1.0 s into the next fill. A fill that
 #: has not pressed after GARMENT_SLACK_WITHIN_s is not judged (a slow ramp: the other checks remain).
-GARMENT_SLACK_FROM_mmHg = 3.0
+GARMENT_SLACK_FROM_mmHg = 1.5
+#: ... after its exhaust has been open this long: a cell let down for a moment between two fills
+#: still holds part of its slack (one refilled from 3 mmHg took half the gas, found by a soak).
+GARMENT_SLACK_VENTED_s = 0.5
 GARMENT_SLACK_RATIO = 2.0
 GARMENT_SLACK_WITHIN_s = 5.0
 #: Gas is counted where the manifold leads the cell by this much: each sensor's offset is within
@@ -355,6 +358,7 @@ def cell_memory(n_cells: int) -> np.ndarray:
     """Fresh detector memory for ``n_cells`` cells (at the start, and after a user's reset)."""
     memory = np.zeros(n_cells, CELL_MEMORY)
     memory["over_since"] = -1.0
+    memory["slack_state"] = 1  # a session starts with its cells vented (one that is not reads so)
     for name in ("previous", "smooth", "window_p", "lowpass"):
         memory[name] = np.nan
     return memory
@@ -698,19 +702,32 @@ def _garment_slack(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no
     """Garment off: a fill from vented that has taken far more gas than this cell's earlier fills
     took to press (to reach GARMENT_MIN_PRESSURE_mmHg), and still does not press. Gas is counted
     only where the manifold leads the cell by GARMENT_SLACK_LEAD_mmHg or more (`slack_firm`): a
-    slow fill that follows its ramp leads by about a mmHg, which the two sensors' offsets swamp."""
+    slow fill that follows its ramp leads by about a mmHg, which the two sensors' offsets swamp.
+    ``slack_state``: 0 not measured, 3 venting, 1 vented (ready), 2 filling from vented."""
     if exhaust:
-        # a vented cell reads about 0: one far below has a sensor that reads low, whose fill
-        # would seem to take too much gas to press (a sensor fault, found by its own checks)
-        m.slack_state = 1 if abs(p) < GARMENT_SLACK_FROM_mmHg else 0
-        m.slack_intake, m.slack_firm, m.slack_s = 0.0, 0.0, 0.0
-        return code
-    if m.slack_state == 0:
+        if m.slack_state == 1 and abs(p) < GARMENT_SLACK_FROM_mmHg:
+            return code  # still vented
+        if m.slack_state != 3:
+            m.slack_state, m.slack_s = 3, 0.0
+        m.slack_s += dt
+        # vented long enough to read about 0: one that reads far from 0 has a sensor fault (its
+        # fill would seem to take too much gas, or too little, to press), found by other checks
+        if abs(p) < GARMENT_SLACK_FROM_mmHg and m.slack_s >= GARMENT_SLACK_VENTED_s:
+            m.slack_state = 1
         return code
     if not inlet:
         # a vented cell may rest sealed; a fill that pauses before it presses is not measured
-        if (m.slack_state == 1 and abs(p) >= GARMENT_SLACK_FROM_mmHg) or m.still_s >= GARMENT_FILL_PAUSE_s:
+        if (
+            m.slack_state == 3
+            or (m.slack_state == 1 and abs(p) >= GARMENT_SLACK_FROM_mmHg)
+            or m.still_s >= GARMENT_FILL_PAUSE_s
+        ):
             m.slack_state = 0
+        return code
+    if m.slack_state == 1 and abs(p) < GARMENT_SLACK_FROM_mmHg:
+        m.slack_intake, m.slack_firm, m.slack_s = 0.0, 0.0, 0.0
+    elif m.slack_state != 2:
+        m.slack_state = 0
         return code
     m.slack_state = 2
     m.slack_s += dt
