@@ -186,18 +186,19 @@ def compiled_rhs() -> Callable[[float, np.ndarray, np.ndarray, np.ndarray], np.n
 def deviation(states: np.ndarray, ref: np.ndarray) -> float:
     """Largest deviation of the venous volumes and fluid excesses at the checkpoints, relative to
     the reference value (to 1 mL where it is smaller: fluid excess crosses 0)."""
-    dyn = slice(0, 6)
+    dyn = slice(0, m.N_DYNAMIC)
     return float(np.max(np.abs(states[:, dyn] - ref[:, dyn]) / np.maximum(np.abs(ref[:, dyn]), 1.0)))
 
 
 def leg_metrics(states: np.ndarray, horizon_s: float) -> dict[str, float]:
     """End-of-session metrics from the first and last state (cumulative states make them exact)."""
     first, last = states[0], states[-1]
+    fluid = slice(m.FLUID, m.FLUID + m.N_SEG)
     return {
         "mean outflow mL/min": 60.0 * (last[m.CUM_OUTFLOW] - first[m.CUM_OUTFLOW]) / horizon_s,
         "lymph mL/h": 3600.0 * (last[m.CUM_LYMPH] - first[m.CUM_LYMPH]) / horizon_s,
-        "fluid cleared mL": float(first[3:6].sum() - last[3:6].sum()),
-        "leg venous volume at end mL": float(last[0:3].sum()),
+        "fluid cleared mL": float(first[fluid].sum() - last[fluid].sum()),
+        "leg venous volume at end mL": float(last[m.VEIN : m.VEIN + m.N_SEG].sum()),
     }
 
 
@@ -272,8 +273,8 @@ def bench_leg_hour(minutes: int, runs: int) -> None:
     )
     print(
         f"Reference: SciPy Radau, rtol = atol = 1e-10, same restarts ({_s(seconds)}). "
-        "Error = largest deviation from it of the 6 venous-volume and fluid-excess states at the "
-        f"{len(at)} checkpoints (every pressure change), relative to the value (≥ 1 mL). "
+        f"Error = largest deviation from it of the {m.N_DYNAMIC} venous-volume and fluid-excess states "
+        f"at the {len(at)} checkpoints (every pressure change), relative to the value (≥ 1 mL). "
         "Numba compile time excluded (warm-up run first).\n"
     )
     print(
