@@ -321,10 +321,10 @@ CELL_MEMORY = np.dtype(
         ("fill_ticks", "f8"),  # ... how many (0: none yet) ...
         ("fill_band", "i8"),  # ... and their pressure band
         ("soft_s", "f8"),  # how long this fill has been far softer than learned
-        ("slack_state", "i8"),  # 0: no slack measured; 1: vented, ready; 2: filling from vented ...
-        ("slack_intake", "f8"),  # ... the inflow so far, ∫√(manifold − cell) dt ...
-        ("slack_firm", "f8"),  # ... the part of it while the manifold led firmly, and for how long ...
-        ("slack_s", "f8"),
+        ("slack_state", "i8"),  # 0: not measured; 3: venting; 1: vented, ready; 2: filling from vented
+        ("slack_intake", "f8"),  # the fill's inflow so far, ∫√(manifold − cell) dt ...
+        ("slack_firm", "f8"),  # ... the part of it while the manifold led firmly ...
+        ("slack_s", "f8"),  # ... and for how long it has filled (while venting: vented)
         ("slack_learned", "f8"),  # ... and what earlier fills took to press (0: not learned yet)
         ("equalised", "i8"),  # ticks with the inlet open and the leg's pump off
         ("mismatch_s", "f8"),  # how long cell and manifold have disagreed once equalised
@@ -744,25 +744,6 @@ def _garment_slack(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no
             m.slack_learned = learned + step * (m.slack_firm - learned)
         m.slack_state = 0
     elif learned > 0.0 and m.slack_firm > GARMENT_SLACK_RATIO * learned and code == CellFinding.NONE:
-        code = CellFinding.GARMENT_OFF
-    return code
-    if m.slack_state == 0:
-        return code
-    if not inlet:
-        # a vented cell may rest sealed; a fill that pauses before it presses is not measured
-        if (m.slack_state == 1 and abs(p) >= GARMENT_SLACK_FROM_mmHg) or m.still_s >= GARMENT_FILL_PAUSE_s:
-            m.slack_state = 0
-        return code
-    m.slack_state = 2
-    m.slack_s += dt
-    m.slack_intake += math.sqrt(max(0.0, manifold - p)) * dt
-    learned = m.slack_learned
-    if p >= GARMENT_MIN_PRESSURE_mmHg or m.slack_s > GARMENT_SLACK_WITHIN_s:
-        if p >= GARMENT_MIN_PRESSURE_mmHg:
-            step = 1.0 if learned <= 0.0 else GARMENT_LEARNING_PER_FILL
-            m.slack_learned = learned + step * (m.slack_intake - learned)
-        m.slack_state = 0
-    elif learned > 0.0 and m.slack_intake > GARMENT_SLACK_RATIO * learned and code == CellFinding.NONE:
         code = CellFinding.GARMENT_OFF
     return code
 
