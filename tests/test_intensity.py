@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,12 +46,12 @@ def test_never_past_a_cells_limit():
     assert list(force.apply(np.array([95.0, 95.0]), Intensity(level=2, boost="thigh"))) == [100.0, 100.0]
 
 
-def session(profile: str = "reference") -> tuple[Session, History]:
+def session(db: Path, profile: str = "reference") -> tuple[Session, History]:
     device = load_profile(profile)
     clock = VirtualClock()
     twin = leg_twin(device)
     supervisor = Supervisor(SimulatedMassager(device, clock, limb=twin), DEFAULT_LIMITS, clock)
-    history = History(":memory:")
+    history = History(db)
     program = builtin_source("sitting-break").program
     cost = intensity_cost(program, device)
     return Session(
@@ -58,10 +59,10 @@ def session(profile: str = "reference") -> tuple[Session, History]:
     ), history
 
 
-def test_a_session_squeezes_as_the_user_asks_and_records_it():
-    plain, _ = session()
+def test_a_session_squeezes_as_the_user_asks_and_records_it(tmp_path):
+    plain, _ = session(tmp_path / "plain.db")
     plain.run()
-    asked, history = session()
+    asked, history = session(tmp_path / "asked.db")
     asked.control.set_level(2)
     asked.control.set_boost("calf")
     asked.control.pause_zone("thigh")
@@ -91,8 +92,8 @@ def test_a_session_squeezes_as_the_user_asks_and_records_it():
     assert "intensity" not in plain.summary.as_json()  # untouched: no block
 
 
-def test_a_bad_request_is_refused_with_the_reason():
-    s, _ = session("calf-sleeve")
+def test_a_bad_request_is_refused_with_the_reason(tmp_path):
+    s, _ = session(tmp_path / "history.db", "calf-sleeve")
     with pytest.raises(UsageError, match=re.escape("level 3 is out of -2..+2")):
         s.control.set_level(3)
     with pytest.raises(
@@ -127,12 +128,12 @@ def test_keys_in_a_terminal_change_the_intensity(isolated_home):
     assert "at the intensity you ended at, the twin gives" in said and "the program as written" in said
 
 
-def test_the_live_display_shows_what_the_intensity_costs_the_leg():
+def test_the_live_display_shows_what_the_intensity_costs_the_leg(tmp_path):
     """Worked out in a thread once the user changes the intensity; the same numbers as the
     summary's block (`intensity_cost` both ways)."""
     from legflow.cli.sessions import IntensityCost
 
-    s, _ = session()
+    s, _ = session(tmp_path / "history.db")
     cost = IntensityCost(s)
     state = s._live(s.supervisor.read(), s.vented, s.program.phases[0], 0.0, False)
     assert cost.line(state) is None  # nothing asked: nothing to compare
