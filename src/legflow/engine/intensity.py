@@ -46,6 +46,10 @@ class Intensity:
         return "; ".join(parts)
 
 
+#: Nothing asked: the program's pressures as they are.
+AS_PROGRAMMED = Intensity()
+
+
 def zone_peaks_mmHg(program: Program) -> dict[str, float]:
     """Each compression zone's highest programmed pressure."""
     peaks: dict[str, float] = {}
@@ -159,12 +163,27 @@ class IntensityInForce:
         self.share = np.ones(n)
         self.boost = np.zeros(n, bool)
         self.off = np.zeros(n, bool)
+        self._masks_for: tuple[str | None, frozenset[str]] | None = None
+        #: nothing asked is in force: each setpoint is the program's × the zone's comfort
+        self._as_programmed = True
+        self._comfort_in_force = np.clip(self.comfort, self.share_floor, self.share_ceiling)
+        self._boost_off = (self.boost, self.off)
+
+    def _masks(self, wanted: Intensity) -> tuple[np.ndarray, np.ndarray]:
+        """The cells ``wanted`` boosts and pauses (kept: a session asks every tick, rarely anew)."""
+        key = (wanted.boost, wanted.paused)
+        if self._masks_for != key:
+            self._masks_for = key
+            self._boost_off = (self.zones == wanted.boost, np.isin(self.zones, list(wanted.paused)))
+        return self._boost_off
 
     def apply(self, programmed_mmHg: np.ndarray, wanted: Intensity) -> np.ndarray:
+        if self._as_programmed and wanted == AS_PROGRAMMED:  # most ticks: nothing asked, none in force
+            plain: np.ndarray = np.minimum(programmed_mmHg * self._comfort_in_force, self.limit_mmHg)
+            return plain
         rest = programmed_mmHg <= AT_REST_mmHg
         share = wanted.share
-        boost = self.zones == wanted.boost
-        off = np.isin(self.zones, list(wanted.paused))
+        boost, off = self._masks(wanted)
         self.share = np.where(rest | (share < self.share), share, self.share)
         self.boost = np.where(rest | ~boost, boost, self.boost)
         self.off = np.where(rest | off, off, self.off)
@@ -172,4 +191,5 @@ class IntensityInForce:
         out = programmed_mmHg * share_in_force + np.where(self.boost & ~rest, BOOST_mmHg, 0.0)
         out[self.off] = 0.0
         capped: np.ndarray = np.minimum(out, self.limit_mmHg)
+        self._as_programmed = bool((self.share == 1.0).all() and not self.boost.any() and not self.off.any())
         return capped

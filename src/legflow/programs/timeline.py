@@ -37,7 +37,10 @@ class Targets:
 
 def _ramp(t, start, length):
     """0 before start, 1 after start + length, linear between (numbers or numpy arrays)."""
-    return np.clip((t - start) / length, 0.0, 1.0)
+    x = (t - start) / length
+    if isinstance(x, float):  # one instant, as a session asks every tick: no array machinery
+        return min(1.0, max(0.0, x))
+    return np.clip(x, 0.0, 1.0)
 
 
 def cycle_s(c: Compression) -> float:
