@@ -22,11 +22,11 @@ falling between its steps come from RODAS4's dense output (order 3, within the t
 batch runs in parallel over legs (numba ``prange``, in chunks of ``PARALLEL_CHUNK_LEGS`` so that
 slow legs do not hold up one thread); the serial and parallel kernels are separate functions,
 since numba's disk cache keys a kernel by its function and would hand one the other's code. The
-cumulative states feed nothing back, so each stage solves a 6 × 6 system (LU with partial
-pivoting) and the two cumulative rows follow from it. The step loop, the right-hand side and the
-Jacobian are compiled without numba's reference counting (``_nrt=False``: they allocate nothing),
-which otherwise costs an atomic increment and decrement per array argument per call, shared by
-all threads on the batch's arrays.
+cumulative states feed nothing back, so each stage solves an ``N_DYNAMIC`` × ``N_DYNAMIC`` system
+(8 × 8: LU with partial pivoting) and the two cumulative rows follow from it. The step loop, the
+right-hand side and the Jacobian are compiled without numba's reference counting (``_nrt=False``:
+they allocate nothing), which otherwise costs an atomic increment and decrement per array argument
+per call, shared by all threads on the batch's arrays.
 """
 
 from __future__ import annotations
