@@ -483,7 +483,8 @@ def test_each_row_reports_its_case_as_published(validation_rows):
 def test_refill_and_foot_pump_are_scored_on_what_can_be_observed(adult, validation_rows):
     """The calf's refill rate is the slope of its volume after the release, as a plethysmograph sees it
     (not the model's inner inflow from the microcirculation); the foot pump's rise is in the leg's
-    outflow to the abdomen (not the flow between two of its segments)."""
+    outflow to the abdomen (not the flow between two of its segments), which is shown beside it at the
+    popliteal vein."""
     rows = {r.id: r for r in validation_rows}
     ratio = adult.circulation.pressure_transmission_ratio
     step = simulate(adult, schedule([Phase(5.0), Phase(30.0, {"calf": 10.0}), Phase(30.0)], 0.02, ratio,
@@ -491,11 +492,16 @@ def test_refill_and_foot_pump_are_scored_on_what_can_be_observed(adult, validati
     calf = step.segment_volume_mL[:, 0, 1:3].sum(axis=-1)  # both halves of the calf
     slope = (calf[round(36.0 / 0.02)] - calf[round(35.0 / 0.02)]) / 1.0 * 100.0 / adult.calf.tissue_volume_mL
     assert rows["calf_step_refill"].model == pytest.approx(slope, rel=1e-3)
+    popliteal = []
     for pressure, rise in zip((50.0, 125.0, 200.0), rows["foot_pump_pressure_response"].model, strict=True):
         pump = simulate(adult, schedule([Phase(1.0), Phase(3.0, {"foot": pressure}), Phase(20.0)], 0.01,
                                         ratio, WHOLE_SEGMENT_COVERAGE), 0.01)  # fmt: skip
         outflow = pump.outflow_mL_per_s[:, 0]
         assert rise == pytest.approx(outflow.max() - outflow[0], rel=1e-3)
+        popliteal.append(pump.segment_outflow_mL_per_s[:, 0, 2])  # the proximal calf into the thigh
+    # shown, not scored: the rise where the study measured it (popliteal and superficial femoral)
+    shown = " / ".join(f"{q.max() - q[0]:.1f}" for q in popliteal)
+    assert f"at the popliteal vein {shown})" in rows["foot_pump_pressure_response"].model_text
 
 
 def test_each_verdict_follows_from_the_model_value_and_the_tolerance(validation_rows):
