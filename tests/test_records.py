@@ -253,6 +253,8 @@ def test_a_plan_keeps_every_version_and_only_a_clinician_changes_bounds(capsys, 
     unknown = _write(tmp_path / "unknown.toml", PLAN.replace('program = "lymph"', 'program = "lymf"'))
     refused_program = run_cli(capsys, monkeypatch, "plan", "set", unknown)
     assert refused_program.code != 0 and "lymf" in refused_program.err
+    line = PLAN.splitlines().index('program = "lymph"') + 1  # named by file, line and field
+    assert f"{unknown}:{line}: session[1].program: 'lymf'" in refused_program.err
     assert run_cli(capsys, monkeypatch, "plan", "set", looser, "--clinician", "Dr Lee").code == 0
     shown = json.loads(run_cli(capsys, monkeypatch, "plan", "show", "--json").out)
     assert [(v["set_by"], v["role"]) for v in shown["versions"]] == [

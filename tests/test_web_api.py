@@ -12,6 +12,8 @@ from tests.web_helpers import SHORT_PROGRAM, TOKEN, reachable, running_dashboard
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from legflow.programs.library import user_folder
+
 #: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
 pytestmark = pytest.mark.system
 
@@ -198,6 +200,23 @@ def test_compose_edit_and_save_keep_comments_and_refuse_bad_programs(dash):
     assert dash.client.put("/api/v1/programs/Bad Name", json={"toml": SHORT_PROGRAM}).status_code == 400
 
 
+def test_the_dashboard_is_told_names_never_paths(dash):
+    """A saved program is reported under its name, as a built-in is: no answer carries the folder
+    the server keeps it in, even once the file is made invalid by hand."""
+    saved = dash.client.put("/api/v1/programs/short-test", json={"toml": SHORT_PROGRAM})
+    folder = str(user_folder())
+    assert saved.status_code == 200 and folder not in saved.text
+    (user_folder() / "short-test.toml").write_text(SHORT_PROGRAM.replace("[program]", "[program]\nspeed = 3"))
+    answers = [
+        dash.client.get("/api/v1/programs/short-test"),
+        dash.client.get("/api/v1/programs/short-test/on-device"),
+        dash.client.post("/api/v1/sessions", json={"program": "short-test"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422 and folder not in answer.text, answer.text
+        assert "short-test.toml" in answer.text
+
+
 def test_bad_requests_get_4xx_with_a_message(dash):
     answer = dash.client.post("/api/v1/sessions", json={"program": "circulation", "posture": "upside-down"})
     assert answer.status_code == 422 and "posture" in answer.json()["detail"]
@@ -243,6 +262,10 @@ def test_session_runs_streams_pauses_and_stops_and_lands_in_history(dash):
         assert again.status_code == 409 and "already running" in again.json()["detail"]
         hello = json.loads(ws.recv(timeout=5))
         assert hello["type"] == "hello" and hello["cells"][0] == "left.foot"
+        # the limit each cell is held to, as the supervisor enforces it, not the cells' rating
+        supervisor = dash.manager._launch.supervisor
+        ratings = [c.max_pressure_mmHg for _ in supervisor.profile.legs for c in supervisor.profile.cells]
+        assert hello["cell_limit_mmHg"] == supervisor.cell_limit_mmHg.tolist() != ratings
         states = []
         while len(states) < 150:  # 3 s at 50 Hz
             message = json.loads(ws.recv(timeout=5))

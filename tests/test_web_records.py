@@ -17,6 +17,7 @@ from tests.web_helpers import TOKEN, Dashboard, running_dashboard
 
 import legflow.web.api as web_api
 from legflow.apps.launch import prepare_session
+from legflow.programs.library import builtin_text
 from legflow.records.adherence import adherence
 from legflow.records.plan import parse_plan
 from legflow.safety.limits import DEFAULT_LIMITS
@@ -210,6 +211,27 @@ def test_a_plan_is_set_refused_or_kept_with_who_set_it(client):
 def test_a_bad_plan_request_is_422_with_one_line(client, body, says):
     answer = client.put("/api/v1/users/ann/plan", json=body)
     assert answer.status_code == 422 and answer.json()["detail"] == says
+
+
+def test_a_plan_names_programs_never_files(client, tmp_path):
+    """A plan's program is a built-in or saved program's name: a path, to a file that exists or
+    not, is refused alike (the answer tells nothing of the server's files), and is never stored
+    (a session's label is a name, so adherence could never count it)."""
+    real = tmp_path / "sitting-break.toml"
+    real.write_text(builtin_text("sitting-break"))
+    answers = [
+        client.put("/api/v1/users/ann/plan", json={"toml": PLAN.replace('"sitting-break"', f'"{where}"')})
+        for where in (real.as_posix(), "/etc/hostname", "/no/such/file.toml")
+    ]
+    for answer, where in zip(answers, (real.as_posix(), "/etc/hostname", "/no/such/file.toml"), strict=True):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["problems"] == [{
+            "file": "plan.toml", "line": 4, "field": "session[1].program", "message": (
+                f"'{where}' is not the name of a built-in or saved program (see: legflow programs); "
+                "a plan names programs, not files"
+            ), "text": answer.json()["problems"][0]["text"],
+        }]  # fmt: skip
+    assert client.get("/api/v1/users/ann/plan").json()["versions"] == []
 
 
 # -- outcomes -------------------------------------------------------------------------------------

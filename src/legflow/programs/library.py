@@ -74,8 +74,8 @@ def program_text(name_or_file: str) -> tuple[str, str]:
     if name_or_file in builtin_names():
         return builtin_text(name_or_file), f"{name_or_file}.toml"
     if USER_NAME.fullmatch(name_or_file) and name_or_file in user_names():
-        path = user_folder() / f"{name_or_file}.toml"
-        return read_text(path), str(path)
+        # reported under its name, as a built-in is: the dashboard is told names, never paths
+        return read_text(user_folder() / f"{name_or_file}.toml"), f"{name_or_file}.toml"
     if name_or_file.endswith(".toml") or Path(name_or_file).exists():
         return read_text(name_or_file), name_or_file
     raise ProfileError(f"'{name_or_file}' is neither a built-in program (see: legflow programs) nor a file")
@@ -84,3 +84,14 @@ def program_text(name_or_file: str) -> tuple[str, str]:
 def resolve(name_or_file: str) -> ProgramSource:
     """A validated program by built-in name, saved name or path (see `program_text`)."""
     return validate_text(*program_text(name_or_file))
+
+
+def resolve_named(name: str) -> ProgramSource:
+    """A validated built-in or saved program by its name only, never a file: what a plan names, as
+    a session's label (which adherence matches) is a name."""
+    if name not in builtin_names() and not (USER_NAME.fullmatch(name) and name in user_names()):
+        raise ProfileError(
+            f"'{name}' is not the name of a built-in or saved program (see: legflow programs); "
+            "a plan names programs, not files"
+        )
+    return resolve(name)

@@ -39,8 +39,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from legflow.anatomy import CompressionZone
-from legflow.errors import LegflowError
+from legflow.errors import LegflowError, Problem, ProgramError
 from legflow.programs.loader import read_text, validate_toml
+from legflow.programs.locate import KeyLines, format_path
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -196,8 +197,22 @@ class Plan(BaseModel):
 
 
 def parse_plan(text: str, filename: str = "<plan>") -> Plan:
-    """A plan from TOML text; `ProgramError` names the file, line and field of each problem."""
-    return validate_toml(Plan, text, filename)
+    """A plan from TOML text; `ProgramError` names the file, line and field of each problem, a
+    program that is not a built-in or saved program's name among them (`check_programs`)."""
+    from legflow.programs.library import resolve_named
+
+    plan = validate_toml(Plan, text, filename)
+    lines = KeyLines(text)
+    problems = []
+    for i, line in enumerate(plan.session):
+        try:
+            resolve_named(line.program)
+        except LegflowError as exc:
+            where = ("session", i, "program")
+            problems.append(Problem(filename, lines.line_of(where), format_path(where), str(exc)))
+    if problems:
+        raise ProgramError(problems)
+    return plan
 
 
 def load_plan(path: str) -> Plan:
@@ -252,11 +267,12 @@ def check_change(new: Plan, versions: list[PlanVersion], set_by: str, role: str)
 
 
 def check_programs(plan: Plan) -> None:
-    """Every program the plan names is one `legflow run` finds; `LegflowError` names one that is not."""
-    from legflow.programs.library import resolve
+    """Every program the plan names is a built-in or saved program (by name: a session's label,
+    which adherence counts, is one); `LegflowError` names one that is not."""
+    from legflow.programs.library import resolve_named
 
     for name in sorted(plan.programs()):
-        resolve(name)
+        resolve_named(name)
 
 
 def store_plan(history: Any, user: str, plan: Plan, set_by: str, role: str) -> PlanVersion:

@@ -316,12 +316,10 @@ def program_detail(name: str, source: ProgramSource, origin: str, text: str) -> 
 
 
 def _program_to_run(name: str) -> str:
-    """What the session starts from: a built-in's name, or the file the server keeps for a saved
-    program of that name; 404 for any other name."""
-    if name in builtin_names():
+    """What the session starts from: the name of a built-in or a saved program (never a path the
+    request chose); 404 for any other name."""
+    if name in builtin_names() or name in user_names():
         return name
-    if name in user_names():
-        return (user_folder() / f"{name}.toml").as_posix()
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
 
@@ -417,8 +415,8 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
                 422, {"message": f"{len(problems)} problem(s) in the program", "problems": problems}
             )
         assert source is not None  # no problems: the program was read
-        path = save_user_program(name, body.toml)
-        return {"name": name, "path": str(path), "title": source.program.program.name}
+        save_user_program(name, body.toml)
+        return {"name": name, "title": source.program.program.name}
 
     @api.post("/check", summary="Validate a program as `legflow check` does")
     def check_program(body: ProgramText):

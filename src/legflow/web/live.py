@@ -258,7 +258,9 @@ class SessionManager:
             return {"type": "hello", "running": False}
         profile = launch.supervisor.profile
         zones = [cell.zone for _ in profile.legs for cell in profile.cells]
-        limits = [cell.max_pressure_mmHg for _ in profile.legs for cell in profile.cells]
+        # what the supervisor holds each cell to (screening, blocked zones, the cell's rating), not
+        # the rating alone: the page shows the limit in force
+        limits = [float(limit) for limit in launch.supervisor.cell_limit_mmHg]
         return {
             "type": "hello",
             "running": self.running,
@@ -269,7 +271,7 @@ class SessionManager:
             "profile": profile.name,
             "cells": profile.cell_names(),
             "cell_zones": zones,
-            "cell_max_mmHg": limits,
+            "cell_limit_mmHg": limits,
             "legs": list(profile.legs),
             "duration_s": launch.session.timeline.duration_s,
             "adapted": list(launch.changes),

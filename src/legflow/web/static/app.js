@@ -227,7 +227,8 @@ function paintLegs(root, hello, state) {
     const node = root.querySelector(`[id="cell-${cell}"]`);
     if (!node) return;
     const p = state.pressure_mmHg[i];
-    node.setAttribute("fill", pressureFill(p, 100));
+    node.setAttribute("fill", pressureFill(p, hello.cell_limit_mmHg[i] || 100));  // full colour at its limit
+    node.setAttribute("data-limit", String(hello.cell_limit_mmHg[i]));
     node.setAttribute("data-pressure", p.toFixed(1));
   });
   for (const [k, leg] of (hello.legs || []).entries()) {
