@@ -168,6 +168,21 @@ def test_malformed_answers_name_the_field(tmp_path):
         load_answers_file(bad)
 
 
+def test_a_damaged_stored_screening_is_a_clear_error_that_names_no_folder():
+    """A hand-edited or half-written record: a `ScreeningError` (the CLI's one line, the dashboard's
+    4xx), named by its place in legflow's folder, with what to do."""
+    path = save_answers(Answers(**HEALTHY), "carol")
+    for damage, says in (("age = [", "damaged"), ("age = 40", "answer missing")):
+        path.write_text(damage)
+        with pytest.raises(ScreeningError, match=r"^users/carol\.toml: ") as caught:
+            user_limits("carol")
+        assert says in str(caught.value) and str(path.parent) not in str(caught.value)
+    assert str(caught.value).count("\n") == 0
+    path.write_text("age = [")
+    with pytest.raises(ScreeningError, match="answer it again: legflow screen --profile carol"):
+        stored_answers("carol")
+
+
 def test_each_limit_says_why_it_has_its_value():
     """A refusal cites the reason of the limit it meets: the answer that tightened it, or the default."""
     limits = DEFAULT_LIMITS.tighten("anticoagulants", leg_pressure_mmHg=40).tighten(

@@ -12,7 +12,11 @@ from tests.web_helpers import SHORT_PROGRAM, TOKEN, reachable, running_dashboard
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from legflow.device.profile import load_profile
+from legflow.errors import ProgramError
+from legflow.plan import check_text
 from legflow.programs.library import user_folder
+from legflow.safety.limits import DEFAULT_LIMITS
 
 #: Real processes, servers, browsers or terminals: left out of the fast subset (README, testing).
 pytestmark = pytest.mark.system
@@ -151,6 +155,13 @@ def test_check_names_line_and_field_of_each_problem(dash):
     )
     assert "over the limit" in too_high.json()["problems"][0]["message"]
     assert dash.client.post("/api/v1/check", json={"toml": SHORT_PROGRAM}).json()["ok"]
+    # every problem at once, as `legflow check` finds them: zones out of order hide no pressure
+    both = SHORT_PROGRAM.replace("[50, 45]", "[150, 45]").replace('["foot", "calf"]', '["calf", "foot"]')
+    assert both != SHORT_PROGRAM.replace("[50, 45]", "[150, 45]")
+    with pytest.raises(ProgramError) as cli:
+        check_text(both, "program.toml", load_profile(), DEFAULT_LIMITS)
+    answer = dash.client.post("/api/v1/check", json={"toml": both}).json()["problems"]
+    assert answer == [p.__dict__ for p in cli.value.problems] and len(answer) >= 2
     # a ramp the device's pump cannot finish in time runs lengthened, and the check says so
     fast = SHORT_PROGRAM.replace('pattern = "sequential"', 'pattern = "pulse"').replace(
         "inflate_s = 1.5", "inflate_s = 1.0"
@@ -198,6 +209,19 @@ def test_compose_edit_and_save_keep_comments_and_refuse_bad_programs(dash):
     assert refused.status_code == 422 and refused.json()["detail"]["problems"]
     assert dash.client.put("/api/v1/programs/circulation", json={"toml": SHORT_PROGRAM}).status_code == 400
     assert dash.client.put("/api/v1/programs/Bad Name", json={"toml": SHORT_PROGRAM}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("toml", "edit", "says"),
+    [
+        ("phase = [1, 2]\n", {"phases": [{"index": 0, "duration_min": 2}]}, "phase 1 is not a table"),
+        ("program = 3\n", {"name": "Renamed"}, "`program` is not a table"),
+        ("[[phase]]\ncompression = 3\n", {"phases": [{"index": 0, "hold_s": 2}]}, "no compression table"),
+    ],
+)
+def test_an_edit_of_a_program_of_the_wrong_shape_is_a_400(dash, toml, edit, says):
+    answer = dash.client.post("/api/v1/edit", json={"toml": toml, **edit})
+    assert answer.status_code == 400 and says in answer.json()["detail"], answer.text
 
 
 def test_the_dashboard_is_told_names_never_paths(dash):

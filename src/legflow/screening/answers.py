@@ -147,9 +147,17 @@ def stored_answers(user: str = DEFAULT_USER) -> Answers | None:
         if user != DEFAULT_USER:
             raise ProfileError(f"no screening profile named '{user}'; run: legflow screen --profile {user}")
         return None
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    # named as it sits in legflow's folder, not by its full path: the dashboard shows this too
+    source = f"{path.parent.name}/{path.name}"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScreeningError(
+            f"{source}: the stored screening is damaged ({exc}); "
+            f"answer it again: legflow screen --profile {user}"
+        ) from None
     data.pop("screened_at", None)
-    return parse_answers(data, str(path))
+    return parse_answers(data, source)
 
 
 def user_limits(user: str = DEFAULT_USER) -> Limits:

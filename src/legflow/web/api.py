@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
@@ -27,7 +27,7 @@ from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
 from legflow.errors import HistoryError, LegflowError, ProgramError
 from legflow.evidence import GRADE_MEANING
 from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
-from legflow.plan import check_source, for_device
+from legflow.plan import check_source, check_text, for_device
 from legflow.plan.compose import compose
 from legflow.programs.library import (
     USER_NAME,
@@ -239,7 +239,7 @@ def _check(
     when it may run). The warnings (problems that do not refuse a run) go into ``warnings``, what
     the adaptation changes into ``changes``, when given."""
     try:
-        checked = for_device(validate_text(text, filename), load_profile(profile), stored_limits(user))
+        checked = check_text(text, filename, load_profile(profile), stored_limits(user))
     except LegflowError as exc:
         if not getattr(exc, "problems", None):
             raise
@@ -339,21 +339,27 @@ def _edit(text: str, request: EditRequest) -> str:
     except tomlkit.exceptions.ParseError as exc:
         raise LegflowError(f"the program is not valid TOML, fix it in the text first: {exc}") from None
     if request.name is not None:
-        doc.setdefault("program", tomlkit.table())["name"] = request.name
+        program = doc.setdefault("program", tomlkit.table())
+        if not isinstance(program, MutableMapping):
+            raise LegflowError("`program` is not a table ([program]): fix it in the text first")
+        program["name"] = request.name
     phases = doc.get("phase")
     for edit in request.phases:
         if not isinstance(phases, list) or edit.index >= len(phases):
             raise LegflowError(f"the program has no phase {edit.index + 1}")
         phase = phases[edit.index]
+        if not isinstance(phase, MutableMapping):
+            raise LegflowError(f"phase {edit.index + 1} is not a table ([[phase]]): fix it in the text first")
         if edit.duration_min is not None:
             phase["duration_min"] = edit.duration_min
         squeeze = {k: getattr(edit, k) for k in ("pressure_mmHg", "hold_s", "rest_s")}
         if any(v is not None for v in squeeze.values()):
-            if "compression" not in phase:
-                raise LegflowError(f"phase {edit.index + 1} has no compression to edit")
+            compression = phase.get("compression")
+            if not isinstance(compression, MutableMapping):
+                raise LegflowError(f"phase {edit.index + 1} has no compression table to edit")
             for key, value in squeeze.items():
                 if value is not None:
-                    phase["compression"][key] = value
+                    compression[key] = value
     return tomlkit.dumps(doc)
 
 
