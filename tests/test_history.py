@@ -222,6 +222,22 @@ def test_history_lists_the_session_as_a_table_and_as_json(cli, one_session):
     assert rows[0]["summary"] == {k: v for k, v in one_session.items() if k != "id"}
 
 
+def test_history_show_lists_every_stored_event(cli, one_session, isolated_home):
+    """As the dashboard does: an override (what screening kept an actuator from doing), a clinician's
+    bounds and a guide step are shown too."""
+    history = History(_db(isolated_home))
+    try:
+        for t_s, kind in ((1.0, "override"), (2.0, "bounds"), (3.0, "guide")):
+            history.add_event(1, t_s, kind, f"the {kind} event")
+        history.commit(1, 300.0)
+        stored = history.events(1)
+    finally:
+        history.close()
+    shown = " ".join(cli("history", "show", "1").out.split())  # as one line: long ones wrap
+    for event in stored:
+        assert f"{event['t_s']:.1f} s {event['kind']} {event['detail']}" in shown, event
+
+
 def test_history_show_prints_the_summary_and_a_pressure_plot(cli, one_session, isolated_home):
     history = History(_db(isolated_home))
     try:

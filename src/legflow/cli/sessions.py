@@ -350,20 +350,8 @@ def show_session(session_id: int, console: Console) -> None:
     console.print(history_table([row]))
     if row.summary:
         console.print_json(json.dumps(row.summary))
-    for event in history.events(session_id):
-        if event["kind"] in (
-            "fit",
-            "adapted",
-            "comfort",
-            "intensity",
-            "fault",
-            "stop",
-            "pause",
-            "resume",
-            "phase",
-            "end",
-        ):
-            console.print(as_text(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}"))
+    for event in history.events(session_id):  # every one stored, as the dashboard lists them
+        console.print(as_text(f"  {event['t_s']:7.1f} s  {event['kind']:<6} {event['detail']}"))
     if not samples:
         console.print("no samples stored")
         return
