@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from cli_helpers import run_cli
 from legflow.device.profile import load_profile
 from legflow.errors import LegflowError
+from legflow.evidence.dose import program_grading
 from legflow.plan import check_source
 from legflow.plan.compose import compose
 from legflow.plan.dose_schedule import tissue_pressures
+from legflow.programs.library import builtin_source
 from legflow.programs.loader import dump_program, validate_text
 from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.trials.chunks import METRIC_KEYS
@@ -247,6 +249,15 @@ def test_optimiser_refuses_goals_without_a_twin_metric_and_empty_budgets():
 
 
 # -- commands ----------------------------------------------------------------------------------
+def test_a_trial_shows_each_programs_own_grade_as_the_library_does(cli):
+    """Two pain programs whose own evidence is grade D (the pneumatic evidence of pain is C): the
+    trial says D, as `legflow programs` does."""
+    summary = json.loads(cli("trial", "shin-splints", "sore-spot", "--n", "2", "--json", "--no-report").out)
+    for name in ("shin-splints", "sore-spot"):
+        library = program_grading(builtin_source(name).program).grade
+        assert summary["evidence"][name]["grade"] == library == "D"
+
+
 def test_trial_command_prints_grades_beside_effects_and_writes_a_report(cli, tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text(dump_program(short("lymph", 2.0)))  # one 87-s cycle fits
@@ -265,7 +276,8 @@ def test_trial_command_prints_grades_beside_effects_and_writes_a_report(cli, tmp
     html = tmp_path / "trial.html"
     json_result = cli("trial", str(a), "--n", "4", "--json", "--report", str(html))
     summary = json.loads(json_result.out)
-    assert summary["n"] == 4 and summary["evidence"]["lymph"]["grade"] == "B"
+    assert summary["n"] == 4 and summary["evidence"]["a"]["grade"] == "B"
+    assert summary["evidence"]["a"]["goal"] == "lymph"
     assert "not clinical evidence" in summary["note"]
     assert {r["metric"] for r in summary["summary"]} >= {"ejected_mL_per_cycle", "fluid_cleared_mL"}
     assert "data:image/png;base64," in html.read_text()

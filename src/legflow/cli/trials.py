@@ -83,7 +83,7 @@ def trial_command(
     from legflow.trials.backends import make_backend
     from legflow.trials.cohorts import load_cohort
     from legflow.trials.report import check_report_path, summary_rows, write_report
-    from legflow.trials.trial import NOT_EVIDENCE, goal_evidence, run_trial
+    from legflow.trials.trial import NOT_EVIDENCE, run_trial
 
     if n < 1 or chunk < 1:
         raise UsageError("--n and --chunk must be at least 1")
@@ -117,7 +117,8 @@ def trial_command(
             "leg_hours": round(result.leg_hours, 3),
             "note": NOT_EVIDENCE,
             "evidence": {
-                g: dict(zip(("grade", "text"), goal_evidence(g), strict=True)) for g in result.goals
+                label: dict(zip(("goal", "grade", "text"), (goal, *result.evidence_of(label)), strict=True))
+                for label, goal in zip(result.labels, result.goals, strict=True)
             },
             "programs": result.labels,
             "summary": [asdict(r) for r in result.summary()],
@@ -132,7 +133,7 @@ def trial_command(
 
 def _print_trial(result, rows: list[list[str]]) -> None:
     from legflow.trials.report import HEADERS
-    from legflow.trials.trial import NOT_EVIDENCE, goal_evidence
+    from legflow.trials.trial import NOT_EVIDENCE
 
     table = Table(
         title=f"Virtual trial: {result.cohort} cohort, n = {result.n}, seed {result.seed}",
@@ -149,13 +150,13 @@ def _print_trial(result, rows: list[list[str]]) -> None:
         table.add_row(as_text(f"{row[0]} ({row[1]})"), *(row[k] for k in keep))  # a label from a file name
         last = row[0]
     table.caption = (
-        f"{NOT_EVIDENCE} Grades are those of each goal's clinical evidence. "
+        f"{NOT_EVIDENCE} Grades are each program's, as `legflow programs` gives them. "
         f"{result.leg_hours:.1f} leg-hours in {result.wall_s:.1f} s ({result.backend})."
     )
     console.print(table)
-    for goal in dict.fromkeys(result.goals):
-        grade, text = goal_evidence(goal)
-        console.print(f"[bold]{goal}[/] (grade {grade}): {text}", highlight=False)
+    for label, goal in zip(result.labels, result.goals, strict=True):
+        grade, text = result.evidence_of(label)
+        console.print(as_text(f"{label}, {goal} (grade {grade}): {text}"), highlight=False)
 
 
 def optimise_command(
@@ -184,7 +185,7 @@ def optimise_command(
     from legflow.trials.chunks import METRICS
     from legflow.trials.cohorts import load_cohort
     from legflow.trials.optimise import GOAL_METRICS, optimise, program_text
-    from legflow.trials.trial import NOT_EVIDENCE, goal_evidence
+    from legflow.trials.trial import NOT_EVIDENCE
 
     if n < 1:
         raise UsageError("--n must be at least 1")
@@ -215,7 +216,7 @@ def optimise_command(
     text = program_text(result, device, limits)
     target.write_text(text, encoding="utf-8")
     words, unit = METRICS[result.metric]
-    grade, evidence = goal_evidence(goal)
+    grade, evidence = result.trial.evidence_of("optimised")
     table = Table(title=f"Best of {len(result.history)} programs for {goal} ({group.name}, n = {n})")
     table.add_column("metric, per leg")
     table.add_column("optimised: mean [95 % CI] (5th – 95th pct)", justify="right")

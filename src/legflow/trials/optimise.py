@@ -36,7 +36,7 @@ from legflow.programs.model import Program
 from legflow.safety.limits import Limits
 from legflow.trials.chunks import METRICS, Backend
 from legflow.trials.cohorts import Cohort
-from legflow.trials.trial import NOT_EVIDENCE, TrialResult, goal_evidence, run_on_subjects
+from legflow.trials.trial import NOT_EVIDENCE, TrialResult, run_on_subjects
 
 #: The twin metric each goal is optimised for, and why it stands for the goal.
 GOAL_METRICS: dict[str, tuple[str, str]] = {
@@ -274,8 +274,8 @@ def program_text(result: OptimiseResult, profile: DeviceProfile, limits: Limits)
     over the cohort beside the goal's evidence grade; checked against the device before it is
     returned."""
     body = device_checked(result.best_program, profile, limits)
-    grade, evidence = goal_evidence(result.goal)
     trial = result.trial
+    grade, evidence = trial.evidence_of("optimised")
     lines = [
         f"# Optimised by legflow optimise for '{result.goal}' on the {trial.cohort} cohort "
         f"(n = {trial.n}, seed {trial.seed}, {len(result.history)} programs scored).",

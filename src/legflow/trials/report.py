@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from legflow.errors import LegflowError
 from legflow.trials.chunks import METRICS
 from legflow.trials.cohorts import TRAITS, load_cohort, trait_notes
-from legflow.trials.trial import BOOTSTRAP_RESAMPLES, NOT_EVIDENCE, TrialResult, goal_evidence
+from legflow.trials.trial import BOOTSTRAP_RESAMPLES, NOT_EVIDENCE, TrialResult
 
 REPORT_SUFFIXES = (".html", ".md")
 PNG_DPI = 100
@@ -41,15 +41,15 @@ def check_report_path(path: Path) -> None:
 
 def trial_figure(result: TrialResult) -> Figure:
     """One panel per metric: the spread across the cohort of each program (box: quartiles,
-    whiskers: 5th–95th percentile, triangle: mean); each program is labelled with its goal's
-    evidence grade."""
+    whiskers: 5th–95th percentile, triangle: mean); each program is labelled with its evidence
+    grade."""
     keys = [k for k in METRICS if np.isfinite(result.values[:, :, list(METRICS).index(k)]).any()]
     cols = 3
     rows = max(1, -(-len(keys) // cols))
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows + 0.8), layout="constrained")
     FigureCanvasAgg(fig)
     ticks = [
-        f"{label}\n{goal}: grade {goal_evidence(goal)[0]}"
+        f"{label}\n{goal}: grade {result.evidence_of(label)[0]}"
         for label, goal in zip(result.labels, result.goals, strict=True)
     ]
     for i, key in enumerate(keys):
@@ -83,7 +83,6 @@ def summary_rows(result: TrialResult) -> list[list[str]]:
     """The comparison table: program, goal and evidence grade, metric, mean [CI], SD, 5th–95th
     percentile, paired difference to the first program [CI]."""
     rows = []
-    grades = {goal: goal_evidence(goal)[0] for goal in result.goals}
     for r in result.summary():
         goal = result.goals[result.labels.index(r.label)]
         words, unit = METRICS[r.metric]
@@ -91,7 +90,7 @@ def summary_rows(result: TrialResult) -> list[list[str]]:
         rows.append(
             [
                 r.label,
-                f"{goal} (grade {grades[goal]})",
+                f"{goal} (grade {result.evidence_of(r.label)[0]})",
                 f"{words} [{unit}]",
                 f"{_fmt(r.mean)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
                 _fmt(r.sd),
@@ -123,7 +122,7 @@ def _sections(result: TrialResult) -> dict[str, list[list[str]]]:
     notes = trait_notes()
     evidence = []
     for label, goal in zip(result.labels, result.goals, strict=True):
-        grade, text = goal_evidence(goal)
+        grade, text = result.evidence_of(label)
         evidence.append([label, goal, grade, text])
     priors = [
         [t, _prior_text(cohort.priors[t]), cohort.priors[t].source, notes[t]["maps_to"], notes[t]["source"]]

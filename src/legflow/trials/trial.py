@@ -7,20 +7,20 @@ so any backend (:mod:`.backends`) that runs the same chunks gives the same numbe
 
 The metrics are those of ``legflow twin run`` (``twin.metrics.program_metrics``) per subject, plus
 blood ejected per minute of compressed leg. They are model predictions, not clinical evidence: each
-is shown beside the evidence grade of the program's goal (:func:`goal_evidence`).
+is shown beside the program's evidence grade (:func:`program_evidence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from legflow.clock import wall_s
 from legflow.device.profile import load_profile
-from legflow.evidence import for_goal, program_grade
+from legflow.evidence.dose import program_grading
 from legflow.plan.dose_schedule import tissue_pressures
 from legflow.programs.model import Program
 from legflow.trials.backends import LocalBackend
@@ -50,13 +50,13 @@ def program_schedule(label: str, program: Program) -> Schedule:
     return Schedule(label, program.program.goal, program.duration_s, np.ascontiguousarray(external))
 
 
-def goal_evidence(goal: str) -> tuple[str, str]:
-    """(grade, sentence) for the goal of a compression program, graded as the library grades a
-    program (`legflow.evidence.program_grade`): the pneumatic evidence of the goal, or the grade it
-    borrows from another method, saying so."""
-    grading = program_grade(goal, {"pneumatic"}, for_goal(goal))
+def program_evidence(program: Program) -> tuple[str, str]:
+    """(grade, sentence) of a program, as the library grades it (`legflow.evidence.program_grading`:
+    `legflow programs`, `show`, the dashboard): the benefit of its goal that what it does gives, or
+    the grade it borrows, saying so. The twin runs only its compression; the grade is the program's."""
+    grading = program_grading(program)
     if grading.benefit is None:
-        return "-", f"No graded evidence for the goal '{goal}'."
+        return "-", f"No graded evidence for the goal '{program.program.goal}'."
     text = grading.benefit.describe()
     return grading.grade, f"{text} ({grading.note})" if grading.note else text
 
@@ -106,6 +106,12 @@ class TrialResult:
     wall_s: float = 0.0
     rtol: float = TRIAL_RTOL
     legs_solved: tuple[int, ...] = ()  # per program: 1 when both legs get the same pressures
+    #: per program: (grade, sentence) of its evidence (`program_evidence`)
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+
+    def evidence_of(self, label: str) -> tuple[str, str]:
+        """(grade, sentence) of the program ``label``, as the library grades it."""
+        return self.evidence[self.labels.index(label)]
 
     @property
     def n(self) -> int:
@@ -219,4 +225,5 @@ def run_on_subjects(
         wall_s=wall_s() - start,
         rtol=rtol,
         legs_solved=tuple(s.legs for s in schedules),
+        evidence=[program_evidence(program) for _, program in programs],
     )
