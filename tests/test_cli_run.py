@@ -103,6 +103,16 @@ def test_bad_fault_specs_are_one_line_errors(cli, spec, message):
     assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "option, value, choices",
+    [("--comfort", "maybe", "ask, apply or skip"), ("--refill-from", "moon", "auto, twin or sensor")],
+)
+def test_a_choice_not_offered_is_refused_before_the_session(cli, option, value, choices):
+    result = cli("run", "pre-sport", "--fast", option, value)
+    assert result.code != 0 and result.out == ""
+    assert result.err.strip() == f"error: {option} must be {choices}, not '{value}'"
+
+
 def test_a_program_the_device_refuses_never_starts(cli):
     result = cli("run", str(HERE / "broken" / "device-calf-150.toml"), "--fast")
     assert result.code == 2 and "limit of 100 mmHg" in result.err

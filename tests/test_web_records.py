@@ -266,7 +266,7 @@ def test_outcomes_are_checked_stored_and_given_back_as_data(client):
             "circumference_cm needs --site",
         ),
         ({"measure": "sleep_h", "value": 7, "site": "left.calf"}, "sleep_h takes no site"),
-        ({"measure": "soreness", "value": 11}, "soreness 11 is out of range: 0 to 10 0-10"),
+        ({"measure": "soreness", "value": 11}, "soreness 11 is out of range: 0-10"),
         ({"measure": "mood", "value": 3}, "unknown measure 'mood'"),
         ({"measure": "soreness", "value": 2, "at": "yesterday"}, "expected a date and time"),
         ({"measure": "soreness", "value": 2, "note": "x" * 501}, "note: at most 500 characters"),

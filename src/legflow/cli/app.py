@@ -210,9 +210,10 @@ def screen(
     _say(f"saved to {path}")
 
 
-def _refill_from(value: str) -> str:
-    if value not in ("auto", "twin", "sensor"):
-        raise UsageError(f"--refill-from must be auto, twin or sensor, not '{value}'")
+def _one_of(option: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a usage error that lists them."""
+    if value not in choices:
+        raise UsageError(f"{option} must be {', '.join(choices[:-1])} or {choices[-1]}, not '{value}'")
     return value
 
 
@@ -233,7 +234,8 @@ def run(
     subject: SubjectOpt = "adult",
     posture: PostureOpt = "supine",
     fixed_rest: Annotated[
-        bool, typer.Option("--fixed-rest", help="Ignore the program's [adaptive] table: rest as programmed.")
+        bool,
+        typer.Option("--fixed-rest", help="Ignore the program's \\[adaptive] table: rest as programmed."),
     ] = False,
     device: Annotated[
         str | None, typer.Option("--device", help="Run on the massager at this serial port.")
@@ -276,7 +278,9 @@ def run(
         from legflow.cli.sessions import run_session
         from legflow.cli.twin import check_posture
 
-        limits, refill = _limits(user, answers), _refill_from(refill_from)
+        limits = _limits(user, answers)
+        refill = _one_of("--refill-from", refill_from, ("auto", "twin", "sensor"))
+        _one_of("--comfort", comfort, ("ask", "apply", "skip"))
         checked_posture = check_posture(posture)
         check_request(
             program,

@@ -83,9 +83,9 @@ def checked_outcome(
     if not known.needs_site and site:
         raise LegflowError(f"{measure} takes no site")
     if not known.low <= value <= known.high:
-        raise LegflowError(
-            f"{measure} {value:g} is out of range: {known.low:g} to {known.high:g} {known.unit}"
-        )
+        scale = f"{known.low:g}-{known.high:g}"  # a score's unit is its scale: said once
+        span = scale if known.unit == scale else f"{known.low:g} to {known.high:g} {known.unit}"
+        raise LegflowError(f"{measure} {value:g} is out of range: {span}")
     if len(note) > 500:
         raise LegflowError("note: at most 500 characters")
     now = datetime.now(UTC)
