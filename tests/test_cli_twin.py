@@ -52,6 +52,14 @@ def test_twin_run_squeezes_the_leg_that_legflow_run_squeezes(subject):
     assert squeezed > 10
 
 
+@pytest.mark.parametrize(("spec", "label"), [("adult, adult", "adult"), ("adult , oedema", "adult,oedema")])
+def test_twin_run_names_the_legs_as_a_session_does(cli, spec, label):
+    """One name for legs alike, each leg's where they differ: the summaries of `legflow twin run`
+    and `legflow run` agree, however the user spaced the names."""
+    twin = json.loads(cli("twin", "run", "sitting-break", "--subject", spec, "--json").out)["twin"]
+    assert twin["subject"] == leg_twin(load_profile(), spec).subject_name == label
+
+
 def test_twin_run_json_fills_the_twin_block(cli):
     result = cli("twin", "run", "circulation", "--json")
     assert result.code == 0

@@ -13,7 +13,7 @@ from legflow.twin.live import TWIN_STEP_s
 from legflow.twin.metrics import leg_metrics, program_metrics
 from legflow.twin.model import POSTURES, Posture
 from legflow.twin.solver import Trace, simulate
-from legflow.twin.subject import load_legs
+from legflow.twin.subject import legs_label, load_legs
 
 LEGS = ("left", "right")
 __all__ = ["check_posture", "plot_twin", "run_twin", "simulate_program", "tissue_pressures"]
@@ -41,8 +41,11 @@ def run_twin(program: Program, subject: str = "adult", posture: str = "supine") 
     """The twin under the program; returns the session summary's ``twin`` block."""
     trace = simulate_program(program, subject, posture)
     metrics = program_metrics(trace)
-    per_leg = leg_metrics(trace, [leg.name for leg in load_legs(subject, len(LEGS))])
-    return TwinSummary.of(subject, posture, metrics if per_leg is None else {**metrics, "legs": per_leg})
+    legs = load_legs(subject, len(LEGS))
+    per_leg = leg_metrics(trace, [leg.name for leg in legs])
+    return TwinSummary.of(
+        legs_label(legs), posture, metrics if per_leg is None else {**metrics, "legs": per_leg}
+    )
 
 
 def plot_twin(

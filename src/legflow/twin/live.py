@@ -17,7 +17,7 @@ from numba import njit
 from legflow.twin.metrics import compression_cycles, leg_metrics, program_metrics
 from legflow.twin.model import FLUID, N_SEG, OBS_OUTFLOW, VEIN, Posture, pack
 from legflow.twin.solver import Trace, observe, step_in_place
-from legflow.twin.subject import COMPARTMENT_NAMES, LEG_SEPARATOR, Subject
+from legflow.twin.subject import COMPARTMENT_NAMES, Subject, legs_label
 
 #: The cells' pressures are held constant over this step (cycles last seconds; veins empty in ~4 s).
 TWIN_STEP_s = 0.1
@@ -70,8 +70,7 @@ class LiveTwin:
     @property
     def subject_name(self) -> str:
         """The parameter set's name, or each leg's (``adult,oedema``) where they differ."""
-        names = [leg.name for leg in self.subjects]
-        return names[0] if len(set(names)) == 1 else LEG_SEPARATOR.join(names)
+        return legs_label(self.subjects)
 
     # -- stepping ----------------------------------------------------------------------------
     def tissue_pressures(self, cell_mmHg: np.ndarray) -> np.ndarray:

@@ -217,6 +217,13 @@ def load_legs(spec: str, n_legs: int) -> list[Subject]:
     return [loaded[name] for name in names]
 
 
+def legs_label(legs: list[Subject]) -> str:
+    """How a summary names the legs' parameter sets: the one name, or each leg's (``adult,oedema``)
+    where they differ (`legflow run` and `legflow twin run` alike)."""
+    names = [leg.name for leg in legs]
+    return names[0] if len(set(names)) == 1 else LEG_SEPARATOR.join(names)
+
+
 def load_subject(name: str = "adult", **overrides: float) -> Subject:
     """Load a parameter set by name and apply ``table__leaf=value`` (or unique ``leaf=value``) overrides."""
     values, sources, meta = _load_flat(name)
