@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import legflow.web.api as web_api
+from cli_helpers import run_cli
 from legflow.errors import ProfileError, ScreeningError
 from legflow.safety.limits import DEFAULT_LIMITS, DEFAULT_SOURCE, Limits
 from legflow.screening import (
     QUESTIONS,
     Answers,
+    check_user_name,
     decide,
     load_answers_file,
     parse_answers,
@@ -155,6 +159,21 @@ def test_unknown_profile_and_bad_names_are_clear_errors():
         stored_answers("bob")
     with pytest.raises(ProfileError, match="letters, digits"):
         stored_answers("../etc")
+
+
+@pytest.mark.parametrize("name", ["José", "_x", "-ann", "a" * 49, "ann smith", "../etc"])
+def test_a_user_name_follows_one_rule_for_the_cli_and_the_dashboard(capsys, monkeypatch, tmp_path, name):
+    """The dashboard opens only the records of users whose names fit its URLs; the CLI stored
+    names (non-ASCII, a leading '_', any length) that it could not open."""
+    answers = tmp_path / "answers.toml"
+    answers.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in HEALTHY.items()))
+    refused = run_cli(capsys, monkeypatch, "screen", "--answers", str(answers), "--profile", name)
+    assert refused.code != 0 and "a user name is 1-48" in refused.err
+    with pytest.raises(ProfileError, match="a user name is 1-48"):
+        check_user_name(name)
+    with pytest.raises(ValueError, match="a user name is 1-48"):
+        web_api._user_name(name)
+    assert check_user_name("ann_2-b") == web_api._user_name("ann_2-b") == "ann_2-b"
 
 
 def test_malformed_answers_name_the_field(tmp_path):

@@ -31,6 +31,7 @@ from legflow.screening import (
     DEFAULT_USER,
     QUESTIONS,
     Answers,
+    check_user_name,
     decide,
     load_answers_file,
     parse_answers,
@@ -185,6 +186,7 @@ def screen(
     ] = DEFAULT_USER,
 ) -> None:
     """Health screening: questions → block / limit / warn decisions, stored with your profile."""
+    check_user_name(profile)  # before any question: the answers must have somewhere to go
     if answers is not None:
         given: Answers = load_answers_file(answers)
     else:

@@ -6,6 +6,7 @@ can loosen the default limits: every decision goes through `Limits.tighten`.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.screening.questions import QUESTIONS, ADULT_AGE_years, Question
 
 DEFAULT_USER = "default"
+#: A user's name: ASCII, so that it names the same file on every system and fits a URL as it is.
+USER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 
 
 class Answers(BaseModel):
@@ -101,10 +104,18 @@ def _describe_limits(changes: dict[str, object]) -> str:
     return ", ".join(words[k](v) for k, v in changes.items() if k in words)
 
 
+def check_user_name(user: str) -> str:
+    """``user`` if it is a user's name (it names a file in the data folder): the one rule for the
+    CLI's ``--profile``/``--user`` and the dashboard; `ProfileError` otherwise."""
+    if not USER_PATTERN.fullmatch(user):
+        raise ProfileError(
+            "a user name is 1-48 letters, digits, '-' or '_' (ASCII), starting with a letter or digit"
+        )
+    return user
+
+
 def _profile_path(user: str) -> Path:
-    if not user.replace("-", "").replace("_", "").isalnum():
-        raise ProfileError(f"user profile name '{user}' may use only letters, digits, '-' and '_'")
-    return data_dir() / "users" / f"{user}.toml"
+    return data_dir() / "users" / f"{check_user_name(user)}.toml"
 
 
 def parse_answers(data: dict, source: str) -> Answers:

@@ -8,7 +8,6 @@ Every handler calls the same library functions as the CLI, so a program the page
 from __future__ import annotations
 
 import contextlib
-import re
 import unicodedata
 from collections.abc import Iterator, MutableMapping
 from dataclasses import asdict
@@ -24,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
-from legflow.errors import HistoryError, LegflowError, ProgramError
+from legflow.errors import HistoryError, LegflowError, ProfileError, ProgramError
 from legflow.evidence import GRADE_MEANING
 from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
 from legflow.plan import check_source, check_text, for_device
@@ -46,7 +45,15 @@ from legflow.records.adherence import adherence
 from legflow.records.outcomes import MEASURES, checked_outcome, record_outcome, stored_outcomes
 from legflow.records.plan import PlanVersion, check_programs, parse_plan, plan_versions, store_plan
 from legflow.records.remind import Due, due_now
-from legflow.screening import DEFAULT_USER, QUESTIONS, decide, parse_answers, save_answers, stored_answers
+from legflow.screening import (
+    DEFAULT_USER,
+    QUESTIONS,
+    check_user_name,
+    decide,
+    parse_answers,
+    save_answers,
+    stored_answers,
+)
 from legflow.screening import user_limits as stored_limits
 from legflow.store import History
 from legflow.store.export import export_csv, export_json
@@ -56,8 +63,6 @@ from legflow.web.live import NoSession, SessionManager, StartOptions
 
 #: Points of a phase's timeline drawn on the program page.
 TIMELINE_POINTS = 120
-#: A screening user's name (the CLI's ``--profile``): it names a file in the data directory.
-USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 #: Stored sessions are numbered 1, 2, ... up to SQLite's largest integer.
 MAX_SESSION_ID = 2**63 - 1
 
@@ -71,9 +76,10 @@ def _program_name(name: str) -> str:
 
 
 def _user_name(name: str) -> str:
-    if not USER.fullmatch(name):
-        raise ValueError("a user name is 1-48 letters, digits, '-' or '_', starting with a letter or digit")
-    return name
+    try:
+        return check_user_name(name)
+    except ProfileError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _subject_name(name: str) -> str:
