@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -374,6 +374,16 @@ def test_streaks_count_met_days_and_skip_days_with_nothing_planned(capsys, monke
     shown = json.loads(text)
     assert shown["streak_days"] == 2 and shown["longest_streak_days"] == 3
     assert [d["met"] for d in shown["days"]] == [False, True, True, True, False, True, True]
+    # the table says each day as the dashboard's calendar does (the same `Day.status`), today too
+    today = ("adherence", "--weeks", "1", "--today", "2026-12-06")
+    shown = json.loads(run_cli(capsys, monkeypatch, *today, "--json").out)
+    table = run_cli(capsys, monkeypatch, *today).out
+    assert shown["days"][-1]["status"] == "not done yet today"  # Sunday's break, later today
+    for d in shown["days"]:
+        day = date.fromisoformat(d["date"]).strftime("%a %Y-%m-%d")
+        [row] = [line for line in table.splitlines() if day in line]
+        assert f" {d['status']} " in row, row
+    assert {d["status"] for d in shown["days"]} >= {"met", "missed"}
 
 
 # -- reminders ------------------------------------------------------------------------------------

@@ -127,7 +127,10 @@ def test_adherence_is_what_the_records_package_says(client, history_file):
     assert days["2026-11-30"]["met"] and days["2026-11-30"]["done_min"] == pytest.approx(8.0, abs=0.1)
     assert 1.0 <= days["2026-12-01"]["done_min"] <= 2.0 and not days["2026-12-01"]["met"]
     assert days["2026-12-02"] == {"date": "2026-12-02", "planned_min": 8.0, "done_min": 0.0, "met": False,
-                                  "sessions": []}  # fmt: skip
+                                  "status": "not done yet today", "sessions": []}  # fmt: skip
+    assert [days[d]["status"] for d in ("2026-11-28", "2026-11-30", "2026-12-01")] == [
+        "nothing planned", "met", "partly done"
+    ]  # fmt: skip
     assert days["2026-11-28"]["planned_min"] == 0  # before the plan
     assert shown["longest_streak_days"] == 1 and shown["streak_days"] == 0
     assert set(shown["zone_minutes_at_pressure"]) >= {"calf"}

@@ -141,12 +141,11 @@ def adherence_command(
     for column in ("day", "planned min", "done min", "", "sessions"):
         table.add_column(column)
     for d in result.days:
-        mark = "met" if d.met else ("—" if d.planned_min == 0 else "missed")
         table.add_row(
             d.day.strftime("%a %Y-%m-%d"),
             f"{d.planned_min:.0f}",
             f"{d.done_min:.1f}",
-            mark,
+            d.status(today=d is result.days[-1]),
             ", ".join(map(str, d.sessions)),
         )
     console.print(table)

@@ -33,6 +33,20 @@ class Day:
     def met(self) -> bool:
         return self.planned_min > 0 and self.done_min >= MET_SHARE * self.planned_min
 
+    def status(self, today: bool = False) -> str:
+        """The day in words, as the CLI's table and the dashboard's calendar say it (`DAY_STATUSES`);
+        ``today``: the day is still going on."""
+        if self.planned_min <= 0:
+            return "nothing planned"
+        if self.met:
+            return "met"
+        if self.done_min > 0:
+            return "partly done"
+        return "not done yet today" if today else "missed"
+
+
+DAY_STATUSES = ("met", "partly done", "missed", "not done yet today", "nothing planned")
+
 
 @dataclass
 class Adherence:
@@ -66,6 +80,7 @@ class Adherence:
                     "planned_min": round(d.planned_min, 1),
                     "done_min": round(d.done_min, 1),
                     "met": d.met,
+                    "status": d.status(today=d is self.days[-1]),
                     "sessions": d.sessions,
                 }
                 for d in self.days

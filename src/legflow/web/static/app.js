@@ -690,11 +690,9 @@ function dayParts(text) {
   return { weekday: (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7, day: d, month: m };
 }
 
-function dayKind(d) {
-  if (d.planned_min <= 0) return "none";
-  if (d.met) return "met";
-  return d.done_min > 0 ? "partly" : "missed";
-}
+// the day's status comes with it (the CLI's words); its kind picks the colour and the mark
+const DAY_KINDS = { "met": "met", "partly done": "partly", "missed": "missed", "not done yet today": "missed", "nothing planned": "none" };
+function dayKind(d) { return DAY_KINDS[d.status] || "none"; }
 
 function minutes(value) { return Number(value).toFixed(value % 1 ? 1 : 0); }
 
@@ -717,7 +715,7 @@ function adherenceCalendar(record) {
     const { weekday, day, month } = dayParts(d.date);
     if (i === 0) for (; column < weekday; column++) grid.append(el("div", { class: "day blank", "aria-hidden": "true" }));
     const kind = dayKind(d);
-    const words = { met: "met", partly: "partly done", missed: i === last ? "not done yet today" : "missed", none: "nothing planned" }[kind];
+    const words = d.status;
     const sessions = d.sessions.length ? `; session(s) ${d.sessions.join(", ")}` : "";
     const title = `${WEEKDAY_NAMES[weekday]} ${d.date}: ${minutes(d.done_min)} of ${minutes(d.planned_min)} min done, ${words}${sessions}`;
     const label = i === 0 || day === 1 ? `${day} ${new Date(Date.UTC(2000, month - 1, 1)).toLocaleString("en", { month: "short", timeZone: "UTC" })}` : String(day);
