@@ -63,13 +63,20 @@ def _session(
     inject: list[str] | None = None,
     user: str = "default",
     act: Any = None,
+    profile: str = "reference",
 ) -> int:
     """One real session on the simulated massager (virtual clock) into the user's history, then
     its start moved to `started` (the only thing a test cannot wait a day for)."""
     history = default_history()
     try:
         with prepare_session(
-            program, limits=DEFAULT_LIMITS, history=history, user=user, fast=True, inject=inject
+            program,
+            limits=DEFAULT_LIMITS,
+            history=history,
+            user=user,
+            fast=True,
+            inject=inject,
+            profile=profile,
         ) as launch:
             session = launch.session
             session.run(on_update=(lambda state: act(session, state)) if act else None, update_every_s=1.0)
@@ -112,6 +119,14 @@ def test_a_whole_session_counts_in_full():
     assert dose.counted_s == pytest.approx(2400.0, abs=1.0)
     assert dose.squeezes_reached == dose.squeezes > 100
     assert set(dose.zone_minutes()) == {"foot", "ankle", "calf", "knee", "thigh"}
+
+
+def test_minutes_at_pressure_are_per_zone_as_the_device_names_its_cells():
+    """A calf sleeve's cells are named ankle, calf_low, calf_high, knee: its minutes are the ankle's,
+    the calf's (its two cells), the knee's, as a plan's bounds name zones."""
+    dose = _dose(_session("sitting-break", profile="calf-sleeve"))
+    assert set(dose.target_mmHg) >= {"left.calf_low", "left.calf_high"}
+    assert set(dose.zone_minutes()) == set(dose.zone_targets_mmHg()) == {"ankle", "calf", "knee"}
 
 
 @pytest.mark.parametrize(

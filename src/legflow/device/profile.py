@@ -84,6 +84,10 @@ class DeviceProfile(_Data):
         """Every cell of the device, ``LEG.NAME``."""
         return [f"{leg}.{c.name}" for leg in self.legs for c in self.cells]
 
+    def cell_zones(self) -> list[str]:
+        """The zone each cell of `cell_names` squeezes (a calf sleeve's ``calf_low`` the calf)."""
+        return [c.zone for _ in self.legs for c in self.cells]
+
     def zone_covers(self) -> dict[str, dict[str, float]]:
         """Per compression zone, the fraction of each twin segment its cells cover together (a
         zone split over two cells covers what both do): how this device's zones press the leg."""

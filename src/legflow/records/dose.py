@@ -18,10 +18,13 @@ seconds did. Samples are one a second, so a squeeze shorter than a second may go
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from legflow.device.profile import load_profile
+from legflow.errors import LegflowError
 
 #: A setpoint at or above this is a squeeze (the intensity engine's rest is 0.5 mmHg).
 SQUEEZE_mmHg = 5.0
@@ -51,6 +54,8 @@ class Dose:
     target_mmHg: dict[str, float] = field(default_factory=dict)
     #: The sensed pressure of every cell, averaged over the cells, summed over the counted time.
     pressure_mmHg_min: float = 0.0
+    #: Per cell, the zone it squeezes (its device profile's; `cell_zones`).
+    zone_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def counted_min(self) -> float:
@@ -60,7 +65,7 @@ class Dose:
         """Per zone (both legs together), the highest pressure aimed at."""
         zones: dict[str, float] = {}
         for cell, mmHg in self.target_mmHg.items():
-            zone = cell.split(".", 1)[-1]
+            zone = self.zone_of.get(cell, cell.split(".", 1)[-1])
             zones[zone] = max(zones.get(zone, 0.0), mmHg)
         return zones
 
@@ -68,7 +73,7 @@ class Dose:
         """Per zone (both legs together: the leg with less), minutes at pressure."""
         zones: dict[str, float] = {}
         for cell, seconds in self.at_pressure_s.items():
-            zone = cell.split(".", 1)[-1]
+            zone = self.zone_of.get(cell, cell.split(".", 1)[-1])
             zones[zone] = min(zones.get(zone, np.inf), seconds / 60.0)
         return zones
 
@@ -159,10 +164,22 @@ def session_dose(
     )
 
 
+def cell_zones(profile: str, cells: list[str]) -> dict[str, str]:
+    """Each cell's zone, as the device profile the session ran on names it (a calf sleeve's
+    ``left.calf_low`` squeezes the calf); a profile no longer known: the cell's own name after the
+    leg."""
+    try:
+        device = load_profile(profile)
+    except LegflowError:
+        device = None
+    known = {} if device is None else dict(zip(device.cell_names(), device.cell_zones(), strict=True))
+    return {cell: known.get(cell, cell.split(".", 1)[-1]) for cell in cells}
+
+
 def stored_dose(history: Any, session_id: int) -> Dose:
     """The dose of a session in the history (`legflow.store.History`)."""
     row = history.session(session_id)
-    return session_dose(
+    dose = session_dose(
         session_id,
         row.cells,
         history.samples(session_id),
@@ -170,3 +187,4 @@ def stored_dose(history: Any, session_id: int) -> Dose:
         row.summary,
         row.duration_s,
     )
+    return replace(dose, zone_of=cell_zones(row.profile, row.cells))

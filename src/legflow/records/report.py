@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from legflow.anatomy import distal_rank
 from legflow.errors import LegflowError
 from legflow.records.adherence import Adherence, adherence, day_start, local_start
-from legflow.records.dose import Dose, stored_dose
+from legflow.records.dose import Dose, cell_zones, stored_dose
 from legflow.records.outcomes import MEASURES, Outcome, stored_outcomes
 from legflow.records.plan import PlanVersion, plan_versions
 
@@ -102,9 +102,10 @@ def gather(history: Any, user: str, first: date, last: date, tz: tzinfo | None =
         dose = record.doses.get(row.id) or stored_dose(history, row.id)
         summary = row.summary or {}
         sensed: dict[str, float] = {}  # none where the session never ended
-        for cell, values in (summary.get("cells") or {}).items():
-            zone = cell.split(".", 1)[-1]
-            sensed[zone] = max(sensed.get(zone, 0.0), values["max_pressure_mmHg"])
+        cells = summary.get("cells") or {}
+        zone_of = cell_zones(row.profile, list(cells))
+        for cell, values in cells.items():
+            sensed[zone_of[cell]] = max(sensed.get(zone_of[cell], 0.0), values["max_pressure_mmHg"])
         faults = [_fault_line(f) for f in summary.get("faults") or []]
         if row.status == "interrupted":
             faults.append("the session was interrupted (its process ended without closing it)")

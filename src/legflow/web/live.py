@@ -257,7 +257,6 @@ class SessionManager:
         if launch is None:
             return {"type": "hello", "running": False}
         profile = launch.supervisor.profile
-        zones = [cell.zone for _ in profile.legs for cell in profile.cells]
         # what the supervisor holds each cell to (screening, blocked zones, the cell's rating), not
         # the rating alone: the page shows the limit in force
         limits = [float(limit) for limit in launch.supervisor.cell_limit_mmHg]
@@ -270,7 +269,7 @@ class SessionManager:
             "title": launch.source.program.program.name,
             "profile": profile.name,
             "cells": profile.cell_names(),
-            "cell_zones": zones,
+            "cell_zones": profile.cell_zones(),
             "cell_limit_mmHg": limits,
             "legs": list(profile.legs),
             "duration_s": launch.session.timeline.duration_s,
