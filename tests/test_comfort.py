@@ -11,9 +11,12 @@ import sys
 import pytest
 
 from cli_helpers import run_cli
+from legflow.apps.launch import prepare_session
 from legflow.engine.intensity import BOOST_mmHg, Intensity, comfort_shares
+from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.store import History
 from legflow.store.history import default_history
+from legflow.web.live import SessionManager
 from tty_helpers import Terminal
 
 
@@ -119,3 +122,20 @@ def test_sessions_turned_down_at_the_keys_teach_the_next_one(isolated_home):
     terminal.type("y\n")
     terminal.read_until("completed after")
     assert terminal.wait() == 0
+
+
+def test_a_dashboard_session_teaches_comfort_as_a_terminal_one_does(isolated_home):
+    """The dashboard's session runner learns what the user ended at, as `legflow run` does: an
+    intensity lowered on the page is proposed at the next run."""
+    manager = SessionManager(str(isolated_home / "history.sqlite"))
+    history = History(manager.history_path)
+    launch = prepare_session("sitting-break", limits=DEFAULT_LIMITS, history=history, fast=True, user="ann")
+    launch.session.control.set_level(-2)
+    manager._run(launch, history, "ann")  # the runner's thread body; it closes the history
+    assert manager.last_summary is not None and manager.last_summary["status"] == "completed"
+    reader = History(manager.history_path, readonly=True)
+    try:
+        learned = reader.comfort("ann")
+    finally:
+        reader.close()
+    assert learned and all(share == pytest.approx(0.8) and n == 1 for share, n in learned.values())

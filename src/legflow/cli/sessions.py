@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legflow.anatomy import distal_rank
+from legflow.apps.comfort import learn_comfort
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.cli.keys import IntensityKeys
@@ -27,7 +28,7 @@ from legflow.cli.live import render
 from legflow.cli.render import fit_table, sparkline
 from legflow.cli.text import as_text, markup_safe
 from legflow.clock import RealClock
-from legflow.engine.intensity import Intensity, comfort_shares, scaled, zone_peaks_mmHg
+from legflow.engine.intensity import Intensity, scaled, zone_peaks_mmHg
 from legflow.engine.session import LiveState, Session
 from legflow.errors import LegflowError, UnfitGarment
 from legflow.evidence.dose import compare
@@ -119,7 +120,7 @@ def run_session(
     try:
         with launch:  # leaving it, even on an error, closes the massager in its safe state
             if quiet:
-                return _learn_comfort(session.run(), session, history, user)
+                return learn_comfort(session.run(), session, history, user)
             wall = RealClock()
             shown = [-1.0]
             zones: list[str] = list(dict.fromkeys(c.zone for c in session.supervisor.profile.cells))
@@ -137,7 +138,7 @@ def run_session(
                 live.update(render(session.last_state, source.program.name), refresh=True)
             _print_outcome(summary, console)
             _print_intensity(summary, console)
-            return _learn_comfort(summary, session, history, user)
+            return learn_comfort(summary, session, history, user)
     finally:
         signal.signal(signal.SIGINT, previous)
         history.close()
@@ -177,10 +178,6 @@ class IntensityCost:
                 self.text = text
 
 
-#: A session shorter than this teaches nothing of the user's comfort.
-COMFORT_MIN_s = 60.0
-
-
 def _propose_comfort(session: Session, history: History, user: str, apply: bool, console: Console) -> None:
     """Show the comfort scaling the user's earlier sessions taught for the zones this program
     squeezes, with what it does to the program's evidence dose; apply it if asked (``apply``) or
@@ -207,16 +204,6 @@ def _propose_comfort(session: Session, history: History, user: str, apply: bool,
         session.use_comfort(learned)
     else:
         console.print("  (not applied: --comfort apply applies it)")
-
-
-def _learn_comfort(summary: dict[str, Any], session: Session, history: History, user: str) -> dict[str, Any]:
-    """What the user ended the session at, per zone, teaches their comfort (a session cut short
-    or ended by a fault teaches nothing)."""
-    if summary["status"] != "fault" and summary["duration_s"] >= COMFORT_MIN_s:
-        shares = comfort_shares(zone_peaks_mmHg(session.program), session.comfort, session.control.intensity)
-        if shares:
-            history.add_comfort(user, shares)
-    return summary
 
 
 def _fit_first(

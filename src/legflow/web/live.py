@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from legflow.apps.comfort import learn_comfort
 from legflow.apps.fitting import fit_before_session
 from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
@@ -162,15 +163,17 @@ class SessionManager:
             self.last_summary = None
             self._broadcast(self.hello())
             self._thread = threading.Thread(
-                target=self._run, args=(launch, history), daemon=True, name="legflow-session"
+                target=self._run, args=(launch, history, options.user), daemon=True, name="legflow-session"
             )
             self._thread.start()
         return self.hello()
 
-    def _run(self, launch: Launch, history: History) -> None:
+    def _run(self, launch: Launch, history: History, user: str) -> None:
         try:
             with launch:  # leaving it, even on an error, puts the massager in the safe state
                 summary = launch.session.run(on_update=self._publish, update_every_s=1.0 / self.stream_hz)
+            # what the user ended it at on the page teaches their comfort, as in a terminal
+            learn_comfort(summary, launch.session, history, user)
             self.last_summary = summary
             self._broadcast({"type": "end", "summary": summary})
         except Exception as exc:  # a bug must end the session visibly, never silently
