@@ -181,6 +181,11 @@ def test_malformed_answers_name_the_field(tmp_path):
         parse_answers({**HEALTHY, "age": "forty"}, "answers.toml")
     with pytest.raises(ScreeningError, match="heart_failure: answer missing"):
         parse_answers({"dvt_signs": False}, "answers.toml")
+    typo = {k: v for k, v in HEALTHY.items() if k != "anticoagulants"} | {"anticoagulant": True}
+    with pytest.raises(
+        ScreeningError, match=r"anticoagulant: not a question \(did you mean anticoagulants\?\)"
+    ):
+        parse_answers(typo, "answers.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("dvt_signs = ")
     with pytest.raises(ScreeningError, match="not a valid TOML"):

@@ -6,6 +6,7 @@ can loosen the default limits: every decision goes through `Limits.tighten`.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -122,11 +123,15 @@ def parse_answers(data: dict, source: str) -> Answers:
     try:
         return Answers.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # a misspelt question first: it explains the answer that then seems missing
+        first = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         where = ".".join(str(p) for p in first["loc"]) or "answers"
         known = f" (zones: {', '.join(COMPRESSION_ZONES)})" if "zones" in where else ""
         count = f" and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
         what = "answer missing" if first["type"] == "missing" else first["msg"].lower()
+        if first["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(where, Answers.model_fields, n=1)
+            what = "not a question" + (f" (did you mean {close[0]}?)" if close else "")
         raise ScreeningError(f"{source}: {where}: {what}{known}{count}") from None
 
 
