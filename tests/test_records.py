@@ -249,6 +249,11 @@ def test_a_bad_plan_names_the_file_line_and_field(tmp_path):
             "overlap",
         ),
         ('days = "weekdays"', "days = []", "must not be empty"),
+        (
+            'at = ["19:00"]',
+            'at = ["25:00"]',
+            r"at\[1\]: '25:00' is not a time of day, HH:MM from 00:00 to 23:59$",
+        ),
     ]:
         assert old in PLAN
         with pytest.raises(ProgramError, match=says):

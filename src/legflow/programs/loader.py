@@ -71,9 +71,22 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+#: What a text that must match a pattern is, in words (`say_pattern`): the regular expression
+#: itself tells a user nothing.
+PATTERN_WORDS: dict[str, str] = {}
+
+
+def say_pattern(pattern: str, words: str) -> str:
+    """Register ``words`` for ``pattern`` (a field's ``pattern=``): its problems say them."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
+
+
 def _message(error: ErrorDetails, path: Path, root: type[BaseModel] = Program) -> str:
     kind = error["type"]
     value = error.get("input")
+    if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] in PATTERN_WORDS:
+        return f"{_short(value)} is not {PATTERN_WORDS[error['ctx']['pattern']]}"
     if kind == "extra_forbidden":
         model = _model_at(path, root)
         known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []

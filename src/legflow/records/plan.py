@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from legflow.anatomy import CompressionZone
 from legflow.errors import LegflowError, Problem, ProgramError
-from legflow.programs.loader import read_text, validate_toml
+from legflow.programs.loader import read_text, say_pattern, validate_toml
 from legflow.programs.locate import KeyLines, format_path
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -52,7 +52,13 @@ DAY_SETS: dict[str, tuple[Weekday, ...]] = {
 }
 #: When a planned session with no `at` and no `every_h` is due: the morning.
 DEFAULT_AT = "09:00"
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time")]
+ClockTime = Annotated[
+    str,
+    Field(
+        pattern=say_pattern(r"^([01]\d|2[0-3]):[0-5]\d$", "a time of day, HH:MM from 00:00 to 23:59"),
+        description="HH:MM, local time",
+    ),
+]
 
 
 def _time(text: str) -> time:
