@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from legflow.anatomy import COMPRESSION_ZONES, SOLE_ZONES
 from legflow.device.profile import DEFAULT_PROFILE, load_profile, profile_names
+from legflow.engine.intensity import LEVELS
 from legflow.errors import HistoryError, LegflowError, ProfileError, ProgramError
 from legflow.evidence import GRADE_MEANING
 from legflow.evidence.dose import compare, max_pressure_mmHg, program_grading
@@ -169,7 +170,9 @@ class IntensityRequest(BaseModel):
     """What to change of the running session's intensity; what is left out stays as it is."""
 
     model_config = ConfigDict(extra="forbid")
-    level: int | None = Field(default=None, ge=-2, le=2, description="-2..+2, each a tenth of the pressures")
+    level: int | None = Field(
+        default=None, ge=LEVELS[0], le=LEVELS[1], description="-2..+2, each a tenth of the pressures"
+    )
     boost: str | None = Field(default=None, description="a zone to boost +10 mmHg; empty: no boost")
     paused: list[str] | None = Field(default=None, description="the zones to pause (the others resume)")
 
