@@ -395,6 +395,10 @@ def test_the_running_sessions_intensity_changes_and_bad_requests_get_4xx(dash):
         assert ask({"level": 3}).status_code == 422
         bad_zone = ask({"boost": "elbow"})
         assert bad_zone.status_code == 400 and "no zone 'elbow'" in bad_zone.json()["detail"]
+        # a request refused in part changes nothing: not its level before its bad zone
+        before = session.control.intensity
+        assert ask({"level": -2, "paused": ["foot", "elbow"]}).status_code == 400
+        assert session.control.intensity == before
         assert ask({"speed": 2}).status_code == 422
     finally:
         dash.client.post("/api/v1/sessions/current/stop")

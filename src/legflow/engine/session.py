@@ -10,7 +10,7 @@ supervisor, and the leg twin and the history as a `Limb` and a `Recorder` (`engi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -108,10 +108,24 @@ class SessionControl:
 
     def set_level(self, level: int) -> Intensity:
         """The level, -2..+2 (a level outside is a `UsageError`)."""
+        return self.ask(level=level)
+
+    def ask(
+        self, level: int | None = None, boost: str | None = None, paused: Collection[str] | None = None
+    ) -> Intensity:
+        """Several changes as one (None: leave it as it is; boost "": none): all of them, or, when
+        one is out of range (a `UsageError`), none."""
         low, high = LEVELS
-        if not low <= level <= high:
+        if level is not None and not low <= level <= high:
             raise UsageError(f"level {level} is out of {low:+d}..{high:+d}")
-        return self._change(replace(self._intensity, level=level))
+        wanted = self._intensity
+        if level is not None:
+            wanted = replace(wanted, level=level)
+        if boost is not None:
+            wanted = replace(wanted, boost=self._zone(boost) if boost else None)
+        if paused is not None:
+            wanted = replace(wanted, paused=frozenset(self._zone(zone) for zone in paused))
+        return self._change(wanted)
 
     def set_boost(self, zone: str | None) -> Intensity:
         """Boost one zone (None: no boost)."""

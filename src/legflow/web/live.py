@@ -229,15 +229,7 @@ class SessionManager:
     def intensity(self, level: int | None, boost: str | None, paused: list[str] | None) -> dict[str, Any]:
         """Change what is given (None: leave it); `UsageError` for a level or zone out of range."""
         control = self._session().control
-        if level is not None:
-            control.set_level(level)
-        if boost is not None:
-            control.set_boost(boost or None)
-        if paused is not None:
-            for zone in control.intensity.paused - set(paused):
-                control.pause_zone(zone, False)
-            for zone in paused:
-                control.pause_zone(zone, True)
+        control.ask(level, boost, paused)  # all of it, or nothing when a part is refused
         message = intensity_message(control.intensity)
         session = self._session()
         if session.cost is not None:  # what it gives the leg, beside the program as written
