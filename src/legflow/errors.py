@@ -47,6 +47,10 @@ class ProfileError(LegflowError):
     """An unknown device profile, program name or user profile."""
 
 
+class UnknownProgram(ProfileError):
+    """A program named that is neither built in, nor saved, nor a file (the dashboard's 404)."""
+
+
 class ScreeningError(LegflowError):
     """Screening answers are malformed, or screening blocks this user."""
 

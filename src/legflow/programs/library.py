@@ -7,7 +7,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from legflow.errors import ProfileError
+from legflow.errors import ProfileError, UnknownProgram
 from legflow.paths import data_dir
 from legflow.programs.loader import ProgramSource, read_text, validate_text
 
@@ -23,7 +23,7 @@ def builtin_names() -> list[str]:
 def builtin_text(name: str) -> str:
     """A built-in program's TOML text, comments and all."""
     if name not in builtin_names():
-        raise ProfileError(f"no built-in program named '{name}' (see: legflow programs)")
+        raise UnknownProgram(f"no built-in program named '{name}' (see: legflow programs)")
     return (_folder() / f"{name}.toml").read_text(encoding="utf-8")
 
 
@@ -78,7 +78,7 @@ def program_text(name_or_file: str) -> tuple[str, str]:
         return read_text(user_folder() / f"{name_or_file}.toml"), f"{name_or_file}.toml"
     if name_or_file.endswith(".toml") or Path(name_or_file).exists():
         return read_text(name_or_file), name_or_file
-    raise ProfileError(f"'{name_or_file}' is neither a built-in program (see: legflow programs) nor a file")
+    raise UnknownProgram(f"'{name_or_file}' is neither a built-in program (see: legflow programs) nor a file")
 
 
 def resolve(name_or_file: str) -> ProgramSource:

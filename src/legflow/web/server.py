@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from legflow.errors import (
     HistoryError,
     LegflowError,
-    ProfileError,
     ProgramError,
     ScreeningError,
     UnfitGarment,
+    UnknownProgram,
 )
 from legflow.web.api import build_router
 from legflow.web.auth import COOKIE, RedactToken, Site, TokenAuth, TooManyFailures, client_of
@@ -72,8 +72,8 @@ def _error_status(exc: LegflowError) -> int:
         return 422
     if isinstance(exc, HistoryError):  # the store, not the request: damaged, read-only or busy
         return 503
-    if isinstance(exc, ProfileError):
-        return 404 if "no built-in program" in str(exc) or "neither a built-in" in str(exc) else 400
+    if isinstance(exc, UnknownProgram):
+        return 404
     return 400
 
 
