@@ -317,6 +317,7 @@ def test_a_damaged_history_is_503_in_one_line(client, isolated_home):
     for route in RECORD_ROUTES:
         answer = client.get(f"/api/v1/users/default/{route}")
         assert answer.status_code == 503 and "\n" not in answer.json()["detail"]
+        assert str(isolated_home) not in answer.text and "history.sqlite" in answer.text
     answer = client.post("/api/v1/users/default/outcomes", json={"measure": "soreness", "value": 3})
     assert answer.status_code == 503
 

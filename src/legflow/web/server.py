@@ -8,8 +8,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
@@ -105,7 +107,12 @@ def create_app(manager: SessionManager, auth: TokenAuth, site: Site) -> FastAPI:
 
     @app.exception_handler(LegflowError)
     async def legflow_error(request: Request, exc: LegflowError) -> JSONResponse:
-        body: dict[str, Any] = {"detail": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, HistoryError):  # the history file by its name, not the server's folders
+            folder = Path(manager.history_path).parent
+            for where in {str(folder), str(folder.resolve())}:
+                said = said.replace(where + os.sep, "")
+        body: dict[str, Any] = {"detail": said}
         if isinstance(exc, ProgramError):
             body = {
                 "detail": f"{len(exc.problems)} problem(s) in the program",
