@@ -39,7 +39,7 @@ from legflow.programs.library import (
     user_folder,
     user_names,
 )
-from legflow.programs.loader import ProgramSource, dump_program, validate_text
+from legflow.programs.loader import ProgramSource, dump_program, read_text, validate_text
 from legflow.programs.model import GOALS, Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
 from legflow.records.adherence import adherence
@@ -421,6 +421,16 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
     def get_program(name: str):
         source, text, origin = _program_text(name)
         return program_detail(name, source, origin, text)
+
+    @api.get(
+        "/programs/{name}/toml", summary="A program's TOML as it is, valid or not: what the editor opens"
+    )
+    def get_program_toml(name: str):
+        if name in builtin_names():
+            return {"name": name, "origin": "builtin", "toml": builtin_text(name)}
+        if name in user_names():  # a saved file made invalid by hand opens here, to be fixed
+            return {"name": name, "origin": "user", "toml": read_text(user_folder() / f"{name}.toml")}
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
     @api.put("/programs/{name}", summary="Save a program to the user's program folder")
     def save_program(name: str, body: ProgramText):

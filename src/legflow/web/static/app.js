@@ -342,7 +342,7 @@ async function editorView(params, name) {
   const view = outlet();
   let text = "", saveAs = name || "";
   if (name) {
-    const p = await api(`/programs/${name}`);
+    const p = await api(`/programs/${encodeURIComponent(name)}/toml`);  // as it is, valid or not
     text = p.toml;
     if (p.origin === "builtin") saveAs = `my-${name}`;
   }
