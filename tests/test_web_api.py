@@ -246,6 +246,14 @@ def test_the_dashboard_is_told_names_never_paths(dash):
     }  # fmt: skip
     assert dash.client.get("/api/v1/programs/lymph/toml").json()["origin"] == "builtin"
     assert dash.client.get("/api/v1/programs/nothing-here/toml").status_code == 404
+    # a saved file that cannot be read at all (not UTF-8) is named so too
+    (user_folder() / "short-test.toml").write_bytes(b"\xff\xfe")
+    for answer in (
+        dash.client.get("/api/v1/programs/short-test"),
+        dash.client.get("/api/v1/programs/short-test/toml"),
+        dash.client.post("/api/v1/sessions", json={"program": "short-test"}),
+    ):
+        assert answer.status_code == 422 and folder not in answer.text and "short-test.toml" in answer.text
 
 
 def test_bad_requests_get_4xx_with_a_message(dash):

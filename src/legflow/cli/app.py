@@ -16,6 +16,7 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from rich.table import Table
 
 from legflow.anatomy import COMPRESSION_ZONES, distal_rank
+from legflow.cli.options import user_name
 from legflow.cli.records import register as register_records
 from legflow.cli.render import device_fit_markdown, device_fit_table, library_table, program_view
 from legflow.cli.text import as_text, printable
@@ -52,7 +53,7 @@ err = Console(stderr=True)
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Device profile (reference, home-foot-calf, ...).")
 ]
-UserOpt = Annotated[str, typer.Option("--user", help="Whose screening limits apply.")]
+UserOpt = Annotated[str, typer.Option("--user", help="Whose screening limits apply.", callback=user_name)]
 AnswersOpt = Annotated[
     Path | None, typer.Option("--answers", help="Apply screening answers from a TOML file instead.")
 ]
@@ -413,7 +414,9 @@ app.add_typer(history_app, name="history")
 def history(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the sessions as JSON.")] = False,
-    user: Annotated[str | None, typer.Option("--user", help="Only this user's sessions.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this user's sessions.", callback=user_name)
+    ] = None,
 ) -> None:
     """Stored sessions: a table, or JSON."""
     if ctx.invoked_subcommand is not None:
@@ -447,7 +450,9 @@ def history_export(
         ),
     ] = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Same as --format csv.")] = False,
-    user: Annotated[str | None, typer.Option("--user", help="parquet: only this user's sessions.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="parquet: only this user's sessions.", callback=user_name)
+    ] = None,
     first: Annotated[
         str | None,
         typer.Option("--from", help="parquet: sessions started on or after this UTC date, YYYY-MM-DD."),

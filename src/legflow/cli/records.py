@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from legflow.cli.options import user_name
 from legflow.cli.text import as_text
 from legflow.clock import Clock, RealClock, VirtualClock
 from legflow.errors import LegflowError, UsageError
@@ -24,7 +25,9 @@ from legflow.store.history import default_history
 
 console = Console()
 err = Console(stderr=True)
-User = Annotated[str, typer.Option("--user", help="Whose record (the screening profile's name).")]
+User = Annotated[
+    str, typer.Option("--user", help="Whose record (the screening profile's name).", callback=user_name)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print it as JSON.")]
 
 plan_app = typer.Typer(help="A user's treatment plan: programs, days, times, a clinician's bounds.")

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from legflow.cli.options import user_name
 from legflow.cli.text import as_text
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
 from legflow.errors import UsageError
@@ -177,7 +178,9 @@ def optimise_command(
     profile: Annotated[str, typer.Option("--profile", help="Device profile the program must fit.")] = (
         DEFAULT_PROFILE
     ),
-    user: Annotated[str, typer.Option("--user", help="Whose screening limits apply.")] = DEFAULT_USER,
+    user: Annotated[
+        str, typer.Option("--user", help="Whose screening limits apply.", callback=user_name)
+    ] = DEFAULT_USER,
 ) -> None:
     """Search a program's pressures, gradient, delay, hold and rest (CMA-ES) inside the limits and
     comfort bounds for the goal's twin metric over a cohort; write the best as a checked program."""

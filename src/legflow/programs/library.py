@@ -67,6 +67,12 @@ def save_user_program(name: str, text: str) -> Path:
     return path
 
 
+def saved_text(name: str) -> str:
+    """A saved program's TOML, its problems (unreadable, not UTF-8) reported under ``NAME.toml``:
+    its folder is the server's to know, not the dashboard's."""
+    return read_text(user_folder() / f"{name}.toml", f"{name}.toml")
+
+
 def program_text(name_or_file: str) -> tuple[str, str]:
     """The TOML text of a built-in program by name, a saved program of the user's by name, or a
     program file by path, with the file name its problems are reported under. Every command that
@@ -75,7 +81,7 @@ def program_text(name_or_file: str) -> tuple[str, str]:
         return builtin_text(name_or_file), f"{name_or_file}.toml"
     if USER_NAME.fullmatch(name_or_file) and name_or_file in user_names():
         # reported under its name, as a built-in is: the dashboard is told names, never paths
-        return read_text(user_folder() / f"{name_or_file}.toml"), f"{name_or_file}.toml"
+        return saved_text(name_or_file), f"{name_or_file}.toml"
     if name_or_file.endswith(".toml") or Path(name_or_file).exists():
         return read_text(name_or_file), name_or_file
     raise UnknownProgram(f"'{name_or_file}' is neither a built-in program (see: legflow programs) nor a file")

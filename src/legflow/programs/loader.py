@@ -300,12 +300,13 @@ def parse_program(text: str, filename: str = "<program>") -> Program:
     return validate_text(text, filename).program
 
 
-def read_text(path: str | FsPath) -> str:
+def read_text(path: str | FsPath, named: str | None = None) -> str:
     """A program file's text; a file that is missing, not a regular file, larger than
-    `MAX_FILE_BYTES` or not UTF-8 is a `ProgramError` at line 1."""
+    `MAX_FILE_BYTES` or not UTF-8 is a `ProgramError` at line 1, reported under ``named`` (a saved
+    program's ``NAME.toml``: its folder is the server's), else under the path."""
 
     def problem(message: str) -> ProgramError:
-        return ProgramError([Problem(str(path), 1, "file", message)])
+        return ProgramError([Problem(named or str(path), 1, "file", message)])
 
     try:
         # stat before opening: opening a FIFO waits for a writer, and opening a device can act on it

@@ -36,10 +36,10 @@ from legflow.programs.library import (
     builtin_text,
     resolve,
     save_user_program,
-    user_folder,
+    saved_text,
     user_names,
 )
-from legflow.programs.loader import ProgramSource, dump_program, read_text, validate_text
+from legflow.programs.loader import ProgramSource, dump_program, validate_text
 from legflow.programs.model import GOALS, Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
 from legflow.records.adherence import adherence
@@ -336,8 +336,7 @@ def _program_text(name: str) -> tuple[ProgramSource, str, str]:
     if name in builtin_names():
         return builtin_source(name), builtin_text(name), "builtin"
     if name in user_names():
-        path = user_folder() / f"{name}.toml"
-        return resolve(name), path.read_text(encoding="utf-8"), "user"
+        return resolve(name), saved_text(name), "user"
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
 
@@ -429,7 +428,11 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
         if name in builtin_names():
             return {"name": name, "origin": "builtin", "toml": builtin_text(name)}
         if name in user_names():  # a saved file made invalid by hand opens here, to be fixed
-            return {"name": name, "origin": "user", "toml": read_text(user_folder() / f"{name}.toml")}
+            return {
+                "name": name,
+                "origin": "user",
+                "toml": saved_text(name),
+            }
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
     @api.put("/programs/{name}", summary="Save a program to the user's program folder")

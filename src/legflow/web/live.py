@@ -24,7 +24,7 @@ from legflow.apps.launch import Launch, prepare_session
 from legflow.clock import wall_s
 from legflow.engine.intensity import Intensity
 from legflow.engine.session import LiveState
-from legflow.errors import LegflowError, UnfitGarment
+from legflow.errors import HistoryError, LegflowError, UnfitGarment
 from legflow.safety.limits import Limits
 from legflow.store import History
 from legflow.twin.model import Posture
@@ -172,10 +172,14 @@ class SessionManager:
         try:
             with launch:  # leaving it, even on an error, puts the massager in the safe state
                 summary = launch.session.run(on_update=self._publish, update_every_s=1.0 / self.stream_hz)
-            # what the user ended it at on the page teaches their comfort, as in a terminal
-            learn_comfort(summary, launch.session, history, user)
             self.last_summary = summary
             self._broadcast({"type": "end", "summary": summary})
+            # what the user ended it at on the page teaches their comfort, as in a terminal; a
+            # history that cannot take it now loses that lesson, not the session's end
+            try:
+                learn_comfort(summary, launch.session, history, user)
+            except HistoryError as exc:
+                log.warning("comfort of user %s not stored: %s", user, exc)
         except Exception as exc:  # a bug must end the session visibly, never silently
             log.exception("session %s ended on an internal error", launch.label)
             detail = (
