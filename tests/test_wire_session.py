@@ -533,14 +533,14 @@ def _trip_when_inflating(emulator: Emulator, kind: str) -> threading.Thread:
 
 
 @pytest.mark.parametrize(
-    "kind, says",
+    "kind, says, where",
     [
-        ("over_pressure", "over-pressure trip: 115.0 mmHg at left.calf"),
-        ("over_temperature", "over-temperature trip: 44.5 °C at the right leg"),
-        ("pressure_switch", "pressure switch: the hardware switch opened the relay"),
+        ("over_pressure", "over-pressure trip: 115.0 mmHg at left.calf", "left.calf"),
+        ("over_temperature", "over-temperature trip: 44.5 °C at the right leg", "right"),
+        ("pressure_switch", "pressure switch: the hardware switch opened the relay", None),
     ],
 )
-def test_the_devices_own_trips_end_the_session_as_a_device_fault(cli, program, emulator, kind, says):
+def test_the_devices_own_trips_end_the_session_as_a_device_fault(cli, program, emulator, kind, says, where):
     trip = _trip_when_inflating(emulator, kind)
     result = cli("run", str(program), "--device", emulator.port, "--no-fit")
     trip.join(timeout=5)
@@ -553,6 +553,7 @@ def test_the_devices_own_trips_end_the_session_as_a_device_fault(cli, program, e
         assert row.status == "fault" and row.summary is not None
         (fault,) = row.summary["faults"]
         assert fault["kind"] == "device" and fault["message"].startswith(says)
+        assert fault["cell"] == where  # the cell, or the leg of a heater, as the host's detectors name it
         assert 1.5 < fault["detected_s"] < 3.0  # within a tick of the trip, not at the end (12 s)
     finally:
         history.close()

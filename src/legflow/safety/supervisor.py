@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 from numba import njit
@@ -299,9 +300,12 @@ class Supervisor(Massager):
         self.trip = named
 
     def _named_in(self, reason: str) -> str | None:
-        """The cell a device's reason names (``left.calf``), as the summary's place of the fault."""
+        """The cell a device's reason names (``left.calf``), else the leg (``the right leg``: its
+        heater, its pump), as the summary's place of the fault, as the host's own detectors name it."""
         words = reason.replace(",", " ").replace(";", " ").replace(":", " ").split()
-        return next((w for w in words if w in self.cell_names), None)
+        cell = next((w for w in words if w in self.cell_names), None)
+        legs = (w for w, after in pairwise(words) if w in self.profile.legs and after == "leg")
+        return cell or next(legs, None)
 
     def _cell_findings(self, sensors: Sensors) -> list[tuple[str, str | None, str]]:
         """(detector, where, message) for every cell the detectors flagged this sample; a finding
