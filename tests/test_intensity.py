@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from legflow.apps.limb import intensity_cost, leg_twin
+from legflow.cli.keys import IntensityKeys
 from legflow.clock import VirtualClock
 from legflow.device.profile import load_profile
 from legflow.device.sim import SimulatedMassager
@@ -146,3 +147,17 @@ def test_the_live_display_shows_what_the_intensity_costs_the_leg(tmp_path):
     run = s.cost(dict.fromkeys(["foot", "ankle", "calf", "knee", "thigh"], 0.8))
     assert line is not None and line.startswith("at this intensity the twin gives")
     assert f"clears {run['fluid_cleared_mL']:.0f} mL of fluid" in line
+
+
+def test_once_the_program_has_ended_the_intensity_stays_as_it_ended(tmp_path):
+    """During the final vent a change would be recorded nowhere, yet learned as the user's comfort:
+    it is refused (the dashboard's 400), and a key does nothing."""
+    s, _ = session(tmp_path / "history.db")
+    s.control.set_level(-1)
+    s.run()
+    with pytest.raises(UsageError, match="the session has ended"):
+        s.control.set_level(-2)
+    keys = object.__new__(IntensityKeys)  # its keys without the terminal it would read them from
+    keys.control, keys.zones, keys.zone = s.control, ["foot", "calf"], "calf"
+    keys.press("-")
+    assert s.control.intensity == Intensity(level=-1)

@@ -49,6 +49,8 @@ class IntensityKeys:
     def press(self, key: str) -> None:
         """One key (also what a test presses)."""
         c, now = self.control, self.control.intensity
+        if not c.takes_intensity:  # the program has ended: its final vent
+            return
         low, high = LEVELS  # the level stays in range, the zones are the device's: nothing to refuse
         if key in "+=":
             c.set_level(min(high, now.level + 1))

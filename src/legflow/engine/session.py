@@ -100,6 +100,8 @@ class SessionControl:
         self._zones = tuple(dict.fromkeys(c.zone for c in supervisor.profile.cells))
         self._intensity = Intensity()
         self._said: list[str] = []  # intensity changes not yet recorded as events
+        #: False once the program has ended: what it ended at is recorded, and teaches comfort
+        self.takes_intensity = True
 
     # -- intensity (`legflow.engine.intensity`) ------------------------------------------------
     @property
@@ -114,7 +116,10 @@ class SessionControl:
         self, level: int | None = None, boost: str | None = None, paused: Collection[str] | None = None
     ) -> Intensity:
         """Several changes as one (None: leave it as it is; boost "": none): all of them, or, when
-        one is out of range (a `UsageError`), none."""
+        one is out of range (a `UsageError`), none. Refused once the program has ended (its final
+        vent): a change then would be recorded nowhere, yet learned as the user's comfort."""
+        if not self.takes_intensity:
+            raise UsageError("the session has ended: its intensity stays as it ended")
         low, high = LEVELS
         if level is not None and not low <= level <= high:
             raise UsageError(f"level {level} is out of {low:+d}..{high:+d}")
@@ -129,12 +134,12 @@ class SessionControl:
 
     def set_boost(self, zone: str | None) -> Intensity:
         """Boost one zone (None: no boost)."""
-        return self._change(replace(self._intensity, boost=self._zone(zone) if zone else None))
+        return self.ask(boost=zone or "")
 
     def pause_zone(self, zone: str, paused: bool = True) -> Intensity:
         """Pause one zone (vented at once), or resume it at its next cycle."""
         held = set(self._intensity.paused) - {self._zone(zone)}
-        return self._change(replace(self._intensity, paused=frozenset(held | ({zone} if paused else set()))))
+        return self.ask(paused=held | ({zone} if paused else set()))
 
     def _zone(self, zone: str) -> str:
         if zone not in self._zones:
@@ -269,6 +274,7 @@ class Session:
                 run.record()
                 run.show()
                 run.advance()
+            self.control.takes_intensity = False  # as it ended: recorded above, learned from it
             self._twin_block()  # the twin's metrics cover the program, not the vent after it
             run.vent_out()
         finally:
