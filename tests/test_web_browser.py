@@ -376,6 +376,21 @@ def test_the_live_view_raises_the_level_boosts_and_pauses_a_zone(page, dash):
     ]
 
 
+def test_a_lost_link_is_not_shown_as_cells_that_did_not_vent(page, dash):
+    """After the link is lost the last readings are old: the page says so, and that the device
+    vents on its own watchdog, not that a cell "still reads" what it read before."""
+    start = dash.manager.start
+    dash.manager.start = lambda options: start(replace(options, inject=("link_loss@4",), fit="skip"))
+    page.goto(f"{dash.url}/#/program/short-test")
+    page.wait_for_selector("#on-device.runs")
+    page.click("#start")
+    page.wait_for_selector("#safe-state", timeout=15_000)
+    page.wait_for_function("() => !document.getElementById('vent-state')?.textContent.includes('venting…')",
+                           timeout=15_000)  # fmt: skip
+    said = page.locator("#vent-state").inner_text()
+    assert "no readings since the link to the massager was lost" in said and "still reads" not in said, said
+
+
 def test_a_garment_that_does_not_fit_is_shown_before_the_start_and_needs_consent(page, dash):
     """The start form runs the fit check: a loose calf strap is shown with what to do, and only
     "Start anyway" starts the session."""

@@ -615,9 +615,12 @@ function alertError(error) { alert(error.message); }
 function ending(state) {
   if (state.status === "running") return [];
   const highest = Math.max(...state.pressure_mmHg).toFixed(1);
+  // with the link lost the last readings are old: say what is known, not what they say
+  const lost = state.trip && state.trip.detector === "link_lost";
   const vent = state.vented ? "every cell vented"
-    : state.venting ? `venting… (highest cell ${highest} mmHg)`
-      : `venting did not finish: a cell still reads ${highest} mmHg`;
+    : lost ? "no readings since the link to the massager was lost: it vents on its own watchdog"
+      : state.venting ? `venting… (highest cell ${highest} mmHg)`
+        : `venting did not finish: a cell still reads ${highest} mmHg`;
   return [
     state.trip ? el("p", { class: state.trip.is_fault ? "error big" : "warn big", id: "safe-state" },
       `Safe state: ${state.trip.message}`) : null,
