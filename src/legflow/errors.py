@@ -3,6 +3,7 @@
 LegflowError
  ├── ProgramError        a program file is malformed or refused (carries Problems)
  ├── ProfileError        an unknown device profile or user profile
+ │    └── UnknownProgram  a program named that is neither built in, nor saved, nor a file
  ├── ScreeningError      screening answers are malformed, or screening blocks the user
  ├── DeviceError         the massager cannot be reached or misbehaves
  ├── HistoryError        the session history cannot be read or written (damaged, read-only, busy)

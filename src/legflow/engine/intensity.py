@@ -163,11 +163,11 @@ class IntensityInForce:
         self.share = np.ones(n)
         self.boost = np.zeros(n, bool)
         self.off = np.zeros(n, bool)
-        self._masks_for: tuple[str | None, frozenset[str]] | None = None
+        self._masks_for: tuple[str | None, frozenset[str]] | None = None  # none built yet
         #: nothing asked is in force: each setpoint is the program's × the zone's comfort
         self._as_programmed = True
         self._comfort_in_force = np.clip(self.comfort, self.share_floor, self.share_ceiling)
-        self._boost_off = (self.boost, self.off)
+        self._boost_off: tuple[np.ndarray, np.ndarray]  # the masks `_masks` built
 
     def _masks(self, wanted: Intensity) -> tuple[np.ndarray, np.ndarray]:
         """The cells ``wanted`` boosts and pauses (kept: a session asks every tick, rarely anew)."""

@@ -271,7 +271,7 @@ def optimise(
 
 def program_text(result: OptimiseResult, profile: DeviceProfile, limits: Limits) -> str:
     """The best program as TOML, headed by comments with its predicted metrics and their spread
-    over the cohort beside the goal's evidence grade; checked against the device before it is
+    over the cohort beside the program's evidence grade; checked against the device before it is
     returned."""
     body = device_checked(result.best_program, profile, limits)
     trial = result.trial
@@ -280,7 +280,7 @@ def program_text(result: OptimiseResult, profile: DeviceProfile, limits: Limits)
         f"# Optimised by legflow optimise for '{result.goal}' on the {trial.cohort} cohort "
         f"(n = {trial.n}, seed {trial.seed}, {len(result.history)} programs scored).",
         f"# Objective: {METRICS[result.metric][0]} ({METRICS[result.metric][1]}), cohort mean.",
-        f"# Evidence for the goal: grade {grade}. {evidence}",
+        f"# Evidence for this program ({result.goal}): grade {grade}. {evidence}",
         f"# {NOT_EVIDENCE}",
         "# Predicted per leg: mean [95 % CI of the mean] (5th-95th percentile over the cohort); recipe mean",
     ]

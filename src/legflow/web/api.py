@@ -44,7 +44,7 @@ from legflow.programs.model import GOALS, Phase, Program
 from legflow.programs.timeline import cycle_s, phase_zone_pressures
 from legflow.records.adherence import adherence
 from legflow.records.outcomes import MEASURES, checked_outcome, record_outcome, stored_outcomes
-from legflow.records.plan import PlanVersion, check_programs, parse_plan, plan_versions, store_plan
+from legflow.records.plan import PlanVersion, parse_plan, plan_versions, store_plan
 from legflow.records.remind import Due, due_now
 from legflow.screening import (
     DEFAULT_USER,
@@ -663,11 +663,7 @@ def build_router(manager: SessionManager, authenticated) -> APIRouter:
             detail = f"{len(problems)} problem(s) in the plan"
             return JSONResponse({"detail": detail, "problems": problems}, status_code=422)
         by, role = (body.clinician, "clinician") if body.clinician else (user, "user")
-        with _history_writer(manager) as history:
-            try:
-                check_programs(plan)
-            except LegflowError as exc:
-                raise HTTPException(422, str(exc)) from None
+        with _history_writer(manager) as history:  # (parse_plan has found every program it names)
             try:
                 stored = store_plan(history, user, plan, by, role)
             except HistoryError:
