@@ -179,6 +179,26 @@ def test_paused_and_stopped_time_does_not_count():
     assert dose.counted_s == pytest.approx(dose.ran_s, abs=3.0)
 
 
+def test_a_fault_after_a_pause_stops_the_count_where_it_happened_in_session_time():
+    """Fault times in the summary run on the massager's clock, pauses included; samples and events
+    on session time, which stands still while paused. A leak 900 s into the massager's clock, after
+    a 300 s pause, is 600 s into the session: nothing after that counts."""
+    paused_updates = []
+
+    def pause_once(session, state):
+        if state.paused:
+            paused_updates.append(state.t_s)
+            if len(paused_updates) >= 300:
+                session.control.resume()
+        elif state.t_s >= 300 and not paused_updates:
+            session.control.pause()
+
+    dose = _dose(_session("lymph", inject=["leak:left.calf@900"], act=pause_once))
+    assert len(paused_updates) >= 300
+    assert 600.0 - 60 <= dose.counted_s <= 600.0 + 1.0 < dose.ran_s + 300.0
+    assert any("fault" in why for why in dose.lost)
+
+
 def test_a_session_cut_by_a_crash_counts_what_it_stored(tmp_path):
     """A power cut: the rows of the last seconds and the end are never written."""
     path = tmp_path / "h.sqlite"

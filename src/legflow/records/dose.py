@@ -96,9 +96,16 @@ def fault_onset_s(summary: dict[str, Any] | None, events: list[dict[str, Any]]) 
     (a simulated fault), else when the supervisor latched. A fault injected in simulation that the
     supervisor never found stops nothing here (its cells' squeezes still decide)."""
     faults = [f for f in (summary or {}).get("faults") or [] if f.get("detected_s") is not None]
+    latched = [e["t_s"] for e in events if e["kind"] == "fault"]
+    if faults and latched:
+        # the summary's fault times run on the massager's clock (pauses included), the samples on
+        # session time: the fault event, recorded in session time as it latched, places the onset
+        first = min(faults, key=lambda f: f["detected_s"])
+        onset = first["at_s"] if first.get("at_s") is not None else first["detected_s"]
+        return max(0.0, min(latched) - (first["detected_s"] - onset))
     times = [f["at_s"] if f.get("at_s") is not None else f["detected_s"] for f in faults]
     if not times and summary is None:  # a session that never ended: its fault events
-        times = [e["t_s"] for e in events if e["kind"] == "fault"]
+        times = latched
     return min(times) if times else None
 
 
