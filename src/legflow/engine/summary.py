@@ -76,9 +76,16 @@ class FaultSummary(_Block):
         description="what the fault is: the injected kind, else what the detector's finding names"
     )
     cell: str | None = Field(description="the cell or leg where the supervisor found it (or was told of it)")
-    at_s: float = Field(description="when it came: the injection time, else when it was found")
-    detected_s: float | None = Field(description="when the supervisor found it; null if never")
-    safe_at_s: float | None = Field(description="when the safe state held; null if never found")
+    at_s: float = Field(
+        description="when it came: the injection time, else when it was found (seconds on the massager's "
+        "clock since it was opened: pauses and the fit check count, unlike duration_s)"
+    )
+    detected_s: float | None = Field(
+        description="when the supervisor found it (the same clock); null if never"
+    )
+    safe_at_s: float | None = Field(
+        description="when the safe state held (the same clock); null if never found"
+    )
     detector: str | None = Field(description="the detector that found it (`device`: the device's own)")
     message: str
 
