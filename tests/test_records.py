@@ -159,22 +159,29 @@ def test_a_session_run_on_a_garment_that_does_not_fit_counts_nothing_after_its_f
     assert dose.at_pressure_s["left.calf"] == 0.0 and dose.at_pressure_s["right.calf"] > 0.0
 
 
-def test_paused_and_stopped_time_does_not_count():
-    """Session time stands still while paused; a stop ends the count."""
-    paused_updates = []
+def _pause_once(at_s: float, updates: int, stop_at_s: float | None = None):
+    """An ``act`` for `_session`: pause at ``at_s`` of session time for ``updates`` live updates
+    (a second each), then run on (to a stop at ``stop_at_s``); the session times seen paused."""
+    paused_at: list[float] = []
 
-    def pause_then_stop(session, state):
+    def act(session, state):
         if state.paused:
-            paused_updates.append(state.t_s)
-            if len(paused_updates) >= 300:
+            paused_at.append(state.t_s)
+            if len(paused_at) >= updates:
                 session.control.resume()
-        elif state.t_s >= 600 and not paused_updates:
+        elif state.t_s >= at_s and not paused_at:
             session.control.pause()
-        elif state.t_s >= 1500:
+        elif stop_at_s is not None and state.t_s >= stop_at_s:
             session.control.stop()
 
-    dose = _dose(_session("lymph", act=pause_then_stop))
-    assert len(paused_updates) >= 300 and all(abs(t - 600.0) <= 1.0 for t in paused_updates)
+    return act, paused_at
+
+
+def test_paused_and_stopped_time_does_not_count():
+    """Session time stands still while paused; a stop ends the count."""
+    act, paused_at = _pause_once(600.0, 300, stop_at_s=1500.0)
+    dose = _dose(_session("lymph", act=act))
+    assert len(paused_at) >= 300 and all(abs(t - 600.0) <= 1.0 for t in paused_at)
     assert dose.ran_s == pytest.approx(1500.0, abs=3.0)
     assert dose.counted_s == pytest.approx(dose.ran_s, abs=3.0)
 
@@ -183,18 +190,9 @@ def test_a_fault_after_a_pause_stops_the_count_where_it_happened_in_session_time
     """Fault times in the summary run on the massager's clock, pauses included; samples and events
     on session time, which stands still while paused. A leak 900 s into the massager's clock, after
     a 300 s pause, is 600 s into the session: nothing after that counts."""
-    paused_updates = []
-
-    def pause_once(session, state):
-        if state.paused:
-            paused_updates.append(state.t_s)
-            if len(paused_updates) >= 300:
-                session.control.resume()
-        elif state.t_s >= 300 and not paused_updates:
-            session.control.pause()
-
-    dose = _dose(_session("lymph", inject=["leak:left.calf@900"], act=pause_once))
-    assert len(paused_updates) >= 300
+    act, paused_at = _pause_once(300.0, 300)
+    dose = _dose(_session("lymph", inject=["leak:left.calf@900"], act=act))
+    assert len(paused_at) >= 300
     assert 600.0 - 60 <= dose.counted_s <= 600.0 + 1.0 < dose.ran_s + 300.0
     assert any("fault" in why for why in dose.lost)
 
