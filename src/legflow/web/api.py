@@ -336,7 +336,8 @@ def _program_text(name: str) -> tuple[ProgramSource, str, str]:
     if name in builtin_names():
         return builtin_source(name), builtin_text(name), "builtin"
     if name in user_names():
-        return resolve(name), saved_text(name), "user"
+        text = saved_text(name)  # read once: validated and shown
+        return validate_text(text, f"{name}.toml"), text, "user"
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no program named '{name}'")
 
 
