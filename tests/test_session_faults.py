@@ -118,3 +118,55 @@ def test_every_builtin_program_runs_to_its_end_on_every_profile_without_a_false_
             assert summary["status"] == "completed", (name, profile_name, summary["faults"])
             runs += 1
     assert runs >= 30
+
+
+def _paused_session(pause_at_s: float, pause_for_s: float, faults: list[FaultSpec], prompt_s: float = 0.0):
+    """A leak-prone session on the reference massager: the user waits `prompt_s` before the
+    start, then pauses at `pause_at_s` of session time for `pause_for_s` of the clock."""
+    profile = load_profile("reference")
+    clock = VirtualClock()
+    twin = leg_twin(profile)
+    sim = SimulatedMassager(profile, clock, faults=faults, limb=twin)
+    sup = Supervisor(sim, DEFAULT_LIMITS, clock)
+    session = Session(
+        exercise_program(profile, 3.0, heat_C=None), "exercise", sup, clock, injected=faults, twin=twin
+    )
+    clock.advance(prompt_s)  # a fit check, a comfort prompt
+    paused_since: list[float] = []
+
+    def follow(state) -> None:
+        if state.paused and state.clock_s - paused_since[0] >= pause_for_s:
+            session.control.resume()
+        elif not paused_since and state.t_s >= pause_at_s:
+            paused_since.append(state.clock_s)
+            session.control.pause()
+
+    return session.run(on_update=follow, update_every_s=0.1), session
+
+
+def test_fault_times_are_session_time_and_a_prompt_or_pause_moves_no_fault():
+    """`--inject leak@80`: 80 s after the program starts on the massager's clock (a prompt before the
+    start does not count, a pause does: a hole comes whatever the program does). With a 30 s
+    pause at 20 s, it comes at 50 s of session time, the clock the summary's events, samples and
+    duration use; its detection sits there too, where the fault event is."""
+    leak = FaultSpec("leak", 80.0, "left.calf")
+    summary, session = _paused_session(20.0, 30.0, [leak], prompt_s=45.0)
+    fault = summary["faults"][0]
+    assert fault["kind"] == "leak" and fault["at_s"] == pytest.approx(50.0, abs=0.2)
+    assert 0.0 < fault["detected_s"] - fault["at_s"] <= 5.0
+    assert summary["duration_s"] == pytest.approx(fault["detected_s"], abs=0.1)
+    assert session.session_time.of(80.0) == pytest.approx(50.0, abs=0.2)
+
+
+def test_a_program_as_long_as_the_session_limit_completes():
+    """The limit counts from the program's start (not from a fit check or a prompt before it) and
+    lets the cells vent after it; the program before the limit's end runs whole."""
+    profile = load_profile("reference")
+    clock = VirtualClock()
+    limits = DEFAULT_LIMITS.tighten("test", session_min=2.0)
+    sup = Supervisor(SimulatedMassager(profile, clock, limb=leg_twin(profile)), limits, clock)
+    session = Session(exercise_program(profile, 2.0), "exercise", sup, clock)
+    clock.advance(30.0)  # a prompt before the start
+    summary = session.run()
+    assert summary["status"] == "completed", sup.trips
+    assert summary["duration_s"] == pytest.approx(120.0) and summary["vented_at_s"] is not None

@@ -551,6 +551,36 @@ def test_the_time_limit_stops_the_session():
     assert sup.trip.detector == "time_limit" and not sup.trip.is_fault and fake.relay_open
 
 
+def test_the_time_limit_lets_the_cells_vent_after_it_and_stops_anything_else():
+    clock, fake, sup = rig(DEFAULT_LIMITS.tighten("test", session_min=1.0))
+    run(clock, sup, 59.98, commands(sup))  # cells held sealed to the end
+    vent = Commands.idle(sup.n_legs, sup.n_cells)
+    run(clock, sup, 10, vent)  # a program as long as the limit, then its final vent
+    assert not sup.latched
+    sup.apply(commands(sup, heater_power=0.5))  # anything on after the limit
+    assert sup.trip.detector == "time_limit" and fake.relay_open
+    assert (fake.applied[-1].heater_power == 0).all()
+
+
+def test_the_time_limit_stops_an_engine_that_went_quiet_with_its_cells_held():
+    clock, _, sup = rig(DEFAULT_LIMITS.tighten("test", session_min=1.0))
+    run(clock, sup, 59.9, commands(sup))  # cells held sealed
+    run(clock, sup, 0.7)  # read, no command: the last one stays in force
+    assert sup.trip.detector == "time_limit" and sup.trip.detected_s == pytest.approx(60.5, abs=TICK)
+
+
+def test_the_time_limit_counts_from_the_program_start_which_only_moves_once():
+    clock, _, sup = rig(DEFAULT_LIMITS.tighten("test", session_min=1.0))
+    clock.advance(30)  # a fit check, a prompt
+    sup.start_program()
+    held = commands(sup)  # cells held sealed
+    run(clock, sup, 60.4, held)  # the last tick may be a little late
+    sup.start_program()  # a second start moves nothing
+    assert not sup.latched
+    run(clock, sup, 0.2, held)
+    assert sup.trip.detector == "time_limit" and sup.trip.detected_s == pytest.approx(60.52)
+
+
 def test_emergency_stop_from_another_thread_latches_at_once_until_reset():
     _, fake, sup = rig()
     worker = threading.Thread(target=sup.emergency_stop)

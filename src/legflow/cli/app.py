@@ -228,7 +228,12 @@ def run(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the session summary as JSON.")] = False,
     inject: Annotated[
-        list[str] | None, typer.Option("--inject", help="Inject a fault: KIND[:CELL]@SECONDS (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--inject",
+            help="Inject a fault: KIND[:CELL]@SECONDS after the program starts, pauses included "
+            "(repeatable).",
+        ),
     ] = None,
     profile: ProfileOpt = DEFAULT_PROFILE,
     user: UserOpt = DEFAULT_USER,

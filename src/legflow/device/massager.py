@@ -63,6 +63,16 @@ class Commands:
             vibration_level=np.zeros(n_legs, np.int64),
         )
 
+    def is_idle(self) -> bool:
+        """Everything off and every cell venting, as `idle` makes it (the heartbeat aside)."""
+        return not (
+            self.pump_duty.any()
+            or self.inlet_open.any()
+            or self.heater_power.any()
+            or self.roller_speed.any()
+            or self.vibration_level.any()
+        ) and bool(self.exhaust_open.all())
+
     def copy(self) -> Commands:
         return Commands(
             self.pump_duty.copy(),
@@ -132,6 +142,11 @@ class Massager(ABC):
     @abstractmethod
     def reset(self) -> None:
         """Close the master relay again: only a user's reset leaves the safe state."""
+
+    def start_program(self) -> None:
+        """The program starts now. A simulation counts the faults it injects from here (a prompt
+        before the start moves none of them); a real device has nothing to do."""
+        return None
 
     def true_maxima(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(highest true pressure per cell in mmHg, highest true skin temperature per leg in °C)

@@ -39,6 +39,7 @@ from legflow.engine.summary import (
     SessionSummary,
     TwinSummary,
 )
+from legflow.engine.timebase import SessionTime
 from legflow.errors import UsageError
 from legflow.plan import guide_line, hands_on_notes
 from legflow.programs.model import Phase, Program
@@ -248,6 +249,7 @@ class Session:
         self.started_s = 0.0  # the clock when it started
         #: Session seconds (as t_s, on from the end) when every cell read empty after the end.
         self.vented_at_s: float | None = None
+        self.session_time = SessionTime()  # the massager's clock → session seconds (pauses)
         self._twin_at_end: TwinSummary | None = None
 
     # -- the loop ----------------------------------------------------------------------------
@@ -455,8 +457,10 @@ class Session:
 
     def _faults(self) -> list[FaultSummary]:
         """Each detected fault, matched to the injected fault that caused it where there is one,
-        then each injected fault that was never detected (it came after the end, or was missed)."""
+        then each injected fault that was never detected (it came after the end, or was missed).
+        Their times are matched on the massager's clock, and reported in session time."""
         faults: list[FaultSummary] = []
+        at = self.session_time.of
         # (a garment worn loose or tight is how it is worn, for the fit check: no fault to find)
         unmatched = sorted((f for f in self.injected if f.kind in FAULT_KINDS), key=lambda f: f.at_s)
         for trip in (t for t in self.supervisor.trips if t.is_fault):
@@ -469,9 +473,9 @@ class Session:
                     # where the supervisor found it (never the injection's label: a test of the
                     # detectors compares the two)
                     cell=trip.where,
-                    at_s=round(cause.at_s if cause else trip.detected_s, 3),
-                    detected_s=round(trip.detected_s, 3),
-                    safe_at_s=round(trip.safe_at_s, 3),
+                    at_s=round(at(cause.at_s if cause else trip.detected_s), 3),
+                    detected_s=round(at(trip.detected_s), 3),
+                    safe_at_s=round(at(trip.safe_at_s), 3),
                     detector=trip.detector,
                     message=trip.message,
                 )
@@ -481,7 +485,7 @@ class Session:
                 FaultSummary(
                     kind=f.kind,
                     cell=f.where,
-                    at_s=f.at_s,
+                    at_s=round(at(f.at_s), 3),
                     detected_s=None,
                     safe_at_s=None,
                     detector=None,
@@ -558,6 +562,7 @@ class _Run:
             ]
             for line in unfit or [f"every cell fits ({len(s.fit)})"]:
                 s._event(self.session_id, "fit", line)
+        sup.start_program()  # the session limit and the faults count from here
         s.started_s = self.next_tick = clock.now()
         self.tick = 0  # program ticks done (a paused tick does not count)
         self.n_ticks = len(s.table)
@@ -604,6 +609,7 @@ class _Run:
         if s.control.paused != self.paused:
             self.paused = s.control.paused
             s._event(self.session_id, "pause" if self.paused else "resume", "")
+            s.session_time.mark(self.clock.now() - self.sup.start_s, self.tick * s.dt_s, self.paused)
             s.pressure_ctl.vent_all()
 
     def enter_tick(self) -> None:

@@ -98,8 +98,8 @@ def fault_onset_s(summary: dict[str, Any] | None, events: list[dict[str, Any]]) 
     faults = [f for f in (summary or {}).get("faults") or [] if f.get("detected_s") is not None]
     latched = [e["t_s"] for e in events if e["kind"] == "fault"]
     if faults and latched:
-        # the summary's fault times run on the massager's clock (pauses included), the samples on
-        # session time: the fault event, recorded in session time as it latched, places the onset
+        # a summary stored before fault times were in session time has them on the massager's
+        # clock (pauses included): the fault event, recorded in session time, places the onset
         first = min(faults, key=lambda f: f["detected_s"])
         onset = first["at_s"] if first.get("at_s") is not None else first["detected_s"]
         return max(0.0, min(latched) - (first["detected_s"] - onset))

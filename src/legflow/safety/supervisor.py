@@ -38,13 +38,18 @@ from legflow.safety.limits import Limits
 SHARED_LOSS = {"pressure_decay", "no_pressure_rise", "garment_off"}
 
 
+#: Seconds past the session limit that a program's last tick may still come (it is due at the
+#: limit itself; a real clock's tick runs a little late): far below any exposure that matters.
+TIME_LIMIT_GRACE_s = 0.5
+
 #: Trips that are no fault: the user's stops and the session's time limit.
 STOPS = frozenset({"emergency_stop", "stop", "time_limit"})
 
 
 @dataclass
 class Trip:
-    """Why the safe state was entered, and when (session seconds)."""
+    """Why the safe state was entered, and when: seconds on the massager's clock from the
+    program's start (`Supervisor.start_program`), pauses included."""
 
     detector: str  # over_pressure, no_pressure_rise, ..., emergency_stop, time_limit
     where: str | None  # a cell or a leg
@@ -66,7 +71,9 @@ class Supervisor(Massager):
         self.limits = limits
         self._clock = clock
         self._lock = threading.RLock()
+        #: Where its times and the session limit count from: its creation, then the program's start.
         self.start_s = clock.now()
+        self._program_started = False
         self.trip: Trip | None = None
         self.trips: list[Trip] = []
         self.cell_names = self.profile.cell_names()
@@ -158,8 +165,22 @@ class Supervisor(Massager):
                 self._follow_vent(sensors)
             return sensors
 
+    def start_program(self) -> None:
+        """The program starts now: the session limit and the trips' times count from here (a fit
+        check or a prompt before it does not use up the limit). Only the first call counts, so
+        nothing can move the start later and stretch the limit."""
+        with self._lock:
+            if self._program_started:
+                return
+            self._program_started = True
+            self.start_s = self._clock.now()
+            self._massager.start_program()
+
     def apply(self, commands: Commands) -> None:
         with self._lock:
+            now = self._clock.now()
+            if not self.latched and self._over_time(now, commands):
+                self._time_up(now)
             if self.latched:
                 safe = Commands.idle(self.n_legs, self.n_cells)
                 safe.heartbeat = commands.heartbeat
@@ -168,7 +189,7 @@ class Supervisor(Massager):
                 self._commands = self._clamp(commands)
                 self._note_overrides(commands, self._commands)
                 self._massager.apply(self._commands)
-            self._last_heartbeat_s = self._clock.now()
+            self._last_heartbeat_s = now
 
     def take_overrides(self) -> list[str]:
         """What the limits kept an actuator from doing since the last call, one line each (``rollers
@@ -278,8 +299,18 @@ class Supervisor(Massager):
             name, leg, message = found
             self._latch(name, self.profile.legs[leg], message, now)
             return
-        if now - self.start_s > self._session_limit_s:
-            self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
+        if self._over_time(now, self._commands):  # also an engine that went quiet with a cell held
+            self._time_up(now)
+
+    def _over_time(self, now: float, commands: Commands) -> bool:
+        """The session limit: elapsed time from the program's start, pauses included. Past it, only
+        venting is allowed, so a program as long as the limit ends as it vents. TIME_LIMIT_GRACE_s
+        takes its last tick (at the limit itself, late by the real clock's scheduling)."""
+        over_s = now - self.start_s - self._session_limit_s
+        return over_s > TIME_LIMIT_GRACE_s and not commands.is_idle()
+
+    def _time_up(self, now: float) -> None:
+        self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
     def _follow_vent(self, sensors: Sensors) -> None:
         """While the safe state vents, name the stuck-open inlet by the cell its manifold follows

@@ -14,7 +14,8 @@ cell (except a kink), cross-talk between cells through the limb other than the l
 pump pulsation, a heater pad lifting off the skin when the garment comes off, motor inductance and
 gearbox backlash.
 
-Times: `Sensors.t_s` and `failsafe_at_s` are clock times; `FaultSpec.at_s` counts from creation.
+Times: `Sensors.t_s` and `failsafe_at_s` are clock times; `FaultSpec.at_s` counts from creation,
+then from the program's start once `start_program` is called.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ class SimulatedMassager(Massager):
         self._worn = np.ones(nc)  # 1 where the garment is on a leg, 0 where it was taken off
         self._limb_change_m3 = np.zeros(nc)
         self._next_limb_s = self.created_at_s + limb.step_s if limb is not None else math.inf
+        #: Where an injected fault's `at_s` counts from: the massager's creation, then the program's
+        #: start (`start_program`).
+        self._fault_origin_s = self.created_at_s
         self._faults = sorted(
             ((self.created_at_s + f.at_s, f.kind, self._where(f)) for f in faults), key=lambda e: e[0]
         )
@@ -174,6 +178,13 @@ class SimulatedMassager(Massager):
         self._relay_open = False
         self._armed = False
         self.failsafe_at_s = self.failsafe_reason = None
+
+    def start_program(self) -> None:
+        """Faults still to come count from now: ``@60`` is a minute into the program, however long
+        the user took to start it. Those already injected (``@0``, worn from the start) stay."""
+        now = self._clock.now()
+        shift, self._fault_origin_s = now - self._fault_origin_s, now
+        self._faults = [(t_s + shift, kind, k) for t_s, kind, k in self._faults]
 
     def true_maxima(self) -> tuple[np.ndarray, np.ndarray]:
         self._sync()
@@ -432,7 +443,7 @@ class SimulatedMassager(Massager):
             where = self._names[k] if k < self.n_cells else self.profile.legs[k - self.n_cells]
         else:
             where = "" if k < 0 else self._names[k] if kind in CELL_FAULTS else self.profile.legs[k]
-        self.applied_faults.append((t_s, FaultSpec(kind, t_s - self.created_at_s, where or None)))
+        self.applied_faults.append((t_s, FaultSpec(kind, t_s - self._fault_origin_s, where or None)))
 
 
 def _sensors(
