@@ -19,7 +19,7 @@ from legflow.twin.metrics import cycle_metrics, session_metrics
 from legflow.twin.protocol import WHOLE_SEGMENT_COVERAGE, Phase, schedule, segment_pressures
 from legflow.twin.solver import PARALLEL_MIN_LEGS, Trace, advance, observe, rhs, simulate, step_in_place
 from legflow.twin.subject import COMPARTMENT_NAMES
-from legflow.twin.validate import CASES_FILE, load_cases, run_validation
+from legflow.twin.validate import CASES_FILE, load_cases, measure_case, range_check, run_validation
 
 VARIANTS = ("adult", "small_leg", "large_leg", "oedema", "venous_insufficiency", "older_adult")
 DT = 0.05
@@ -532,3 +532,41 @@ def test_the_solver_steps_every_state_that_feeds_back_in_its_linear_solve():
     block = solver._N_DYN  # the model's N_DYNAMIC
     assert not jac[:, block:].any()  # the states outside the block feed nothing back
     assert all(jac[:, j].any() for j in range(block))  # and every state inside does
+
+
+def test_each_miss_is_tried_at_both_ends_of_every_parameters_range(validation_rows):
+    """A miss carries the check of whether some parameter within its physiological range would pass
+    it (each at its low and its high end, one at a time); a pass carries none."""
+    adult = load_subject("adult")
+    ends = sum((low != adult.value(p)) + (high != adult.value(p)) for p, (low, high, _) in adult.ranges)
+    for row in validation_rows:
+        if row.passed:
+            assert row.within_ranges is None
+            continue
+        check = row.within_ranges
+        assert check is not None and check.probes == ends
+        assert all(p.passed for p in check.passing)
+        assert check.closest is not None and check.closest.distance is not None and check.closest.distance > 0
+        assert row.as_dict()["within_ranges"]["text"] == check.text()
+
+
+def test_a_range_end_that_passes_a_case_is_named():
+    """Against a case whose published value is what the model gives with a higher resting blood
+    flow (the top of that parameter's range), the default misses and the check names that end."""
+    case = next(c for c in load_cases() if c["id"] == "resting_femoral_flow")
+    flow = "circulation.resting_limb_blood_flow_mL_per_min_per_100mL"
+    adult = load_subject("adult")
+    low, high, _ = adult.range(flow)
+    micro = [f"{s}.microvascular_resistance_mmHg_s_per_mL" for s in ("foot", "calf", "thigh")]
+    # the flow itself only derives the microvascular resistances: move the foot's to its low end
+    moved = load_subject("adult", foot__microvascular_resistance_mmHg_s_per_mL=adult.range(micro[0])[0])
+    target = measure_case(case, moved, "supine").value
+    narrow = {**case, "value_mL_per_min": target, "tolerance_abs": 0.5}
+    assert not measure_case(narrow, adult, "supine").passed
+    check = range_check(narrow, adult, "supine")
+    assert (micro[0], "low") in {(p.path, p.end) for p in check.passing}
+    assert (
+        "passes within the ranges with foot.microvascular_resistance_mmHg_s_per_mL at its low end"
+        in check.text()
+    )
+    assert low < adult.value(flow) < high

@@ -102,3 +102,61 @@ def test_no_cohort_gives_no_span(cli):
 def test_bad_input_is_one_line(cli, args, message):
     result = cli("twin", "params", *args)
     assert result.code != 0 and message in result.err
+
+
+@pytest.mark.parametrize("name", available_subjects())
+def test_every_parameter_has_a_sourced_range_holding_its_value(name):
+    rows = parameter_rows(load_subject(name))
+    assert all(row.range_source and row.range_kind in ("cited", "derived", "assumed") for row in rows)
+    assert [row.path for row in rows if not row.within_range] == []
+
+
+def test_a_value_outside_its_range_is_flagged_and_a_scaled_set_scales_its_ranges():
+    adult, large = load_subject("adult"), load_subject("large_leg")
+    path = "calf.venous_compliance_mL_per_mmHg"
+    low, high, _ = adult.range(path)
+    assert large.range(path)[:2] == pytest.approx((1.4 * low, 1.4 * high))
+    resistance = "thigh.venous_resistance_mmHg_s_per_mL"
+    assert large.range(resistance)[:2] == pytest.approx(tuple(x / 1.4 for x in adult.range(resistance)[:2]))
+    stiff = load_subject("adult", calf__venous_compliance_mL_per_mmHg=high * 2)
+    row = next(r for r in parameter_rows(stiff) if r.path == path)
+    assert row.within_range is False and (row.low, row.high) == (low, high)
+
+
+def test_the_cli_shows_each_range_and_says_when_every_value_is_within(cli):
+    result = cli("twin", "params", "--n", "0")
+    assert result.code == 0, result.err
+    low, high, source = load_subject("adult").range("calf.venous_resistance_mmHg_s_per_mL")
+    assert f"range {low:.4g} – {high:.4g} mmHg·s/mL (derived): {source}" in result.out
+    assert "every value within its range" in result.out
+    report = json.loads(cli("twin", "params", "--json", "--n", "0").out)
+    assert all(p["within_range"] for p in report["parameters"]) and report["range_counts"]["none"] == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('{ value = 1.0, source = "s", range = [0.5, 2.0] }', "range and its source together"),
+        (
+            '{ value = 1.0, source = "s", range = [2.0, 0.5], range_source = "r" }',
+            "low end above its high end",
+        ),
+        ('{ value = 1.0, source = "s", range = [0.5], range_source = "r" }', "two numbers"),
+    ],
+)
+def test_a_malformed_range_names_the_file_and_the_parameter(tmp_path, monkeypatch, entry, message):
+    from legflow.twin import subject as subject_module
+    from legflow.twin.subject import TwinParameterError
+
+    (tmp_path / "odd.toml").write_text(
+        f'name = "odd"\nbase = "adult"\n[calf]\nlength_cm = {entry}\n', encoding="utf-8"
+    )
+    real = subject_module.PARAMETER_DIR
+    monkeypatch.setattr(subject_module, "PARAMETER_DIR", tmp_path)
+    for stem in ("adult",):
+        (tmp_path / f"{stem}.toml").write_text(
+            (real / f"{stem}.toml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    with pytest.raises(TwinParameterError, match=message) as raised:
+        load_subject("odd")
+    assert "odd.toml" in str(raised.value) and "calf.length_cm" in str(raised.value)

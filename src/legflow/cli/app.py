@@ -652,7 +652,7 @@ def twin_params(
     values or assumed, the source itself, and the span a cohort gives it (as `twin validate` and
     trials run it)."""
     from legflow.trials.cohorts import load_cohort
-    from legflow.twin.params import kind_counts, parameter_rows
+    from legflow.twin.params import kind_counts, parameter_rows, range_kind_counts
     from legflow.twin.subject import load_subject
 
     if n < 0:
@@ -667,6 +667,7 @@ def twin_params(
         out = {
             "subject": base.name,
             "counts": counts,
+            "range_counts": range_kind_counts(rows),
             "cohort": spread,
             "parameters": [r.as_dict() for r in rows],
         }
@@ -682,8 +683,24 @@ def twin_params(
         span = f"   {cohort}: {row.cohort_low:.4g} – {row.cohort_high:.4g}" if group else ""
         print(f"  {leaf} = {row.value:.5g} {row.unit}   ({row.kind}){span}")
         print(f"      {row.source}")
+        if row.low is None:
+            print("      range: none given")
+        else:
+            outside = "" if row.within_range else "   OUTSIDE its range"
+            span = f"{row.low:.4g} – {row.high:.4g} {row.unit}"
+            print(f"      range {span} ({row.range_kind}){outside}: {row.range_source}")
     summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
     print(f"\n{len(rows)} parameters: {summary}")
+    ranges = range_kind_counts(rows)
+    out_of_range = [r.path for r in rows if r.within_range is False]
+    print(
+        f"ranges: {', '.join(f'{count} {kind}' for kind, count in ranges.items() if count)}; "
+        + (
+            f"outside their range: {', '.join(out_of_range)}"
+            if out_of_range
+            else "every value within its range"
+        )
+    )
     if group:
         print(f"span over {n} subjects of {cohort} (base {group.base}, seed {seed})")
 

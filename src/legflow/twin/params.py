@@ -1,6 +1,6 @@
 """Every parameter of a leg's set, as a reader checks it: value, unit, the kind of its source
-(cited, derived from cited values, or assumed) and the source itself, and the span a virtual cohort
-gives it in the validation and trial runs.
+(cited, derived from cited values, or assumed) and the source itself, its physiological range with
+that range's source, and the span a virtual cohort gives it in the validation and trial runs.
 
 The kind is read from the source line of the parameter file (``derived: ...``, ``assumed: ...``; a
 ``weak:`` source is an assumption too), so the files stay the one owner of every citation.
@@ -58,9 +58,24 @@ class ParameterRow:
     source: str
     cohort_low: float | None = None
     cohort_high: float | None = None
+    #: The physiological range (`Subject.range`), its source and the kind of that source.
+    low: float | None = None
+    high: float | None = None
+    range_source: str | None = None
+
+    @property
+    def range_kind(self) -> SourceKind | None:
+        return None if self.range_source is None else source_kind(self.range_source)
+
+    @property
+    def within_range(self) -> bool | None:
+        """Whether the value lies in its range (None: no range given)."""
+        if self.low is None or self.high is None:
+            return None
+        return self.low <= self.value <= self.high
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "range_kind": self.range_kind, "within_range": self.within_range}
 
 
 def parameter_paths(subject: Subject) -> list[str]:
@@ -80,8 +95,19 @@ def parameter_rows(subject: Subject, cohort: list[Subject] | None = None) -> lis
             values = [each.value(path) for each in cohort]
             span = (min(values), max(values))
         leaf = path.split(".")[1]
+        low, high, range_source = subject.range(path) or (None, None, None)
         rows.append(
-            ParameterRow(path, subject.value(path), unit_of(leaf), source_kind(source), source, *span)
+            ParameterRow(
+                path,
+                subject.value(path),
+                unit_of(leaf),
+                source_kind(source),
+                source,
+                *span,
+                low=low,
+                high=high,
+                range_source=range_source,
+            )
         )
     return rows
 
@@ -89,3 +115,10 @@ def parameter_rows(subject: Subject, cohort: list[Subject] | None = None) -> lis
 def kind_counts(rows: list[ParameterRow]) -> dict[str, int]:
     """How many parameters each kind of source has (every kind listed, 0 where none)."""
     return {kind: sum(row.kind == kind for row in rows) for kind in SOURCE_KINDS}
+
+
+def range_kind_counts(rows: list[ParameterRow]) -> dict[str, int]:
+    """How many ranges each kind of source has, and how many parameters give none."""
+    counts: dict[str, int] = {kind: sum(row.range_kind == kind for row in rows) for kind in SOURCE_KINDS}
+    counts["none"] = sum(row.range_kind is None for row in rows)
+    return counts

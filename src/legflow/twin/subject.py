@@ -1,9 +1,11 @@
 """Subjects: cited parameter sets for one leg, loaded from ``parameters/*.toml``.
 
-A parameter file holds, for every leaf, ``{ value = ..., source = "..." }``. A variant names a
-``base`` file and overrides some leaves; it may also give a ``volume_scale`` that scales every
-extensive segment parameter (volumes and compliances × s, resistances ÷ s). A subject is a parameter
-set plus keyword overrides, so a virtual cohort is a list of subjects::
+A parameter file holds, for every leaf, ``{ value = ..., source = "...", range = [low, high],
+range_source = "..." }``: the value with its citation, and the span the leaf takes in the population
+the set stands for, with that span's own citation. A variant names a ``base`` file and overrides
+some leaves (with their own range, or the base's); it may also give a ``volume_scale`` that scales
+every extensive segment parameter, value and range (volumes and compliances × s, resistances ÷ s).
+A subject is a parameter set plus keyword overrides, so a virtual cohort is a list of subjects::
 
     adult = load_subject("adult")
     stiff = load_subject("adult", calf__venous_compliance_mL_per_mmHg=3.0)
@@ -168,6 +170,8 @@ class Subject(_Frozen):
     calf: Calf
     thigh: Segment
     sources: tuple[tuple[str, str], ...]
+    #: ``table.leaf`` → (low, high, the range's citation): the leaf's physiological range.
+    ranges: tuple[tuple[str, tuple[float, float, str]], ...] = ()
 
     @property
     def segments(self) -> tuple[Segment, Segment, Segment]:
@@ -186,6 +190,12 @@ class Subject(_Frozen):
         if found is None:
             raise TwinParameterError(_unknown(path, [p for p, _ in self.sources]))
         return found
+
+    def range(self, path: str) -> tuple[float, float, str] | None:
+        """The physiological range of ``table.leaf`` (low, high, its citation); None if its file
+        gives none."""
+        self.source(path)  # an unknown path is an error
+        return dict(self.ranges).get(path)
 
     def value(self, path: str) -> float:
         table, leaf = path.split(".")
@@ -226,7 +236,7 @@ def legs_label(legs: list[Subject]) -> str:
 
 def load_subject(name: str = "adult", **overrides: float) -> Subject:
     """Load a parameter set by name and apply ``table__leaf=value`` (or unique ``leaf=value``) overrides."""
-    values, sources, meta = _load_flat(name)
+    values, sources, ranges, meta = _load_flat(name)
     paths = list(values)
     for key, value in overrides.items():
         path = _resolve(key, paths)
@@ -243,6 +253,7 @@ def load_subject(name: str = "adult", **overrides: float) -> Subject:
                 "name": meta["name"],
                 "description": meta["description"],
                 "sources": tuple(sorted(sources.items())),
+                "ranges": tuple(sorted(ranges.items())),
                 **tables,
             }
         )
@@ -250,7 +261,10 @@ def load_subject(name: str = "adult", **overrides: float) -> Subject:
         raise TwinParameterError(f"parameter set {name!r}: {exc}") from exc
 
 
-def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+Range = tuple[float, float, str]
+
+
+def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, Range], dict[str, str]]:
     file = PARAMETER_DIR / f"{name}.toml"
     if not file.is_file():
         raise TwinParameterError(_unknown(name, available_subjects(), what="parameter set"))
@@ -258,18 +272,27 @@ def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, s
     meta = {"name": data.pop("name", name), "description": data.pop("description", "")}
     base = data.pop("base", None)
     scale = data.pop("volume_scale", None)
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    ranges: dict[str, Range] = {}
     if base is not None:
-        values, sources, _ = _load_flat(base)
-    else:
-        values, sources = {}, {}
+        values, sources, ranges, _ = _load_flat(base)
     if scale is not None:
         s = float(scale["value"])
         for seg in SEGMENT_NAMES:
             for leaf in EXTENSIVE + INVERSE_EXTENSIVE:
                 path = f"{seg}.{leaf}"
-                values[path] = values[path] * s if leaf in EXTENSIVE else values[path] / s
+                factor = s if leaf in EXTENSIVE else 1.0 / s
+                values[path] *= factor
                 op = "x" if leaf in EXTENSIVE else "/"
                 sources[path] = f"derived: {base} value {op} volume_scale {s} ({scale['source']})"
+                if path in ranges:
+                    low, high, _ = ranges[path]
+                    ranges[path] = (
+                        low * factor,
+                        high * factor,
+                        f"derived: {base} range {op} volume_scale {s}",
+                    )
     for table, leaves in data.items():
         if table not in _TABLES:
             raise TwinParameterError(f"{file.name}: {_unknown(table, list(_TABLES), what='table')}")
@@ -277,11 +300,31 @@ def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, s
             path = f"{table}.{leaf}"
             if leaf not in _TABLES[table].model_fields:
                 raise TwinParameterError(f"{file.name}: {_unknown(path, list(_known_paths()))}")
-            if not isinstance(entry, dict) or set(entry) != {"value", "source"}:
-                raise TwinParameterError(f"{file.name}: {path} must be {{ value = ..., source = ... }}")
+            if not isinstance(entry, dict) or set(entry) not in (ENTRY_KEYS, ENTRY_KEYS | RANGE_KEYS):
+                raise TwinParameterError(
+                    f"{file.name}: {path} must be {{ value = ..., source = ..., range = [low, high], "
+                    "range_source = ... }} (the range and its source together, or neither)"
+                )
             values[path] = float(entry["value"])
             sources[path] = str(entry["source"])
-    return values, sources, meta
+            if "range" in entry:
+                ranges[path] = _range(file.name, path, entry["range"], str(entry["range_source"]))
+    return values, sources, ranges, meta
+
+
+ENTRY_KEYS = frozenset({"value", "source"})
+RANGE_KEYS = frozenset({"range", "range_source"})
+
+
+def _range(file: str, path: str, span: object, source: str) -> Range:
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int | float) for x in span)):
+        raise TwinParameterError(f"{file}: {path}.range must be [low, high], two numbers")
+    low, high = float(span[0]), float(span[1])
+    if low > high:
+        raise TwinParameterError(
+            f"{file}: {path}.range [{low:g}, {high:g}] has its low end above its high end"
+        )
+    return low, high, source
 
 
 def _known_paths() -> list[str]:

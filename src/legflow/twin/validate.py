@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from legflow.twin.metrics import cycle_metrics
 from legflow.twin.model import POSTURES
 from legflow.twin.protocol import WHOLE_SEGMENT_COVERAGE, Phase, schedule
 from legflow.twin.solver import Trace, simulate
-from legflow.twin.subject import Subject, load_subject
+from legflow.twin.subject import Subject, TwinParameterError, load_subject
 
 CASES_FILE = Path(__file__).parent / "validation.toml"
 
@@ -54,6 +54,8 @@ class ValidationRow:
     passed: bool
     #: A further condition of the case, scored with it ("the rise is monotone and saturating").
     also: str | None = None
+    #: For a miss: the case again with each parameter at each end of its physiological range.
+    within_ranges: RangeCheck | None = None
 
     @property
     def verdict(self) -> str:
@@ -73,6 +75,60 @@ class ValidationRow:
             "tolerance": self.tolerance,
             **({"also": self.also} if self.also else {}),
             "pass": self.passed,
+            **({"within_ranges": self.within_ranges.as_dict()} if self.within_ranges else {}),
+        }
+
+
+@dataclass(frozen=True)
+class RangeProbe:
+    """A case run with one parameter moved to one end of its physiological range."""
+
+    path: str
+    end: str  # "low" or "high"
+    value: float
+    passed: bool
+    #: How far the model's value lies from the published one, in tolerances (≤ 1: within); None
+    #: for a qualitative case.
+    distance: float | None
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RangeCheck:
+    """Whether a missed case could pass with its parameters anywhere in their physiological ranges,
+    tried one at a time at each end (`range_check`). A miss that no range end turns into a pass
+    needs a value outside a cited range, or a model change; one that some end passes is reported
+    with that parameter, which is not moved to pass it."""
+
+    probes: int
+    failed: int  # probes whose run did not finish (the solver gave up)
+    passing: tuple[RangeProbe, ...]
+    closest: RangeProbe | None
+
+    def text(self) -> str:
+        done = f"{self.probes} runs, one parameter at a time at each end of its range"
+        if self.passing:
+            names = ", ".join(f"{p.path} at its {p.end} end ({p.value:.4g}): {p.text}" for p in self.passing)
+            return f"passes within the ranges with {names} ({done})"
+        closest = self.closest
+        if closest is None:
+            return f"no run within the ranges finished ({done})"
+        far = "" if closest.distance is None else f", {closest.distance:.1f} tolerances off"
+        return (
+            f"no single parameter within its range passes ({done}); closest: {closest.path} at its "
+            f"{closest.end} end ({closest.value:.4g}): {closest.text}{far}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "probes": self.probes,
+            "failed": self.failed,
+            "passing": [p.as_dict() for p in self.passing],
+            "closest": self.closest.as_dict() if self.closest else None,
+            "text": self.text(),
         }
 
 
@@ -122,12 +178,53 @@ def measure_case(case: dict[str, Any], subject: Subject, posture: str) -> Measur
     return Measured(None, False, "no runner") if runner is None else runner(case, subject, posture)
 
 
-def run_validation() -> list[ValidationRow]:
-    """One row per case of ``validation.toml``, in file order."""
+def distance(case: dict[str, Any], model: Any) -> float | None:
+    """How far a model value lies from the case's published one, in tolerances (the largest over a
+    list); None for a qualitative case or a value that is not a number."""
+    value, _ = published(case)
+    numbers = model if isinstance(model, list) else [model]
+    targets = value if isinstance(value, list) else [value]
+    if "expect" in case or not all(isinstance(x, int | float) for x in numbers):
+        return None
+    if "tolerance_rel" in case:
+        return max(
+            abs(x - v) / (case["tolerance_rel"] * abs(v)) for x, v in zip(numbers, targets, strict=True)
+        )
+    return max(abs(x - v) / case["tolerance_abs"] for x, v in zip(numbers, targets, strict=True))
+
+
+def range_check(case: dict[str, Any], subject: Subject, posture: str) -> RangeCheck:
+    """Run ``case`` again with each parameter of ``subject`` that has a physiological range at the
+    low and at the high end of it, one at a time (the others at their values)."""
+    probes: list[RangeProbe] = []
+    failed = 0
+    for path, (low, high, _) in subject.ranges:
+        for end, at in (("low", low), ("high", high)):
+            if at == subject.value(path):
+                continue
+            moved = load_subject(subject.name, **{path.replace(".", "__"): at})
+            try:
+                found = measure_case(case, moved, posture)
+            except (RuntimeError, TwinParameterError):  # the solver gave up; a value its model refuses
+                failed += 1
+                continue
+            probes.append(
+                RangeProbe(path, end, at, bool(found.passed), distance(case, found.value), found.text)
+            )
+    passing = tuple(p for p in probes if p.passed)
+    scored = [p for p in probes if p.distance is not None]
+    closest = min(scored, key=lambda p: p.distance or 0.0) if scored else None
+    return RangeCheck(len(probes) + failed, failed, passing, closest)
+
+
+def run_validation(ranges: bool = True) -> list[ValidationRow]:
+    """One row per case of ``validation.toml``, in file order; ``ranges``: each miss also runs
+    `range_check`."""
     rows = []
     for case in load_cases():
         name, posture = subject_and_posture(case)
-        found = measure_case(case, load_subject(name), posture)
+        subject = load_subject(name)
+        found = measure_case(case, subject, posture)
         value, unit = published(case)
         rows.append(
             ValidationRow(
@@ -143,6 +240,7 @@ def run_validation() -> list[ValidationRow]:
                 model_text=found.text,
                 passed=bool(found.passed),
                 also=case.get("also"),
+                within_ranges=range_check(case, subject, posture) if ranges and not found.passed else None,
             )
         )
     return rows
@@ -160,7 +258,11 @@ def format_table(rows: list[ValidationRow], cohort: dict[str, str] | None = None
         body = [(*line, cohort.get(r.id, "")) for line, r in zip(body, rows, strict=True)]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     table = [" | ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)) for line in [head, *body]]
-    return "\n".join([*table, "", "measures:", *(f"  {r.id}: {r.measure}" for r in rows)])
+    checks = [f"  {r.id}: {r.within_ranges.text()}" for r in rows if r.within_ranges]
+    ranges = ["", "misses within the parameters' physiological ranges (legflow twin params):", *checks]
+    return "\n".join(
+        [*table, "", "measures:", *(f"  {r.id}: {r.measure}" for r in rows), *(ranges if checks else [])]
+    )
 
 
 def published_text(row: ValidationRow) -> str:
