@@ -170,3 +170,40 @@ def test_a_program_as_long_as_the_session_limit_completes():
     summary = session.run()
     assert summary["status"] == "completed", sup.trips
     assert summary["duration_s"] == pytest.approx(120.0) and summary["vented_at_s"] is not None
+
+
+def _stalled_session(stall_at_s: float, stall_s: float, faults: list[FaultSpec]):
+    """The host running the session freezes for `stall_s` at `stall_at_s` of session time."""
+    profile = load_profile("reference")
+    clock = VirtualClock()
+    twin = leg_twin(profile)
+    sup = Supervisor(SimulatedMassager(profile, clock, faults=faults, limb=twin), DEFAULT_LIMITS, clock)
+    session = Session(
+        exercise_program(profile, 2.0, heat_C=None), "exercise", sup, clock, injected=faults, twin=twin
+    )
+    stalled: list[float] = []
+
+    def freeze(state) -> None:
+        if not stalled and state.t_s >= stall_at_s:
+            stalled.append(state.t_s)
+            clock.advance(stall_s)
+
+    return session.run(on_update=freeze, update_every_s=0.1)
+
+
+def test_a_frozen_host_is_a_stall_of_session_time_and_its_watchdog_fault_sits_where_it_ended():
+    """Frozen for 1 s the host sends no heartbeat, and the device vents on its watchdog: the fault is
+    placed at the session time the loop stopped at, within the session, not a second after its end."""
+    summary = _stalled_session(20.0, 1.0, [])
+    (fault,) = summary["faults"]
+    assert fault["detector"] == "device" and "watchdog" in fault["message"]
+    assert fault["safe_at_s"] == pytest.approx(20.0, abs=0.15)
+    assert fault["detected_s"] - 0.025 <= summary["duration_s"] <= summary["vented_at_s"]  # a tick at most
+
+
+def test_a_stall_holds_session_time_so_a_later_fault_comes_that_much_earlier_in_it():
+    """A 0.3 s stall (under the watchdog) at 20 s, then a leak 60 s after the start on the clock: at
+    59.7 s of session time."""
+    summary = _stalled_session(20.0, 0.3, [FaultSpec("leak", 60.0, "left.calf")])
+    (fault,) = summary["faults"]
+    assert fault["kind"] == "leak" and fault["at_s"] == pytest.approx(59.7, abs=0.05)

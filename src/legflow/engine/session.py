@@ -588,11 +588,15 @@ class _Run:
     # -- the steps of a tick -----------------------------------------------------------------
     def wait_for_tick(self) -> None:
         """Scheduling: sleep until this tick is due; a late tick moves the schedule on."""
-        clock = self.clock
+        clock, s = self.clock, self.session
         clock.sleep_until(self.next_tick)
-        if self.session.lateness_log is not None:
-            self.session.lateness_log.append(clock.now() - self.next_tick)
-        self.next_tick = max(self.next_tick + self.session.dt_s, clock.now())
+        now = clock.now()
+        if s.lateness_log is not None:
+            s.lateness_log.append(now - self.next_tick)
+        if now - self.next_tick > s.dt_s:  # a stall: the program's clock stood still meanwhile
+            origin = self.sup.start_s
+            s.session_time.stall(self.next_tick - origin, now - origin, self.tick * s.dt_s, self.paused)
+        self.next_tick = max(self.next_tick + s.dt_s, now)
 
     def sense(self) -> None:
         """Read the sensors through the supervisor, and track their peaks."""

@@ -78,8 +78,8 @@ class FaultSummary(_Block):
     cell: str | None = Field(description="the cell or leg where the supervisor found it (or was told of it)")
     at_s: float = Field(
         description="when it came: the injection time, else when it was found (session seconds, as "
-        "duration_s and the events: they stand still while paused, and a moment during a pause is "
-        "placed at its start)"
+        "duration_s and the events: they stand still while paused or while the loop stalls, and a moment "
+        "during a pause or a stall is placed at its start)"
     )
     detected_s: float | None = Field(
         description="when the supervisor found it (the same clock); null if never"

@@ -1,7 +1,8 @@
 """Session time: the program's seconds, which stand still while the user pauses.
 
-The massager's clock runs on through a pause, and the supervisor's trips and the simulator's
-injected faults count on it from the program's start. The summary speaks session time, as its
+The massager's clock runs on through a pause (and through a stall of the loop, when its host
+froze), and the supervisor's trips and the simulator's injected faults count on it from the
+program's start. The summary speaks session time, as its
 `duration_s` and its events do; `SessionTime` maps one onto the other.
 """
 
@@ -22,6 +23,12 @@ class SessionTime:
         """The session paused (or resumed) at `elapsed_s` on the clock, at `session_s`."""
         self._elapsed_s.append(elapsed_s)
         self._marks.append((session_s, paused))
+
+    def stall(self, from_s: float, to_s: float, session_s: float, paused: bool) -> None:
+        """The loop ran no tick from ``from_s`` to ``to_s`` on the clock (a host that froze, a tick
+        late by more than one): the program's clock stood still at ``session_s`` meanwhile."""
+        self.mark(from_s, session_s, True)
+        self.mark(to_s, session_s, paused)
 
     def of(self, elapsed_s: float) -> float:
         """The session time at `elapsed_s` on the clock: a moment during a pause is placed at the
