@@ -107,6 +107,17 @@ def test_compose_respects_the_users_screening(cli, tmp_path):
     assert result.code == 0 and "pressure_mmHg = [40.0]" in result.out
 
 
+def test_answers_on_the_command_line_never_loosen_a_stored_screening(cli):
+    """Bob's stored screening says anticoagulants: answers of "nothing" given to `check` add
+    nothing, and his limit of 40 mmHg still refuses a firm squeeze."""
+    answers = HERE / "answers"
+    assert cli("screen", "--answers", str(answers / "anticoagulants.toml"), "--profile", "bob").code == 0
+    firm = "recovery"  # squeezes over 40 mmHg
+    assert cli("check", "--user", "bob", firm).code == 2
+    result = cli("check", "--user", "bob", "--answers", str(answers / "none.toml"), firm)
+    assert result.code == 2 and "anticoagulants" in result.out + result.err
+
+
 def test_compose_refuses_bad_choices_with_one_line(cli):
     for args in (["--goal", "fly"], ["--zones", "elbow"], ["--intensity", "9"]):
         base = {"--goal": "recovery", "--zones": "calf", "--intensity": "3"}

@@ -55,7 +55,12 @@ ProfileOpt = Annotated[
 ]
 UserOpt = Annotated[str, typer.Option("--user", help="Whose screening limits apply.", callback=user_name)]
 AnswersOpt = Annotated[
-    Path | None, typer.Option("--answers", help="Apply screening answers from a TOML file instead.")
+    Path | None,
+    typer.Option(
+        "--answers",
+        help="Also apply screening answers from a TOML file (on top of the user's stored screening: "
+        "only tighter).",
+    ),
 ]
 SubjectOpt = Annotated[
     str, typer.Option("--subject", help="Leg twin parameter set: adult, small_leg, oedema, ...")
@@ -64,9 +69,10 @@ PostureOpt = Annotated[str, typer.Option("--posture", help="supine, seated or st
 
 
 def _limits(user: str, answers: Path | None) -> Limits:
-    if answers is not None:
-        return decide(load_answers_file(answers))[0]
-    return user_limits(user)
+    """The user's limits; answers given on the command line tighten them further, never loosen
+    what the user's stored screening set."""
+    stored = user_limits(user)
+    return stored if answers is None else decide(load_answers_file(answers), base=stored)[0]
 
 
 @app.command()
