@@ -111,7 +111,7 @@ def test_answers_on_the_command_line_never_loosen_a_stored_screening(cli):
     """Bob's stored screening says anticoagulants: answers of "nothing" given to `check` add
     nothing, and his limit of 40 mmHg still refuses a firm squeeze."""
     answers = HERE / "answers"
-    assert cli("screen", "--answers", str(answers / "anticoagulants.toml"), "--profile", "bob").code == 0
+    assert cli("screen", "--answers", str(answers / "anticoagulants.toml"), "--user", "bob").code == 0
     firm = "recovery"  # squeezes over 40 mmHg
     assert cli("check", "--user", "bob", firm).code == 2
     result = cli("check", "--user", "bob", "--answers", str(answers / "none.toml"), firm)

@@ -167,7 +167,7 @@ def test_a_user_name_follows_one_rule_for_the_cli_and_the_dashboard(capsys, monk
     names (non-ASCII, a leading '_', any length) that it could not open."""
     answers = tmp_path / "answers.toml"
     answers.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in HEALTHY.items()))
-    refused = run_cli(capsys, monkeypatch, "screen", "--answers", str(answers), "--profile", name)
+    refused = run_cli(capsys, monkeypatch, "screen", "--answers", str(answers), "--user", name)
     assert refused.code != 0 and "a user name is 1-48" in refused.err
     with pytest.raises(ProfileError, match="a user name is 1-48"):
         check_user_name(name)
@@ -203,7 +203,7 @@ def test_a_damaged_stored_screening_is_a_clear_error_that_names_no_folder():
         assert says in str(caught.value) and str(path.parent) not in str(caught.value)
     assert str(caught.value).count("\n") == 0
     path.write_text("age = [")
-    with pytest.raises(ScreeningError, match="answer it again: legflow screen --profile carol"):
+    with pytest.raises(ScreeningError, match="answer it again: legflow screen --user carol"):
         stored_answers("carol")
 
 

@@ -188,12 +188,17 @@ def screen(
     answers: Annotated[
         Path | None, typer.Option("--answers", help="Answers as TOML, for scripted use.")
     ] = None,
-    profile: Annotated[
-        str, typer.Option("--profile", help="Store under this user profile name.")
+    user: Annotated[
+        str,
+        typer.Option(
+            "--user",
+            "--profile",
+            help="Whose screening this is, as every other command's --user (--profile: its old name).",
+        ),
     ] = DEFAULT_USER,
 ) -> None:
-    """Health screening: questions → block / limit / warn decisions, stored with your profile."""
-    check_user_name(profile)  # before any question: the answers must have somewhere to go
+    """Health screening: questions → block / limit / warn decisions, stored under the user."""
+    check_user_name(user)  # before any question: the answers must have somewhere to go
     if answers is not None:
         given: Answers = load_answers_file(answers)
     else:
@@ -201,8 +206,8 @@ def screen(
             raise LegflowError("screening needs answers: run it in a terminal, or pass --answers FILE.toml")
         given = parse_answers({q.id: _ask(q) for q in QUESTIONS}, "answers")
     limits, decisions = decide(given)
-    path = save_answers(given, profile)
-    table = Table(title=as_text(f"Screening for '{profile}'"), title_justify="left")
+    path = save_answers(given, user)
+    table = Table(title=as_text(f"Screening for '{user}'"), title_justify="left")
     table.add_column("decision")
     table.add_column("why and what changes")
     style = {"block": "bold red", "block_zone": "red", "limit": "yellow", "warn": "cyan"}
@@ -211,7 +216,7 @@ def screen(
     if decisions:
         console.print(table)
     if limits.blocks:
-        console.print("[bold red]No session can start for this profile.[/]")
+        console.print("[bold red]No session can start for this user.[/]")
         if given.dvt_signs:
             console.print("[bold red]Seek medical care now: these can be signs of a deep vein thrombosis.[/]")
     elif not decisions:

@@ -161,7 +161,7 @@ def stored_answers(user: str = DEFAULT_USER) -> Answers | None:
     path = _profile_path(user)
     if not path.exists():
         if user != DEFAULT_USER:
-            raise ProfileError(f"no screening profile named '{user}'; run: legflow screen --profile {user}")
+            raise ProfileError(f"no screening profile named '{user}'; run: legflow screen --user {user}")
         return None
     # named as it sits in legflow's folder, not by its full path: the dashboard shows this too
     source = f"{path.parent.name}/{path.name}"
@@ -170,7 +170,7 @@ def stored_answers(user: str = DEFAULT_USER) -> Answers | None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScreeningError(
             f"{source}: the stored screening is damaged ({exc}); "
-            f"answer it again: legflow screen --profile {user}"
+            f"answer it again: legflow screen --user {user}"
         ) from None
     data.pop("screened_at", None)
     return parse_answers(data, source)

@@ -481,7 +481,7 @@ async function screeningView() {
     const items = answer.decisions.map((d) => el("li", { class: d.action.startsWith("block") ? "error" : "warn" },
       `${d.action.replace("_", " ")}: ${d.text}`));
     result.replaceChildren(
-      answer.blocked ? el("p", { class: "error big" }, "No session can start for this profile.") :
+      answer.blocked ? el("p", { class: "error big" }, "No session can start for this user.") :
         el("p", { class: "ok" }, answer.decisions.length ? "Sessions may run within these limits:" : "Nothing limits a session; the default limits apply."),
       el("ul", {}, items));
   };
