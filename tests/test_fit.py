@@ -160,6 +160,9 @@ def test_cells_the_users_limits_keep_under_the_test_pressure_are_not_filled():
     clock = VirtualClock()
     supervisor = Supervisor(SimulatedMassager(device, clock, limb=leg_twin(device)), limits, clock)
     result = fit_check(supervisor, clock)
-    assert [cell for cell, _ in result.skipped] == ["left.calf", "right.calf"]
-    assert "calf" not in {c.zone for c in result.cells} and result.ok
-    assert max(supervisor.true_maxima()[0][[2, 7]]) < 5.0  # never inflated
+    # a blocked calf stops the cells over its ends too (the ankle's and the knee's)
+    over_calf = [f"{leg}.{zone}" for leg in ("left", "right") for zone in ("ankle", "calf", "knee")]
+    assert [cell for cell, _ in result.skipped] == over_calf
+    assert not {"ankle", "calf", "knee"} & {c.zone for c in result.cells} and result.ok
+    skipped = [supervisor.cell_names.index(cell) for cell in over_calf]
+    assert max(supervisor.true_maxima()[0][skipped]) < 5.0  # never inflated

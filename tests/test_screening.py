@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -62,6 +63,24 @@ def test_severe_arterial_disease_blocks():
 def test_skin_infection_blocks_the_zone():
     limits, actions = screened(skin_problem_zones=["calf"])
     assert actions == ["block_zone"] and limits.blocked_zones == {"calf"} and not limits.blocks
+
+
+def test_a_calf_wound_refuses_a_program_on_the_cells_over_the_calfs_ends(tmp_path, capsys, monkeypatch):
+    """A knee-only squeeze on the reference device presses the top of the calf: refused for a calf
+    wound, with the part it presses; on the thigh alone it runs."""
+    answers = Path(__file__).parent / "answers" / "calf-wound.toml"
+    for zone, code in (("knee", 2), ("thigh", 0)):
+        program = tmp_path / f"{zone}.toml"
+        program.write_text(
+            f'[program]\nname = "{zone}"\ngoal = "circulation"\n\n[[phase]]\nname = "hold"\n'
+            f'duration_min = 2\n[phase.compression]\npattern = "hold"\nzones = ["{zone}"]\n'
+            "pressure_mmHg = 40\n",
+            encoding="utf-8",
+        )
+        result = run_cli(capsys, monkeypatch, "check", "--answers", str(answers), str(program))
+        assert result.code == code, result.out + result.err
+        if zone == "knee":
+            assert "the knee cells press part of the calf, which is blocked" in result.out + result.err
 
 
 def test_recent_fracture_blocks_the_zone():

@@ -533,6 +533,20 @@ def test_clamps_gas_into_a_full_or_blocked_cell_and_refused_actuators():
     )
 
 
+def test_a_blocked_calf_stops_every_cell_over_part_of_it_and_a_blocked_knee_only_its_own():
+    """The reference's ankle cell covers the bottom of the calf and its knee cell the top: a calf
+    wound may lie under either. The knee is a joint between two parts: blocking it stops its cell."""
+
+    def stopped(zone: str) -> set[str]:
+        _, _, sup = rig(DEFAULT_LIMITS.tighten("test", blocked_zones=[zone]))
+        return {name for name, limit in zip(sup.cell_names, sup.cell_limit_mmHg, strict=True) if limit == 0}
+
+    assert stopped("calf") == {
+        f"{leg}.{zone}" for leg in ("left", "right") for zone in ("ankle", "calf", "knee")
+    }
+    assert stopped("knee") == {"left.knee", "right.knee"}
+
+
 def test_heater_off_at_the_limit_and_after_thirty_minutes():
     clock, fake, sup = rig()
     fake.skin[:] = [42.0, 36.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 Leg = Literal["left", "right"]
@@ -53,6 +54,20 @@ ZONE_SEGMENTS: dict[str, tuple[str, ...]] = {
     "knee": ("calf_proximal", "thigh"),
     "thigh": ("thigh",),
 }
+
+
+#: Zones that are whole body parts: a cell covering any of their segments presses part of them (a
+#: calf wound is anywhere on the calf, so a cell over its ends presses it too). The ankle and the knee
+#: are joints between them, pressed by their own cells only.
+WHOLE_PARTS: tuple[str, ...] = ("foot", "calf", "thigh")
+
+
+def parts_covered(zone: str, segments: Iterable[str]) -> frozenset[str]:
+    """The body parts a cell of ``zone`` covering ``segments`` presses: its zone, and each whole part
+    one of the segments belongs to (the reference's knee cell, over the top of the calf and the
+    bottom of the thigh, presses part of both)."""
+    covered = set(segments)
+    return frozenset({zone} | {part for part in WHOLE_PARTS if covered & set(ZONE_SEGMENTS[part])})
 
 
 def distal_rank(zone: str) -> int:

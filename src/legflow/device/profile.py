@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from legflow.anatomy import CompressionZone, SoleZone
+from legflow.anatomy import CompressionZone, SoleZone, parts_covered
 from legflow.errors import ProfileError
 
 #: The leg twin's compartments (`legflow.twin.subject.COMPARTMENT_NAMES`, which a test holds to it):
@@ -35,6 +35,11 @@ class CellSpec(_Data):
     volume_mL: float = Field(gt=0)
     max_pressure_mmHg: float = Field(gt=0)
     covers: dict[TwinSegment, float]
+
+    def parts_pressed(self) -> frozenset[str]:
+        """The body parts this cell presses (`legflow.anatomy.parts_covered`): screening that blocks
+        one stops the cell."""
+        return parts_covered(self.zone, (s for s, fraction in self.covers.items() if fraction > 0.0))
 
 
 class RollerSpec(_Data):
@@ -72,6 +77,10 @@ class DeviceProfile(_Data):
             return None
         speed = min(1.0, duty) - max(0.0, back_pressure_mmHg) / self.pump_shutoff_mmHg
         return self.pump_free_flow_L_per_min * max(0.0, speed)
+
+    def parts_pressed(self, zone: str) -> frozenset[str]:
+        """The body parts the cells of ``zone`` press, together."""
+        return frozenset().union(*(c.parts_pressed() for c in self.cells_in_zone(zone)))
 
     def cells_in_zone(self, zone: str) -> list[CellSpec]:
         return [c for c in self.cells if c.zone == zone]

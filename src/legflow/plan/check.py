@@ -48,12 +48,14 @@ def _zone_findings(program: Program, profile: DeviceProfile, limits: Limits) -> 
                         )
                     )
                     continue
-                if zone in limits.blocked_zones:
+                for part in sorted(profile.parts_pressed(zone) & limits.blocked_zones):
+                    what = (
+                        f"the {zone} zone"
+                        if part == zone
+                        else f"the {zone} cells press part of the {part}, which"
+                    )
                     found.append(
-                        (
-                            (*at, "compression", "zones"),
-                            f"the {zone} zone is blocked ({limits.zone_reason(zone)})",
-                        )
+                        ((*at, "compression", "zones"), f"{what} is blocked ({limits.zone_reason(part)})")
                     )
                 limit, why = limits.pressure_limit_mmHg(zone)
                 device_max = min(cell.max_pressure_mmHg for cell in cells)

@@ -18,6 +18,7 @@ from numba import njit
 
 from legflow.clock import Clock
 from legflow.device.massager import ROLLER_ZONES, Commands, HEARTBEAT_TIMEOUT_s, Massager, Sensors
+from legflow.device.profile import CellSpec
 from legflow.safety.detectors import (
     CELL_DETECTORS,
     LEG_DETECTORS,
@@ -80,7 +81,7 @@ class Supervisor(Massager):
         n_legs, n_cells = self.n_legs, self.n_cells
         cells = list(self.profile.cells) * n_legs
         self.cell_leg = np.repeat(np.arange(n_legs), len(self.profile.cells))
-        self.cell_limit_mmHg = np.array([self._cell_limit(c.zone, c.max_pressure_mmHg) for c in cells])
+        self.cell_limit_mmHg = np.array([self._cell_limit(c) for c in cells])
         # the device's own data: each cell's volume and the pump's curve, for the no-rise check
         self._cell_volume_mL = np.array([c.volume_mL for c in cells])
         free = self.profile.pump_free_flow_L_per_min
@@ -117,11 +118,13 @@ class Supervisor(Massager):
         self._overrides: list[str] = []
         self._overriding: set[tuple[str, int]] = set()
 
-    def _cell_limit(self, zone: str, rating_mmHg: float) -> float:
-        if zone in self.limits.blocked_zones:
+    def _cell_limit(self, cell: CellSpec) -> float:
+        """0 for a cell over a part screening blocks (any part of it: `CellSpec.parts_pressed`),
+        else the tighter of the zone's limit and the cell's rating."""
+        if cell.parts_pressed() & self.limits.blocked_zones:
             return 0.0
-        limit, _ = self.limits.pressure_limit_mmHg(zone)
-        return min(limit, rating_mmHg)
+        limit, _ = self.limits.pressure_limit_mmHg(cell.zone)
+        return min(limit, cell.max_pressure_mmHg)
 
     def _set_detectors(self) -> None:
         """Fresh detector memory (at the start, and after a user's reset)."""
