@@ -118,6 +118,12 @@ def test_answers_on_the_command_line_never_loosen_a_stored_screening(cli):
     assert result.code == 2 and "anticoagulants" in result.out + result.err
 
 
+def test_answers_on_the_command_line_serve_a_user_never_screened(cli):
+    result = cli("check", "--user", "newbie", "--answers", str(HERE / "answers" / "none.toml"), "recovery")
+    assert result.code == 0, result.err
+    assert cli("check", "--user", "newbie", "recovery").code == 1  # without them: screen first
+
+
 def test_compose_refuses_bad_choices_with_one_line(cli):
     for args in (["--goal", "fly"], ["--zones", "elbow"], ["--intensity", "9"]):
         base = {"--goal": "recovery", "--zones": "calf", "--intensity": "3"}

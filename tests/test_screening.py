@@ -83,6 +83,37 @@ def test_a_calf_wound_refuses_a_program_on_the_cells_over_the_calfs_ends(tmp_pat
             assert "the knee cells press part of the calf, which is blocked" in result.out + result.err
 
 
+def test_a_blocked_knee_is_refused_where_the_device_would_hand_it_to_another_cell(
+    tmp_path, capsys, monkeypatch
+):
+    """The home foot-and-calf device has no knee cell and would squeeze the knee with its calf cell:
+    a program asking for a blocked knee is refused there as on the reference."""
+    answers = tmp_path / "knee.toml"
+    none = (Path(__file__).parent / "answers" / "none.toml").read_text(encoding="utf-8")
+    answers.write_text(none.replace("injury_zones = []", 'injury_zones = ["knee"]'), encoding="utf-8")
+    program = tmp_path / "knee-hold.toml"
+    program.write_text(
+        '[program]\nname = "knee"\ngoal = "circulation"\n\n[[phase]]\nname = "hold"\nduration_min = 2\n'
+        '[phase.compression]\npattern = "hold"\nzones = ["knee"]\npressure_mmHg = 40\n',
+        encoding="utf-8",
+    )
+    for profile in ("home-foot-calf", "reference"):
+        result = run_cli(
+            capsys, monkeypatch, "check", "--profile", profile, "--answers", str(answers), str(program)
+        )
+        assert result.code == 2 and "the knee zone is blocked" in result.out + result.err, profile
+
+
+def test_the_same_screening_applied_twice_warns_once(tmp_path):
+    """Answers given on the command line over the same stored ones (pregnancy warns)."""
+    none = (Path(__file__).parent / "answers" / "none.toml").read_text(encoding="utf-8")
+    answers = tmp_path / "pregnant.toml"
+    answers.write_text(none.replace("pregnancy = false", "pregnancy = true"), encoding="utf-8")
+    given = load_answers_file(answers)
+    once = decide(given)[0]
+    assert once.warnings and decide(given, base=once)[0].warnings == once.warnings
+
+
 def test_recent_fracture_blocks_the_zone():
     limits, actions = screened(injury_zones=["foot", "ankle"])
     assert actions == ["block_zone"] and limits.blocked_zones == {"foot", "ankle"}

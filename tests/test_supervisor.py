@@ -595,6 +595,18 @@ def test_the_time_limit_counts_from_the_program_start_which_only_moves_once():
     assert sup.trip.detector == "time_limit" and sup.trip.detected_s == pytest.approx(60.52)
 
 
+def test_a_trip_before_the_program_starts_keeps_its_moment_before_it():
+    """A fault of a fit check on hardware (the session's own supervisor) stays before the program:
+    moving the origin to the program's start moves the trips' times with it."""
+    clock, _, sup = rig()
+    clock.advance(20.0)
+    sup.stop("stop", "during the fit check")
+    assert sup.trip.detected_s == pytest.approx(20.0)
+    clock.advance(5.0)
+    sup.start_program()
+    assert sup.trip is sup.trips[0] and sup.trip.detected_s == pytest.approx(-5.0)
+
+
 def test_emergency_stop_from_another_thread_latches_at_once_until_reset():
     _, fake, sup = rig()
     worker = threading.Thread(target=sup.emergency_stop)

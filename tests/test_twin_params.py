@@ -118,6 +118,11 @@ def test_a_value_outside_its_range_is_flagged_and_a_scaled_set_scales_its_ranges
     assert large.range(path)[:2] == pytest.approx((1.4 * low, 1.4 * high))
     resistance = "thigh.venous_resistance_mmHg_s_per_mL"
     assert large.range(resistance)[:2] == pytest.approx(tuple(x / 1.4 for x in adult.range(resistance)[:2]))
+    # scaled, a range keeps its source, so an assumed one stays assumed
+    backflow = "calf.valve_backflow_resistance_mmHg_s_per_mL"
+    assert large.range(backflow)[2].startswith(adult.range(backflow)[2])
+    kinds = [r.range_kind for r in parameter_rows(adult)]
+    assert [r.range_kind for r in parameter_rows(large)] == kinds
     stiff = load_subject("adult", calf__venous_compliance_mL_per_mmHg=high * 2)
     row = next(r for r in parameter_rows(stiff) if r.path == path)
     assert row.within_range is False and (row.low, row.high) == (low, high)

@@ -27,7 +27,7 @@ from legflow.plan import check_source, check_text, device_verdict
 from legflow.plan.compose import compose
 from legflow.programs.library import builtin_names, builtin_source, program_text, resolve
 from legflow.programs.loader import dump_program, validate_text
-from legflow.safety.limits import Limits
+from legflow.safety.limits import DEFAULT_LIMITS, Limits
 from legflow.screening import (
     DEFAULT_USER,
     QUESTIONS,
@@ -71,8 +71,14 @@ PostureOpt = Annotated[str, typer.Option("--posture", help="supine, seated or st
 def _limits(user: str, answers: Path | None) -> Limits:
     """The user's limits; answers given on the command line tighten them further, never loosen
     what the user's stored screening set."""
-    stored = user_limits(user)
-    return stored if answers is None else decide(load_answers_file(answers), base=stored)[0]
+    if answers is None:
+        return user_limits(user)
+    given = load_answers_file(answers)
+    try:
+        stored = user_limits(user)
+    except ProfileError:  # never screened: the answers given are the whole screening
+        stored = DEFAULT_LIMITS
+    return decide(given, base=stored)[0]
 
 
 @app.command()

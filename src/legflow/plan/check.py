@@ -284,7 +284,11 @@ def _for_device(
     source: ProgramSource, profile: DeviceProfile, limits: Limits, problems: list[Problem]
 ) -> ForDevice:
     adaptation = adapt(source.program, profile)
-    found = [*adaptation.refusals, *device_findings(adaptation.program, profile, limits)]
+    found = [
+        *adaptation.refusals,
+        *_blocked_and_carried(source.program, profile, limits),
+        *device_findings(adaptation.program, profile, limits),
+    ]
     problems = problems + source.problems(found)
     if problems:
         raise ProgramError(problems)
@@ -292,6 +296,26 @@ def _for_device(
     return ForDevice(
         adapted, adaptation.changes, adapted.problems(device_warnings(adaptation.program, profile))
     )
+
+
+def _blocked_and_carried(program: Program, profile: DeviceProfile, limits: Limits) -> list[Finding]:
+    """A zone screening blocks that the program squeezes and this device lacks: adapting would hand
+    its squeeze to a cell beside it (`plan.adapt`), but what the program asks is still refused, on
+    every device alike (where the device has the zone, `_zone_findings` refuses it)."""
+    found: list[Finding] = []
+    for i, phase in enumerate(program.phases):
+        c = phase.compression
+        if c is None or not phase.squeezes:
+            continue
+        for zone in c.zones:
+            if zone in limits.blocked_zones and zone not in profile.zones:
+                found.append(
+                    (
+                        ("phase", i, "compression", "zones"),
+                        f"the {zone} zone is blocked ({limits.zone_reason(zone)})",
+                    )
+                )
+    return found
 
 
 def device_verdict(source: ProgramSource, profile: DeviceProfile, limits: Limits) -> tuple[str, str]:

@@ -72,10 +72,12 @@ class Limits:
         return replace(self, reasons=reasons, **updates)  # type: ignore[arg-type]
 
     def block(self, why: str) -> Limits:
-        return replace(self, blocks=(*self.blocks, why))
+        """Blocked for ``why`` (once: the same screening applied twice says it once)."""
+        return self if why in self.blocks else replace(self, blocks=(*self.blocks, why))
 
     def warn(self, why: str) -> Limits:
-        return replace(self, warnings=(*self.warnings, why))
+        """A warning shown before a session (once, as `block`)."""
+        return self if why in self.warnings else replace(self, warnings=(*self.warnings, why))
 
 
 DEFAULT_LIMITS = Limits()

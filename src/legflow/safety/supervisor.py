@@ -176,7 +176,15 @@ class Supervisor(Massager):
             if self._program_started:
                 return
             self._program_started = True
-            self.start_s = self._clock.now()
+            now = self._clock.now()
+            # a trip before the start (a fit check on hardware) keeps its moment: before the program
+            shift = now - self.start_s
+            latched = None if self.trip is None else self.trips.index(self.trip)
+            self.trips = [
+                replace(t, detected_s=t.detected_s - shift, safe_at_s=t.safe_at_s - shift) for t in self.trips
+            ]
+            self.trip = None if latched is None else self.trips[latched]
+            self.start_s = now
             self._massager.start_program()
 
     def apply(self, commands: Commands) -> None:
@@ -192,7 +200,7 @@ class Supervisor(Massager):
                 self._commands = self._clamp(commands)
                 self._note_overrides(commands, self._commands)
                 self._massager.apply(self._commands)
-            self._last_heartbeat_s = now
+            self._last_heartbeat_s = self._clock.now()  # once sent: the device's watchdog counts from here
 
     def take_overrides(self) -> list[str]:
         """What the limits kept an actuator from doing since the last call, one line each (``rollers

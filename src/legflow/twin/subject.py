@@ -286,12 +286,12 @@ def _load_flat(name: str) -> tuple[dict[str, float], dict[str, str], dict[str, R
                 values[path] *= factor
                 op = "x" if leaf in EXTENSIVE else "/"
                 sources[path] = f"derived: {base} value {op} volume_scale {s} ({scale['source']})"
-                if path in ranges:
-                    low, high, _ = ranges[path]
+                if path in ranges:  # the range keeps its source (and so its kind), scaled with it
+                    low, high, why = ranges[path]
                     ranges[path] = (
                         low * factor,
                         high * factor,
-                        f"derived: {base} range {op} volume_scale {s}",
+                        f"{why}; {op} volume_scale {s}",
                     )
     for table, leaves in data.items():
         if table not in _TABLES:

@@ -107,19 +107,29 @@ class RangeCheck:
     failed: int  # probes whose run did not finish (the solver gave up)
     passing: tuple[RangeProbe, ...]
     closest: RangeProbe | None
+    #: Parameters whose range ends both gave the default's value to the digits shown: some matter
+    #: little to this case, and some the model reads only through values derived from them when the
+    #: file was written (the resting blood flow through the microvascular resistances, whose ranges
+    #: follow from its own).
+    unchanged: tuple[str, ...] = ()
 
     def text(self) -> str:
         done = f"{self.probes} runs, one parameter at a time at each end of its range"
+        if self.unchanged:
+            done += (
+                f"; {len(self.unchanged)} parameters moved it less than the digits shown (--json names them)"
+            )
+        if self.failed:
+            done += f"; {self.failed} did not finish"
         if self.passing:
             names = ", ".join(f"{p.path} at its {p.end} end ({p.value:.4g}): {p.text}" for p in self.passing)
             return f"passes within the ranges with {names} ({done})"
         closest = self.closest
         if closest is None:
-            return f"no run within the ranges finished ({done})"
-        far = "" if closest.distance is None else f", {closest.distance:.1f} tolerances off"
+            return f"no single parameter within its range passes ({done})"
         return (
             f"no single parameter within its range passes ({done}); closest: {closest.path} at its "
-            f"{closest.end} end ({closest.value:.4g}): {closest.text}{far}"
+            f"{closest.end} end ({closest.value:.4g}): {closest.text}, {closest.distance:.1f} tolerances off"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,6 +138,7 @@ class RangeCheck:
             "failed": self.failed,
             "passing": [p.as_dict() for p in self.passing],
             "closest": self.closest.as_dict() if self.closest else None,
+            "unchanged": list(self.unchanged),
             "text": self.text(),
         }
 
@@ -196,8 +207,10 @@ def distance(case: dict[str, Any], model: Any) -> float | None:
 def range_check(case: dict[str, Any], subject: Subject, posture: str) -> RangeCheck:
     """Run ``case`` again with each parameter of ``subject`` that has a physiological range at the
     low and at the high end of it, one at a time (the others at their values)."""
+    default = measure_case(case, subject, posture).value
     probes: list[RangeProbe] = []
     failed = 0
+    moved_nothing: dict[str, bool] = {}
     for path, (low, high, _) in subject.ranges:
         for end, at in (("low", low), ("high", high)):
             if at == subject.value(path):
@@ -211,10 +224,12 @@ def range_check(case: dict[str, Any], subject: Subject, posture: str) -> RangeCh
             probes.append(
                 RangeProbe(path, end, at, bool(found.passed), distance(case, found.value), found.text)
             )
+            moved_nothing[path] = moved_nothing.get(path, True) and found.value == default
     passing = tuple(p for p in probes if p.passed)
     scored = [p for p in probes if p.distance is not None]
     closest = min(scored, key=lambda p: p.distance or 0.0) if scored else None
-    return RangeCheck(len(probes) + failed, failed, passing, closest)
+    unchanged = tuple(path for path, same in moved_nothing.items() if same)
+    return RangeCheck(len(probes) + failed, failed, passing, closest, unchanged)
 
 
 def run_validation(ranges: bool = True) -> list[ValidationRow]:
