@@ -48,15 +48,7 @@ def _zone_findings(program: Program, profile: DeviceProfile, limits: Limits) -> 
                         )
                     )
                     continue
-                for part in sorted(profile.parts_pressed(zone) & limits.blocked_zones):
-                    what = (
-                        f"the {zone} zone"
-                        if part == zone
-                        else f"the {zone} cells press part of the {part}, which"
-                    )
-                    found.append(
-                        ((*at, "compression", "zones"), f"{what} is blocked ({limits.zone_reason(part)})")
-                    )
+                found += _blocked_parts(at, zone, profile.parts_pressed(zone), limits)
                 limit, why = limits.pressure_limit_mmHg(zone)
                 device_max = min(cell.max_pressure_mmHg for cell in cells)
                 if device_max < limit:
@@ -308,13 +300,17 @@ def _blocked_and_carried(program: Program, profile: DeviceProfile, limits: Limit
         if c is None or not phase.squeezes:
             continue
         for zone in c.zones:
-            if zone in limits.blocked_zones and zone not in profile.zones:
-                found.append(
-                    (
-                        ("phase", i, "compression", "zones"),
-                        f"the {zone} zone is blocked ({limits.zone_reason(zone)})",
-                    )
-                )
+            if zone not in profile.zones:
+                found += _blocked_parts(("phase", i), zone, frozenset({zone}), limits)
+    return found
+
+
+def _blocked_parts(at: Path, zone: str, parts: frozenset[str], limits: Limits) -> list[Finding]:
+    """One finding per part screening blocks among ``parts``, those a squeeze of ``zone`` presses."""
+    found: list[Finding] = []
+    for part in sorted(parts & limits.blocked_zones):
+        what = f"the {zone} zone" if part == zone else f"the {zone} cells press part of the {part}, which"
+        found.append(((*at, "compression", "zones"), f"{what} is blocked ({limits.zone_reason(part)})"))
     return found
 
 
