@@ -109,6 +109,15 @@ def test_a_kinked_tube_while_holding_is_found_in_seconds_in_every_posture(profil
     assert run.detector == "inlet_blocked" and not run.missed_targets(), run.missed_targets()
 
 
+@pytest.mark.slow
+def test_an_inlet_stuck_open_among_cells_all_topped_up_is_found_in_seconds():
+    """Sitting in recovery boots, every held cell of the leg is topped up in turn: the leg is rarely
+    quiet for more than 7 ticks, and the stuck calf joins a manifold that never sags (judged at the
+    8th quiet tick it was found after 5.5 s)."""
+    run = run_case(FaultCase("recovery-boots", "valve_stuck_open", "holding", posture="seated"))
+    assert run.detector == "valve_stuck_open" and not run.missed_targets(), run.missed_targets()
+
+
 @pytest.mark.parametrize("posture", ["supine", "seated", "standing"])
 @pytest.mark.parametrize("profile", ["reference", "recovery-boots"])
 def test_a_garment_taken_off_at_rest_is_found_early_in_the_next_fill(profile, posture):
