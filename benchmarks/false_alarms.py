@@ -40,8 +40,15 @@ from legflow.device.sim import SimulatedMassager, warm_up
 from legflow.errors import LegflowError
 from legflow.plan import for_device
 from legflow.programs.library import builtin_names, resolve
-from legflow.safety.detectors import GARMENT_SLACK_RATIO, garment_slack_share
+from legflow.safety.detectors import (
+    GARMENT_SLACK_RATIO,
+    MANIFOLD_KEPT_SHARE,
+    garment_slack_share,
+    leak_evidence,
+    manifold_kept_share,
+)
 from legflow.safety.limits import DEFAULT_LIMITS
+from legflow.safety.supervisor import Supervisor
 from legflow.twin.model import Posture
 from legflow.twin.subject import available_subjects
 
@@ -71,30 +78,49 @@ class Outcome:
     #: Per fault on a cell: the cell's pressures over the last `TRACE_TICKS` before the trip.
     traces: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    #: The closest any sound fill came to the garment-off slack finding (1 trips it).
+    #: The closest the session came to the garment-off slack finding, the leak finding (a held
+    #: cell's loss) and the stuck-open finding (a quiet manifold kept): 1 trips each.
     slack_share: float = 0.0
+    leak_share: float = 0.0
+    kept_share: float = 0.0
 
 
 class _Recorder:
     """Wraps the simulated massager's `read`: keeps the last ticks' sensed and true cell pressures
-    and exhaust openings, so a trip can be told apart as the physics' doing or the sensor's."""
+    and exhaust openings, so a trip can be told apart as the physics' doing or the sensor's. Wraps
+    the supervisor's `read` too: after each tick's checks, how close the sound session came to
+    three findings whose margins are thin by design (1 trips each)."""
 
-    def __init__(self, massager: SimulatedMassager, memory: np.ndarray):
+    def __init__(self, massager: SimulatedMassager, supervisor: Supervisor):
         self.massager = massager
-        self.memory = memory  # the supervisor's detector memory, per cell
-        self.slack_share = 0.0
+        self.supervisor = supervisor
+        self.slack_share = 0.0  # garment off: a fill from vented taking far more gas than before
+        self.leak_share = 0.0  # pressure decay: a held cell's loss against a hole's
+        self.kept_share = 0.0  # valve stuck open: a quiet manifold keeping its pressure
         self.ticks: collections.deque[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = collections.deque(
             maxlen=TRACE_TICKS
         )
         self._read = massager.read
         massager.read = self.read  # type: ignore[method-assign]
+        self._checked = supervisor.read
+        supervisor.read = self.checked  # type: ignore[method-assign]
 
     def read(self) -> Sensors:
         sensors = self._read()
-        self.slack_share = max(self.slack_share, float(garment_slack_share(self.memory).max()))
         m = self.massager
         self.ticks.append((m.time_s - m.created_at_s, sensors.pressure_mmHg, m.true_pressure_mmHg,
                            m.true_valve_opening[1]))  # fmt: skip
+        return sensors
+
+    def checked(self) -> Sensors:
+        sensors = self._checked()
+        sup = self.supervisor
+        memory = sup._cell_memory
+        self.slack_share = max(self.slack_share, float(garment_slack_share(memory).max()))
+        leak = leak_evidence(memory, memory["previous"], sup._cell_volume_mL)
+        self.leak_share = max(self.leak_share, float(leak.max(initial=0.0)))
+        kept = manifold_kept_share(sup._leg_memory, sensors.manifold_mmHg)
+        self.kept_share = max(self.kept_share, float(kept.max(initial=0.0)))
         return sensors
 
     def trace(self, cell: int) -> dict[str, Any]:
@@ -121,15 +147,16 @@ def run_case(case: Case) -> Outcome:
         # the simulator behind the supervisor: this sweep watches its physics
         massager = launch.supervisor._massager
         assert isinstance(massager, SimulatedMassager)
-        recorder = _Recorder(massager, launch.supervisor._cell_memory)
+        recorder = _Recorder(massager, launch.supervisor)
         summary = launch.session.run()
     except Exception as exc:  # a crash is a finding too: the sweep goes on
         return Outcome(case, "error", 0.0, time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
     names = massager.profile.cell_names()
     faults = summary["faults"]
     traces = [recorder.trace(names.index(f["cell"])) if f.get("cell") in names else {} for f in faults]
-    return Outcome(case, summary["status"], float(summary["duration_s"]), time.perf_counter() - start,
-                   faults, traces, slack_share=recorder.slack_share)  # fmt: skip
+    margins = {k: getattr(recorder, k) for k in ("slack_share", "leak_share", "kept_share")}
+    wall_s = time.perf_counter() - start
+    return Outcome(case, summary["status"], float(summary["duration_s"]), wall_s, faults, traces, **margins)
 
 
 def _warm() -> None:
@@ -234,6 +261,15 @@ def report(outcomes: list[Outcome], skipped: list[tuple[str, str, str]], command
             f"{GARMENT_SLACK_RATIO:g}× trips): {c.program} on {c.profile}, {c.subject} {c.posture}, "
             f"seed {c.seed} |"
         )
+    sound = [o for o in outcomes if o.status == "completed"]
+    kept = f"the stuck-open finding (a quiet manifold keeping {MANIFOLD_KEPT_SHARE:g} of its pressure)"
+    for attr, finding in (("leak_share", "the leak finding (a held cell's loss over a hole's)"),
+                          ("kept_share", kept)):  # fmt: skip
+        top = max(sound, key=lambda o: getattr(o, attr), default=None)
+        if top is not None:
+            c = top.case
+            lines.append(f"| closest sound session to {finding} | {getattr(top, attr):.2f} of it: "
+                         f"{c.program} on {c.profile}, {c.subject} {c.posture}, seed {c.seed} |")  # fmt: skip
     by_detector = collections.Counter(f["detector"] or "none" for o in bad for f in o.faults[:1])
     by_detector.update("error" for o in bad if o.error)
     if by_detector:

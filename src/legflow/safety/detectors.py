@@ -86,7 +86,10 @@ LEAK_SEALED_LOSS_mmHg = 10.0
 #: atmospheric pressure: a cell's pressure falls by its absolute pressure × the gas lost / its
 #: volume, so the same loss, or the same few mL of limb yielding under it, shows over twice as fast
 #: in a 200 mL calf-sleeve cell as in a 450 mL calf (for which this is the 10 mmHg above at 60 mmHg).
-LEAK_SEALED_LOSS_mL = 5.5
+#: (5.5 mL let a hole in a home foot-and-calf's 400 mL calf, made as it filled standing, go 5.2 s:
+#: its controller kept it open, leaving a sealed tick or two per top-up. The false-alarm sweep
+#: reports how close a sound session's held cells came to it.)
+LEAK_SEALED_LOSS_mL = 5.0
 ATMOSPHERE_mmHg = 760.0
 #: Both losses are judged against a share of the pressure too (whichever is larger): a hole's flow
 #: grows with the pressure, and so does the limb's response under a small cell filled fast to a
@@ -460,7 +463,7 @@ def check_cells(  # type: ignore[no-untyped-def]
         # (the highest reading of the spell: a pump spinning down still pushes for a tick or two)
         if quiet.quiet_s == 0.0 or leg_manifold[leg] > quiet.quiet_from:
             quiet.quiet_from = leg_manifold[leg]
-        kept = quiet.quiet_s >= MANIFOLD_KEPT_s and leg_manifold[leg] > MANIFOLD_KEPT_SHARE * quiet.quiet_from
+        kept = _kept_share(quiet.quiet_s, quiet.quiet_from, leg_manifold[leg]) > 1.0
         if (quiet.quiet_s < MANIFOLD_SAG_s and not kept) or leg_manifold[leg] < MANIFOLD_HELD_mmHg:
             continue
         # of the sealed cells that have stayed at the manifold's pressure, the one the controller
@@ -746,6 +749,26 @@ def _garment_slack(m, dt, p, manifold, inlet, exhaust, code):  # type: ignore[no
     elif learned > 0.0 and m.slack_firm > GARMENT_SLACK_RATIO * learned and code == CellFinding.NONE:
         code = CellFinding.GARMENT_OFF
     return code
+
+
+@njit(cache=True)
+def _kept_share(quiet_s, quiet_from, manifold):  # type: ignore[no-untyped-def]
+    """How far a quiet manifold is towards the stuck-open finding: what it kept of its highest
+    reading over MANIFOLD_KEPT_SHARE (more than 1 trips), once quiet for MANIFOLD_KEPT_s (0 before)."""
+    if quiet_s < MANIFOLD_KEPT_s or quiet_from <= 0.0:
+        return 0.0
+    return manifold / (MANIFOLD_KEPT_SHARE * quiet_from)
+
+
+def manifold_kept_share(legs: np.ndarray, manifold_mmHg: np.ndarray) -> np.ndarray:
+    """Per leg, `_kept_share` of its manifold now (0 under MANIFOLD_HELD_mmHg, where it is not
+    judged), so a sweep of sound sessions can report the margin of the stuck-open finding."""
+    return np.array(
+        [
+            _kept_share(leg["quiet_s"], leg["quiet_from"], now) if now >= MANIFOLD_HELD_mmHg else 0.0
+            for leg, now in zip(legs, manifold_mmHg, strict=True)
+        ]
+    )
 
 
 def garment_slack_share(memory: np.ndarray) -> np.ndarray:
