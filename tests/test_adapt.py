@@ -122,6 +122,7 @@ def test_each_profile_presses_its_zones_where_the_zones_lie():
             assert set(cell.covers) <= set(ZONE_SEGMENTS[cell.zone]), (name, cell.name)
 
 
+@pytest.mark.slow
 def test_a_session_runs_the_adapted_program_and_keeps_its_changes(capsys, monkeypatch):
     """`legflow run recovery --profile recovery-boots` was refused over vibration the boots do not
     have; it runs without it, says so before it starts, and the summary and history keep it."""

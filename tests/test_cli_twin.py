@@ -99,6 +99,7 @@ def test_bad_options_are_one_line_errors(cli, args, message):
     assert result.code == 1 and message in result.err
 
 
+@pytest.mark.slow
 def test_validate_prints_every_case_with_its_own_verdict_and_the_true_count(cli):
     rows = run_validation()
     result = cli("twin", "validate", "--n", "0")
@@ -111,6 +112,7 @@ def test_validate_prints_every_case_with_its_own_verdict_and_the_true_count(cli)
     assert f"{sum(r.passed for r in rows)} of {len(rows)} cases within their tolerance" in result.out
 
 
+@pytest.mark.slow
 def test_validate_json_gives_each_case_as_the_reference_publishes_it(cli):
     result = cli("twin", "validate", "--json")
     assert result.code == 0
@@ -127,6 +129,7 @@ def test_validate_json_gives_each_case_as_the_reference_publishes_it(cli):
     assert report["passed"] == sum(c["pass"] for c in report["cases"]) and report["total"] == len(cases)
 
 
+@pytest.mark.slow
 def test_validate_counts_the_cohort_subjects_inside_each_tolerance(cli):
     """Each case's cohort count is the number of sampled subjects whose own run passes it, in the
     case's posture (recounted here subject by subject), beside the default adult's verdict."""

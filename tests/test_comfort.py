@@ -124,6 +124,7 @@ def test_sessions_turned_down_at_the_keys_teach_the_next_one(isolated_home):
     assert terminal.wait() == 0
 
 
+@pytest.mark.slow
 def test_a_dashboard_session_teaches_comfort_as_a_terminal_one_does(isolated_home):
     """The dashboard's session runner learns what the user ended at, as `legflow run` does: an
     intensity lowered on the page is proposed at the next run."""

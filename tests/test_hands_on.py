@@ -99,6 +99,7 @@ def test_a_blocked_zone_names_its_own_reason_beside_other_answers():
     assert all("injury zones" in p.message and "pregnancy" not in p.message for p in refused.value.problems)
 
 
+@pytest.mark.slow
 def test_check_and_run_refuse_the_hands_on_program_with_one_line_per_step(cli):
     answers = str(ANSWERS / "calf-wound.toml")
     checked = cli("check", "--answers", answers, str(LIBRARY / "self-massage-calves.toml"))

@@ -60,6 +60,7 @@ def session(db: Path, profile: str = "reference") -> tuple[Session, History]:
     ), history
 
 
+@pytest.mark.slow
 def test_a_session_squeezes_as_the_user_asks_and_records_it(tmp_path):
     plain, _ = session(tmp_path / "plain.db")
     plain.run()
@@ -149,6 +150,7 @@ def test_the_live_display_shows_what_the_intensity_costs_the_leg(tmp_path):
     assert f"clears {run['fluid_cleared_mL']:.0f} mL of fluid" in line
 
 
+@pytest.mark.slow
 def test_once_the_program_has_ended_the_intensity_stays_as_it_ended(tmp_path):
     """During the final vent a change would be recorded nowhere, yet learned as the user's comfort:
     it is refused (the dashboard's 400), and a key does nothing."""

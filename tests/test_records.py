@@ -114,6 +114,7 @@ def _dose(session_id: int):
 
 
 # -- the dose of one session ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_whole_session_counts_in_full():
     dose = _dose(_session("lymph"))
     assert dose.counted_s == pytest.approx(2400.0, abs=1.0)
@@ -132,6 +133,7 @@ def test_minutes_at_pressure_are_per_zone_as_the_device_names_its_cells():
 @pytest.mark.parametrize(
     ("fault", "onset_s"), [("garment_off:left@900", 900.0), ("leak:left.calf@600", 600.0)]
 )
+@pytest.mark.slow
 def test_time_after_the_garment_comes_off_or_a_cell_leaks_does_not_count(fault, onset_s):
     dose = _dose(_session("lymph", inject=[fault]))
     assert onset_s - 60 <= dose.counted_s <= onset_s
@@ -177,6 +179,7 @@ def _pause_once(at_s: float, updates: int, stop_at_s: float | None = None):
     return act, paused_at
 
 
+@pytest.mark.slow
 def test_paused_and_stopped_time_does_not_count():
     """Session time stands still while paused; a stop ends the count."""
     act, paused_at = _pause_once(600.0, 300, stop_at_s=1500.0)
@@ -186,6 +189,7 @@ def test_paused_and_stopped_time_does_not_count():
     assert dose.counted_s == pytest.approx(dose.ran_s, abs=3.0)
 
 
+@pytest.mark.slow
 def test_a_fault_after_a_pause_stops_the_count_where_it_happened_in_session_time():
     """Fault times in the summary run on the massager's clock, pauses included; samples and events
     on session time, which stands still while paused. A leak 900 s into the massager's clock, after
@@ -197,6 +201,7 @@ def test_a_fault_after_a_pause_stops_the_count_where_it_happened_in_session_time
     assert any("fault" in why for why in dose.lost)
 
 
+@pytest.mark.slow
 def test_a_session_cut_by_a_crash_counts_what_it_stored(tmp_path):
     """A power cut: the rows of the last seconds and the end are never written."""
     path = tmp_path / "h.sqlite"
@@ -342,6 +347,7 @@ def test_what_an_intensity_costs_is_reckoned_at_the_setpoints_the_session_runs()
     assert setpoints.tolist() == pytest.approx([40.0, 0.0, 48.0])  # floor 30, +10 boost; paused; 80 %
 
 
+@pytest.mark.slow
 def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
     _set_plan(by="Dr Lee", role="clinician")
     session_id = _session("lymph")
@@ -372,6 +378,7 @@ def test_a_session_runs_inside_the_plans_bounds(capsys, monkeypatch):
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
 
 
+@pytest.mark.slow
 def test_adherence_counts_only_the_true_time(capsys, monkeypatch):
     _set_plan(MONDAY - timedelta(days=1))
     day = timedelta(days=1)
@@ -402,6 +409,7 @@ def test_adherence_counts_only_the_true_time(capsys, monkeypatch):
     assert set(shown["zone_minutes_at_pressure"]) >= {"foot", "calf", "thigh"}
 
 
+@pytest.mark.slow
 def test_streaks_count_met_days_and_skip_days_with_nothing_planned(capsys, monkeypatch):
     _set_plan(MONDAY - timedelta(days=1), PLAN.replace('days = "weekdays"', 'days = ["sun"]'))
     for n in range(3):  # Mon-Wed each met; Thu missed; Fri-Sat met; Sun (a sitting break too) missed
@@ -425,6 +433,7 @@ def test_streaks_count_met_days_and_skip_days_with_nothing_planned(capsys, monke
 
 
 # -- reminders ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_reminders_on_a_virtual_clock_say_what_is_due_and_never_start_a_session(tmp_path):
     _set_plan(MONDAY - timedelta(days=1))
     _session("sitting-break", MONDAY + timedelta(hours=11, minutes=50))  # does the 12:00 break
@@ -516,6 +525,7 @@ def test_outcomes_are_checked_and_kept(capsys, monkeypatch):
         checked_outcome("sleep_h", 7, site="left.calf")
 
 
+@pytest.mark.slow
 def test_sessions_belong_to_their_user(capsys, monkeypatch):
     _session("sitting-break", user="ann")
     _session("sitting-break")
@@ -584,6 +594,7 @@ def _open_writer(path: str) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
+@pytest.mark.slow
 def test_writers_opening_an_old_history_at_once_upgrade_it_once(tmp_path):
     import multiprocessing
 

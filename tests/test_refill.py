@@ -111,6 +111,7 @@ def refill_time_s(t_s: np.ndarray, volume_mL: np.ndarray) -> float:
     return float(t_s[peak + slowed[0]])
 
 
+@pytest.mark.slow
 def test_a_session_with_a_limb_measures_each_rest_near_the_refill_under_its_cell():
     """The twin swells inside the simulated cells as a leg does in a garment: the calf cell is
     sealed at the measuring pressure and ends each rest after the limb under it has refilled (its

@@ -26,7 +26,7 @@ EVENINGS = {1: "garment_off", 2: "stopped", 3: "missed", 4: "power_loss"}
 HOSTILE_NOTE = "<script>alert(1)</script> & <b>bold</b>"
 
 
-pytestmark = pytest.mark.usefixtures("local_utc")
+pytestmark = [pytest.mark.usefixtures("local_utc"), pytest.mark.slow]  # a module fixture runs real sessions
 
 
 @pytest.fixture(scope="module")

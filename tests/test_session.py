@@ -227,6 +227,7 @@ def test_cells_track_their_setpoints():
     assert overshoot.max() <= 5.0
 
 
+@pytest.mark.slow
 def test_a_brisk_wave_fills_the_thigh_in_time():
     """pre-sport's wave: a 700 mL thigh cell 0 -> 50 mmHg in 2 s while its neighbours release. A
     releasing cell is not refilled when it runs ahead of its falling setpoint, so the pump is the
@@ -238,6 +239,7 @@ def test_a_brisk_wave_fills_the_thigh_in_time():
     assert overshoot.max() <= 5.0
 
 
+@pytest.mark.slow
 def test_small_cells_are_held_without_overshoot():
     """A 120 mL ankle cell: one tick of open exhaust would let out ~35 mmHg, so a held cell that
     creeps over its setpoint bleeds into the manifold instead of a vent-and-refill limit cycle.

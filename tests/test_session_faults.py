@@ -87,6 +87,7 @@ def test_fault_is_detected_and_made_safe(profile, kind):
         assert sim.true_pressure_mmHg.max() < 120.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", profile_names())
 def test_a_garment_taken_off_is_caught_whenever_it_comes_off(profile):
     """Before the cells' stiffness is learned, during a fill, during a hold or a rest: caught (by the

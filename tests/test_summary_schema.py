@@ -41,6 +41,7 @@ def test_a_fast_json_summary_with_a_fault_is_valid_and_reads_back_unchanged(cli)
     assert json.dumps(SessionSummary.model_validate(summary).as_json(), indent=2) == result.out.strip()
 
 
+@pytest.mark.slow
 def test_an_adaptive_summary_from_the_sensor_is_valid(cli):
     result = cli("run", "circulation", "--fast", "--json", "--refill-from", "sensor")
     summary = json.loads(result.out)

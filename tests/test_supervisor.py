@@ -547,6 +547,7 @@ def test_a_blocked_calf_stops_every_cell_over_part_of_it_and_a_blocked_knee_only
     assert stopped("knee") == {"left.knee", "right.knee"}
 
 
+@pytest.mark.slow
 def test_heater_off_at_the_limit_and_after_thirty_minutes():
     clock, fake, sup = rig()
     fake.skin[:] = [42.0, 36.0]
