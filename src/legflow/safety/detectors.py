@@ -102,8 +102,8 @@ LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: are found within a few ticks of each other, and the second read 0.79-0.99 of a hole's loss as
 #: the first latched (every profile, filling and holding, 2026-12-06, with LEAK_SEALED_LOSS_mL 5.0).
 #: The margin is thin: a sound cell read at most 0.65 (with 5.5 mL) at any tick of the fault matrix's sound
-#: sessions on six leg models, but 0.77 and 0.79 at some tick of the false-alarm sweep's seeds 0
-#: and 1; had a fault latched at that tick, that cell would have been listed as a second hole.
+#: sessions on six leg models, but 0.77, 0.79 and 0.81 at some tick of the false-alarm sweep's
+#: seeds 0-2; had a fault latched at that tick, that cell would have been listed as a second hole.
 SECOND_LEAK_SHARE = 0.72
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
