@@ -43,6 +43,8 @@ from legflow.programs.library import builtin_names, resolve
 from legflow.safety.detectors import (
     GARMENT_SLACK_RATIO,
     MANIFOLD_KEPT_SHARE,
+    SECOND_LEAK_SHARE,
+    DECAY_MIN_PRESSURE_mmHg,
     garment_slack_share,
     leak_evidence,
     manifold_kept_share,
@@ -83,6 +85,10 @@ class Outcome:
     slack_share: float = 0.0
     leak_share: float = 0.0
     kept_share: float = 0.0
+    #: Held cell-ticks (a cell held after its fill), and those of them at or over the second-hole
+    #: share: a fault latching at that tick would have listed that sound cell as a second hole.
+    held_ticks: int = 0
+    second_ticks: int = 0
 
 
 class _Recorder:
@@ -97,6 +103,8 @@ class _Recorder:
         self.slack_share = 0.0  # garment off: a fill from vented taking far more gas than before
         self.leak_share = 0.0  # pressure decay: a held cell's loss against a hole's
         self.kept_share = 0.0  # valve stuck open: a quiet manifold keeping its pressure
+        self.held_ticks = 0
+        self.second_ticks = 0  # held cell-ticks a latch elsewhere would have named a second hole
         self.ticks: collections.deque[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = collections.deque(
             maxlen=TRACE_TICKS
         )
@@ -119,6 +127,9 @@ class _Recorder:
         self.slack_share = max(self.slack_share, float(garment_slack_share(memory).max()))
         leak = leak_evidence(memory, memory["previous"], sup._cell_volume_mL)
         self.leak_share = max(self.leak_share, float(leak.max(initial=0.0)))
+        held = memory["after_fill"] & (memory["previous"] > DECAY_MIN_PRESSURE_mmHg)
+        self.held_ticks += int(np.count_nonzero(held))
+        self.second_ticks += int(np.count_nonzero(leak >= SECOND_LEAK_SHARE))
         kept = manifold_kept_share(sup._leg_memory, sensors.manifold_mmHg)
         self.kept_share = max(self.kept_share, float(kept.max(initial=0.0)))
         return sensors
@@ -154,7 +165,10 @@ def run_case(case: Case) -> Outcome:
     names = massager.profile.cell_names()
     faults = summary["faults"]
     traces = [recorder.trace(names.index(f["cell"])) if f.get("cell") in names else {} for f in faults]
-    margins = {k: getattr(recorder, k) for k in ("slack_share", "leak_share", "kept_share")}
+    margins = {
+        k: getattr(recorder, k)
+        for k in ("slack_share", "leak_share", "kept_share", "held_ticks", "second_ticks")
+    }
     wall_s = time.perf_counter() - start
     return Outcome(case, summary["status"], float(summary["duration_s"]), wall_s, faults, traces, **margins)
 
@@ -270,6 +284,14 @@ def report(outcomes: list[Outcome], skipped: list[tuple[str, str, str]], command
             c = top.case
             lines.append(f"| closest sound session to {finding} | {getattr(top, attr):.2f} of it: "
                          f"{c.program} on {c.profile}, {c.subject} {c.posture}, seed {c.seed} |")  # fmt: skip
+    held = sum(o.held_ticks for o in sound)
+    second = [o for o in sound if o.second_ticks]
+    if held:
+        lines.append(
+            f"| sound held cell-ticks a latch elsewhere would have named a second hole (its loss at or "
+            f"over {SECOND_LEAK_SHARE:g} of a hole's) | {sum(o.second_ticks for o in second)} of {held} "
+            f"({sum(o.second_ticks for o in second) / held:.1e}), in {len(second)} sessions |"
+        )
     by_detector = collections.Counter(f["detector"] or "none" for o in bad for f in o.faults[:1])
     by_detector.update("error" for o in bad if o.error)
     if by_detector:
