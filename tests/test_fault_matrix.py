@@ -70,18 +70,27 @@ def test_the_same_session_without_a_fault_completes(case):
     assert not run.missed_targets(), run.missed_targets()
 
 
+#: The one case of `python -m benchmarks.second_holes` whose second hole is not listed: standing,
+#: the left calf-sleeve cell had lost 0.59 of a hole's loss as the right latched, under the 0.72
+#: that lists it, and the sound cells of the false-alarm sweep reach 0.81 (a miss, kept as one).
+SECOND_HOLE_MISSED = pytest.mark.xfail(strict=True, reason="the second hole had lost 0.59 of a hole's loss")
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("posture", ["supine", "seated", "standing"])
 @pytest.mark.parametrize("timing", ["inflating", "holding"])
 @pytest.mark.parametrize("profile", profile_names())
-def test_every_fault_present_is_in_the_summary_with_its_cell(profile, timing):
+def test_every_fault_present_is_in_the_summary_with_its_cell(request, profile, timing, posture):
     """Two leaks at once, one per leg, while both cells fill or hold: both are listed, each at its
     cell, not only the first one found (the second is found as the first latches)."""
+    if (profile, timing, posture) == ("calf-sleeve", "holding", "standing"):
+        request.applymarker(SECOND_HOLE_MISSED)
     device = load_profile(profile)
     plan = schedule(FaultCase(profile, "leak", timing))
     right = default_where(device, "leak")
     left = default_where(device, "leak", "left")
     faults = [FaultSpec("leak", plan.inject_s, right), FaultSpec("leak", plan.inject_s, left)]
-    watched = run_watched(device, plan.program, faults)
+    watched = run_watched(device, plan.program, faults, posture=posture)
     listed = sorted((f["kind"], f["cell"]) for f in watched.summary["faults"] if f["detected_s"] is not None)
     assert listed == sorted([("leak", left), ("leak", right)]), watched.summary["faults"]
 
