@@ -99,11 +99,11 @@ LEAK_SHARE_OF_PRESSURE = 0.15
 LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: When the supervisor latches on one cell, another held cell whose loss is already this share of
 #: a hole's (`leak_evidence`) is a second hole found in the same instant: two holes made at once
-#: are found within a few ticks of each other, and the second read 0.79-0.99 of a hole's loss as
-#: the first latched (every profile, filling and holding, 2026-12-06, with LEAK_SEALED_LOSS_mL 5.0).
-#: The margin is thin: a sound cell read at most 0.65 (with 5.5 mL) at any tick of the fault matrix's sound
-#: sessions on six leg models, but 0.77, 0.79 and 0.81 at some tick of the false-alarm sweep's
-#: seeds 0-2; had a fault latched at that tick, that cell would have been listed as a second hole.
+#: are found within a few ticks of each other, and 23 of 24 second holes read 0.79-1.07 of a hole's
+#: loss as the first latched; one read 0.59 and is missed (`python -m benchmarks.second_holes`: every
+#: profile, filling and holding, three postures). The margin is thin: a sound cell read 0.77, 0.79
+#: and 0.81 at some tick of the false-alarm sweep's seeds 0-2; had a fault latched at that tick,
+#: that cell would have been listed as a second hole.
 SECOND_LEAK_SHARE = 0.72
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
