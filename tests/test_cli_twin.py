@@ -147,6 +147,7 @@ def test_validate_counts_the_cohort_subjects_inside_each_tolerance(cli):
     assert "cohort within" in table.out and "6 subjects of oedema (seed 3)" in table.out
 
 
+@pytest.mark.slow
 def test_validate_refuses_an_unknown_cohort_in_one_line(cli):
     result = cli("twin", "validate", "--cohort", "martians", "--n", "3")
     assert result.code != 0 and "martians" in result.err and "Traceback" not in result.err

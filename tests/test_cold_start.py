@@ -198,6 +198,7 @@ def test_a_warm_start_leaves_nothing_on_a_log():
     assert out.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_the_warm_up_covers_every_device_profile_and_limit():
     """Argument types that vary with the device or the user's limits would compile at a session's
     first ticks: no kernel may gain one after the warm-up."""

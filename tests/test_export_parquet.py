@@ -125,6 +125,7 @@ def _rows(table: pa.Table) -> list[dict]:
     return [{**r, "started_at": r["started_at"].astimezone(UTC)} for r in table.to_pylist()]
 
 
+@pytest.mark.slow
 def test_every_stored_value_of_every_session_is_in_the_parquet_export(cli, stored, tmp_path):
     assert {i: (row.program, row.user) for i, (row, _) in stored.items()} == PROGRAMS
     assert all(row.status == "completed" and row.cells == CELLS for row, _ in stored.values())

@@ -190,6 +190,7 @@ def test_the_watch_times_each_stay_over_limit_plus_10_and_flags_the_rule():
     assert once.rule_broken_s == 1.0 and once.skin_over_s == 1.0 and once.relay_open_s == 1.0
 
 
+@pytest.mark.slow
 def test_a_case_puts_its_own_leg_in_the_cells():
     """``--subject`` and ``--posture`` of the benchmark reach the twin inside the simulated cells,
     and name the case."""

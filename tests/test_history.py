@@ -222,6 +222,7 @@ def test_history_lists_the_session_as_a_table_and_as_json(cli, one_session):
     assert rows[0]["summary"] == {k: v for k, v in one_session.items() if k != "id"}
 
 
+@pytest.mark.slow
 def test_history_show_lists_every_stored_event(cli, one_session, isolated_home):
     """As the dashboard does: an override (what screening kept an actuator from doing), a clinician's
     bounds and a guide step are shown too."""
@@ -238,6 +239,7 @@ def test_history_show_lists_every_stored_event(cli, one_session, isolated_home):
         assert f"{event['t_s']:.1f} s {event['kind']} {event['detail']}" in shown, event
 
 
+@pytest.mark.slow
 def test_history_show_prints_the_summary_and_a_pressure_plot(cli, one_session, isolated_home):
     history = History(_db(isolated_home))
     try:
@@ -262,6 +264,7 @@ def test_history_show_prints_the_summary_and_a_pressure_plot(cli, one_session, i
         assert peak <= one_session["cells"][cell]["max_pressure_mmHg"] + 0.5
 
 
+@pytest.mark.slow
 def test_history_export_csv_has_one_row_per_stored_sample(cli, one_session, isolated_home, tmp_path):
     result = cli("history", "export", "1", "--csv")
     assert result.code == 0
@@ -296,6 +299,7 @@ def test_history_export_csv_has_one_row_per_stored_sample(cli, one_session, isol
     assert out.read_bytes().decode("utf-8") == result.out
 
 
+@pytest.mark.slow
 def test_history_export_json_has_the_session_and_its_events(cli, one_session):
     result = cli("history", "export", "1")
     assert result.code == 0
@@ -309,6 +313,7 @@ def test_history_export_json_has_the_session_and_its_events(cli, one_session):
     assert data["events"][-1]["detail"] == "completed"
 
 
+@pytest.mark.slow
 def test_history_show_of_a_missing_session_is_one_error_line(cli, one_session):
     for args in (("history", "show", "999"), ("history", "export", "999", "--csv")):
         result = cli(*args)

@@ -16,6 +16,7 @@ from legflow.programs.model import Program
 from strategies import program_dicts, programs
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_dump_then_load_gives_the_same_program(program):
@@ -54,6 +55,7 @@ toml_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(st.dictionaries(st.sampled_from(["program", "phase", "adaptive", "other"]), toml_values, max_size=3))
 def test_random_toml_raises_only_program_errors(data):
@@ -66,6 +68,7 @@ def test_random_toml_raises_only_program_errors(data):
         assert isinstance(program, Program)  # accepted input gives a program, not a partial result
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(program_dicts())
 def test_wrong_types_are_reported_at_their_fields(data):
@@ -78,6 +81,7 @@ def test_wrong_types_are_reported_at_their_fields(data):
     assert all(p.line >= 1 for p in raised.value.problems)
 
 
+@pytest.mark.slow
 def test_cli_check_on_garbage_prints_no_traceback(tmp_path):
     garbage = tmp_path / "garbage.toml"
     garbage.write_bytes(bytes(range(256)) * 4)

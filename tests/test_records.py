@@ -122,6 +122,7 @@ def test_a_whole_session_counts_in_full():
     assert set(dose.zone_minutes()) == {"foot", "ankle", "calf", "knee", "thigh"}
 
 
+@pytest.mark.slow
 def test_minutes_at_pressure_are_per_zone_as_the_device_names_its_cells():
     """A calf sleeve's cells are named ankle, calf_low, calf_high, knee: its minutes are the ankle's,
     the calf's (its two cells), the knee's, as a plan's bounds name zones."""
@@ -140,6 +141,7 @@ def test_time_after_the_garment_comes_off_or_a_cell_leaks_does_not_count(fault, 
     assert any("fault" in why for why in dose.lost)
 
 
+@pytest.mark.slow
 def test_a_session_run_on_a_garment_that_does_not_fit_counts_nothing_after_its_first_squeeze(
     capsys, monkeypatch
 ):

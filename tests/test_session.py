@@ -33,6 +33,7 @@ def make_session(program: Program, profile: str = "reference", history: History 
     return Session(program, "test", sup, clock, history=history), sim
 
 
+@pytest.mark.slow
 def test_summary_follows_the_contract(tmp_path):
     session, _ = make_session(builtin_source("pre-sport").program, history=History(tmp_path / "h.sqlite"))
     summary = session.run()
@@ -186,6 +187,7 @@ def test_alternate_legs_take_turns():
     assert not ((left > 20) & (right > 20)).any()
 
 
+@pytest.mark.slow
 def test_guide_steps_and_phases_are_recorded_as_events(tmp_path):
     history = History(tmp_path / "h.sqlite")
     session, _ = make_session(builtin_source("sitting-break").program, history=history)
@@ -195,6 +197,7 @@ def test_guide_steps_and_phases_are_recorded_as_events(tmp_path):
     assert "guide" in kinds and kinds[-1] == "end"
 
 
+@pytest.mark.slow
 def test_guide_only_program_runs_with_nothing_inflated():
     session, _ = make_session(builtin_source("self-massage-calves").program)
     summary = session.run()

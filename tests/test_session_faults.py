@@ -63,7 +63,13 @@ def run_with_fault(profile_name: str, kind: str, minutes: float = 4.0, at_s: flo
     return summary, sim, sup, peak
 
 
-@pytest.mark.parametrize("profile, kind", CASES, ids=[f"{p}-{k}" for p, k in CASES])
+#: The reference device's cases in the fast subset; the other profiles' with the slow tests.
+CASE_PARAMS = [
+    pytest.param(p, k, id=f"{p}-{k}", marks=() if p == "reference" else pytest.mark.slow) for p, k in CASES
+]
+
+
+@pytest.mark.parametrize("profile, kind", CASE_PARAMS)
 def test_fault_is_detected_and_made_safe(profile, kind):
     minutes = 12.0 if kind == "heater_runaway" else 4.0  # a pad needs minutes to pass its target
     summary, sim, _, peak = run_with_fault(profile, kind, minutes)

@@ -217,6 +217,7 @@ def test_every_point_of_the_search_space_is_a_program_the_device_check_accepts(u
         assert pressure <= min(limits.pressure_limit_mmHg(zone)[0], COMFORT_PRESSURE_mmHg[1])
 
 
+@pytest.mark.slow
 def test_optimiser_stays_inside_tight_limits_and_its_program_passes_the_check():
     seen = []
     result = optimise(
@@ -258,6 +259,7 @@ def test_a_trial_shows_each_programs_own_grade_as_the_library_does(cli):
         assert summary["evidence"][name]["grade"] == library == "D"
 
 
+@pytest.mark.slow
 def test_trial_command_prints_grades_beside_effects_and_writes_a_report(cli, tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text(dump_program(short("lymph", 2.0)))  # one 87-s cycle fits

@@ -467,6 +467,7 @@ def test_the_packaged_cases_are_the_reference_file_unchanged():
     assert CASES_FILE.read_bytes() == REFERENCE.read_bytes()
 
 
+@pytest.mark.slow
 def test_each_row_reports_its_case_as_published(validation_rows):
     """The report carries each case's own id, source, subject, protocol, measure, value, unit and
     tolerance, field by field: nothing is reworded or rescaled between the file and the verdict."""

@@ -97,6 +97,7 @@ def run_with_twin(program: Program, subject: str = "adult", history: History | N
     return session.run(), session, twin
 
 
+@pytest.mark.slow
 def test_the_summary_carries_the_twins_metrics_of_the_session(tmp_path):
     history = History(tmp_path / "h.db")
     summary, _, twin = run_with_twin(short_program(adaptive=False), history=history)
@@ -114,6 +115,7 @@ def test_the_summary_carries_the_twins_metrics_of_the_session(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_session_on_two_different_legs_reports_each_leg_in_the_summary():
     """A session's twin with a healthy left leg and an oedematous right one: each leg is its own
     parameter set (its resting fluid), and the summary's twin block gives each leg's metrics."""
@@ -143,6 +145,7 @@ def test_a_rest_lasts_until_the_leg_has_refilled_to_90_percent(tau_s, rest_s):
     assert cycle.cycle == 1 and cycle.t_cycle_s == 0.0
 
 
+@pytest.mark.slow
 def test_adaptive_rest_differs_from_the_programmed_rest_and_can_be_switched_off():
     adaptive, _, _ = run_with_twin(short_program(adaptive=True))
     fixed, session, _ = run_with_twin(short_program(adaptive=True), adaptive_rest=False)

@@ -117,6 +117,7 @@ def test_a_program_without_compression_says_so_and_still_shows_the_session():
     assert "0 compression cycles" in fig.get_supxlabel()
 
 
+@pytest.mark.slow
 def test_cli_writes_a_png_of_the_figure_size_with_content(cli, tmp_path):
     out = tmp_path / "twin.png"
     result = cli("twin", "plot", PROGRAM, "-o", str(out))

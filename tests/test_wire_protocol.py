@@ -324,6 +324,7 @@ def test_fuzz_mutated_frames_are_rejected_and_counted_never_a_crash(items):
                 parser.counters.bad_message += 1
 
 
+@pytest.mark.slow
 @fuzz_settings
 @given(st.binary(max_size=2000), st.lists(st.integers(0, 2000), max_size=10))
 def test_fuzz_random_bytes_never_crash_the_parser(data, cuts):
