@@ -10,7 +10,7 @@ false alarm stops a healthy session).
 30 % without. Programs last 1-3 minutes, so each example is cheap and the soak spends its time on
 variety: ``LEGFLOW_SOAK=20000 pytest tests/test_safety_soak.py``. Measured on a 2-core VM with
 three such jobs sharing it (2026-12-06): about 0.44 s per faulted example and 0.88 s per fault-free
-one, so 20,000 take about 3.4 h of one core.
+one, so 20,000 take about 3.2 h of one core.
 """
 
 from __future__ import annotations
