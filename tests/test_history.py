@@ -355,3 +355,32 @@ def test_an_injected_pump_failure_is_stored_as_a_fault(cli, isolated_home):
     listed = cli("history")
     line = next(line for line in listed.out.splitlines() if "pre-sport" in line)
     assert "fault" in line and line.split("│")[-2].strip() == "1"  # the faults column
+
+
+def test_a_fast_session_commits_by_session_time_however_fast_the_machine(isolated_home, monkeypatch):
+    """On a machine so fast that no wall time passes, a power loss still costs at most
+    COMMIT_EVERY_SESSION_s of the session: a reader always sees the session that recent."""
+    from legflow.apps.launch import prepare_session
+    from legflow.engine import session as session_module
+    from legflow.safety.limits import DEFAULT_LIMITS
+    from legflow.store.history import default_history, history_path
+
+    monkeypatch.setattr(session_module, "wall_s", lambda: 1000.0)  # the wall clock never moves
+    lags: list[float] = []
+
+    def look(state) -> None:
+        conn = sqlite3.connect(f"file:{history_path()}?mode=ro", uri=True)
+        try:
+            (stored,) = conn.execute("SELECT max(duration_s) FROM sessions").fetchone()
+        finally:
+            conn.close()
+        lags.append(state.t_s - (stored or 0.0))
+
+    history = default_history()
+    try:
+        with prepare_session("sitting-break", limits=DEFAULT_LIMITS, history=history, fast=True) as launch:
+            launch.session.run(on_update=look, update_every_s=1.0)
+    finally:
+        history.close()
+    assert len(lags) > 100
+    assert max(lags) <= session_module.COMMIT_EVERY_SESSION_s + 1.0

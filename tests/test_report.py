@@ -14,6 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from cli_helpers import run_cli
 from legflow.apps import sample_record
+from legflow.engine.session import COMMIT_EVERY_SESSION_s
 from legflow.records.adherence import adherence
 from legflow.records.dose import stored_dose
 from legflow.records.outcomes import checked_outcome, record_outcome
@@ -85,7 +86,8 @@ def test_the_sample_record_holds_what_happened(home_with):
     assert counted[0] == pytest.approx(480.0, abs=1.0)
     assert counted[1] == pytest.approx(0.25 * 480, abs=15.0)  # the garment came off at 25 %
     assert counted[2] == pytest.approx(0.5 * 480, abs=3.0)
-    assert 0.45 * 480 <= counted[3] <= 0.6 * 480  # up to its last commit before the power loss
+    # up to its last commit before the power loss, at most COMMIT_EVERY_SESSION_s (+ a sample) before
+    assert 0.6 * 480 - COMMIT_EVERY_SESSION_s - 1.0 <= counted[3] <= 0.6 * 480 + 1.0
 
 
 def test_the_pdf_report_renders_its_pages(capsys, monkeypatch, home_with, tmp_path):

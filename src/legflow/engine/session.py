@@ -54,8 +54,11 @@ VENTED_BELOW_mmHg = 3.0
 VENT_MAX_s = 5.0
 TICK_HZ = 50
 RefillFrom = Literal["auto", "twin", "sensor"]
-#: History is committed at most this often in wall time (so every session second in real time).
+#: History is committed at most this often in wall time (so every session second in real time)...
 COMMIT_EVERY_s = 0.25
+#: ...and at least this often in session time, so that a power loss during a fast (simulated)
+#: session costs at most this much of it, however fast the machine runs.
+COMMIT_EVERY_SESSION_s = 10.0
 
 
 @dataclass
@@ -581,6 +584,7 @@ class _Run:
         self.settling: np.ndarray | None = None
         self.last_sample_s = -1.0
         self.last_commit_wall_s = -COMMIT_EVERY_s
+        self.last_commit_s = 0.0
         self.update_every = max(1, round(update_every_s * s.tick_hz))
         self.loops = 0  # ticks of the loop, paused ones included
         self.sensors = sup.read()
@@ -681,7 +685,8 @@ class _Run:
                 twin.step(self.sensors.pressure_mmHg)
 
     def record(self) -> None:
-        """A history sample each session second; a commit at most every COMMIT_EVERY_s of wall time."""
+        """A history sample each session second; a commit every COMMIT_EVERY_s of wall time or
+        COMMIT_EVERY_SESSION_s of session time, whichever comes first."""
         s = self.session
         if s.history is not None and self.session_id is not None and not self.paused:
             s.history.add_tick(self.session_id, s.t_s, self.sensors.pressure_mmHg, self.setpoint)
@@ -692,8 +697,9 @@ class _Run:
             s.history.add_sample(
                 self.session_id, s.t_s, sensors.pressure_mmHg, self.setpoint, sensors.skin_temp_C, twin
             )
-            if wall_s() - self.last_commit_wall_s >= COMMIT_EVERY_s:
-                self.last_commit_wall_s = wall_s()
+            waited_s = wall_s() - self.last_commit_wall_s
+            if waited_s >= COMMIT_EVERY_s or s.t_s - self.last_commit_s >= COMMIT_EVERY_SESSION_s:
+                self.last_commit_wall_s, self.last_commit_s = wall_s(), s.t_s
                 s.history.commit(self.session_id, s.t_s)
 
     def show(self) -> None:
