@@ -29,11 +29,12 @@ CELLS = load_profile(DEFAULT_PROFILE).cell_names()
 LEGS = ["left", "right"]
 KILLS = 12
 POLL_S = 0.02
-#: Upper bound on the wait for a subprocess to create the database and commit its first sample.
-FIRST_SAMPLE_TIMEOUT_S = 30.0
-#: Upper bound on the random delay between the first committed sample and the SIGKILL. At several
-#: hundred simulated seconds per wall second this kills anywhere in the first part of the program.
-MAX_KILL_DELAY_S = 1.5
+#: Upper bound on the wait for a subprocess to reach the session time it is killed at.
+SESSION_WAIT_S = 60.0
+#: The kill comes once the session has committed a random session time up to this (of 1,500 s),
+#: then a random wall delay up to KILL_JITTER_S (so not always just after a commit).
+KILL_BY_s = 1000.0
+KILL_JITTER_S = 0.1
 TWIN_SIGNALS = ("fluid_cleared_mL", "outflow_mL_per_min", "venous_change_mL")  # sorted, as exported
 
 
@@ -46,33 +47,36 @@ def _db(home: Path) -> Path:
     return home / "history.sqlite"
 
 
-def _samples_committed(db: Path, pid: int) -> int:
-    """Samples committed so far by the session that process `pid` runs; read with a fresh connection
-    (never creating the file, and tolerating a database whose schema is not there yet)."""
+def _committed(db: Path, pid: int) -> tuple[int, float]:
+    """Samples and session seconds committed so far by the session that process `pid` runs; read
+    with a fresh connection (never creating the file, and tolerating a database whose schema is not
+    there yet)."""
     if not db.exists():
-        return 0
+        return 0, 0.0
     try:
         conn = sqlite3.connect(db, timeout=5)
         try:
             row = conn.execute(
-                "SELECT count(*) FROM samples JOIN sessions ON sessions.id = samples.session_id "
-                "WHERE sessions.pid = ?",
+                "SELECT count(samples.t_s), coalesce(max(sessions.duration_s), 0) FROM sessions "
+                "LEFT JOIN samples ON sessions.id = samples.session_id WHERE sessions.pid = ?",
                 (pid,),
             ).fetchone()
         finally:
             conn.close()
     except sqlite3.OperationalError:  # the tables are not created yet
-        return 0
-    return int(row[0])
+        return 0, 0.0
+    return int(row[0]), float(row[1])
 
 
-def _wait_for_samples(db: Path, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + FIRST_SAMPLE_TIMEOUT_S
-    while _samples_committed(db, proc.pid) == 0:
+def _wait_for(db: Path, proc: subprocess.Popen, log: Path, until_s: float) -> None:
+    """Wait until the session of `proc` has committed a sample and reached `until_s` of session
+    time: a moment in the session, whatever the machine's speed."""
+    deadline = time.monotonic() + SESSION_WAIT_S
+    while (progress := _committed(db, proc.pid))[0] == 0 or progress[1] < until_s:
         if proc.poll() is not None:
-            pytest.fail(f"the session exited ({proc.returncode}) before any sample: {log.read_text()}")
+            pytest.fail(f"the session exited ({proc.returncode}) at {progress}: {log.read_text()}")
         if time.monotonic() > deadline:
-            pytest.fail(f"no sample committed within {FIRST_SAMPLE_TIMEOUT_S} s: {log.read_text()}")
+            pytest.fail(f"the session did not reach {until_s} s within {SESSION_WAIT_S} s: {log.read_text()}")
         time.sleep(POLL_S)
 
 
@@ -120,8 +124,8 @@ def test_sigkill_at_random_moments_never_corrupts_the_history(isolated_home, tmp
         with log.open("wb") as stderr:
             proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
             try:
-                _wait_for_samples(db, proc, log)
-                time.sleep(rng.uniform(0.0, MAX_KILL_DELAY_S))  # a random moment mid-session
+                _wait_for(db, proc, log, until_s=rng.uniform(0.0, KILL_BY_s))  # a random moment
+                time.sleep(rng.uniform(0.0, KILL_JITTER_S))
                 assert proc.poll() is None, f"run {k} ended before it could be killed: {log.read_text()}"
                 proc.send_signal(signal.SIGKILL)
             finally:
