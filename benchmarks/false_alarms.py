@@ -286,11 +286,12 @@ def report(outcomes: list[Outcome], skipped: list[tuple[str, str, str]], command
                          f"{c.program} on {c.profile}, {c.subject} {c.posture}, seed {c.seed} |")  # fmt: skip
     held = sum(o.held_ticks for o in sound)
     second = sum(o.second_ticks for o in sound)
+    n_sessions = sum(1 for o in sound if o.second_ticks)
     if held:
         lines.append(
             f"| sound held cell-ticks a latch elsewhere would have named a second hole (its loss at or "
             f"over {SECOND_LEAK_SHARE:g} of a hole's) | {second} of {held} ({second / held:.1e}), in "
-            f"{sum(1 for o in sound if o.second_ticks)} sessions |"
+            f"{n_sessions} session{'s' * (n_sessions != 1)} |"
         )
     by_detector = collections.Counter(f["detector"] or "none" for o in bad for f in o.faults[:1])
     by_detector.update("error" for o in bad if o.error)
