@@ -101,9 +101,10 @@ LEAK_SEALED_AFTER_s = 0.04  # valve stroke and sensor lag once a valve closes
 #: a hole's (`leak_evidence`) is a second hole found in the same instant: two holes made at once
 #: are found within a few ticks of each other, and 23 of 24 second holes read 0.79-1.07 of a hole's
 #: loss as the first latched; one read 0.59 and is missed (`python -m benchmarks.second_holes`: every
-#: profile, filling and holding, three postures). The sides overlap: a sound cell read 0.77-0.83
-#: at some tick of each of the false-alarm sweep's seeds 0-3; had a fault latched at that tick,
-#: that cell would have been listed as a second hole.
+#: profile, filling and holding, three postures). The sides overlap: a sound cell read 0.75-0.83
+#: at some tick of each of the false-alarm sweep's seeds 0-9; had a fault latched at that tick,
+#: that cell would have been listed as a second hole (at most 9.4e-07 of the sound held cell-ticks
+#: of seeds 4-9 were at or over this share).
 SECOND_LEAK_SHARE = 0.72
 #: The pump draws current while it runs (typical 12 V diaphragm pumps: 0.2-2 A): a commanded pump
 #: that draws none for this long is dead (a broken motor, wire or driver).
