@@ -22,8 +22,12 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run_cli
+from legflow.apps.launch import prepare_session
 from legflow.device.profile import DEFAULT_PROFILE, load_profile
+from legflow.engine import session as session_module
+from legflow.safety.limits import DEFAULT_LIMITS
 from legflow.store import History
+from legflow.store.history import default_history, history_path
 
 CELLS = load_profile(DEFAULT_PROFILE).cell_names()
 LEGS = ["left", "right"]
@@ -364,11 +368,6 @@ def test_an_injected_pump_failure_is_stored_as_a_fault(cli, isolated_home):
 def test_a_fast_session_commits_by_session_time_however_fast_the_machine(isolated_home, monkeypatch):
     """On a machine so fast that no wall time passes, a power loss still costs at most
     COMMIT_EVERY_SESSION_s of the session: a reader always sees the session that recent."""
-    from legflow.apps.launch import prepare_session
-    from legflow.engine import session as session_module
-    from legflow.safety.limits import DEFAULT_LIMITS
-    from legflow.store.history import default_history, history_path
-
     monkeypatch.setattr(session_module, "wall_s", lambda: 1000.0)  # the wall clock never moves
     lags: list[float] = []
 
