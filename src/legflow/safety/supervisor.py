@@ -289,12 +289,7 @@ class Supervisor(Massager):
         if found:
             findings = self._cell_findings(sensors)
             self._latch(*findings[0], now, also=findings[1:])
-            if findings[0][0] == "valve_stuck_open":  # which of the cells held alike?
-                named = self.cell_names.index(str(findings[0][1]))
-                leg = int(self.cell_leg[named])
-                joined = VentFollower.joined_cells(self._cell_memory, self.cell_leg, leg)
-                if named in joined and len(joined) > 1:
-                    self._vent_follower = VentFollower(leg, joined, sensors.t_s)
+            self._watch_the_vent(*findings[0][:2], sensors.t_s)
             return
         self._skin_C = sensors.skin_temp_C
         found = check_heaters(
@@ -323,6 +318,21 @@ class Supervisor(Massager):
     def _time_up(self, now: float) -> None:
         self._latch("time_limit", None, f"session limit of {self.limits.session_min:g} min reached", now)
 
+    def _watch_the_vent(self, detector: str, where: str | None, t_s: float) -> None:
+        """Start naming a stuck-open inlet by the vent (`VentFollower`) where the latched finding
+        may hide one: a stuck-open inlet found on one of the cells held alike (which one?), or a
+        garment off found by the gas a fill took (an inlet stuck open in another cell of the leg
+        takes gas too, and the fill seems to press less)."""
+        if detector == "valve_stuck_open":
+            named = self.cell_names.index(str(where))
+            leg = int(self.cell_leg[named])
+            joined = VentFollower.joined_cells(self._cell_memory, self.cell_leg, leg)
+            if named in joined and len(joined) > 1:
+                self._vent_follower = VentFollower(leg, joined, t_s)
+        elif detector == "garment_off":
+            leg = self.profile.legs.index(str(where))
+            self._vent_follower = VentFollower(leg, np.flatnonzero(self.cell_leg == leg), t_s)
+
     def _follow_vent(self, sensors: Sensors) -> None:
         """While the safe state vents, name the stuck-open inlet by the cell its manifold follows
         (`VentFollower`), where that is another cell than the one the latch named."""
@@ -337,7 +347,7 @@ class Supervisor(Massager):
         where = self.cell_names[cell]
         leg = self.profile.legs[follower.leg]
         message = f"valve stuck open: the {leg} leg's manifold followed {where} as the cells vented"
-        named = replace(self.trip, where=where, message=message)
+        named = replace(self.trip, detector="valve_stuck_open", where=where, message=message)
         self.trips[self.trips.index(self.trip)] = named
         self.trip = named
 
