@@ -174,6 +174,13 @@ MANIFOLD_KEPT_s = 0.13  # judged at the 7th quiet tick of 50 Hz, 0.14 s (summed 
 #: (measured: within 0.5 mmHg for the joined cell, 3-10 mmHg for the next closest).
 VENT_NAMING_s = 0.5
 VENT_NAMING_MIN_TICKS = 5
+#: The vent cannot tell apart two cells the manifold reads about as close to: the calf sleeve's
+#: two halves, held alike. Measured over every parameter set, posture, leg, profile and timing
+#: (216 stuck-open inlets, 2026-12-06): where a detector had named the right cell, the vent chose
+#: its twin three times, 0.03-0.22 mmHg closer (root-mean-square gap); where a detector had named
+#: a wrong cell, that cell was 5.2-12.5 mmHg further than the closest (145 times). Within this
+#: margin of the closest, the cell a detector named keeps its name.
+VENT_NAMING_TIE_mmHg = 2.0
 #: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
 #: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
 #: sound cell (noise, a limb refilling under it) and grows with every top-up of its neighbours for
@@ -1012,15 +1019,21 @@ class VentFollower:
             self.ticks += 1
         return False
 
-    def cell(self) -> int | None:
+    def cell(self, named: int | None = None) -> int | None:
         """The cell the manifold followed: of those within MANIFOLD_JOINED_mmHg of it on average,
         the one with the smallest root-mean-square gap, both near and steady (a twin of the same
-        size held alike vents about 1 mmHg apart, at a gap that first opens, then closes); None
-        where the vent did not show one."""
+        size held alike vents about 1 mmHg apart, at a gap that first opens, then closes), unless
+        the cell a detector ``named`` is within VENT_NAMING_TIE_mmHg of it; None where the vent did
+        not show one."""
         if self.ticks < VENT_NAMING_MIN_TICKS:
             return None
         mean = self.gap_sum / self.ticks
         rms = np.sqrt(self.gap_squares / self.ticks)
         rms[np.abs(mean) > MANIFOLD_JOINED_mmHg] = np.inf
         best = int(np.argmin(rms))
-        return int(self.cells[best]) if np.isfinite(rms[best]) else None
+        if not np.isfinite(rms[best]):
+            return None
+        kept = np.flatnonzero(self.cells == named)
+        if len(kept) and rms[kept[0]] <= rms[best] + VENT_NAMING_TIE_mmHg:
+            return int(named)  # type: ignore[arg-type]
+        return int(self.cells[best])

@@ -341,7 +341,8 @@ class Supervisor(Massager):
         if not follower.add(sensors.t_s, float(sensors.manifold_mmHg[follower.leg]), sensors.pressure_mmHg):
             return
         self._vent_follower = None
-        cell = follower.cell()
+        latched = self.cell_names.index(self.trip.where) if self.trip.where in self.cell_names else None
+        cell = follower.cell(latched)
         if cell is None or self.cell_names[cell] == self.trip.where:
             return
         where = self.cell_names[cell]
