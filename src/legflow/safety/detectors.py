@@ -176,10 +176,10 @@ VENT_NAMING_s = 0.5
 VENT_NAMING_MIN_TICKS = 5
 #: The vent cannot tell apart two cells the manifold reads about as close to: the calf sleeve's
 #: two halves, held alike. Measured over every parameter set, posture, leg, profile and timing
-#: (216 stuck-open inlets, 2026-12-06): where a detector had named the right cell, the vent chose
-#: its twin three times, 0.03-0.22 mmHg closer (root-mean-square gap); where a detector had named
-#: a wrong cell, that cell was 5.2-12.5 mmHg further than the closest (145 times). Within this
-#: margin of the closest, the cell a detector named keeps its name.
+#: (432 stuck-open inlets, 253 vents followed, 2026-12-06): where a detector had named the right
+#: cell, the vent chose its twin three times, 0.03-0.22 mmHg closer (root-mean-square gap); where
+#: a detector had named a wrong cell, that cell was 5.2-12.5 mmHg further than the closest (145
+#: times). Within this margin of the closest, the cell a detector named keeps its name.
 VENT_NAMING_TIE_mmHg = 2.0
 #: A sealed cell rises while its leg's pump runs for other cells only if its inlet did not close:
 #: what it gains in those ticks, added up (decayed over FOLLOW_MEMORY_s), stays near zero for a
