@@ -119,6 +119,35 @@ def test_a_kinked_tube_while_holding_is_found_in_seconds_in_every_posture(profil
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("profile", "posture", "subject", "leg"),
+    [("calf-sleeve", "supine", "older_adult", None), ("reference", "standing", "older_adult", "left")],
+)
+def test_an_inlet_stuck_open_that_makes_a_fill_look_like_a_garment_off_is_named_by_the_vent(
+    profile, posture, subject, leg
+):
+    """The stuck inlet feeds its cell the gas a neighbour's fill takes, so the fill seems to press
+    less and garment off trips first, naming the leg; as the safe state vents, the leg's manifold
+    follows the stuck cell, which names it (it named the leg before)."""
+    run = run_case(
+        FaultCase(profile, "valve_stuck_open", "inflating", posture=posture, subject=subject, leg=leg)
+    )
+    assert run.reported == run.where and run.detector == "valve_stuck_open", run.missed_targets()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("posture", "subject"), [("standing", "adult"), ("standing", "oedema")])
+def test_the_vent_does_not_rename_a_stuck_inlet_to_its_twin(posture, subject):
+    """The calf sleeve's two halves, held alike, vent alike: the detector named the upper one,
+    and the vent, whose manifold read the lower one a few hundredths of a mmHg closer, renamed it
+    (VENT_NAMING_TIE_mmHg keeps the detector's name)."""
+    run = run_case(
+        FaultCase("calf-sleeve", "valve_stuck_open", "holding", posture=posture, subject=subject, leg="left")
+    )
+    assert run.reported == run.where, run.missed_targets()
+
+
+@pytest.mark.slow
 def test_an_inlet_stuck_open_among_cells_all_topped_up_is_found_in_seconds():
     """Sitting in recovery boots, every held cell of the leg is topped up in turn: the leg is rarely
     quiet for more than 7 ticks, and the stuck calf joins a manifold that never sags (judged at the
