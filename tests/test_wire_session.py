@@ -279,6 +279,24 @@ def test_the_driver_reconnects_when_its_port_fails(emulator):
         massager.close()
 
 
+def test_the_driver_reconnects_when_closing_its_failed_port_fails_too(emulator, monkeypatch):
+    """A port whose descriptor is gone fails its reads and its close alike (EBADF, as when another
+    thread closed it first): the reader must drop it and reconnect, not die with the close."""
+    massager = SerialMassager(emulator.port)
+    try:
+        failed = massager._serial
+
+        def close_fails() -> None:
+            raise OSError(9, "Bad file descriptor")
+
+        monkeypatch.setattr(failed, "close", close_fails)
+        os.close(failed.fd)  # the descriptor goes away under the reader
+        wait_for(lambda: massager.stats.reconnects == 1, timeout_s=5, what="the reconnection")
+        assert emulator.hellos == 2
+    finally:
+        massager.close()
+
+
 def test_legflow_emulate_prints_its_port_serves_it_and_stops_on_sigterm(tmp_path):
     env = {**os.environ, "LEGFLOW_HOME": str(tmp_path)}
     command = [sys.executable, "-m", "legflow", "emulate", "--profile", "calf-sleeve", "--inject", "leak@30"]

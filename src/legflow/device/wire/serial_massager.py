@@ -22,6 +22,7 @@ another protocol version, or it names a profile this legflow does not know or do
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 from collections.abc import Callable
@@ -335,7 +336,9 @@ class SerialMassager(Massager):
         with self._write_lock:
             ser, self._serial = self._serial, None
         if ser is not None:
-            ser.close()
+            # a failed port may fail its close too (its descriptor already gone): it is dropped anyway
+            with contextlib.suppress(serial.SerialException, OSError):
+                ser.close()
         with self._replies:
             self._replies.notify_all()
 
