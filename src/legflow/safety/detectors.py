@@ -1035,5 +1035,5 @@ class VentFollower:
             return None
         kept = np.flatnonzero(self.cells == named)
         if len(kept) and rms[kept[0]] <= rms[best] + VENT_NAMING_TIE_mmHg:
-            return int(named)  # type: ignore[arg-type]
+            return int(self.cells[kept[0]])
         return int(self.cells[best])

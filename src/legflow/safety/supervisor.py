@@ -321,8 +321,8 @@ class Supervisor(Massager):
     def _watch_the_vent(self, detector: str, where: str | None, t_s: float) -> None:
         """Start naming a stuck-open inlet by the vent (`VentFollower`) where the latched finding
         may hide one: a stuck-open inlet found on one of the cells held alike (which one?), or a
-        garment off found by the gas a fill took (an inlet stuck open in another cell of the leg
-        takes gas too, and the fill seems to press less)."""
+        garment off (an inlet stuck open in another cell of the leg takes a fill's gas too, and the
+        fill seems to press less; a real garment off leaves no cell joined to the manifold)."""
         if detector == "valve_stuck_open":
             named = self.cell_names.index(str(where))
             leg = int(self.cell_leg[named])
