@@ -124,7 +124,7 @@ class SerialMassager(Massager):
             self.profile = check_profile(self.capabilities, port)
             self._await_first_sample(self._serial, timeout_s)
         except BaseException:
-            self._serial.close()
+            _release(self._serial)
             raise
         self.connected = True
         self._reader = threading.Thread(target=self._read_loop, name=f"legflow-serial {port}", daemon=True)
@@ -215,7 +215,7 @@ class SerialMassager(Massager):
         self._reader.join(timeout=2)
         ser, self._serial = self._serial, None
         if ser is not None:
-            ser.close()
+            _release(ser)
 
     # --- sending ----------------------------------------------------------------------------------
     def _send(self, message: Message) -> int | None:
@@ -336,9 +336,7 @@ class SerialMassager(Massager):
         with self._write_lock:
             ser, self._serial = self._serial, None
         if ser is not None:
-            # a failed port may fail its close too (its descriptor already gone): it is dropped anyway
-            with contextlib.suppress(serial.SerialException, OSError):
-                ser.close()
+            _release(ser)
         with self._replies:
             self._replies.notify_all()
 
@@ -354,7 +352,7 @@ class SerialMassager(Massager):
             check_profile(caps, self.port, expected=self.profile.name)
         except (DeviceError, ProfileError, serial.SerialException, OSError) as exc:
             self._log(f"{self.port}: {exc}")
-            ser.close()
+            _release(ser)
             return
         with self._write_lock:
             self._serial = ser
@@ -504,3 +502,11 @@ def _why(exc: serial.SerialException) -> str:
     if number in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "lock" in str(exc).lower():
         return "the port is in use by another program"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _release(ser: serial.Serial) -> None:
+    """Close a port we are done with. A failed port may fail its close too (its descriptor already
+    gone, EBADF): it is dropped all the same, and the error that made us drop it is the one that
+    counts."""
+    with contextlib.suppress(serial.SerialException, OSError):
+        ser.close()
