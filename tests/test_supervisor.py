@@ -353,6 +353,8 @@ def test_an_inlet_that_opens_to_a_still_manifold_must_make_one_gas_of_them_withi
     opened.inlet_open[calf] = True
     fake.pressure[calf], fake.manifold[0] = 60.0, 62.0
     run(clock, sup, 0.1, fill)  # filled: from now on held
+    fake.manifold[0] = 20.0  # sagging through the pump's reeds (a fill's manifold cannot jump)
+    run(clock, sup, 0.5, commands(sup))
     for _ in range(4):
         if opening == "bleed":
             fake.manifold[0] = 45.0  # sagged through the pump's reeds while the leg was quiet
@@ -657,3 +659,34 @@ def test_a_finding_is_reported_as_the_fault_it_is_and_by_the_detector_that_found
     assert fault_kind("inlet_blocked") == "inlet_blocked"  # a stuck inlet or a kink: it cannot tell
     detectors = {*CELL_DETECTORS.values(), *(name for name, _ in HEATER_DETECTORS.values()), "link_lost"}
     assert set(FAULT_KIND_OF) <= detectors and set(FAULT_KIND_OF.values()) <= set(FAULT_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("leads", "blocked"),
+    [
+        ((-5.0, 18.0, 36.0), True),  # a kink: the pump pressurises the manifold, 18 mmHg a tick
+        ((3.0, 19.0), True),  # a top-up of two ticks through a kink
+        ((20.0, 11.0, 13.0, 14.0, 15.0), False),  # a sound top-up: the inlet's drop, steady
+        ((22.0, 22.5, 23.0, 23.5), False),  # a sensor reading 20 mmHg low: leads, but does not climb
+    ],
+)
+def test_a_manifold_that_climbs_away_from_a_filling_held_cell_is_a_blocked_path(leads, blocked):
+    """A held calf topped up for a few ticks: a manifold that leads it past KINKED_LEAD_mmHg and
+    climbs by more than KINKED_CLIMB_mmHg a tick, once the fill is under way, cannot pass its gas
+    (a kink, an inlet stuck closed); too short a fill for the manifold-gap rule's 0.1 s."""
+    clock, fake, sup = rig()
+    calf = sup.cell_names.index("left.calf")
+    fill = commands(sup)
+    fill.inlet_open[calf], fill.pump_duty[0] = True, 0.6
+    fake.pressure[calf], fake.manifold[0] = 60.0, 62.0
+    run(clock, sup, 0.1, fill)  # filled: from now on held
+    fake.manifold[0] = 20.0  # sagging through the pump's reeds
+    run(clock, sup, 0.5, commands(sup))
+    run(clock, sup, TICK, fill)  # sealed in force during this read; filling from the next
+    for lead in leads:  # manifold − cell at each tick of the fill
+        fake.manifold[0] = 60.0 + lead
+        run(clock, sup, TICK, fill)
+    if blocked:
+        assert sup.trip is not None and (sup.trip.detector, sup.trip.where) == ("inlet_blocked", "left.calf")
+    else:
+        assert sup.trip is None or sup.trip.detector != "inlet_blocked", sup.trip
