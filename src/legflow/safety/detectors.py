@@ -209,11 +209,14 @@ MANIFOLD_GAP_mmHg = 30.0  # while filling, the manifold can lead the cell by the
 MANIFOLD_GAP_s = 0.1
 #: Once a fill is under way (its second tick on), a sound path keeps the manifold within the
 #: inlet's drop of the cell, and steady: over the fault matrix's sound sessions on six leg models
-#: in three postures (235,918 fills, 2026-12-06) it led by at most 15.0 mmHg after the first tick,
-#: and where it led by over 10 it never climbed more than 4.2 mmHg in a tick. Behind a kinked tube
+#: in three postures (241,363 fills, 2026-12-06) it led by at most 15.0 mmHg after the first tick,
+#: and where it led by over 10 it never climbed more than 4.2 mmHg in a tick; over the false-alarm
+#: sweep's seed 0 (every program, 2,357,279 fills, on the twin with a thigh conduit: branch
+#: thigh-conduit) at most 15.4 and 7.8 mmHg, and no tick climbed over 10. Behind a kinked tube
 #: or a closed inlet the pump pressurises the manifold's few mL instead: it climbs 15-20 mmHg a
 #: tick, to 33-41 mmHg by the third. A top-up of a held cell lasts two to four ticks, too short for
-#: MANIFOLD_GAP_s (a kink then went unseen until a later fill, up to 14 s on).
+#: MANIFOLD_GAP_s: where a held calf does not creep over its setpoint and bleed back (a leg whose
+#: calf drains into a thigh conduit), a kink went unseen until a later fill, up to 14 s on.
 KINKED_LEAD_mmHg = 15.0
 KINKED_CLIMB_mmHg = 10.0  # per tick: a lying sensor's offset leads by as much, but does not climb
 SENSOR_RANGE_mmHg = (-20.0, 450.0)
