@@ -838,7 +838,7 @@ def _manifold_gap(m, dt, p, manifold, filling, code):  # type: ignore[no-untyped
         m.filling_lead = lead
     else:
         m.filling_ticks = 0
-    if filling and manifold - p > MANIFOLD_GAP_mmHg:
+    if filling and lead > MANIFOLD_GAP_mmHg:
         m.gap_s += dt
         if m.gap_s >= MANIFOLD_GAP_s and code == CellFinding.NONE:
             code = (
