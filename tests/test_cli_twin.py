@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ from legflow.programs.timeline import Timeline
 from legflow.trials.cohorts import load_cohort
 from legflow.twin.subject import COMPARTMENT_NAMES, load_subject
 from legflow.twin.validate import load_cases, measure_case, run_validation, subject_and_posture
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture
@@ -110,6 +114,24 @@ def test_validate_prints_every_case_with_its_own_verdict_and_the_true_count(cli)
         assert line.rstrip().endswith("pass" if row.passed else "MISS"), line
         assert f"  {row.id}: {row.measure}" in lines
     assert f"{sum(r.passed for r in rows)} of {len(rows)} cases within their tolerance" in result.out
+
+
+@pytest.mark.slow
+def test_the_readme_shows_what_twin_validate_prints(cli):
+    """The README's validation table, its count and its misses' range check are lines that `legflow
+    twin validate` prints now, in the same order: a change that moves a number, a verdict or a cohort
+    count fails here until the README shows it."""
+    printed = [line.rstrip() for line in cli("twin", "validate").out.splitlines()]
+    readme = README.read_text(encoding="utf-8")
+    section = readme[readme.index("`legflow twin validate` on ") :]
+    count = re.search(r"\*\*(\d+ of \d+) published cases within their tolerance\*\*", section)
+    assert count is not None and f"{count[1]} cases within their tolerance" in printed
+    blocks = re.findall(r"^```\n(.*?)^```", section, flags=re.S | re.M)[:2]
+    assert len(blocks) == 2 and blocks[0].startswith("id ") and blocks[1].startswith("misses within")
+    for block in blocks:
+        lines = iter(printed)
+        for line in block.splitlines():
+            assert any(line.rstrip() == out for out in lines), f"not printed (or out of order): {line}"
 
 
 @pytest.mark.slow
